@@ -1,0 +1,1 @@
+"""Test-bed helpers: real components started by fixtures, never by hand."""
