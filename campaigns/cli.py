@@ -1,0 +1,103 @@
+"""``cadencia``: the command line of campaign managers and compliance officers.
+
+Every command that a machine may read has ``--json``. Progress goes to stderr
+so stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from campaigns.config import ConfigError, Settings
+
+app = typer.Typer(
+    name="cadencia",
+    help=(
+        "Cadencia — customer-centric collections dialer and campaign scheduler.\n\n"
+        "A day: `cadencia init` once, `cadencia portfolio import FILE.csv` every morning, "
+        "then the daily run. The database is an SQLite file (cadencia.db) unless --db or "
+        "CADENCIA_DATABASE_URL points at PostgreSQL."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+# soft_wrap: never break a "file:line: field: message" error across lines.
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class CliState:
+    """What the root callback resolved, handed to every subcommand via the context."""
+
+    settings: Settings
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` as an error on stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON on stdout."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings resolved by the root callback."""
+    state = ctx.find_root().obj
+    assert isinstance(state, CliState)
+    return state.settings
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (sqlite:///FILE or postgresql://…); overrides "
+            "CADENCIA_DATABASE_URL.",
+        ),
+    ] = None,
+) -> None:
+    """Cadencia's command line."""
+    try:
+        ctx.obj = CliState(settings=Settings.from_env(database_url=db))
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Create the database schema, or migrate it to the newest revision."""
+    from campaigns.db import migrate
+
+    url = settings_of(ctx).database_url
+    try:
+        revision = migrate(url)
+    except Exception as exc:  # the driver's error is the useful message
+        fail(f"cannot initialise {url}: {exc}")
+    if as_json:
+        print_json({"database": url, "revision": revision})
+    else:
+        err_console.print(f"database ready at revision {revision}: {url}")
+
+
+def _register_subcommands() -> None:
+    from campaigns.cli_portfolio import portfolio_app
+
+    app.add_typer(portfolio_app, name="portfolio")
+
+
+_register_subcommands()

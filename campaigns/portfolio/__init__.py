@@ -1,0 +1,1 @@
+"""The daily portfolio: its CSV format, validation, loading and synthetic generation."""
