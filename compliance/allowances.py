@@ -1,0 +1,607 @@
+"""Allowances for one day over a whole portfolio, vectorised.
+
+For every customer × channel: how many attempts are still allowed on day D,
+and, for every one-hour slot, whether contact is allowed in it. These are the
+optimizer's hard constraints; the contact-time guard (:func:`evaluate`)
+checks each attempt again.
+
+Inputs (see :mod:`compliance.frames` for the ledger columns):
+
+``customers``
+    one row per customer: ``customer_id`` (unique), ``packs`` (comma-separated
+    pack names, e.g. ``"us-regf,house"``) and ``timezones`` (comma-separated
+    IANA names, the candidate zones). Categorical columns are fastest.
+``events`` / ``event_debts``
+    the ledger before the first slot: attempts of the last weeks (enough for
+    the longest window, see :func:`lookback_days`) plus every consent,
+    opt-out, cease, promise and dispute row, whatever its age. Rows of
+    customers not in ``customers`` are ignored; a row at or after the first
+    slot is an error (a plan is made before its day).
+``day``
+    the planning day D, a local calendar date for every customer.
+``slots``
+    UTC start instants of one-hour slots.
+
+Readings (all on the strict side, so the allowances never allow what
+:func:`evaluate` would refuse at a slot's start for a proposal about all the
+customer's debts, with no contact point, unknown line type, the channel's
+default autodialing and no guaranteed agent):
+
+* A slot is allowed only if every minute of it is inside local day D and
+  inside the contact hours in every candidate zone.
+* The customer is the unit: a contact concerns all their open debts, so a
+  per-debt rule uses the customer's strictest debt (the most counted, any
+  cooldown, any open dispute, any pending promise).
+* Per-contact-point records apply to the whole channel (the contact point is
+  chosen later; the guard rechecks it).
+* Caps count every ledger row in the window, including earlier rows of day D.
+  ``remaining`` is the tightest cap on the channel; a cap over several
+  channels is also returned in ``shared_caps`` so the optimizer can bound the
+  channels' sum. A ``min_spacing`` rule allows at most one contact on its
+  channels that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from compliance.evaluate import hours_refusal
+from compliance.frames import CATEGORIES
+from compliance.localtime import day_start, zone
+from compliance.model import (
+    AUTODIALED_BY_DEFAULT,
+    CHANNELS,
+    MESSAGE_OUTCOMES,
+    OUTCOMES,
+    VOICE_OUTCOMES,
+    ComplianceInputError,
+)
+from compliance.packs import Pack, Rule, available_packs, load_pack
+
+UNLIMITED = int(np.iinfo(np.int32).max)
+_NS_MIN = 60 * 10**9
+_NS_HOUR = 60 * _NS_MIN
+_NS_DAY = 24 * _NS_HOUR
+_EARLIEST = int(np.iinfo(np.int64).min)
+_ATTEMPT, _CONSENT, _OPT_OUT, _CEASE, _PROMISE, _DISPUTE = range(6)
+
+
+@dataclass(frozen=True)
+class SharedCap:
+    """A cap over several channels: their attempts together must stay within it."""
+
+    rule: str
+    citation: str
+    channels: tuple[str, ...]
+    remaining: np.ndarray  # int32 per customer; UNLIMITED where the rule does not apply
+
+
+@dataclass(frozen=True)
+class Allowances:
+    """Per customer (row order of ``customers``) × channel (× slot)."""
+
+    customer_ids: np.ndarray
+    channels: tuple[str, ...]
+    slots: np.ndarray  # datetime64[ns], UTC slot starts
+    remaining: np.ndarray  # int32 [customers, channels]; UNLIMITED when uncapped
+    slot_allowed: np.ndarray  # bool [customers, channels, slots]
+    shared_caps: tuple[SharedCap, ...]
+    problems: tuple[str, ...]  # data that made customers fail closed
+
+
+def lookback_days(packs: Sequence[Pack]) -> int:
+    """Days of attempt history the packs' windows and cooldowns need before day D."""
+    days = [7]
+    for rule in (r for p in packs for r in p.rules):
+        days.append(rule.days + 7 if rule.window == "calendar_week" else rule.days + 1)
+    return max(days)
+
+
+@dataclass
+class _Portfolio:
+    n: int
+    pack_code: np.ndarray
+    tz_code: np.ndarray
+    rulesets: list[tuple[Rule, ...] | None]
+    zonesets: list[tuple[tuple[str, ZoneInfo], ...] | None]
+    has_zone: dict[str, np.ndarray]
+    problems: list[str]
+
+    def applies(self, rule: Rule) -> np.ndarray:
+        table = np.array([rs is not None and rule in rs for rs in self.rulesets], dtype=bool)
+        return table[self.pack_code]
+
+
+def _portfolio(customers: pd.DataFrame, catalog: Mapping[str, Pack]) -> _Portfolio:
+    for col in ("customer_id", "packs", "timezones"):
+        if col not in customers.columns:
+            raise ComplianceInputError(f"customers.{col}", "required column is missing")
+    pack_code, pack_names = pd.factorize(customers["packs"], use_na_sentinel=False)
+    tz_code, tz_names = pd.factorize(customers["timezones"], use_na_sentinel=False)
+    problems: list[str] = []
+    rulesets: list[tuple[Rule, ...] | None] = []
+    for i, names in enumerate(pack_names):
+        parts = [n.strip() for n in str(names).split(",") if n.strip()] if names else []
+        unknown = [n for n in parts if n not in catalog]
+        if unknown or not parts:
+            count = int(np.count_nonzero(pack_code == i))
+            why = f"unknown pack {unknown[0]!r}" if unknown else "no pack"
+            problems.append(f"packs {names!r} ({count} customers): {why}")
+            rulesets.append(None)
+        else:
+            rulesets.append(tuple(r for n in dict.fromkeys(parts) for r in catalog[n].rules))
+    zonesets: list[tuple[tuple[str, ZoneInfo], ...] | None] = []
+    has_zone: dict[str, np.ndarray] = {}
+    for i, names in enumerate(tz_names):
+        parts = [n.strip() for n in str(names).split(",") if n.strip()] if names else []
+        zones = [(n, zone(n)) for n in parts]
+        bad = [n for n, z in zones if z is None]
+        if bad or not zones:
+            count = int(np.count_nonzero(tz_code == i))
+            why = f"unknown time zone {bad[0]!r}" if bad else "no time zone"
+            problems.append(f"timezones {names!r} ({count} customers): {why}")
+            zonesets.append(None)
+            continue
+        zonesets.append(tuple((n, z) for n, z in zones if z is not None))
+        for n in parts:
+            has_zone.setdefault(n, np.zeros(len(tz_names), dtype=bool))[i] = True
+    return _Portfolio(
+        n=len(customers),
+        pack_code=pack_code.astype(np.int64),
+        tz_code=tz_code.astype(np.int64),
+        rulesets=rulesets,
+        zonesets=zonesets,
+        has_zone={n: table[tz_code] for n, table in has_zone.items()},
+        problems=problems,
+    )
+
+
+def _codes(events: pd.DataFrame, col: str) -> np.ndarray:
+    cats = CATEGORIES[col]
+    series = events[col]
+    if isinstance(series.dtype, pd.CategoricalDtype) and tuple(series.cat.categories) == cats:
+        codes = series.cat.codes.to_numpy()
+    else:
+        codes = pd.Categorical(series, categories=list(cats)).codes
+        bad = np.flatnonzero((codes == -1) & series.notna().to_numpy())
+        if bad.size:
+            row = int(bad[0])
+            raise ComplianceInputError(
+                f"events.{col}[row {row}]", f"unknown value {series.iloc[row]!r}"
+            )
+    return codes.astype(np.int8)
+
+
+@dataclass
+class _Ledger:
+    cidx: np.ndarray
+    at: np.ndarray
+    ch: np.ndarray
+    dr: np.ndarray
+    kd: np.ndarray
+    oc: np.ndarray
+    frame: pd.DataFrame
+    pair_code: np.ndarray | None  # per kept event_debts row
+    pair_event: np.ndarray | None
+    pair_cust: np.ndarray | None
+    has_debt: np.ndarray
+
+    def column(self, name: str) -> pd.Series | None:
+        return self.frame[name] if name in self.frame.columns else None
+
+
+def _utc_ns(values: object, field: str) -> np.ndarray:
+    idx = pd.DatetimeIndex(values)  # type: ignore[arg-type]
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    if idx.hasnans:
+        raise ComplianceInputError(field, "missing timestamp")
+    return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
+
+
+def _ledger(
+    port: _Portfolio,
+    ids: pd.Index,
+    events: pd.DataFrame,
+    event_debts: pd.DataFrame | None,
+    first_slot: int,
+) -> _Ledger:
+    for col in ("customer_id", "at", "channel", "direction", "kind", "outcome"):
+        if col not in events.columns:
+            raise ComplianceInputError(f"events.{col}", "required column is missing")
+    cidx = ids.get_indexer(pd.Index(events["customer_id"]))
+    at = _utc_ns(events["at"], "events.at")
+    ch, dr, kd, oc = (_codes(events, c) for c in ("channel", "direction", "kind", "outcome"))
+    for name, codes in (("channel", ch), ("direction", dr), ("kind", kd)):
+        if (codes < 0).any():
+            raise ComplianceInputError(f"events.{name}[row {int(np.argmax(codes < 0))}]", "null")
+    voice_only = np.isin(np.arange(len(OUTCOMES)), [OUTCOMES.index(o) for o in VOICE_OUTCOMES])
+    message = np.isin(np.arange(len(OUTCOMES)), [OUTCOMES.index(o) for o in MESSAGE_OUTCOMES])
+    attempts = kd == _ATTEMPT
+    fits = np.where(ch == 0, voice_only[oc], message[oc]) & (oc >= 0)
+    bad = np.flatnonzero(attempts != (attempts & fits)) if attempts.any() else np.empty(0)
+    if bad.size:
+        row = int(bad[0])
+        raise ComplianceInputError(
+            f"events.outcome[row {row}]", f"{events['outcome'].iloc[row]!r} is not a valid outcome"
+        )
+    late = np.flatnonzero(at >= first_slot)
+    if late.size:
+        raise ComplianceInputError(
+            f"events.at[row {int(late[0])}]", "event at or after the first slot"
+        )
+    keep = cidx >= 0
+    position = np.cumsum(keep) - 1
+    frame = events if keep.all() else events.loc[keep]
+    cidx, at, ch, dr, kd, oc = (a[keep] for a in (cidx, at, ch, dr, kd, oc))
+    has_debt = np.zeros(len(cidx), dtype=bool)
+    pair_code = pair_event = pair_cust = None
+    if event_debts is not None:
+        for col in ("event", "debt_id"):
+            if col not in event_debts.columns:
+                raise ComplianceInputError(f"event_debts.{col}", "required column is missing")
+        ev = event_debts["event"].to_numpy(dtype=np.int64)
+        out = np.flatnonzero((ev < 0) | (ev >= len(keep)))
+        if out.size:
+            raise ComplianceInputError(f"event_debts.event[row {int(out[0])}]", "no such event")
+        kept = keep[ev]
+        ev = position[ev[kept]]
+        debt_code, debt_uniques = pd.factorize(event_debts["debt_id"].to_numpy()[kept])
+        key = cidx[ev] * max(len(debt_uniques), 1) + debt_code
+        pair_code, pair_keys = pd.factorize(key)
+        pair_cust = (np.asarray(pair_keys) // max(len(debt_uniques), 1)).astype(np.int64)
+        pair_event = ev
+        has_debt[ev] = True
+    return _Ledger(cidx, at, ch, dr, kd, oc, frame, pair_code, pair_event, pair_cust, has_debt)
+
+
+def _to_ns(t: datetime) -> int:
+    return int(pd.Timestamp(t).as_unit("ns").value)
+
+
+def _local_day_start(tz: str, local_midnight_ns: np.ndarray) -> np.ndarray:
+    """UTC instants at which the naive local dates (midnight ns) begin in ``tz``."""
+    naive = pd.DatetimeIndex(local_midnight_ns.view("datetime64[ns]"))
+    # First occurrence for an ambiguous midnight, the jump for a missing one:
+    # the same instants localtime.day_start gives evaluate.
+    aware = naive.tz_localize(
+        tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
+    )
+    return np.asarray(aware.tz_convert("UTC").asi8, dtype=np.int64)
+
+
+def _local_midnight(tz: str, utc_ns: np.ndarray) -> np.ndarray:
+    idx = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+    return np.asarray(idx.tz_localize(None).normalize().asi8, dtype=np.int64)
+
+
+def _latest_day_start(
+    port: _Portfolio,
+    cust: np.ndarray,
+    plus_days: int,
+    *,
+    utc_ns: np.ndarray | None = None,
+    local_date_ns: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per row, the latest start over the customer's zones of a local date + ``plus_days``.
+
+    The date is the local date of ``utc_ns`` in each zone, or ``local_date_ns``
+    (naive midnights, e.g. a promise's date) read in every zone.
+    """
+    out = np.full(len(cust), _EARLIEST, dtype=np.int64)
+    for tz, has in port.has_zone.items():
+        sel = has[cust]
+        if not sel.any():
+            continue
+        if local_date_ns is not None:
+            midnight = local_date_ns[sel]
+        else:
+            assert utc_ns is not None
+            midnight = _local_midnight(tz, utc_ns[sel])
+        starts = _local_day_start(tz, midnight + plus_days * _NS_DAY)
+        out[sel] = np.maximum(out[sel], starts)
+    return out
+
+
+def _last_per_customer(n: int, cust: np.ndarray, at: np.ndarray) -> np.ndarray:
+    last = np.full(n, _EARLIEST, dtype=np.int64)
+    np.maximum.at(last, cust, at)
+    return last
+
+
+def _slot_hours(
+    rules: tuple[Rule, ...] | None,
+    zones: tuple[tuple[str, ZoneInfo], ...] | None,
+    day: date,
+    slot_starts: list[datetime],
+    channels: tuple[str, ...],
+    cache: dict[tuple[int, str], np.ndarray],
+) -> np.ndarray:
+    """[channels, slots]: every minute of the slot inside day D and the hours, in every zone."""
+    mask = np.zeros((len(channels), len(slot_starts)), dtype=bool)
+    if rules is None or zones is None:
+        return mask
+    mask[:] = True
+    for _, tz in zones:
+        lo, hi = day_start(tz, day), day_start(tz, day + timedelta(days=1))
+        mask &= np.array([lo <= s and s + timedelta(hours=1) <= hi for s in slot_starts])
+    for rule in rules:
+        if rule.kind != "contact_hours":
+            continue
+        for name, tz in zones:
+            key = (id(rule), name)
+            if key not in cache:
+                # Allowed status only changes on local minute boundaries (windows are
+                # in minutes, zone offsets in whole minutes), so 60 probes are exact.
+                cache[key] = np.array(
+                    [
+                        all(
+                            hours_refusal(rule, name, tz, s + timedelta(minutes=k)) is None
+                            for k in range(60)
+                        )
+                        for s in slot_starts
+                    ]
+                )
+            for j, channel in enumerate(channels):
+                if channel in rule.channels:
+                    mask[j] &= cache[key]
+    return mask
+
+
+class _Builder:
+    """Accumulates per customer × channel remaining counts and blocks."""
+
+    def __init__(self, port: _Portfolio, channels: tuple[str, ...]) -> None:
+        self.port = port
+        self.channels = channels
+        self.remaining = np.full((port.n, len(channels)), UNLIMITED, dtype=np.int64)
+        self.not_before = np.full((port.n, len(channels)), _EARLIEST, dtype=np.int64)
+        self.blocked = np.zeros((port.n, len(channels)), dtype=bool)
+        self.shared: list[SharedCap] = []
+
+    def columns(self, rule_channels: frozenset[str]) -> list[int]:
+        return [j for j, c in enumerate(self.channels) if c in rule_channels]
+
+    def cap(self, rule: Rule, applies: np.ndarray, left: np.ndarray) -> None:
+        left = np.where(applies, np.maximum(left, 0), UNLIMITED)
+        cols = self.columns(rule.channels)
+        for j in cols:
+            np.minimum(self.remaining[:, j], left, out=self.remaining[:, j])
+        if len(cols) > 1:
+            names = tuple(self.channels[j] for j in cols)
+            self.shared.append(SharedCap(rule.id, rule.citation, names, left.astype(np.int32)))
+
+    def wait(self, rule: Rule, cust: np.ndarray, until: np.ndarray) -> None:
+        for j in self.columns(rule.channels):
+            np.maximum.at(self.not_before[:, j], cust, until)
+
+    def block(self, rule: Rule, which: np.ndarray) -> None:
+        for j in self.columns(rule.channels):
+            self.blocked[:, j] |= which
+
+
+def _count(led: _Ledger, n: int, rule: Rule, since: np.ndarray, campaign: str | None) -> np.ndarray:
+    """Per customer, the counted attempts since ``since`` (per customer) for ``rule``."""
+    m = led.kd == _ATTEMPT
+    m &= np.isin(led.ch, [CHANNELS.index(c) for c in rule.channels])
+    m &= np.isin(led.oc, [OUTCOMES.index(o) for o in rule.outcomes])
+    if len(rule.directions) == 1:
+        m &= led.dr == (0 if "outbound" in rule.directions else 1)
+    m &= led.at >= since[led.cidx]
+    if rule.window == "campaign" and campaign is not None:
+        column = led.column("campaign")
+        m &= False if column is None else (column.to_numpy() == campaign)
+    if rule.scope != "debt" or led.pair_code is None:
+        return np.bincount(led.cidx[m], minlength=n)
+    assert led.pair_event is not None and led.pair_cust is not None
+    # The strictest debt: the most counted one, plus attempts about every debt.
+    per_pair = np.bincount(led.pair_code[m[led.pair_event]], minlength=len(led.pair_cust))
+    worst = np.zeros(n, dtype=np.int64)
+    np.maximum.at(worst, led.pair_cust, per_pair)
+    return worst + np.bincount(led.cidx[m & ~led.has_debt], minlength=n)
+
+
+def _window_starts(port: _Portfolio, rule: Rule, day: date) -> np.ndarray:
+    """Per customer, the UTC start of ``rule``'s window for contacts on day D."""
+    if rule.window == "campaign":
+        return np.full(port.n, _EARLIEST, dtype=np.int64)
+    if rule.window == "calendar_week":
+        first = day - timedelta(days=day.weekday())
+    else:
+        first = day - timedelta(days=rule.days - 1 if rule.window == "rolling_days" else 0)
+    table = np.array(
+        [
+            _EARLIEST if zs is None else min(_to_ns(day_start(tz, first)) for _, tz in zs)
+            for zs in port.zonesets
+        ],
+        dtype=np.int64,
+    )
+    return table[port.tz_code]
+
+
+def _consent_state(led: _Ledger, n: int, channel: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: (has a consent/opt-out record on the channel, latest one refuses)."""
+    rows = np.flatnonzero(((led.kd == _CONSENT) | (led.kd == _OPT_OUT)) & (led.ch == channel))
+    has = np.zeros(n, dtype=bool)
+    refused = np.zeros(n, dtype=bool)
+    if rows.size == 0:
+        return has, refused
+    granted = led.column("granted")
+    grant = np.ones(rows.size, dtype=bool)
+    if granted is not None:
+        grant = granted.iloc[rows].fillna(True).to_numpy(dtype=bool)
+    refusal = (led.kd[rows] == _OPT_OUT) | ~grant
+    # Latest record wins; on a tie the refusal (sorted last) wins.
+    order = np.lexsort((refusal, led.at[rows], led.cidx[rows]))
+    cust = led.cidx[rows][order]
+    last = np.r_[cust[1:] != cust[:-1], True]
+    has[cust[last]] = True
+    refused[cust[last]] = refusal[order][last]
+    return has, refused
+
+
+def _open_disputes(led: _Ledger, n: int) -> np.ndarray:
+    rows = np.flatnonzero(led.kd == _DISPUTE)
+    held = np.zeros(n, dtype=bool)
+    if rows.size == 0:
+        return held
+    resolved = led.column("resolved")
+    closed = np.zeros(rows.size, dtype=bool)
+    if resolved is not None:
+        closed = resolved.iloc[rows].fillna(False).to_numpy(dtype=bool)
+    if led.pair_code is not None and led.has_debt[rows].all():
+        assert led.pair_event is not None
+        is_row = np.zeros(len(led.kd), dtype=bool)
+        is_row[rows] = True
+        sel = np.flatnonzero(is_row[led.pair_event])
+        event = led.pair_event[sel]
+        key = led.pair_code[sel]
+        where = np.searchsorted(rows, event)
+        opened = ~closed[where]
+    elif led.pair_code is not None:
+        bad = int(rows[~led.has_debt[rows]][0])
+        raise ComplianceInputError(f"events[row {bad}]", "a dispute must name its debts")
+    else:
+        event, key, opened = rows, led.cidx[rows], ~closed
+    # Latest dispute record per debt decides; on a tie the open one wins.
+    order = np.lexsort((opened, led.at[event], key))
+    key_sorted = key[order]
+    last = np.r_[key_sorted[1:] != key_sorted[:-1], True]
+    held[led.cidx[event[order][last & opened[order]]]] = True
+    return held
+
+
+def allowances(
+    customers: pd.DataFrame,
+    events: pd.DataFrame,
+    day: date,
+    slots: Sequence[datetime] | np.ndarray | pd.DatetimeIndex,
+    *,
+    event_debts: pd.DataFrame | None = None,
+    channels: Sequence[str] = CHANNELS,
+    campaign: str | None = None,
+    catalog: Mapping[str, Pack] | None = None,
+) -> Allowances:
+    """Attempts left and allowed hour slots on ``day`` for every customer × channel.
+
+    See the module docstring for the input layout and the readings. ``catalog``
+    maps pack names to packs (default: the shipped packs). Customers whose packs
+    or zones cannot be read get nothing allowed and are listed in ``problems``.
+    Raises :class:`ComplianceInputError` for malformed frames.
+    """
+    chans = tuple(channels)
+    for c in chans:
+        if c not in CHANNELS:
+            raise ComplianceInputError("channels", f"unknown channel {c!r}")
+    if catalog is None:
+        catalog = {name: load_pack(name) for name in available_packs()}
+    slot_ns = _utc_ns(slots, "slots")
+    if slot_ns.size == 0:
+        raise ComplianceInputError("slots", "no slot given")
+    ids = pd.Index(customers["customer_id"]) if "customer_id" in customers else None
+    if ids is None or not ids.is_unique:
+        raise ComplianceInputError("customers.customer_id", "required, unique per row")
+    port = _portfolio(customers, catalog)
+    led = _ledger(port, ids, events, event_debts, int(slot_ns.min()))
+    n = port.n
+    out = _Builder(port, chans)
+    rules = {id(r): r for rs in port.rulesets if rs for r in rs}.values()
+    for rule in rules:
+        applies = port.applies(rule)
+        if not applies.any() or not out.columns(rule.channels):
+            continue
+        if rule.kind == "frequency_cap":
+            since = _window_starts(port, rule, day)
+            out.cap(rule, applies, rule.max - _count(led, n, rule, since, campaign))
+        elif rule.kind in ("cooldown", "lockout", "min_spacing"):
+            if rule.kind == "min_spacing":
+                m = (led.kd == _ATTEMPT) & (led.dr == 0)
+                m &= np.isin(led.ch, [CHANNELS.index(c) for c in rule.channels])
+            else:
+                triggers = rule.trigger_channels if rule.kind == "cooldown" else rule.channels
+                m = (led.kd == _ATTEMPT) & np.isin(led.ch, [CHANNELS.index(c) for c in triggers])
+                m &= np.isin(led.oc, [OUTCOMES.index(o) for o in rule.trigger_outcomes])
+                if rule.kind == "cooldown" and len(rule.trigger_directions) == 1:
+                    m &= led.dr == (0 if "outbound" in rule.trigger_directions else 1)
+            last = _last_per_customer(n, led.cidx[m], led.at[m])
+            cust = np.flatnonzero((last > _EARLIEST) & applies)
+            at = last[cust]
+            if rule.kind == "cooldown":
+                until = _latest_day_start(port, cust, rule.days, utc_ns=at)
+            elif rule.kind == "min_spacing":
+                until = np.maximum(
+                    at + rule.days * _NS_DAY,
+                    _latest_day_start(port, cust, rule.days, utc_ns=at),
+                )
+                out.cap(rule, applies, np.ones(n, dtype=np.int64))
+            elif rule.end_of_day:
+                until = _latest_day_start(port, cust, 1, utc_ns=at)
+            else:
+                until = at + rule.lock_hours * _NS_HOUR
+            out.wait(rule, cust, until)
+        elif rule.kind == "hold" and rule.on == "promise":
+            rows = np.flatnonzero(led.kd == _PROMISE)
+            column = led.column("until")
+            if rows.size and column is None:
+                raise ComplianceInputError("events.until", "required for promise rows")
+            if rows.size:
+                dates = _utc_ns(column.iloc[rows], "events.until")  # type: ignore[union-attr]
+                keep = applies[led.cidx[rows]]
+                cust = led.cidx[rows][keep]
+                until = _latest_day_start(port, cust, 1, local_date_ns=dates[keep])
+                out.wait(rule, cust, until)
+        elif rule.kind == "hold":
+            out.block(rule, applies & _open_disputes(led, n))
+        elif rule.kind == "cease":
+            ceased = np.zeros(n, dtype=bool)
+            ceased[led.cidx[led.kd == _CEASE]] = True
+            out.block(rule, applies & ceased)
+        elif rule.kind in ("opt_out", "consent"):
+            for j in out.columns(rule.channels):
+                has, refused = _consent_state(led, n, CHANNELS.index(chans[j]))
+                if rule.kind == "opt_out":
+                    out.blocked[:, j] |= applies & refused
+                elif "unknown" in rule.line_types and (
+                    not rule.autodialed_only or chans[j] in AUTODIALED_BY_DEFAULT
+                ):
+                    out.blocked[:, j] |= applies & ~(has & ~refused)
+    slot_starts = [datetime.fromtimestamp(int(s) / 1e9, tz=UTC) for s in slot_ns]
+    combo = port.pack_code * max(len(port.zonesets), 1) + port.tz_code
+    uniques, inverse = np.unique(combo, return_inverse=True)
+    cache: dict[tuple[int, str], np.ndarray] = {}
+    per_group = (
+        np.stack(
+            [
+                _slot_hours(
+                    port.rulesets[int(k) // max(len(port.zonesets), 1)],
+                    port.zonesets[int(k) % max(len(port.zonesets), 1)],
+                    day,
+                    slot_starts,
+                    chans,
+                    cache,
+                )
+                for k in uniques
+            ]
+        )
+        if n
+        else np.zeros((0, len(chans), len(slot_starts)), dtype=bool)
+    )
+    allowed = per_group[inverse] if n else per_group
+    allowed &= ~out.blocked[:, :, None]
+    allowed &= slot_ns[None, None, :] >= out.not_before[:, :, None]
+    remaining = np.where(allowed.any(axis=2), out.remaining, 0).astype(np.int32)
+    return Allowances(
+        customer_ids=ids.to_numpy(),
+        channels=chans,
+        slots=slot_ns.view("datetime64[ns]"),
+        remaining=remaining,
+        slot_allowed=allowed,
+        shared_caps=tuple(out.shared),
+        problems=tuple(port.problems),
+    )

@@ -1,0 +1,370 @@
+"""Evaluate one proposed contact against the rule packs and the debtor's history.
+
+``evaluate`` is the contact-time guard's brain and the compliance officer's
+what-if: it consults every rule of every pack and says, for each, whether the
+contact is allowed and why, in one line. Fail closed: an unknown time zone, an
+inconsistent history or a missing consent record refuses the contact.
+
+Readings shared with :mod:`compliance.allowances` (documented once, here):
+
+* Only history strictly before ``proposal.at`` is considered (the ledger of an
+  audit may hold the attempt being re-evaluated and what followed it).
+* Day-based windows use the debtor's local calendar; with several candidate
+  zones, a window starts at the earliest local midnight among them and a
+  block ends at the latest one, so every zone's reading is honoured.
+* Per-debt scope: ``proposal.debt_ids`` empty means "about every debt the
+  history names"; an event with no debt ids concerns every debt.
+* Contact point: records (counts, lockouts, consents, opt-outs) on an unnamed
+  contact point, or evaluated for a proposal without one, apply to the whole
+  channel. Consent then rests on the latest consent/opt-out record of the
+  channel on any contact point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from compliance.localtime import day_start, holiday_dates, zone
+from compliance.model import Event, Proposal
+from compliance.packs import WEEKDAYS, Pack, Rule
+
+FAIL_CLOSED = "Cadencia invariant: fail closed when the guard cannot decide"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """The verdict of one rule on one proposal: ``detail`` is a one-line reason."""
+
+    rule: str
+    citation: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Allowed only if every consulted rule is ok; ``results`` lists them all."""
+
+    allowed: bool
+    results: tuple[RuleResult, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"allowed": bool, "rules": [{"rule", "citation", "ok", "detail"}, ...]}``."""
+        return {
+            "allowed": self.allowed,
+            "rules": [
+                {"rule": r.rule, "citation": r.citation, "ok": r.ok, "detail": r.detail}
+                for r in self.results
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    p: Proposal
+    zones: tuple[tuple[str, ZoneInfo], ...]
+    local_dates: tuple[date, ...]
+    past: tuple[Event, ...]
+    debts: tuple[str | None, ...]
+
+
+def _refuse(rule_id: str, detail: str) -> Decision:
+    return Decision(False, (RuleResult(rule_id, FAIL_CLOSED, False, detail),))
+
+
+def _concerns(e: Event, debt: str | None) -> bool:
+    return debt is None or not e.debt_ids or debt in e.debt_ids
+
+
+def _cp_match(e: Event, ctx: _Ctx) -> bool:
+    cp = ctx.p.contact_point
+    return cp is None or e.contact_point is None or e.contact_point == cp
+
+
+def _latest_day_start(ctx: _Ctx, at: datetime, plus_days: int) -> datetime:
+    """Latest, over the zones, start of (local date of ``at``) + ``plus_days``."""
+    return max(
+        day_start(tz, at.astimezone(tz).date() + timedelta(days=plus_days)) for _, tz in ctx.zones
+    )
+
+
+def _fmt(at: datetime, ctx: _Ctx) -> str:
+    name, tz = ctx.zones[0]
+    return f"{at.astimezone(tz):%Y-%m-%d %H:%M} {name}"
+
+
+def _na(rule: Rule, ctx: _Ctx) -> RuleResult:
+    return RuleResult(rule.id, rule.citation, True, f"does not apply to {ctx.p.channel}")
+
+
+def hours_refusal(rule: Rule, name: str, tz: ZoneInfo, at: datetime) -> str | None:
+    """Why ``contact_hours`` ``rule`` refuses instant ``at`` in zone ``tz``, or None.
+
+    Windows are half-open (8:00-21:00 allows 20:59:59, refuses 21:00:00).
+    """
+    local = at.astimezone(tz)
+    day = local.date()
+    if rule.holidays and day in holiday_dates(rule.holidays, rule.subdivision, day.year):
+        return f"{local:%a %Y-%m-%d %H:%M} {name} is a public holiday"
+    spans = rule.hours[local.weekday()]
+    if not spans:
+        return f"{local:%a %Y-%m-%d %H:%M} {name}: no contact on {WEEKDAYS[local.weekday()]}"
+    second = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    if not any(start * 60 <= second < end * 60 for start, end in spans):
+        allowed = ", ".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in spans)
+        return f"{local:%a %Y-%m-%d %H:%M} {name} is outside {allowed}"
+    return None
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _contact_hours(rule: Rule, ctx: _Ctx) -> RuleResult:
+    seen = []
+    for name, tz in ctx.zones:
+        refusal = hours_refusal(rule, name, tz, ctx.p.at)
+        if refusal is not None:
+            return RuleResult(rule.id, rule.citation, False, refusal)
+        seen.append(f"{ctx.p.at.astimezone(tz):%a %H:%M} {name}")
+    return RuleResult(rule.id, rule.citation, True, "within hours: " + "; ".join(seen))
+
+
+def _window_start(rule: Rule, ctx: _Ctx) -> datetime | None:
+    if rule.window == "campaign":
+        return None
+    if rule.window == "calendar_week":
+        return min(
+            day_start(tz, d - timedelta(days=d.weekday()))
+            for (_, tz), d in zip(ctx.zones, ctx.local_dates, strict=True)
+        )
+    back = rule.days - 1 if rule.window == "rolling_days" else 0
+    return min(
+        day_start(tz, d - timedelta(days=back))
+        for (_, tz), d in zip(ctx.zones, ctx.local_dates, strict=True)
+    )
+
+
+def _frequency_cap(rule: Rule, ctx: _Ctx) -> RuleResult:
+    start = _window_start(rule, ctx)
+    campaign = ctx.p.campaign if rule.window == "campaign" else None
+    counted = [
+        e
+        for e in ctx.past
+        if e.kind == "attempt"
+        and e.channel in rule.channels
+        and e.direction in rule.directions
+        and e.outcome in rule.outcomes
+        and (start is None or e.at >= start)
+        and (campaign is None or e.campaign == campaign)
+    ]
+    where = "campaign " + str(ctx.p.campaign) if start is None else "since " + _fmt(start, ctx)
+    if rule.scope == "debt":
+        worst, label = -1, ""
+        for debt in ctx.debts:
+            n = sum(1 for e in counted if _concerns(e, debt))
+            if n > worst:
+                worst, label = n, f"debt {debt}: " if debt is not None else ""
+    else:
+        if rule.scope == "contact_point":
+            counted = [e for e in counted if _cp_match(e, ctx)]
+        worst, label = len(counted), ""
+    ok = worst < rule.max
+    verdict = "room for one more" if ok else "cap reached"
+    return RuleResult(
+        rule.id, rule.citation, ok, f"{label}{worst} of {rule.max} counted {where}: {verdict}"
+    )
+
+
+def _cooldown(rule: Rule, ctx: _Ctx) -> RuleResult:
+    for e in reversed(ctx.past):
+        if (
+            e.kind == "attempt"
+            and e.channel in rule.trigger_channels
+            and e.outcome in rule.trigger_outcomes
+            and e.direction in rule.trigger_directions
+            and (rule.scope == "customer" or any(_concerns(e, d) for d in ctx.debts))
+        ):
+            free = _latest_day_start(ctx, e.at, rule.days)
+            if ctx.p.at < free:
+                return RuleResult(
+                    rule.id,
+                    rule.citation,
+                    False,
+                    f"{e.direction} {e.outcome} at {_fmt(e.at, ctx)}: no contact before "
+                    f"{_fmt(free, ctx)}",
+                )
+    return RuleResult(rule.id, rule.citation, True, "no cooldown running")
+
+
+def _min_spacing(rule: Rule, ctx: _Ctx) -> RuleResult:
+    prev = [
+        e.at
+        for e in ctx.past
+        if e.kind == "attempt" and e.direction == "outbound" and e.channel in rule.channels
+    ]
+    if not prev:
+        return RuleResult(rule.id, rule.citation, True, "no earlier contact on these channels")
+    last = max(prev)
+    free = max(last + timedelta(days=rule.days), _latest_day_start(ctx, last, rule.days))
+    ok = ctx.p.at >= free
+    detail = f"last at {_fmt(last, ctx)}, next not before {_fmt(free, ctx)}"
+    return RuleResult(rule.id, rule.citation, ok, detail)
+
+
+def _latest_record(ctx: _Ctx) -> Event | None:
+    records = [
+        e
+        for e in ctx.past
+        if e.kind in ("consent", "opt_out") and e.channel == ctx.p.channel and _cp_match(e, ctx)
+    ]
+    # On a tie the refusal wins: the stricter reading of simultaneous records.
+    return max(records, key=lambda e: (e.at, e.kind == "opt_out" or not e.granted), default=None)
+
+
+def _refused(e: Event) -> bool:
+    return e.kind == "opt_out" or not e.granted
+
+
+def _consent(rule: Rule, ctx: _Ctx) -> RuleResult:
+    p = ctx.p
+    if p.line_type not in rule.line_types or (rule.autodialed_only and not p.autodialed):
+        why = f"{p.line_type} line" + ("" if p.autodialed else ", not autodialed")
+        return RuleResult(rule.id, rule.citation, True, f"no consent needed ({why})")
+    last = _latest_record(ctx)
+    if last is None:
+        return RuleResult(rule.id, rule.citation, False, f"no consent record for {p.channel}")
+    if _refused(last):
+        return RuleResult(
+            rule.id, rule.citation, False, f"consent withdrawn at {_fmt(last.at, ctx)}"
+        )
+    return RuleResult(rule.id, rule.citation, True, f"consent given at {_fmt(last.at, ctx)}")
+
+
+def _opt_out(rule: Rule, ctx: _Ctx) -> RuleResult:
+    last = _latest_record(ctx)
+    if last is not None and _refused(last):
+        point = f" ({last.contact_point})" if last.contact_point else ""
+        detail = f"opted out of {ctx.p.channel}{point} at {_fmt(last.at, ctx)}"
+        return RuleResult(rule.id, rule.citation, False, detail)
+    return RuleResult(rule.id, rule.citation, True, f"no standing opt-out on {ctx.p.channel}")
+
+
+def _cease(rule: Rule, ctx: _Ctx) -> RuleResult:
+    for e in ctx.past:
+        if e.kind == "cease":
+            detail = f"cease request at {_fmt(e.at, ctx)}"
+            return RuleResult(rule.id, rule.citation, False, detail)
+    return RuleResult(rule.id, rule.citation, True, "no cease request")
+
+
+def _lockout(rule: Rule, ctx: _Ctx) -> RuleResult:
+    if rule.unless_agent_guaranteed and ctx.p.agent_guaranteed:
+        return RuleResult(rule.id, rule.citation, True, "lifted: a live agent is guaranteed")
+    for e in reversed(ctx.past):
+        if (
+            e.kind == "attempt"
+            and e.channel in rule.channels
+            and e.outcome in rule.trigger_outcomes
+            and _cp_match(e, ctx)
+        ):
+            if rule.end_of_day:
+                free = _latest_day_start(ctx, e.at, 1)
+            else:
+                free = e.at + timedelta(hours=rule.lock_hours)
+            if ctx.p.at < free:
+                detail = f"{e.outcome} at {_fmt(e.at, ctx)}: locked until {_fmt(free, ctx)}"
+                return RuleResult(rule.id, rule.citation, False, detail)
+    return RuleResult(rule.id, rule.citation, True, "no lockout running")
+
+
+def _hold(rule: Rule, ctx: _Ctx) -> RuleResult:
+    if rule.on == "promise":
+        for e in ctx.past:
+            if (
+                e.kind == "promise"
+                and e.until is not None
+                and any(_concerns(e, d) for d in ctx.debts)
+            ):
+                end = max(day_start(tz, e.until + timedelta(days=1)) for _, tz in ctx.zones)
+                if ctx.p.at < end:
+                    debts = ",".join(e.debt_ids)
+                    detail = f"promise to pay {debts} by {e.until} pending"
+                    return RuleResult(rule.id, rule.citation, False, detail)
+        return RuleResult(rule.id, rule.citation, True, "no pending promise")
+    for debt in ctx.debts:
+        disputes = [e for e in ctx.past if e.kind == "dispute" and _concerns(e, debt)]
+        if disputes and not max(disputes, key=lambda e: e.at).resolved:
+            detail = f"dispute open on debt {debt}" if debt else "dispute open"
+            return RuleResult(rule.id, rule.citation, False, detail)
+    return RuleResult(rule.id, rule.citation, True, "no open dispute")
+
+
+_CHECKS = {
+    "contact_hours": _contact_hours,
+    "frequency_cap": _frequency_cap,
+    "cooldown": _cooldown,
+    "min_spacing": _min_spacing,
+    "consent": _consent,
+    "opt_out": _opt_out,
+    "cease": _cease,
+    "lockout": _lockout,
+    "hold": _hold,
+}
+
+
+def evaluate(packs: Sequence[Pack], history: Iterable[Event], proposal: Proposal) -> Decision:
+    """Could ``proposal`` be made, given the customer's ``history`` and ``packs``?
+
+    ``history`` is the customer's ledger (any order). Every rule of every pack is
+    consulted and reported; the contact is allowed only if all are ok. Never
+    raises on bad data: what it cannot read makes it refuse, saying why.
+    """
+    p = proposal
+    if not isinstance(p, Proposal):
+        return _refuse("input.proposal", f"not a Proposal: {type(p).__name__}")
+    if p.at.tzinfo is None or p.at.utcoffset() is None:
+        return _refuse("input.proposal", "proposal time has no UTC offset")
+    if not packs:
+        return _refuse("input.packs", "no rule pack selected")
+    if not p.timezones:
+        return _refuse("input.timezones", "no candidate time zone for the debtor")
+    zones = []
+    for name in p.timezones:
+        tz = zone(name)
+        if tz is None:
+            return _refuse("input.timezones", f"unknown time zone {name!r}")
+        zones.append((name, tz))
+    past: list[Event] = []
+    debts: dict[str, None] = {}
+    for i, e in enumerate(history):
+        if not isinstance(e, Event):
+            return _refuse("input.history", f"history item {i} is not an Event")
+        if e.at.tzinfo is None or e.at.utcoffset() is None:
+            return _refuse("input.history", f"history item {i} has no UTC offset")
+        if e.customer_id != p.customer_id:
+            return _refuse(
+                "input.history",
+                f"history item {i} is for customer {e.customer_id}, not {p.customer_id}",
+            )
+        if e.at < p.at:
+            past.append(e)
+        debts.update(dict.fromkeys(e.debt_ids))
+    past.sort(key=lambda e: e.at)
+    scoped: tuple[str | None, ...] = p.debt_ids or tuple(debts) or (None,)
+    ctx = _Ctx(
+        p=p,
+        zones=tuple(zones),
+        local_dates=tuple(p.at.astimezone(tz).date() for _, tz in zones),
+        past=tuple(past),
+        debts=scoped,
+    )
+    results = tuple(
+        _CHECKS[rule.kind](rule, ctx) if p.channel in rule.channels else _na(rule, ctx)
+        for pack in packs
+        for rule in pack.rules
+    )
+    return Decision(all(r.ok for r in results), results)
