@@ -8,3 +8,52 @@ Pure: no I/O (no sockets, SQL, Redis, clock reads; time is passed in).
 May import: third-party libraries only. Never ``campaigns``, ``optimizer``,
 ``dialer`` or ``channels``.
 """
+
+from compliance.allowances import Allowances, SharedCap, allowances, lookback_days
+from compliance.evaluate import Decision, RuleResult, evaluate
+from compliance.frames import events_frame
+from compliance.model import (
+    CHANNELS,
+    OUTCOMES,
+    ComplianceInputError,
+    Event,
+    Proposal,
+    event_from_dict,
+    event_to_dict,
+    proposal_from_dict,
+)
+from compliance.packs import (
+    Pack,
+    PackError,
+    Rule,
+    available_packs,
+    load_pack,
+    load_packs,
+    parse_pack,
+)
+
+__all__ = [
+    "CHANNELS",
+    "OUTCOMES",
+    "Allowances",
+    "ComplianceInputError",
+    "Decision",
+    "Event",
+    "Pack",
+    "PackError",
+    "Proposal",
+    "Rule",
+    "RuleResult",
+    "SharedCap",
+    "allowances",
+    "available_packs",
+    "evaluate",
+    "event_from_dict",
+    "event_to_dict",
+    "events_frame",
+    "load_pack",
+    "load_packs",
+    "lookback_days",
+    "parse_pack",
+    "proposal_from_dict",
+]
