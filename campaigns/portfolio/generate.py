@@ -160,6 +160,8 @@ def generate_portfolio(
         subdivision = subdivisions[int(rng.integers(len(subdivisions)))]
         if country == "US":
             phone_1, phone_2 = _us_number(rng), (_us_number(rng) if rng.random() < 0.4 else "")
+            if phone_2 == phone_1:
+                phone_2 = ""  # the fictional 555-01XX range is small; twins happen
         else:
             phone_1 = _number(plans[(country, PhoneNumberType.MOBILE)], rng)
             has_landline = rng.random() < 0.4

@@ -49,6 +49,10 @@ ON CONFLICT (external_id) DO UPDATE SET
   timezones = excluded.timezones, language = excluded.language,
   behavior_score = excluded.behavior_score, segment = excluded.segment,
   updated_at = excluded.updated_at
+WHERE (customers.name, customers.country, customers.subdivision, customers.timezones,
+       customers.language, customers.behavior_score, customers.segment)
+  IS DISTINCT FROM (excluded.name, excluded.country, excluded.subdivision, excluded.timezones,
+                    excluded.language, excluded.behavior_score, excluded.segment)
 """
 UPSERT_ACCOUNTS = """
 INSERT INTO accounts (external_id, customer_id, product, balance, currency, days_past_due,

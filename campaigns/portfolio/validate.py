@@ -244,12 +244,32 @@ class _Validator:
             except phonenumbers.NumberParseException as exc:
                 self.error(line, phone_col, f"{raw_phone!r} is not a phone number: {exc._msg}")
                 continue
-            if not phonenumbers.is_valid_number(number):
+            # number_type() runs the very matching is_valid_number() does (UNKNOWN
+            # means invalid); calling both would double the import's hottest cost.
+            number_type = phonenumbers.number_type(number)
+            if number_type == PhoneNumberType.UNKNOWN:
                 self.error(line, phone_col, f"{raw_phone!r} is not a valid number for {country}")
                 continue
             parsed_phones.append(number)
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-            line_type = LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
+            same = next((p for p in points if p.value == e164), None)
+            if same is not None:
+                # Banks often repeat one number in both columns: one contact
+                # point, unless the file gives it two different known consents.
+                stated = self.point(cid, "phone", e164, None, 0, consent, consent_at, source)
+                if stated.consent != "unknown" and same.consent == "unknown":
+                    points[points.index(same)] = stated._replace(
+                        line_type=same.line_type, position=same.position
+                    )
+                elif stated.consent not in (same.consent, "unknown"):
+                    self.error(
+                        line,
+                        consent_col,
+                        f"{e164} is also phone_{same.position} but with consent "
+                        f"{consent!r} instead of {same.consent!r}",
+                    )
+                continue
+            line_type = LINE_TYPES.get(number_type, "unknown")
             points.append(
                 self.point(cid, "phone", e164, line_type, position, consent, consent_at, source)
             )

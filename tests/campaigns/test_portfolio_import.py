@@ -247,3 +247,29 @@ def test_rejected_file_changes_nothing(database_url: str, tmp_path: Path) -> Non
             == 0
         )
     engine.dispose()
+
+
+def test_same_number_in_both_phone_columns_is_one_contact_point(database_url: str) -> None:
+    text = to_csv([row(phone_2="+57 300 1234567", phone_2_consent="granted")])
+    result = validate_text(text, "p.csv")
+    assert result.errors == []
+    assert [p.value for p in result.contact_points if p.kind == "phone"] == ["+573001234567"]
+    engine = make_engine(database_url)
+    assert load_portfolio(engine, result, now=NOW).contact_points_created == 2
+    engine.dispose()
+
+
+def test_same_number_with_two_consents_is_an_error() -> None:
+    text = to_csv([row(phone_2="3001234567", phone_2_consent="denied")])
+    assert messages(text) == [
+        "p.csv:2: phone_2_consent: +573001234567 is also phone_1 but with consent 'denied' "
+        "instead of 'granted'"
+    ]
+
+
+def test_same_number_unknown_then_granted_keeps_the_stated_consent() -> None:
+    text = to_csv([row(phone_1_consent="", phone_2="3001234567", phone_2_consent="granted")])
+    result = validate_text(text, "p.csv")
+    assert result.errors == []
+    (phone,) = [p for p in result.contact_points if p.kind == "phone"]
+    assert (phone.position, phone.consent, phone.line_type) == (1, "granted", "mobile")
