@@ -1,0 +1,162 @@
+"""Typed configuration of the channels layer, built from a plain mapping.
+
+The application reads the environment and hands the mapping here; this module
+never touches ``os.environ``. Secrets may come as ``NAME_FILE`` (a path, as
+Docker/Kubernetes secrets are mounted); the file reader is injected so that
+``from_mapping`` stays a pure function of its arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from channels.errors import SettingsError
+
+DEFAULT_SENDGRID_HOST = "https://api.sendgrid.com"
+DEFAULT_TWILIO_BASE = "https://api.twilio.com"
+
+
+@dataclass(frozen=True)
+class SendGridSettings:
+    """Credentials and endpoint for SendGrid v3."""
+
+    api_key: str
+    api_host: str = DEFAULT_SENDGRID_HOST
+    webhook_public_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    """Credentials and endpoint for the Twilio REST API."""
+
+    account_sid: str
+    auth_token: str
+    api_base: str = DEFAULT_TWILIO_BASE
+
+
+@dataclass(frozen=True)
+class PaymentLinkSettings:
+    """Where self-service payment links point and how their tokens are signed."""
+
+    url_pattern: str
+    secret: str
+    ttl_hours: float = 72.0
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Everything the channels layer needs; a provider left unconfigured is None."""
+
+    sendgrid: SendGridSettings | None
+    twilio: TwilioSettings | None
+    payment_link: PaymentLinkSettings | None
+    http_timeout_s: float = 10.0
+
+    @classmethod
+    def from_mapping(
+        cls,
+        env: Mapping[str, str],
+        read_file: Callable[[str], str] | None = None,
+    ) -> ChannelSettings:
+        """Build settings from ``env`` (e.g. ``os.environ``).
+
+        Names: ``SENDGRID_API_KEY``, ``SENDGRID_API_HOST``,
+        ``SENDGRID_WEBHOOK_PUBLIC_KEY``, ``TWILIO_ACCOUNT_SID``,
+        ``TWILIO_AUTH_TOKEN``, ``TWILIO_API_BASE``, ``PAYMENT_LINK_URL_PATTERN``,
+        ``PAYMENT_LINK_SECRET``, ``PAYMENT_LINK_TTL_HOURS``,
+        ``CHANNELS_HTTP_TIMEOUT_S``. Any of them may instead be given as
+        ``NAME_FILE`` naming a file whose content (trailing newline stripped)
+        is the value. A provider is configured when its credentials are set;
+        a half-configured provider is an error naming what is missing.
+        """
+        reader = read_file or _read_text
+
+        def get(name: str) -> str | None:
+            direct = env.get(name)
+            path = env.get(f"{name}_FILE")
+            if direct not in (None, "") and path not in (None, ""):
+                raise SettingsError(f"both {name} and {name}_FILE are set; set only one")
+            if path not in (None, ""):
+                assert path is not None
+                try:
+                    return reader(path).rstrip("\r\n")
+                except OSError as exc:
+                    raise SettingsError(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+            return direct if direct not in (None, "") else None
+
+        def group(required: tuple[str, ...]) -> dict[str, str] | None:
+            values = {name: get(name) for name in required}
+            present = [n for n, v in values.items() if v is not None]
+            if not present:
+                return None
+            missing = [n for n, v in values.items() if v is None]
+            if missing:
+                raise SettingsError(
+                    f"{', '.join(present)} set but {', '.join(missing)} missing "
+                    "(set them, or as NAME_FILE)"
+                )
+            return {n: v for n, v in values.items() if v is not None}
+
+        sendgrid = None
+        sg = group(("SENDGRID_API_KEY",))
+        if sg is not None:
+            sendgrid = SendGridSettings(
+                api_key=sg["SENDGRID_API_KEY"],
+                api_host=_url(
+                    get("SENDGRID_API_HOST") or DEFAULT_SENDGRID_HOST, "SENDGRID_API_HOST"
+                ),
+                webhook_public_key=get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+            )
+        twilio = None
+        tw = group(("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"))
+        if tw is not None:
+            twilio = TwilioSettings(
+                account_sid=tw["TWILIO_ACCOUNT_SID"],
+                auth_token=tw["TWILIO_AUTH_TOKEN"],
+                api_base=_url(get("TWILIO_API_BASE") or DEFAULT_TWILIO_BASE, "TWILIO_API_BASE"),
+            )
+        payment = None
+        pl = group(("PAYMENT_LINK_URL_PATTERN", "PAYMENT_LINK_SECRET"))
+        if pl is not None:
+            pattern = pl["PAYMENT_LINK_URL_PATTERN"]
+            if "{token}" not in pattern:
+                raise SettingsError(
+                    f"PAYMENT_LINK_URL_PATTERN={pattern!r} must contain the placeholder {{token}}"
+                )
+            payment = PaymentLinkSettings(
+                url_pattern=pattern,
+                secret=pl["PAYMENT_LINK_SECRET"],
+                ttl_hours=_positive(get("PAYMENT_LINK_TTL_HOURS"), "PAYMENT_LINK_TTL_HOURS", 72.0),
+            )
+        return cls(
+            sendgrid=sendgrid,
+            twilio=twilio,
+            payment_link=payment,
+            http_timeout_s=_positive(
+                get("CHANNELS_HTTP_TIMEOUT_S"), "CHANNELS_HTTP_TIMEOUT_S", 10.0
+            ),
+        )
+
+
+def _read_text(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _url(value: str, name: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name}={value!r} must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _positive(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not a number") from None
+    if number <= 0:
+        raise SettingsError(f"{name}={value!r} must be positive")
+    return number

@@ -1,0 +1,240 @@
+"""Rendering messages from per-campaign, per-language Jinja2 templates.
+
+Templates run in a ``SandboxedEnvironment`` (campaign managers write them, so
+they must not reach Python internals) with ``StrictUndefined`` (a typo must
+fail the render, never send "Dear ,"). Names are
+``<campaign>/<language>/<file>``; files per channel:
+
+- sms: ``sms.txt.j2``           - whatsapp: ``whatsapp.txt.j2``
+- email: ``email_subject.txt.j2``, ``email_body.txt.j2``, optional ``email_body.html.j2``
+
+A campaign without its own file falls back to the ``default`` campaign.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import (
+    BaseLoader,
+    DictLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    select_autoescape,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from channels.context import CustomerView, template_context
+from channels.errors import TemplateError
+from channels.optout import email_notice, text_notice
+from channels.sms import SmsInfo, sms_info
+
+Channel = Literal["sms", "whatsapp", "email"]
+CHANNELS: tuple[Channel, ...] = ("sms", "whatsapp", "email")
+BUILTIN_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What to render for whom.
+
+    ``us_opt_out`` is set when the US rule pack (Regulation F) applies: every
+    email and text then carries the 12 CFR 1006.6(e) opt-out instruction.
+    Email needs ``opt_out_url`` in that case (a working method, not just words).
+    """
+
+    campaign: str
+    language: str
+    channel: Channel
+    customer: CustomerView
+    us_opt_out: bool = False
+    payment_link: str | None = None
+    opt_out_url: str | None = None
+    decimal_comma: bool | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A ready-to-send message. ``sms`` is set for sms and whatsapp bodies."""
+
+    channel: Channel
+    language: str
+    body: str
+    subject: str | None = None
+    html: str | None = None
+    sms: SmsInfo | None = None
+    templates: tuple[str, ...] = ()
+
+
+_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+
+
+class TemplateCatalog:
+    """A set of templates plus the sandbox that renders them (thread-safe, caches compiled)."""
+
+    def __init__(self, loader: BaseLoader, *, fallback_campaign: str | None = "default") -> None:
+        self._fallback = fallback_campaign
+        self._env = SandboxedEnvironment(
+            loader=loader,
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+            cache_size=2000,
+        )
+
+    @classmethod
+    def from_directory(
+        cls, root: str | Path, *, fallback_campaign: str | None = "default"
+    ) -> TemplateCatalog:
+        """Templates laid out as ``root/<campaign>/<language>/<file>``."""
+        path = Path(root)
+        if not path.is_dir():
+            raise TemplateError(f"template directory {path} does not exist", template=str(path))
+        return cls(FileSystemLoader(str(path)), fallback_campaign=fallback_campaign)
+
+    @classmethod
+    def from_mapping(
+        cls, sources: Mapping[str, str], *, fallback_campaign: str | None = "default"
+    ) -> TemplateCatalog:
+        """Templates given as ``{"campaign/lang/file": source}`` (e.g. from the database)."""
+        return cls(DictLoader(dict(sources)), fallback_campaign=fallback_campaign)
+
+    @classmethod
+    def builtin(cls) -> TemplateCatalog:
+        """The shipped ``default`` campaign templates in es, en and pt."""
+        return cls.from_directory(BUILTIN_DIR)
+
+    def _render(
+        self, campaign: str, language: str, file: str, context: dict[str, Any]
+    ) -> tuple[str, str]:
+        names = [f"{campaign}/{language}/{file}"]
+        if self._fallback and self._fallback != campaign:
+            names.append(f"{self._fallback}/{language}/{file}")
+        for name in names:
+            try:
+                template = self._env.get_template(name)
+            except TemplateNotFound:
+                continue
+            except TemplateSyntaxError as exc:
+                raise TemplateError(
+                    f"template {name} has a syntax error at line {exc.lineno}: {exc.message}",
+                    template=name,
+                ) from None
+            try:
+                return name, template.render(context).strip()
+            except UndefinedError as exc:
+                match = _UNDEFINED_NAME.search(str(exc))
+                variable = next((g for g in match.groups() if g), None) if match else None
+                raise TemplateError(
+                    f"template {name} uses undefined variable {variable!r}: {exc}",
+                    template=name,
+                    variable=variable,
+                ) from None
+            except SecurityError as exc:
+                raise TemplateError(
+                    f"template {name} tried something the sandbox forbids: {exc}", template=name
+                ) from None
+        raise TemplateError(f"template not found: tried {', '.join(names)}", template=names[0])
+
+    def has(self, campaign: str, language: str, file: str) -> bool:
+        """Whether the campaign (or the fallback) has ``file`` in ``language``."""
+        for c in (campaign, self._fallback):
+            if c is None:
+                continue
+            try:
+                self._env.get_template(f"{c}/{language}/{file}")
+                return True
+            except TemplateNotFound:
+                continue
+        return False
+
+    def render(self, request: RenderRequest) -> RenderedMessage:
+        """Render one message; raises ``TemplateError`` naming template and variable."""
+        if request.channel not in CHANNELS:
+            raise ValueError(f"channel {request.channel!r} is not one of {', '.join(CHANNELS)}")
+        context = template_context(
+            request.customer,
+            language=request.language,
+            payment_link=request.payment_link,
+            decimal_comma=request.decimal_comma,
+            extra=request.extra,
+        )
+        notice_text: str | None = None
+        notice_html: Markup | None = None
+        if request.us_opt_out:
+            if request.channel == "email":
+                if not request.opt_out_url:
+                    raise TemplateError(
+                        "12 CFR 1006.6(e) needs a working opt-out method in every email: "
+                        "RenderRequest.opt_out_url is missing",
+                        template=f"{request.campaign}/{request.language}/email_body.txt.j2",
+                        variable="opt_out_url",
+                    )
+                notice_text = email_notice(request.language, request.opt_out_url)
+                notice_html = Markup("<p>{}</p>").format(
+                    Markup(escape(notice_text)).replace(
+                        escape(request.opt_out_url),
+                        Markup('<a href="{0}">{0}</a>').format(request.opt_out_url),
+                    )
+                )
+            else:
+                notice_text = text_notice(request.language)
+            context["opt_out_notice"] = notice_text
+            context["opt_out_notice_html"] = notice_html
+        if request.opt_out_url:
+            context["opt_out_url"] = request.opt_out_url
+
+        lang, camp = request.language, request.campaign
+        if request.channel in ("sms", "whatsapp"):
+            name, body = self._render(camp, lang, f"{request.channel}.txt.j2", context)
+            if notice_text and notice_text not in body:
+                body = f"{body}\n{notice_text}"
+            return RenderedMessage(
+                channel=request.channel,
+                language=lang,
+                body=body,
+                sms=sms_info(body),
+                templates=(name,),
+            )
+
+        subject_name, subject = self._render(camp, lang, "email_subject.txt.j2", context)
+        if "\n" in subject:
+            raise TemplateError(
+                f"template {subject_name} renders a multi-line subject", template=subject_name
+            )
+        text_name, text = self._render(camp, lang, "email_body.txt.j2", context)
+        if notice_text and notice_text not in text:
+            text = f"{text}\n\n{notice_text}"
+        names = [subject_name, text_name]
+        html: str | None = None
+        if self.has(camp, lang, "email_body.html.j2"):
+            html_name, html = self._render(camp, lang, "email_body.html.j2", context)
+            names.append(html_name)
+            if notice_html and str(notice_html) not in html:
+                closing = html.lower().rfind("</body>")
+                html = (
+                    f"{html[:closing]}{notice_html}{html[closing:]}"
+                    if closing >= 0
+                    else f"{html}{notice_html}"
+                )
+        return RenderedMessage(
+            channel="email",
+            language=lang,
+            body=text,
+            subject=subject,
+            html=html,
+            templates=tuple(names),
+        )

@@ -1,0 +1,272 @@
+"""SMS and WhatsApp through the Twilio Messages API, using the official client.
+
+WhatsApp only allows free-form text inside the 24-hour customer-service
+window (since the customer last wrote to us); outside it, only an approved
+template (``content_sid`` + ``content_variables``). Every message carries a
+short ``validity_period`` so that nothing Twilio still has queued goes out
+after the debtor's allowed contact hours have closed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from channels.errors import TransportError
+from channels.ratelimit import RateKey, RateLimiter, acquire_blocking
+from channels.report import SendReport
+from channels.retry import RetryPolicy, call_with_retry, parse_retry_after
+
+PROVIDER = "twilio"
+WHATSAPP_SESSION = timedelta(hours=24)
+MAX_VALIDITY_S = 36_000  # Twilio accepts 1..36000 seconds
+
+
+@dataclass(frozen=True)
+class TextMessage:
+    """One SMS or WhatsApp message. ``message_id`` is our attempt id.
+
+    ``to`` / ``from_`` are E.164 (``+5215512345678``); the ``whatsapp:``
+    prefix is added for WhatsApp. ``validity_s`` is how long Twilio may keep it
+    queued (compute it from the end of the allowed window). For WhatsApp with
+    ``session_open=False``, ``content_sid`` is required and ``body`` unused.
+    """
+
+    message_id: str
+    to: str
+    from_: str
+    body: str
+    channel: Literal["sms", "whatsapp"] = "sms"
+    validity_s: int | None = None
+    status_callback: str | None = None
+    session_open: bool = False
+    content_sid: str | None = None
+    content_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+def whatsapp_session_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """True while free-form WhatsApp text is allowed: within 24 h of the customer's last message."""
+    return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_SESSION
+
+
+def _address(number: str, channel: str) -> str:
+    if channel == "whatsapp" and not number.startswith("whatsapp:"):
+        return f"whatsapp:{number}"
+    return number
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """``TwilioHttpClient`` that sends every request to ``base_url`` instead of
+    ``*.twilio.com`` (a regional edge, a proxy, or the local stand-in), keeping
+    the path. Remembers each thread's last response so callers can read headers
+    such as ``Retry-After`` that ``TwilioRestException`` does not carry."""
+
+    def __init__(self, base_url: str, *, timeout: float, pool_connections: bool = True) -> None:
+        super().__init__(pool_connections=pool_connections, timeout=timeout)
+        parts = urlsplit(base_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"Twilio base URL {base_url!r} must be http(s)://host[:port][/prefix]")
+        self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
+        self._local = threading.local()
+        if self.session is not None:
+            # Threads of one transport share the pool; size it for them.
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
+
+    def rewrite(self, url: str) -> str:
+        """``https://api.twilio.com/2010-04-01/...`` → ``<base>/2010-04-01/...``."""
+        parts = urlsplit(url)
+        return urlunsplit((self._scheme, self._netloc, self._prefix + parts.path, parts.query, ""))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        """Send the request to the rewritten URL and remember the response."""
+        response = super().request(
+            method, self.rewrite(url), params, data, headers, auth, timeout, allow_redirects
+        )
+        self._local.last = response
+        return response
+
+    def last_response_header(self, name: str) -> str | None:
+        """A header of this thread's last response, if any."""
+        last: Response | None = getattr(self._local, "last", None)
+        if last is None or not last.headers:
+            return None
+        value = last.headers.get(name)
+        return str(value) if value is not None else None
+
+
+class TwilioTransport:
+    """Sends ``TextMessage``s through ``twilio.rest.Client`` with explicit timeouts.
+
+    ``default_validity_s`` applies when a message has no ``validity_s``.
+    Transient errors are retried per ``retry``; what still fails is reported
+    per message by :meth:`send` (or raised by :meth:`send_one`).
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        api_base: str = "https://api.twilio.com",
+        timeout_s: float = 10.0,
+        default_validity_s: int = 900,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        _check_validity(default_validity_s, "default_validity_s")
+        self._http = BaseUrlHttpClient(api_base, timeout=timeout_s)
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+        self._account = account_sid
+        self._timeout = timeout_s
+        self._validity = default_validity_s
+        self._retry = retry or RetryPolicy()
+        self._limiter = limiter
+        self._sleep = sleep
+
+    def _params(self, m: TextMessage) -> dict[str, object]:
+        validity = m.validity_s if m.validity_s is not None else self._validity
+        _check_validity(validity, f"message {m.message_id} validity_s")
+        params: dict[str, object] = {
+            "to": _address(m.to, m.channel),
+            "from_": _address(m.from_, m.channel),
+            "validity_period": validity,
+        }
+        if m.status_callback:
+            params["status_callback"] = m.status_callback
+        if m.channel == "whatsapp" and not m.session_open:
+            if not m.content_sid:
+                raise TransportError(
+                    f"message {m.message_id}: WhatsApp outside the 24-hour session needs an "
+                    "approved template (content_sid)",
+                    provider=PROVIDER,
+                    permanent=True,
+                    code="template-required",
+                )
+            params["content_sid"] = m.content_sid
+            params["content_variables"] = json.dumps(dict(m.content_variables))
+        else:
+            params["body"] = m.body
+        return params
+
+    def _create(self, params: dict[str, object]) -> str:
+        try:
+            message = self._client.messages.create(**params)
+        except TwilioRestException as exc:
+            raise classify_twilio_error(
+                exc, self._http.last_response_header("Retry-After")
+            ) from None
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransportError(
+                f"Twilio connect timeout: {exc}", provider=PROVIDER, permanent=False
+            ) from None
+        except requests.exceptions.Timeout as exc:
+            raise TransportError(
+                f"Twilio timed out after {self._timeout}s: {exc}",
+                provider=PROVIDER,
+                permanent=False,
+                ambiguous=True,
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            refused = "NewConnectionError" in repr(exc) or "Connection refused" in str(exc)
+            raise TransportError(
+                f"Twilio unreachable: {exc}",
+                provider=PROVIDER,
+                permanent=False,
+                ambiguous=not refused,
+            ) from None
+        except TwilioException as exc:
+            raise TransportError(
+                f"Twilio client error: {exc}", provider=PROVIDER, permanent=False, ambiguous=True
+            ) from None
+        if not message.sid:
+            raise TransportError(
+                "Twilio accepted the message but returned no sid",
+                provider=PROVIDER,
+                permanent=False,
+                ambiguous=True,
+            )
+        return str(message.sid)
+
+    def send_one(self, m: TextMessage) -> str:
+        """Send one message; return Twilio's ``sid`` or raise ``TransportError``."""
+        params = self._params(m)
+        if self._limiter is not None:
+            acquire_blocking(
+                self._limiter, RateKey(PROVIDER, self._account, m.from_), sleep=self._sleep
+            )
+        return call_with_retry(lambda: self._create(params), self._retry, sleep=self._sleep)
+
+    def send(self, messages: Iterable[TextMessage], *, concurrency: int = 8) -> SendReport:
+        """Send each message (one request each, ``concurrency`` in flight); report per message."""
+        batch = list(messages)
+        if len({m.message_id for m in batch}) != len(batch):
+            raise ValueError("a message id appears twice in one send")
+        report = SendReport(requests=0)
+        lock = threading.Lock()
+
+        def one(m: TextMessage) -> None:
+            try:
+                sid = self.send_one(m)
+            except TransportError as exc:
+                with lock:
+                    report.failed[m.message_id] = exc
+            else:
+                with lock:
+                    report.accepted[m.message_id] = sid
+            with lock:
+                report.requests += 1
+
+        if concurrency <= 1 or len(batch) <= 1:
+            for m in batch:
+                one(m)
+        else:
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                list(pool.map(one, batch))
+        return report
+
+
+def _check_validity(seconds: int, name: str) -> None:
+    if not 1 <= seconds <= MAX_VALIDITY_S:
+        raise ValueError(f"{name}={seconds} must be within 1..{MAX_VALIDITY_S} seconds (Twilio)")
+
+
+def classify_twilio_error(exc: TwilioRestException, retry_after: str | None) -> TransportError:
+    """4xx (bad number 21211, unsubscribed 21610, auth 20003…) permanent; 429/5xx transient."""
+    status = int(exc.status)
+    transient = status in (408, 429) or status >= 500
+    return TransportError(
+        f"Twilio answered {status} (code {exc.code}): {exc.msg}",
+        provider=PROVIDER,
+        permanent=not transient,
+        status=status,
+        code=str(exc.code) if exc.code is not None else None,
+        retry_after=parse_retry_after(retry_after) if transient else None,
+    )
