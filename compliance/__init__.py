@@ -9,8 +9,8 @@ May import: third-party libraries only. Never ``campaigns``, ``optimizer``,
 ``dialer`` or ``channels``.
 """
 
-from compliance.allowances import Allowances, SharedCap, allowances, lookback_days
-from compliance.evaluate import Decision, RuleResult, evaluate
+from compliance.allowance import Allowances, SharedCap, allowances, lookback_days
+from compliance.evaluation import Decision, RuleResult, evaluate
 from compliance.frames import events_frame
 from compliance.model import (
     CHANNELS,

@@ -1,6 +1,6 @@
 """Local calendars: time zones, local day boundaries, public holidays.
 
-Shared by :mod:`compliance.evaluate` and :mod:`compliance.allowances` so both
+Shared by :mod:`compliance.evaluation` and :mod:`compliance.allowance` so both
 read "the debtor's day" the same way: a local date ``d`` starts at the earliest
 instant whose local date is ``d`` (where midnight does not exist because of a
 DST jump, the day starts at the jump).

@@ -284,7 +284,7 @@ def proposal_from_dict(d: Mapping[str, Any], where: str = "") -> Proposal:
     """Validate a proposal object and build a :class:`Proposal`.
 
     Time-zone names are checked for shape only: an unknown zone is not an input
-    error but a reason to refuse, which :func:`compliance.evaluate` reports.
+    error but a reason to refuse, which :func:`compliance.evaluation` reports.
     """
     if not isinstance(d, Mapping):
         raise ComplianceInputError(where or "proposal", f"expected a JSON object, got {d!r}")

@@ -3,8 +3,8 @@
 A pack is a TOML file in ``compliance/packs/`` (``name``, ``title``,
 ``jurisdiction`` and a list of ``[[rules]]``). Every rule has an ``id``, the
 statute ``citation``, a plain-language ``description`` and a ``kind`` with its
-parameters. The kinds are implemented once (:mod:`compliance.evaluate`,
-:mod:`compliance.allowances`) and parameterised here:
+parameters. The kinds are implemented once (:mod:`compliance.evaluation`,
+:mod:`compliance.allowance`) and parameterised here:
 
 ``contact_hours``
     ``channels``, ``hours`` (table weekday -> list of ``"HH:MM-HH:MM"``,

@@ -7,6 +7,7 @@ Santiago -04:00; Mexico City -06:00.
 
 from __future__ import annotations
 
+from compliance import Event
 from tests.compliance.builders import consent, decide, ev, prop, rule
 
 BOG = ("America/Bogota",)
@@ -17,7 +18,7 @@ GYE = ("America/Guayaquil",)
 CO_AUTH = [consent("2025-01-02T12:00:00-05:00", c) for c in ("voice", "sms", "whatsapp")]
 
 
-def co(at: str, history: list | None = None, channel: str = "voice") -> bool:  # type: ignore[type-arg]
+def co(at: str, history: list[Event] | None = None, channel: str = "voice") -> bool:
     hist = CO_AUTH + (history or [])
     return decide("co-ley2300", hist, prop(at, channel=channel, tz=BOG)).allowed
 
@@ -62,7 +63,7 @@ def test_co_ley2300_art2_withdrawn_channel() -> None:
     assert not co("2025-05-06T10:00:00-05:00", history, channel="sms")
 
 
-def cl(at: str, history: list, channel: str = "voice") -> bool:  # type: ignore[type-arg]
+def cl(at: str, history: list[Event], channel: str = "voice") -> bool:
     return decide("cl-ley21320", history, prop(at, channel=channel, tz=SCL)).allowed
 
 
@@ -142,7 +143,7 @@ def test_mx_condusef_contact_between_7_and_22() -> None:
     assert not mx("2025-05-06T22:00:00-06:00")
 
 
-def ec(at: str, history: list | None = None) -> bool:  # type: ignore[type-arg]
+def ec(at: str, history: list[Event] | None = None) -> bool:
     return decide("ec-lodc", history or [], prop(at, tz=GYE)).allowed
 
 

@@ -5,13 +5,16 @@ London is on BST (+01:00) in May 2025; May 5, 2025 is a Monday.
 
 from __future__ import annotations
 
+from typing import Any
+
+from compliance import Event
 from tests.compliance.builders import calls, decide, ev, prop, rule
 
 LON = ("Europe/London",)
 NUMBER = "+447700900001"
 
 
-def uk(at: str, history: list, **kw: object) -> bool:  # type: ignore[type-arg]
+def uk(at: str, history: list[Event], **kw: Any) -> bool:
     return decide("uk-ofcom", history, prop(at, tz=LON, **kw)).allowed
 
 

@@ -51,7 +51,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from compliance.evaluate import hours_refusal
+from compliance.evaluation import hours_refusal
 from compliance.frames import CATEGORIES
 from compliance.localtime import day_start, zone
 from compliance.model import (
@@ -168,7 +168,7 @@ def _codes(events: pd.DataFrame, col: str) -> np.ndarray:
     if isinstance(series.dtype, pd.CategoricalDtype) and tuple(series.cat.categories) == cats:
         codes = series.cat.codes.to_numpy()
     else:
-        codes = pd.Categorical(series, categories=list(cats)).codes
+        codes = pd.Index(list(cats)).get_indexer(pd.Index(series))
         bad = np.flatnonzero((codes == -1) & series.notna().to_numpy())
         if bad.size:
             row = int(bad[0])
@@ -595,6 +595,8 @@ def allowances(
     allowed = per_group[inverse] if n else per_group
     allowed &= ~out.blocked[:, :, None]
     allowed &= slot_ns[None, None, :] >= out.not_before[:, :, None]
+    # A channel with no attempt left has no slot either, and one without slots no attempt.
+    allowed &= (out.remaining > 0)[:, :, None]
     remaining = np.where(allowed.any(axis=2), out.remaining, 0).astype(np.int32)
     return Allowances(
         customer_ids=ids.to_numpy(),

@@ -5,7 +5,7 @@ what-if: it consults every rule of every pack and says, for each, whether the
 contact is allowed and why, in one line. Fail closed: an unknown time zone, an
 inconsistent history or a missing consent record refuses the contact.
 
-Readings shared with :mod:`compliance.allowances` (documented once, here):
+Readings shared with :mod:`compliance.allowance` (documented once, here):
 
 * Only history strictly before ``proposal.at`` is considered (the ledger of an
   audit may hold the attempt being re-evaluated and what followed it).
