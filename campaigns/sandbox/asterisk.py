@@ -332,6 +332,30 @@ def ami_login(host: str, port: int, username: str, secret: str, timeout: float) 
     return False
 
 
+def cli_command(state: SandboxState, command: str, timeout: float = 10.0) -> list[str]:
+    """Run an Asterisk CLI command (``devstate change Custom:agent1 NOT_INUSE``)
+    over AMI with a plain socket; returns its output lines."""
+    with socket.create_connection((state.host, state.port), timeout=timeout) as sock:
+        sock.sendall(
+            f"Action: Login\r\nActionID: login\r\nUsername: {state.username}\r\n"
+            f"Secret: {state.secret}\r\nEvents: off\r\n\r\n"
+            f"Action: Command\r\nActionID: cmd\r\nCommand: {command}\r\n\r\n"
+            "Action: Logoff\r\nActionID: bye\r\n\r\n".encode()
+        )
+        data = b""
+        while b"Response: Goodbye" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    for block in data.decode("utf-8", "replace").split("\r\n\r\n"):
+        if "ActionID: cmd" in block:
+            if "Response: Error" in block:
+                raise SandboxError(f"Asterisk refused {command!r}: {block}")
+            return [line[8:] for line in block.split("\r\n") if line.startswith("Output: ")]
+    raise SandboxError(f"no answer from Asterisk to {command!r}")
+
+
 def start(
     name: str = "default",
     base: Path | None = None,
