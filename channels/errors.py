@@ -24,7 +24,8 @@ class TransportError(Exception):
     429, 5xx, timeouts and connection failures. ``retry_after`` carries the
     provider's ``Retry-After`` in seconds when it sent one. ``ambiguous`` is
     True when the request may have reached the provider (a read timeout),
-    so a blind retry could send twice.
+    so a blind retry could send twice. ``fields`` lists the request fields
+    the provider blamed (SendGrid's ``errors[].field``).
     """
 
     def __init__(
@@ -37,8 +38,10 @@ class TransportError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
         ambiguous: bool = False,
+        fields: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
+        self.fields = fields
         self.provider = provider
         self.permanent = permanent
         self.status = status

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
+import re
 import time
 import urllib.error
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -151,6 +153,12 @@ def classify_http_error(exc: http_exceptions.HTTPError) -> TransportError:
     status = int(exc.status_code)
     retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
     transient = status in (408, 429) or status >= 500
+    fields: list[str] = []
+    try:
+        payload = json.loads(exc.body)
+        fields = [str(e["field"]) for e in payload.get("errors", []) if e.get("field")]
+    except (ValueError, TypeError, AttributeError, KeyError):
+        pass  # an error body that is not SendGrid's JSON still classifies by status
     return TransportError(
         f"SendGrid answered {status}: {_error_message(exc.body)}",
         provider=PROVIDER,
@@ -158,7 +166,25 @@ def classify_http_error(exc: http_exceptions.HTTPError) -> TransportError:
         status=status,
         code=str(status),
         retry_after=retry_after,
+        fields=tuple(fields),
     )
+
+
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\.")
+
+
+def blamed_personalizations(error: TransportError) -> set[int] | None:
+    """Indices of the personalizations a 400 blames, or None if it blames the
+    request as a whole (or names no field)."""
+    if error.status != 400 or not error.fields:
+        return None
+    indices: set[int] = set()
+    for name in error.fields:
+        match = _PERSONALIZATION_FIELD.match(name)
+        if match is None:
+            return None
+        indices.add(int(match.group(1)))
+    return indices
 
 
 class SendGridTransport:
@@ -178,6 +204,7 @@ class SendGridTransport:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
@@ -186,6 +213,7 @@ class SendGridTransport:
         self._retry = retry or RetryPolicy()
         self._limiter = limiter
         self._sleep = sleep
+        self._clock = clock
         # Rate buckets are keyed by account; never key anything by the secret itself.
         self._account = "sg-" + hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:12]
 
@@ -225,7 +253,7 @@ class SendGridTransport:
             )
         return str(message_id)
 
-    def _send_group(self, group: list[EmailMessage]) -> SendReport:
+    def _send_group(self, group: list[EmailMessage], *, split: bool = True) -> SendReport:
         report = SendReport()
         try:
             fits = _fits_substitutions(group[0])
@@ -236,7 +264,7 @@ class SendGridTransport:
             return report
         if self._limiter is not None:
             key = RateKey(PROVIDER, self._account, group[0].from_email)
-            acquire_blocking(self._limiter, key, sleep=self._sleep)
+            acquire_blocking(self._limiter, key, clock=self._clock, sleep=self._sleep)
         attempts = 0
 
         def once() -> str:
@@ -247,9 +275,19 @@ class SendGridTransport:
         try:
             provider_id = call_with_retry(once, self._retry, sleep=self._sleep)
         except TransportError as exc:
-            report.failed.update({m.message_id: exc for m in group})
-        else:
-            report.accepted.update({m.message_id: provider_id for m in group})
+            blamed = blamed_personalizations(exc) if split and len(group) > 1 else None
+            report.requests = attempts
+            if not blamed:
+                report.failed.update({m.message_id: exc for m in group})
+                return report
+            # SendGrid refuses the whole request for one bad address: fail only
+            # the blamed recipients and send the rest once more.
+            report.failed.update({group[i].message_id: exc for i in blamed if i < len(group)})
+            rest = [m for i, m in enumerate(group) if i not in blamed]
+            if rest:
+                report.merge(self._send_group(rest, split=False))
+            return report
+        report.accepted.update({m.message_id: provider_id for m in group})
         report.requests = attempts
         return report
 

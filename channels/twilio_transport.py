@@ -138,6 +138,7 @@ class TwilioTransport:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
@@ -150,6 +151,7 @@ class TwilioTransport:
         self._retry = retry or RetryPolicy()
         self._limiter = limiter
         self._sleep = sleep
+        self._clock = clock
 
     def _params(self, m: TextMessage) -> dict[str, object]:
         validity = m.validity_s if m.validity_s is not None else self._validity
@@ -219,9 +221,8 @@ class TwilioTransport:
         """Send one message; return Twilio's ``sid`` or raise ``TransportError``."""
         params = self._params(m)
         if self._limiter is not None:
-            acquire_blocking(
-                self._limiter, RateKey(PROVIDER, self._account, m.from_), sleep=self._sleep
-            )
+            key = RateKey(PROVIDER, self._account, m.from_)
+            acquire_blocking(self._limiter, key, clock=self._clock, sleep=self._sleep)
         return call_with_retry(lambda: self._create(params), self._retry, sleep=self._sleep)
 
     def send(self, messages: Iterable[TextMessage], *, concurrency: int = 8) -> SendReport:

@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import socket
+import sys
 import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,13 @@ class StandinServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.state = state
         self.dispatcher = Dispatcher(state)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout fired) is expected; anything else is printed."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            self.state.count("client_disconnects")
+            return
+        super().handle_error(request, client_address)
 
 
 def _sg_error(
