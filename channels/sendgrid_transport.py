@@ -24,10 +24,11 @@ from typing import Any
 from python_http_client import exceptions as http_exceptions
 from sendgrid import SendGridAPIClient
 
-from channels.errors import TransportError
+from channels.errors import SettingsError, TransportError
 from channels.ratelimit import RateKey, RateLimiter, acquire_blocking
 from channels.report import SendReport
 from channels.retry import RetryPolicy, call_with_retry, parse_retry_after
+from channels.settings import ChannelSettings
 
 MAX_PERSONALIZATIONS = 1000
 MAX_SUBSTITUTION_BYTES = 10_000
@@ -216,6 +217,18 @@ class SendGridTransport:
         self._clock = clock
         # Rate buckets are keyed by account; never key anything by the secret itself.
         self._account = "sg-" + hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:12]
+
+    @classmethod
+    def from_settings(cls, settings: ChannelSettings, **kwargs: Any) -> SendGridTransport:
+        """A transport for ``settings.sendgrid`` (error if SendGrid is not configured)."""
+        if settings.sendgrid is None:
+            raise SettingsError("SendGrid is not configured: set SENDGRID_API_KEY")
+        return cls(
+            settings.sendgrid.api_key,
+            host=settings.sendgrid.api_host,
+            timeout_s=kwargs.pop("timeout_s", settings.http_timeout_s),
+            **kwargs,
+        )
 
     def _post(self, body: dict[str, Any]) -> str:
         try:

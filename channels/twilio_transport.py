@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -25,10 +25,11 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from channels.errors import TransportError
+from channels.errors import SettingsError, TransportError
 from channels.ratelimit import RateKey, RateLimiter, acquire_blocking
 from channels.report import SendReport
 from channels.retry import RetryPolicy, call_with_retry, parse_retry_after
+from channels.settings import ChannelSettings
 
 PROVIDER = "twilio"
 WHATSAPP_SESSION = timedelta(hours=24)
@@ -152,6 +153,21 @@ class TwilioTransport:
         self._limiter = limiter
         self._sleep = sleep
         self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: ChannelSettings, **kwargs: Any) -> TwilioTransport:
+        """A transport for ``settings.twilio`` (error if Twilio is not configured)."""
+        if settings.twilio is None:
+            raise SettingsError(
+                "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+            )
+        return cls(
+            settings.twilio.account_sid,
+            settings.twilio.auth_token,
+            api_base=settings.twilio.api_base,
+            timeout_s=kwargs.pop("timeout_s", settings.http_timeout_s),
+            **kwargs,
+        )
 
     def _params(self, m: TextMessage) -> dict[str, object]:
         validity = m.validity_s if m.validity_s is not None else self._validity

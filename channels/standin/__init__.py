@@ -152,7 +152,10 @@ def start_standin(
     server = StandinServer((host, port), state)
     bound_host, bound_port = server.server_address[:2]
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="standin-http", daemon=True
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="standin-http",
+        daemon=True,
     )
     thread.start()
     return StandinHandle(

@@ -313,8 +313,10 @@ class Handler(BaseHTTPRequestHandler):
             state.counts["sendgrid.accepted"] = state.counts.get("sendgrid.accepted", 0) + len(
                 stored
             )
-        self._send(202, None, {"X-Message-Id": x_message_id})
+        # Scheduled before answering, so a test that flushes right after the
+        # response sees every event.
         self.server.dispatcher.email_outcomes(stored)
+        self._send(202, None, {"X-Message-Id": x_message_id})
 
     # -- Twilio -----------------------------------------------------------
     def _twilio_auth_ok(self, sid: str) -> bool:
@@ -374,6 +376,7 @@ class Handler(BaseHTTPRequestHandler):
             state.counts["twilio.accepted"] = state.counts.get("twilio.accepted", 0) + 1
             last_inbound = state.whatsapp_inbound.get(to)
         session_open = last_inbound is not None and time.time() - last_inbound < WHATSAPP_SESSION_S
+        self.server.dispatcher.text_outcomes(stored, session_open=session_open)
         uri = f"/2010-04-01/Accounts/{sid}/Messages/{msid}.json"
         self._send(201, {
             "account_sid": sid, "api_version": "2010-04-01", "body": params.get("Body", ""),
@@ -384,7 +387,6 @@ class Handler(BaseHTTPRequestHandler):
             "sid": msid, "status": "queued", "to": to, "uri": uri,
             "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
         })  # fmt: skip
-        self.server.dispatcher.text_outcomes(stored, session_open=session_open)
 
     # -- control ----------------------------------------------------------
     def _control(self, path: str, raw: bytes) -> None:
