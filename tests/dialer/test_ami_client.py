@@ -155,7 +155,9 @@ def test_answered_call_reaches_an_agent(asterisk_sandbox: SandboxState) -> None:
             assert names.index("Newchannel") < names.index("AgentConnect")
             assert names.index("AgentConnect") < names.index("AgentComplete")
             # the ChannelId we chose names the call from its very first event
-            assert seen.named("Newchannel", cid)[0].get("Channel", "").startswith("Local/5550001")
+            assert (seen.named("Newchannel", cid)[0].get("Channel") or "").startswith(
+                "Local/5550001"
+            )
 
     run(scenario())
 
@@ -168,6 +170,7 @@ def test_busy_and_no_answer_are_reported(asterisk_sandbox: SandboxState) -> None
         async with ami:
             busy = await ami.originate(**pstn_call("5550002"))
             silent = await ami.originate(**pstn_call("5550003"), ring_timeout=2.0)
+            assert busy.action_id is not None and silent.action_id is not None
             ids = {busy.action_id, silent.action_id}
             await until(lambda: {e.action_id for e in seen.named("OriginateResponse")} >= ids)
             outcome = {
