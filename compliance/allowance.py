@@ -43,7 +43,7 @@ default autodialing and no guaranteed agent):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -69,6 +69,7 @@ _NS_MIN = 60 * 10**9
 _NS_HOUR = 60 * _NS_MIN
 _NS_DAY = 24 * _NS_HOUR
 _EARLIEST = int(np.iinfo(np.int64).min)
+_BLOCK = 1 << 15  # rows per block of the final customers x channels x slots pass
 _ATTEMPT, _CONSENT, _OPT_OUT, _CEASE, _PROMISE, _DISPUTE = range(6)
 
 
@@ -178,6 +179,15 @@ def _codes(events: pd.DataFrame, col: str) -> np.ndarray:
     return codes.astype(np.int8)
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """(customer, debt) pairs of a subset of event_debts rows, densely numbered."""
+
+    event: np.ndarray  # event row of each event_debts row in the subset
+    code: np.ndarray  # pair number of each row
+    customer: np.ndarray  # customer of each pair number
+
+
 @dataclass
 class _Ledger:
     cidx: np.ndarray
@@ -187,13 +197,40 @@ class _Ledger:
     kd: np.ndarray
     oc: np.ndarray
     frame: pd.DataFrame
-    pair_code: np.ndarray | None  # per kept event_debts row
-    pair_event: np.ndarray | None
-    pair_cust: np.ndarray | None
+    debt_event: np.ndarray | None  # per kept event_debts row: its event row
+    debt_value: np.ndarray | None  # per kept event_debts row: the debt id
     has_debt: np.ndarray
+    records: np.ndarray  # rows of consent and opt-out records
 
     def column(self, name: str) -> pd.Series | None:
         return self.frame[name] if name in self.frame.columns else None
+
+    def pairs(self, events: np.ndarray) -> _Pairs | None:
+        """Pairs of the event_debts rows whose event is selected by mask ``events``."""
+        if self.debt_event is None or self.debt_value is None:
+            return None
+        sel = np.flatnonzero(events[self.debt_event])
+        event = self.debt_event[sel]
+        values = self.debt_value[sel]
+        cust = self.cidx[event]
+        # Hashing is the cost here, so it is done once and only on the rows that matter.
+        if values.dtype.kind in "iu" and values.size and values.min() >= 0:
+            base = int(values.max()) + 1
+            if base * (len(self.cidx) + 1) < 2**62 and base * (int(cust.max()) + 1) < 2**62:
+                code, keys = pd.factorize(cust * base + values.astype(np.int64))
+                return _Pairs(event, code, np.asarray(keys) // base)
+        debt_code, uniques = pd.factorize(values)
+        base = max(len(uniques), 1)
+        code, keys = pd.factorize(cust * base + debt_code)
+        return _Pairs(event, code, np.asarray(keys) // base)
+
+
+def _member(codes: np.ndarray, names: Iterable[str], universe: tuple[str, ...]) -> np.ndarray:
+    """``codes`` (-1 = null) in ``names``, by table lookup (np.isin would sort)."""
+    table = np.zeros(len(universe) + 1, dtype=bool)
+    for name in names:
+        table[universe.index(name)] = True
+    return table[codes]
 
 
 def _utc_ns(values: object, field: str) -> np.ndarray:
@@ -221,8 +258,8 @@ def _ledger(
     for name, codes in (("channel", ch), ("direction", dr), ("kind", kd)):
         if (codes < 0).any():
             raise ComplianceInputError(f"events.{name}[row {int(np.argmax(codes < 0))}]", "null")
-    voice_only = np.isin(np.arange(len(OUTCOMES)), [OUTCOMES.index(o) for o in VOICE_OUTCOMES])
-    message = np.isin(np.arange(len(OUTCOMES)), [OUTCOMES.index(o) for o in MESSAGE_OUTCOMES])
+    voice_only = _member(np.arange(len(OUTCOMES)), VOICE_OUTCOMES, OUTCOMES)
+    message = _member(np.arange(len(OUTCOMES)), MESSAGE_OUTCOMES, OUTCOMES)
     attempts = kd == _ATTEMPT
     fits = np.where(ch == 0, voice_only[oc], message[oc]) & (oc >= 0)
     bad = np.flatnonzero(attempts != (attempts & fits)) if attempts.any() else np.empty(0)
@@ -241,7 +278,7 @@ def _ledger(
     frame = events if keep.all() else events.loc[keep]
     cidx, at, ch, dr, kd, oc = (a[keep] for a in (cidx, at, ch, dr, kd, oc))
     has_debt = np.zeros(len(cidx), dtype=bool)
-    pair_code = pair_event = pair_cust = None
+    debt_event = debt_value = None
     if event_debts is not None:
         for col in ("event", "debt_id"):
             if col not in event_debts.columns:
@@ -251,14 +288,11 @@ def _ledger(
         if out.size:
             raise ComplianceInputError(f"event_debts.event[row {int(out[0])}]", "no such event")
         kept = keep[ev]
-        ev = position[ev[kept]]
-        debt_code, debt_uniques = pd.factorize(event_debts["debt_id"].to_numpy()[kept])
-        key = cidx[ev] * max(len(debt_uniques), 1) + debt_code
-        pair_code, pair_keys = pd.factorize(key)
-        pair_cust = (np.asarray(pair_keys) // max(len(debt_uniques), 1)).astype(np.int64)
-        pair_event = ev
-        has_debt[ev] = True
-    return _Ledger(cidx, at, ch, dr, kd, oc, frame, pair_code, pair_event, pair_cust, has_debt)
+        debt_event = position[ev[kept]]
+        debt_value = event_debts["debt_id"].to_numpy()[kept]
+        has_debt[debt_event] = True
+    records = np.flatnonzero((kd == _CONSENT) | (kd == _OPT_OUT))
+    return _Ledger(cidx, at, ch, dr, kd, oc, frame, debt_event, debt_value, has_debt, records)
 
 
 def _to_ns(t: datetime) -> int:
@@ -386,24 +420,32 @@ class _Builder:
             self.blocked[:, j] |= which
 
 
-def _count(led: _Ledger, n: int, rule: Rule, since: np.ndarray, campaign: str | None) -> np.ndarray:
-    """Per customer, the counted attempts since ``since`` (per customer) for ``rule``."""
-    m = led.kd == _ATTEMPT
-    m &= np.isin(led.ch, [CHANNELS.index(c) for c in rule.channels])
-    m &= np.isin(led.oc, [OUTCOMES.index(o) for o in rule.outcomes])
+def _count(
+    led: _Ledger,
+    n: int,
+    rule: Rule,
+    in_window: np.ndarray,
+    campaign: str | None,
+    pairs: _Pairs | None,
+) -> np.ndarray:
+    """Per customer, the attempts ``rule`` counts among the rows ``in_window``.
+
+    ``pairs`` must cover every counted row of the customers the rule applies to.
+    """
+    m = in_window & _member(led.ch, rule.channels, CHANNELS)
+    if rule.outcomes != frozenset(OUTCOMES):
+        m &= _member(led.oc, rule.outcomes, OUTCOMES)
     if len(rule.directions) == 1:
         m &= led.dr == (0 if "outbound" in rule.directions else 1)
-    m &= led.at >= since[led.cidx]
     if rule.window == "campaign" and campaign is not None:
         column = led.column("campaign")
         m &= False if column is None else (column.to_numpy() == campaign)
-    if rule.scope != "debt" or led.pair_code is None:
+    if rule.scope != "debt" or pairs is None:
         return np.bincount(led.cidx[m], minlength=n)
-    assert led.pair_event is not None and led.pair_cust is not None
     # The strictest debt: the most counted one, plus attempts about every debt.
-    per_pair = np.bincount(led.pair_code[m[led.pair_event]], minlength=len(led.pair_cust))
+    per_pair = np.bincount(pairs.code[m[pairs.event]], minlength=len(pairs.customer))
     worst = np.zeros(n, dtype=np.int64)
-    np.maximum.at(worst, led.pair_cust, per_pair)
+    np.maximum.at(worst, pairs.customer, per_pair)
     return worst + np.bincount(led.cidx[m & ~led.has_debt], minlength=n)
 
 
@@ -427,7 +469,7 @@ def _window_starts(port: _Portfolio, rule: Rule, day: date) -> np.ndarray:
 
 def _consent_state(led: _Ledger, n: int, channel: int) -> tuple[np.ndarray, np.ndarray]:
     """Per customer: (has a consent/opt-out record on the channel, latest one refuses)."""
-    rows = np.flatnonzero(((led.kd == _CONSENT) | (led.kd == _OPT_OUT)) & (led.ch == channel))
+    rows = led.records[led.ch[led.records] == channel]
     has = np.zeros(n, dtype=bool)
     refused = np.zeros(n, dtype=bool)
     if rows.size == 0:
@@ -447,7 +489,8 @@ def _consent_state(led: _Ledger, n: int, channel: int) -> tuple[np.ndarray, np.n
 
 
 def _open_disputes(led: _Ledger, n: int) -> np.ndarray:
-    rows = np.flatnonzero(led.kd == _DISPUTE)
+    is_dispute = led.kd == _DISPUTE
+    rows = np.flatnonzero(is_dispute)
     held = np.zeros(n, dtype=bool)
     if rows.size == 0:
         return held
@@ -455,18 +498,13 @@ def _open_disputes(led: _Ledger, n: int) -> np.ndarray:
     closed = np.zeros(rows.size, dtype=bool)
     if resolved is not None:
         closed = resolved.iloc[rows].fillna(False).to_numpy(dtype=bool)
-    if led.pair_code is not None and led.has_debt[rows].all():
-        assert led.pair_event is not None
-        is_row = np.zeros(len(led.kd), dtype=bool)
-        is_row[rows] = True
-        sel = np.flatnonzero(is_row[led.pair_event])
-        event = led.pair_event[sel]
-        key = led.pair_code[sel]
-        where = np.searchsorted(rows, event)
-        opened = ~closed[where]
-    elif led.pair_code is not None:
-        bad = int(rows[~led.has_debt[rows]][0])
-        raise ComplianceInputError(f"events[row {bad}]", "a dispute must name its debts")
+    pairs = led.pairs(is_dispute)
+    if pairs is not None:
+        if not led.has_debt[rows].all():
+            bad = int(rows[~led.has_debt[rows]][0])
+            raise ComplianceInputError(f"events[row {bad}]", "a dispute must name its debts")
+        event, key = pairs.event, pairs.code
+        opened = ~closed[np.searchsorted(rows, event)]
     else:
         event, key, opened = rows, led.cidx[rows], ~closed
     # Latest dispute record per debt decides; on a tie the open one wins.
@@ -511,22 +549,36 @@ def allowances(
     led = _ledger(port, ids, events, event_debts, int(slot_ns.min()))
     n = port.n
     out = _Builder(port, chans)
-    rules = {id(r): r for rs in port.rulesets if rs for r in rs}.values()
+    rules = list({id(r): r for rs in port.rulesets if rs for r in rs}.values())
+    attempts = led.kd == _ATTEMPT
+    # Rules sharing a window share its row mask: (window, days) -> attempts inside it.
+    windows: dict[tuple[str, int], np.ndarray] = {}
+    for r in rules:
+        if r.kind == "frequency_cap" and (r.window, r.days) not in windows:
+            since = _window_starts(port, r, day)
+            windows[(r.window, r.days)] = attempts & (led.at >= since[led.cidx])
+    per_debt = [r for r in rules if r.kind == "frequency_cap" and r.scope == "debt"]
+    pairs = None
+    if per_debt:
+        relevant = np.logical_or.reduce([windows[(r.window, r.days)] for r in per_debt])
+        relevant &= np.logical_or.reduce([port.applies(r) for r in per_debt])[led.cidx]
+        pairs = led.pairs(relevant)
+    consent_states: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for rule in rules:
         applies = port.applies(rule)
         if not applies.any() or not out.columns(rule.channels):
             continue
         if rule.kind == "frequency_cap":
-            since = _window_starts(port, rule, day)
-            out.cap(rule, applies, rule.max - _count(led, n, rule, since, campaign))
+            in_window = windows[(rule.window, rule.days)]
+            out.cap(rule, applies, rule.max - _count(led, n, rule, in_window, campaign, pairs))
         elif rule.kind in ("cooldown", "lockout", "min_spacing"):
             if rule.kind == "min_spacing":
                 m = (led.kd == _ATTEMPT) & (led.dr == 0)
-                m &= np.isin(led.ch, [CHANNELS.index(c) for c in rule.channels])
+                m &= _member(led.ch, rule.channels, CHANNELS)
             else:
                 triggers = rule.trigger_channels if rule.kind == "cooldown" else rule.channels
-                m = (led.kd == _ATTEMPT) & np.isin(led.ch, [CHANNELS.index(c) for c in triggers])
-                m &= np.isin(led.oc, [OUTCOMES.index(o) for o in rule.trigger_outcomes])
+                m = (led.kd == _ATTEMPT) & _member(led.ch, triggers, CHANNELS)
+                m &= _member(led.oc, rule.trigger_outcomes, OUTCOMES)
                 if rule.kind == "cooldown" and len(rule.trigger_directions) == 1:
                     m &= led.dr == (0 if "outbound" in rule.trigger_directions else 1)
             last = _last_per_customer(n, led.cidx[m], led.at[m])
@@ -564,7 +616,10 @@ def allowances(
             out.block(rule, applies & ceased)
         elif rule.kind in ("opt_out", "consent"):
             for j in out.columns(rule.channels):
-                has, refused = _consent_state(led, n, CHANNELS.index(chans[j]))
+                code = CHANNELS.index(chans[j])
+                if code not in consent_states:
+                    consent_states[code] = _consent_state(led, n, code)
+                has, refused = consent_states[code]
                 if rule.kind == "opt_out":
                     out.blocked[:, j] |= applies & refused
                 elif "unknown" in rule.line_types and (
@@ -575,28 +630,21 @@ def allowances(
     combo = port.pack_code * max(len(port.zonesets), 1) + port.tz_code
     uniques, inverse = np.unique(combo, return_inverse=True)
     cache: dict[tuple[int, str], np.ndarray] = {}
-    per_group = (
-        np.stack(
-            [
-                _slot_hours(
-                    port.rulesets[int(k) // max(len(port.zonesets), 1)],
-                    port.zonesets[int(k) % max(len(port.zonesets), 1)],
-                    day,
-                    slot_starts,
-                    chans,
-                    cache,
-                )
-                for k in uniques
-            ]
-        )
-        if n
-        else np.zeros((0, len(chans), len(slot_starts)), dtype=bool)
-    )
-    allowed = per_group[inverse] if n else per_group
-    allowed &= ~out.blocked[:, :, None]
-    allowed &= slot_ns[None, None, :] >= out.not_before[:, :, None]
-    # A channel with no attempt left has no slot either, and one without slots no attempt.
-    allowed &= (out.remaining > 0)[:, :, None]
+    groups = max(len(port.zonesets), 1)
+    per_group = np.zeros((len(uniques), len(chans), len(slot_starts)), dtype=bool)
+    for g, k in enumerate(uniques):
+        rules_g, zones_g = port.rulesets[int(k) // groups], port.zonesets[int(k) % groups]
+        per_group[g] = _slot_hours(rules_g, zones_g, day, slot_starts, chans, cache)
+    # A blocked channel, or one with no attempt left, has no slot: one comparison
+    # over customers x channels x slots does it all, in cache-sized blocks of rows.
+    never = np.iinfo(np.int64).max
+    closed = out.blocked | (out.remaining <= 0)
+    not_before = np.where(closed, never, out.not_before)
+    allowed = np.empty((n, len(chans), len(slot_starts)), dtype=bool)
+    for lo in range(0, n, _BLOCK):
+        hi = min(lo + _BLOCK, n)
+        np.take(per_group, inverse[lo:hi], axis=0, out=allowed[lo:hi])
+        allowed[lo:hi] &= slot_ns[None, None, :] >= not_before[lo:hi, :, None]
     remaining = np.where(allowed.any(axis=2), out.remaining, 0).astype(np.int32)
     return Allowances(
         customer_ids=ids.to_numpy(),
