@@ -63,7 +63,7 @@ def _group_key(m: EmailMessage) -> tuple[Any, ...]:
 def _custom_args(m: EmailMessage) -> dict[str, str]:
     args = {str(k): str(v) for k, v in m.custom_args.items()}
     args[ATTEMPT_ARG] = m.message_id
-    if len(str(args).encode("utf-8")) > MAX_CUSTOM_ARGS_BYTES:
+    if len(json.dumps(args).encode("utf-8")) > MAX_CUSTOM_ARGS_BYTES:
         raise ValueError(f"message {m.message_id}: custom_args exceed SendGrid's 10,000 bytes")
     return args
 

@@ -168,3 +168,19 @@ def test_base_url_client_rewrites_only_scheme_and_host() -> None:
     assert url == "http://127.0.0.1:9999/prefix/2010-04-01/Accounts/AC1/Messages.json?x=1"
     with pytest.raises(ValueError, match="base URL"):
         BaseUrlHttpClient("api.twilio.com", timeout=1)
+
+
+def test_a_bad_message_in_a_batch_stops_it_before_anything_is_sent(provider: StandinHandle) -> None:
+    good = TextMessage("g", "+5215512345678", OURS, "x")
+    bad = TextMessage("b", "+5215512345679", OURS, "x", validity_s=0)
+    with pytest.raises(ValueError, match="message b validity_s"):
+        _transport(provider).send([good, bad])
+    assert "twilio.requests" not in provider.state.counts
+
+
+def test_report_counts_http_requests_including_retries(provider: StandinHandle) -> None:
+    provider.state.fail_next("twilio", 1, status=429, retry_after=0)
+    messages = [TextMessage(f"c{i}", f"+521551234567{i}", OURS, "x") for i in range(3)]
+    report = _transport(provider, sleep=Sleeps()).send(messages, concurrency=1)
+    assert len(report.accepted) == 3
+    assert report.requests == 4 == provider.state.counts["twilio.requests"]
