@@ -441,17 +441,21 @@ def _terminate(pid: int, conf: str, grace: float = 10.0) -> None:
         child.wait(timeout=grace)
 
 
-def stop(name: str = "default", base: Path | None = None) -> bool:
+def stop(name: str = "default", base: Path | None = None, keep_files: bool = True) -> bool:
     """Stop instance NAME by its pid; False when it was not running.
 
     The /proc mount belongs to the instance's private mount namespace and
-    disappears with the process, so nothing is left mounted.
+    disappears with the process, so nothing is left mounted. The instance's
+    directory (logs, queue_log) is kept for inspection unless ``keep_files``
+    is false; the next start of the same name replaces it anyway.
     """
     base = base or sandbox_dir()
     with _locked(base / "instances" / f"{name}.lock"):
         state = status(name, base)
-        if state is None:
-            return False
-        _terminate(state.pid, _conf_of(state))
-        _state_path(base, name).unlink(missing_ok=True)
-        return True
+        if state is not None:
+            _terminate(state.pid, _conf_of(state))
+            _state_path(base, name).unlink(missing_ok=True)
+        if not keep_files:
+            shutil.rmtree(root_path(base) / INSTANCES_IN_ROOT / name, ignore_errors=True)
+            (base / "instances" / f"{name}.lock").unlink(missing_ok=True)
+        return state is not None

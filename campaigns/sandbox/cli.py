@@ -81,10 +81,15 @@ def status(
 
 
 @asterisk_app.command("stop")
-def stop(name: str = typer.Option("default", "--name", help=NAME_HELP)) -> None:
+def stop(
+    name: str = typer.Option("default", "--name", help=NAME_HELP),
+    clean: bool = typer.Option(
+        False, "--clean", help="Also delete the instance's files (logs, queue_log)."
+    ),
+) -> None:
     """Stop the instance by its pid (its /proc mount goes with it)."""
     try:
-        stopped = asterisk.stop(name)
+        stopped = asterisk.stop(name, keep_files=not clean)
     except asterisk.SandboxError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(

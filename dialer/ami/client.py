@@ -212,8 +212,8 @@ class AmiClient:
 
         Afterwards the client reconnects by itself until :meth:`close`.
         """
-        if self._tasks:
-            raise AmiError("AmiClient.connect() called twice")
+        if self._tasks or self._closing.is_set():
+            raise AmiError("AmiClient.connect(): already connected, or closed (make a new client)")
         self._tasks.append(asyncio.create_task(self._dispatch(), name="ami-dispatch"))
         try:
             conn = await self._open()

@@ -273,3 +273,10 @@ def test_encode_action_refuses_line_breaks_that_would_inject_an_action() -> None
         encode_action("Originate", "3", [("CallerID", "x\r\n\r\nAction: Hangup")])
     with pytest.raises(ValueError, match="invalid field name"):
         encode_action("Originate", "4", [("Bad:Key", "v")])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_manager_eventfilter_keeps_the_noise_out(name: str) -> None:
+    # manager.conf excludes these by name; the recordings prove Asterisk obeys.
+    names = {m.name for m in parse(load(name)) if isinstance(m, AmiEvent)}
+    assert not names & {"VarSet", "Newexten", "TestEvent", "RTCPSent"}

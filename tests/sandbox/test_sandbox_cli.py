@@ -47,7 +47,7 @@ def instance() -> Iterator[str]:
         component_missing("Asterisk 22 sandbox", str(exc))
     name = f"clitest-{os.getpid()}"
     yield name
-    sandbox.stop(name)
+    sandbox.stop(name, keep_files=False)
 
 
 def mounts_under(root: str) -> list[str]:

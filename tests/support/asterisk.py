@@ -40,7 +40,7 @@ def asterisk_sandbox() -> Iterator[sandbox.SandboxState]:
     try:
         yield state
     finally:
-        sandbox.stop(name)
+        sandbox.stop(name, keep_files=False)
 
 
 def reset_agents(state: sandbox.SandboxState, ready: int = 2, total: int = 2) -> None:
