@@ -52,16 +52,24 @@ def _event_id() -> str:
 class Dispatcher:
     """A background thread that posts scheduled webhooks when they fall due."""
 
-    def __init__(self, state: StandinState) -> None:
+    def __init__(self, state: StandinState, workers: int = 4) -> None:
         self._state = state
         self._heap: list[_Job] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._busy = 0
         self._stopped = False
-        self._conns: dict[tuple[str, str], http.client.HTTPConnection] = {}
-        self._thread = threading.Thread(target=self._run, name="standin-webhooks", daemon=True)
-        self._thread.start()
+        # Several senders so one slow receiver (a real web app) does not
+        # serialise thousands of callbacks a second; each keeps its own
+        # keep-alive connections.
+        self._local = threading.local()
+        self._all_conns: list[http.client.HTTPConnection] = []
+        self._threads = [
+            threading.Thread(target=self._run, name=f"standin-webhooks-{i}", daemon=True)
+            for i in range(max(1, workers))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- scheduling -------------------------------------------------------
     def _push(self, kind: str, url: str, payload: Any, delay: float) -> None:
@@ -183,14 +191,21 @@ class Dispatcher:
     def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
-        conn = self._conns.get(key)
+        conns: dict[tuple[str, str], http.client.HTTPConnection] | None = getattr(
+            self._local, "conns", None
+        )
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(key)
         if conn is None:
             cls = (
                 http.client.HTTPSConnection
                 if parts.scheme == "https"
                 else http.client.HTTPConnection
             )
-            conn = self._conns[key] = cls(parts.netloc, timeout=10)
+            conn = conns[key] = cls(parts.netloc, timeout=10)
+            with self._cond:
+                self._all_conns.append(conn)
         path = parts.path or "/"
         return conn, path + (f"?{parts.query}" if parts.query else "")
 
@@ -280,10 +295,11 @@ class Dispatcher:
         return True
 
     def stop(self) -> None:
-        """Stop the thread; scheduled webhooks are dropped."""
+        """Stop the sender threads; scheduled webhooks are dropped."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        self._thread.join(timeout=5)
-        for conn in self._conns.values():
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for conn in self._all_conns:
             conn.close()
