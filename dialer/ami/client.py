@@ -39,6 +39,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dialer.ami.protocol import (
     AmiEvent,
@@ -138,10 +139,27 @@ class _Connection:
     logged_in: bool = False
 
     def drop(self, reason: str) -> None:
-        """Mark the connection lost (idempotent) and abort the socket."""
+        """Mark the connection lost (idempotent), abort the socket, and fail
+        every action still waiting for its answer, at once."""
         if not self.lost.done():
             self.lost.set_result(reason)
         self.writer.transport.abort()
+        for action_id, pending in list(self.pending.items()):
+            if pending.future.done():
+                continue
+            if pending.channel_id is not None:
+                error: AmiConnectionLost = OriginateOutcomeUnknown(
+                    f"Originate {pending.channel_id}: connection lost ({reason}) before "
+                    "Asterisk answered; the call may exist, reconcile",
+                    action_id,
+                    pending.channel_id,
+                )
+            else:
+                error = AmiConnectionLost(
+                    f"AMI {pending.action}: connection lost ({reason})", pending.action, action_id
+                )
+            pending.future.set_exception(error)
+        self.pending.clear()
 
 
 class AmiClient:
@@ -407,7 +425,16 @@ class AmiClient:
         conn = _Connection(reader, writer, AmiParser(), loop.create_future(), loop.create_future())
         conn.tasks.append(asyncio.create_task(self._read(conn), name="ami-reader"))
         try:
-            await asyncio.wait_for(asyncio.shield(conn.greeting), self.connect_timeout)
+            # the greeting, or the reason the peer is not AMI (closed, garbage)
+            waiters: list[asyncio.Future[Any]] = [conn.greeting, conn.lost]
+            await asyncio.wait(
+                waiters,
+                timeout=self.connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not conn.greeting.done():
+                reason = conn.lost.result() if conn.lost.done() else "no greeting in time"
+                raise AmiError(f"AMI {self.host}:{self.port}: {reason}")
             login = [("Username", self._username), ("Secret", self._secret), ("Events", "on")]
             response = await self._send(conn, "Login", login, timeout=self.connect_timeout)
             if not response.success:
@@ -433,23 +460,7 @@ class AmiClient:
             if task is not current:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        reason = conn.lost.result() if conn.lost.done() else "connection closed"
-        for action_id, pending in list(conn.pending.items()):
-            if pending.future.done():
-                continue
-            if pending.channel_id is not None:
-                error: AmiConnectionLost = OriginateOutcomeUnknown(
-                    f"Originate {pending.channel_id}: connection lost ({reason}) before "
-                    "Asterisk answered; the call may exist, reconcile",
-                    action_id,
-                    pending.channel_id,
-                )
-            else:
-                error = AmiConnectionLost(
-                    f"AMI {pending.action}: connection lost ({reason})", pending.action, action_id
-                )
-            pending.future.set_exception(error)
-        conn.pending.clear()
+        conn.drop("connection closed")  # no-op when already dropped
 
     async def _run(self, conn: _Connection) -> None:
         """Supervise: wait for the connection to drop, then reconnect with back-off."""
