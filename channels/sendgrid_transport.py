@@ -154,12 +154,11 @@ def classify_http_error(exc: http_exceptions.HTTPError) -> TransportError:
     status = int(exc.status_code)
     retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
     transient = status in (408, 429) or status >= 500
-    fields: list[str] = []
     try:
         payload = json.loads(exc.body)
         fields = [str(e["field"]) for e in payload.get("errors", []) if e.get("field")]
     except (ValueError, TypeError, AttributeError, KeyError):
-        pass  # an error body that is not SendGrid's JSON still classifies by status
+        fields = []  # an error body that is not SendGrid's JSON still classifies by status
     return TransportError(
         f"SendGrid answered {status}: {_error_message(exc.body)}",
         provider=PROVIDER,

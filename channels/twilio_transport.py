@@ -43,7 +43,9 @@ class TextMessage:
     ``to`` / ``from_`` are E.164 (``+5215512345678``); the ``whatsapp:``
     prefix is added for WhatsApp. ``validity_s`` is how long Twilio may keep it
     queued (compute it from the end of the allowed window). For WhatsApp with
-    ``session_open=False``, ``content_sid`` is required and ``body`` unused.
+    ``session_open=False``, ``content_sid`` is required and ``body`` unused:
+    the approved template itself must then carry any opt-out wording the
+    rule pack requires, since the rendered body is not sent.
     """
 
     message_id: str

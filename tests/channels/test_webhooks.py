@@ -239,3 +239,19 @@ def test_whatsapp_freeform_outside_the_session_fails_63016(
     statuses = [dict(parse_qsl(r.body.decode())) for r in receiver.wait_for(2)]
     failed = [s for s in statuses if s["MessageStatus"] == "failed"]
     assert [s["ErrorCode"] for s in failed] == ["63016"]
+
+
+def test_standin_signature_also_verifies_with_sendgrids_own_helper(
+    provider: StandinHandle, receiver: Receiver
+) -> None:
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    headers, body = _sendgrid_batch(provider, receiver)
+    helper = EventWebhook(provider.sendgrid_public_key)
+    lower = {k.lower(): v for k, v in headers.items()}
+    assert helper.verify_signature(
+        body.decode("utf-8"), lower[SIGNATURE_HEADER.lower()], lower[TIMESTAMP_HEADER.lower()]
+    )
+    assert not helper.verify_signature(
+        body.decode("utf-8") + " ", lower[SIGNATURE_HEADER.lower()], lower[TIMESTAMP_HEADER.lower()]
+    )
