@@ -130,3 +130,68 @@ class Promise(Base):
     source: Mapped[str] = mapped_column(sa.String(40))  # agent id, "import", "webhook"…
 
     customer: Mapped[Customer] = relationship(back_populates="promises")
+
+
+class ContactEventRow(Base):
+    """One row of the append-only, hash-chained contact ledger.
+
+    Rows are never updated or deleted. An attempt is written ``pending`` before
+    the PBX or provider is called; each outcome that follows is a new row whose
+    ``resolves_id`` points at that attempt (kind ``attempt``, status ``final``).
+    ``hash`` = SHA-256 over ``prev_hash`` and the row's canonical JSON, so any
+    edit or deletion breaks the chain (``cadencia audit verify``).
+    """
+
+    __tablename__ = "contact_events"
+    __table_args__ = (sa.Index("ix_contact_events_customer_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    customer_id: Mapped[str] = mapped_column(sa.String(64))
+    debt_ids: Mapped[str] = mapped_column(sa.Text)  # JSON list
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    direction: Mapped[str] = mapped_column(sa.String(10))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(10))  # pending | final
+    resolves_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    contact_point: Mapped[str | None] = mapped_column(sa.String(254))
+    line_type: Mapped[str | None] = mapped_column(sa.String(10))
+    campaign: Mapped[str | None] = mapped_column(sa.String(80))
+    agent: Mapped[str | None] = mapped_column(sa.String(80))
+    duration_s: Mapped[float | None] = mapped_column(sa.Float)
+    extra: Mapped[str] = mapped_column(sa.Text)  # JSON object: granted, until, provider ids…
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class GuardDecisionRow(Base):
+    """Why the contact-time guard refused (or allowed) a proposed contact."""
+
+    __tablename__ = "guard_decisions"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    decided_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    request_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    allowed: Mapped[bool] = mapped_column(sa.Boolean)
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    rules: Mapped[str] = mapped_column(sa.Text)  # JSON: the Decision's rules
+
+
+class LedgerHead(Base):
+    """The newest chain link, updated with every append, so a truncated tail shows."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    last_event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_hash: Mapped[str] = mapped_column(sa.String(64))
+    events: Mapped[int] = mapped_column(sa.BigInteger)

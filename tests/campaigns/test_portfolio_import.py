@@ -2,56 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from campaigns.db import make_engine
-from campaigns.portfolio import spec
 from campaigns.portfolio.generate import generate_file
 from campaigns.portfolio.load import load_portfolio, table_counts
 from campaigns.portfolio.validate import validate_file, validate_text
 from campaigns.portfolio.view import customer_360
+from tests.support.portfolio import row, to_csv
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
-
-
-def row(**overrides: str) -> dict[str, str]:
-    """A valid Colombian account row; ``overrides`` replace cells."""
-    base = {c: "" for c in spec.ALL_COLUMNS}
-    base.update(
-        customer_id="C1",
-        customer_name="María José Núñez",
-        country="CO",
-        subdivision="CO-DC",
-        phone_1="300 123 4567",
-        phone_1_consent="granted",
-        email="Maria.Nunez@Example.com",
-        consent_at="2025-06-01",
-        consent_source="onboarding",
-        account_id="A1",
-        product="card",
-        balance="1500000.50",
-        currency="COP",
-        days_past_due="45",
-        minimum_due="75000",
-    )
-    base.update(overrides)
-    return base
-
-
-def to_csv(rows: list[dict[str, str]], delimiter: str = ",") -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(
-        out, fieldnames=spec.ALL_COLUMNS, delimiter=delimiter, lineterminator="\n"
-    )
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def messages(text: str) -> list[str]:

@@ -1,0 +1,250 @@
+"""Appending to the hash-chained ledger, and proving nobody edited it.
+
+Every append happens inside a transaction that first takes the ledger lock
+(PostgreSQL: a transaction-scoped advisory lock; SQLite: the write lock that
+``BEGIN IMMEDIATE`` already holds). Under that lock the chain head is read,
+new rows are hashed onto it, and the head moves, so concurrent workers can
+never fork the chain, and a guard's check-then-reserve is atomic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from campaigns.models import ContactEventRow, LedgerHead
+
+GENESIS = "0" * 64
+# Any constant works; it only has to be the same for every Cadencia process.
+LEDGER_LOCK_KEY = 0x43_61_64_65_6E  # "Caden"
+EVENTS: sa.Table = ContactEventRow.__table__  # type: ignore[assignment]
+HASHED_FIELDS = (
+    "at",
+    "recorded_at",
+    "customer_id",
+    "debt_ids",
+    "channel",
+    "direction",
+    "kind",
+    "outcome",
+    "status",
+    "resolves_id",
+    "contact_point",
+    "line_type",
+    "campaign",
+    "agent",
+    "duration_s",
+    "extra",
+    "idempotency_key",
+)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A row to append. ``status`` is ``pending`` only for a reserved, unfinished attempt."""
+
+    at: dt.datetime
+    customer_id: str
+    debt_ids: tuple[str, ...]
+    channel: str
+    direction: str
+    kind: str
+    outcome: str | None = None
+    status: str = "final"
+    resolves_id: int | None = None
+    contact_point: str | None = None
+    line_type: str | None = None
+    campaign: str | None = None
+    agent: str | None = None
+    duration_s: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+def _instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def canonical(row: Mapping[str, Any]) -> str:
+    """The row's hashed fields as canonical JSON (the same bytes on every database)."""
+    doc = {}
+    for name in HASHED_FIELDS:
+        value = row[name]
+        if isinstance(value, dt.datetime):
+            value = _instant(value)
+        doc[name] = value
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def link_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """SHA-256 of the previous link and this row's canonical form."""
+    return hashlib.sha256((prev_hash + canonical(row)).encode("utf-8")).hexdigest()
+
+
+def lock_ledger(conn: Connection) -> None:
+    """Take the ledger's append lock for the rest of the transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+    # SQLite: make_engine() opens every transaction with BEGIN IMMEDIATE, which
+    # already holds the database's single write lock.
+
+
+def _head(conn: Connection) -> tuple[str, int]:
+    row = conn.execute(
+        sa.select(LedgerHead.last_hash, LedgerHead.events).where(LedgerHead.id == 1)
+    ).first()
+    return (GENESIS, 0) if row is None else (str(row[0]), int(row[1]))
+
+
+def existing_keys(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    """Which idempotency keys are already in the ledger, with their row ids."""
+    found: dict[str, int] = {}
+    wanted = list(dict.fromkeys(keys))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            sa.select(EVENTS.c.idempotency_key, EVENTS.c.id).where(
+                EVENTS.c.idempotency_key.in_(chunk)
+            )
+        )
+        found.update({str(k): int(i) for k, i in rows})
+    return found
+
+
+def append(conn: Connection, entries: Sequence[LedgerEntry], *, now: dt.datetime) -> list[int]:
+    """Append ``entries`` in order; returns their ids. Call inside a transaction.
+
+    Takes the ledger lock. An entry whose idempotency key is already present is
+    not written again; its existing id is returned in its place.
+    """
+    lock_ledger(conn)
+    if not entries:
+        return []
+    present = existing_keys(conn, (e.idempotency_key for e in entries if e.idempotency_key))
+    prev_hash, count = _head(conn)
+    rows: list[dict[str, Any]] = []
+    positions: list[int] = []
+    ids: list[int] = [0] * len(entries)
+    seen: dict[str, int] = {}
+    for position, entry in enumerate(entries):
+        key = entry.idempotency_key
+        if key is not None and key in present:
+            ids[position] = present[key]
+            continue
+        if key is not None and key in seen:
+            ids[position] = -1 - seen[key]  # resolved below to the first one's id
+            continue
+        row = {
+            "at": entry.at,
+            "recorded_at": now,
+            "customer_id": entry.customer_id,
+            "debt_ids": json.dumps(list(entry.debt_ids), separators=(",", ":")),
+            "channel": entry.channel,
+            "direction": entry.direction,
+            "kind": entry.kind,
+            "outcome": entry.outcome,
+            "status": entry.status,
+            "resolves_id": entry.resolves_id,
+            "contact_point": entry.contact_point,
+            "line_type": entry.line_type,
+            "campaign": entry.campaign,
+            "agent": entry.agent,
+            "duration_s": entry.duration_s,
+            "extra": json.dumps(dict(entry.extra), sort_keys=True, separators=(",", ":")),
+            "idempotency_key": key,
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = link_hash(prev_hash, row)
+        if key is not None:
+            seen[key] = len(rows)
+        rows.append(row)
+        positions.append(position)
+    if rows:
+        result = conn.execute(
+            sa.insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), rows
+        )
+        new_ids = [int(r[0]) for r in result]
+        for position, new_id in zip(positions, new_ids, strict=True):
+            ids[position] = new_id
+        ids = [new_ids[-1 - i] if i < 0 else i for i in ids]
+        head = {
+            "id": 1,
+            "last_event_id": new_ids[-1],
+            "last_hash": prev_hash,
+            "events": count + len(rows),
+        }
+        updated = conn.execute(
+            sa.update(LedgerHead).where(LedgerHead.id == 1).values(**head)
+        ).rowcount
+        if not updated:
+            conn.execute(sa.insert(LedgerHead).values(**head))
+    return ids
+
+
+def append_now(engine: Engine, entries: Sequence[LedgerEntry], *, now: dt.datetime) -> list[int]:
+    """``append`` in a transaction of its own."""
+    with engine.begin() as conn:
+        return append(conn, entries, now=now)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of ``verify``: ``ok`` or the first broken link and what broke."""
+
+    ok: bool
+    events: int
+    problem: str | None = None
+    event_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "problem": self.problem,
+            "event_id": self.event_id,
+        }
+
+
+def verify(engine: Engine) -> ChainReport:
+    """Recompute every link in id order; report the first edit, deletion or truncation."""
+    prev_hash, count, last_id = GENESIS, 0, None
+    columns = [
+        EVENTS.c.id,
+        EVENTS.c.prev_hash,
+        EVENTS.c.hash,
+        *(EVENTS.c[n] for n in HASHED_FIELDS),
+    ]
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=5000).execute(
+            sa.select(*columns).order_by(EVENTS.c.id)
+        )
+        for row in result.mappings():
+            if row["prev_hash"] != prev_hash:
+                return ChainReport(
+                    False, count, "a row before this one was deleted or altered", row["id"]
+                )
+            if link_hash(prev_hash, dict(row)) != row["hash"]:
+                return ChainReport(
+                    False, count, "this row was edited after it was written", row["id"]
+                )
+            prev_hash, count, last_id = row["hash"], count + 1, row["id"]
+        head = conn.execute(sa.select(LedgerHead).where(LedgerHead.id == 1)).mappings().first()
+    if head is None:
+        return ChainReport(count == 0, count, None if count == 0 else "the chain head is missing")
+    if (head["last_event_id"], head["last_hash"], head["events"]) != (last_id, prev_hash, count):
+        return ChainReport(
+            False,
+            count,
+            f"the head says {head['events']} events ending at id {head['last_event_id']}: "
+            "rows at the end were deleted",
+            last_id,
+        )
+    return ChainReport(True, count)

@@ -1,0 +1,198 @@
+"""The contact-time guard: decide and reserve in one atomic step, failing closed.
+
+Every contact (a call, an SMS, an email) goes through ``guard_and_reserve``
+before the PBX or a provider is called. Inside one transaction holding the
+ledger lock, it reads each customer's history, asks ``compliance.evaluate``,
+and writes a ``pending`` attempt row for every allowed request, so two workers
+racing for the same debtor cannot both pass a limit of one. Refusals are
+recorded with every rule's reason. If the ledger cannot be read or written, no
+contact is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from campaigns.ledger.chain import LedgerEntry, append, existing_keys, lock_ledger
+from campaigns.ledger.history import PENDING_WORST_OUTCOME, CustomerHistory, customer_histories
+from campaigns.models import GuardDecisionRow
+from compliance import Decision, Event, Pack, Proposal, RuleResult, evaluate
+from compliance.evaluation import FAIL_CLOSED
+
+log = logging.getLogger(__name__)
+IN_FLIGHT_RULE = "cadencia-in-flight"
+IN_FLIGHT_CITATION = "Cadencia house rule: one contact in flight per customer and channel"
+# Longest window any shipped pack looks back over (30-day abandon windows,
+# calendar weeks), with margin; older rows cannot change a decision.
+LOOKBACK = dt.timedelta(days=35)
+IN_FLIGHT_HORIZON = dt.timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class ContactRequest:
+    """A contact a worker wants to make now; ``key`` is unique per planned contact."""
+
+    key: str
+    proposal: Proposal
+    packs: tuple[Pack, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """The guard's answer. ``replayed``: this key was reserved before (a retried job).
+
+    A replayed request must not be sent again blindly: its attempt row says
+    whether it already went out (see ``campaigns.ledger.chain``).
+    """
+
+    key: str
+    allowed: bool
+    attempt_id: int | None
+    decision: Decision
+    replayed: bool = False
+
+
+def _refusal(detail: str) -> Decision:
+    return Decision(False, (RuleResult("ledger-unavailable", FAIL_CLOSED, False, detail),))
+
+
+def _in_flight(history: CustomerHistory, proposal: Proposal) -> RuleResult:
+    # An unresolved attempt on this channel is still ringing or being sent (or
+    # its worker died and it awaits reconciliation): never double up on a
+    # debtor. Past IN_FLIGHT_HORIZON it stops blocking but still counts, as its
+    # worst case, against every cap.
+    busy = [
+        at
+        for channel, at in history.in_flight
+        if channel == proposal.channel and at > proposal.at - IN_FLIGHT_HORIZON
+    ]
+    if busy:
+        return RuleResult(
+            IN_FLIGHT_RULE,
+            IN_FLIGHT_CITATION,
+            False,
+            f"a {proposal.channel} attempt started {max(busy).isoformat()} is unresolved",
+        )
+    return RuleResult(IN_FLIGHT_RULE, IN_FLIGHT_CITATION, True, "no attempt in flight")
+
+
+def _before(events: list[Event], at: dt.datetime) -> list[Event]:
+    """The history as seen at ``at``: everything already in the ledger came first.
+
+    ``evaluate`` reads only events strictly before the proposal (so an audit can
+    re-evaluate an attempt that is itself in the ledger). Under the ledger lock,
+    though, a row stamped at the same instant, or later by a worker whose clock
+    runs ahead, was still reserved before this decision and must count.
+    """
+    just_before = at - dt.timedelta(microseconds=1)
+    return [e if e.at < at else replace(e, at=just_before) for e in events]
+
+
+def guard_and_reserve(
+    engine: Engine, requests: Sequence[ContactRequest], *, now: dt.datetime
+) -> list[GuardResult]:
+    """Decide every request and reserve the allowed ones, atomically; never raises for I/O.
+
+    Requests for the same customer in one batch see each other's reservations.
+    """
+    try:
+        return _guard(engine, requests, now)
+    except SQLAlchemyError as exc:
+        first_line = str(exc).splitlines()[0]
+        reason = f"ledger unreachable, nothing reserved: {type(exc).__name__}: {first_line}"
+        log.error("guard refused %d contacts: %s", len(requests), reason)
+        return [GuardResult(r.key, False, None, _refusal(reason)) for r in requests]
+
+
+def _guard(
+    engine: Engine, requests: Sequence[ContactRequest], now: dt.datetime
+) -> list[GuardResult]:
+    results: list[GuardResult] = []
+    with engine.begin() as conn:
+        lock_ledger(conn)
+        replayed = existing_keys(conn, (r.key for r in requests))
+        fresh = [r for r in requests if r.key not in replayed]
+        since = min((r.proposal.at for r in fresh), default=now) - LOOKBACK
+        histories = customer_histories(conn, sorted({r.proposal.customer_id for r in fresh}), since)
+        decisions: dict[str, Decision] = {}
+        entries: list[LedgerEntry] = []
+        for request in fresh:
+            p = request.proposal
+            history = histories[p.customer_id]
+            decision = evaluate(request.packs, _before(history.events, p.at), p)
+            flight = _in_flight(history, p)
+            decision = Decision(decision.allowed and flight.ok, (*decision.results, flight))
+            decisions[request.key] = decision
+            if decision.allowed:
+                entry = LedgerEntry(
+                    at=p.at,
+                    customer_id=p.customer_id,
+                    debt_ids=p.debt_ids,
+                    channel=p.channel,
+                    direction="outbound",
+                    kind="attempt",
+                    status="pending",
+                    contact_point=p.contact_point,
+                    line_type=p.line_type,
+                    campaign=p.campaign,
+                    extra=request.extra,
+                    idempotency_key=request.key,
+                )
+                entries.append(entry)
+                history.in_flight.append((p.channel, p.at))
+                history.events.append(
+                    Event(
+                        at=p.at,
+                        customer_id=p.customer_id,
+                        debt_ids=p.debt_ids,
+                        channel=p.channel,
+                        direction="outbound",
+                        kind="attempt",
+                        outcome=PENDING_WORST_OUTCOME[p.channel],
+                        contact_point=p.contact_point,
+                        campaign=p.campaign,
+                        line_type=p.line_type,
+                    )
+                )
+        ids = dict(
+            zip((e.idempotency_key for e in entries), append(conn, entries, now=now), strict=True)
+        )
+        if fresh:
+            conn.execute(
+                sa.insert(GuardDecisionRow),
+                [
+                    {
+                        "decided_at": now,
+                        "request_key": r.key,
+                        "customer_id": r.proposal.customer_id,
+                        "channel": r.proposal.channel,
+                        "allowed": decisions[r.key].allowed,
+                        "attempt_id": ids.get(r.key),
+                        "rules": json.dumps(decisions[r.key].to_dict()["rules"]),
+                    }
+                    for r in fresh
+                ],
+            )
+    for request in requests:
+        if request.key in replayed:
+            results.append(
+                GuardResult(
+                    request.key, True, replayed[request.key], Decision(True, ()), replayed=True
+                )
+            )
+        else:
+            decision = decisions[request.key]
+            results.append(
+                GuardResult(request.key, decision.allowed, ids.get(request.key), decision)
+            )
+    return results

@@ -1,0 +1,165 @@
+"""Ledger rows as compliance histories: what ``compliance.evaluate`` and allowances read.
+
+Two sources make one history: the ledger's rows, and the consent state of the
+customer's contact points (from the bank's file, kept current by webhooks and
+agents). An attempt still ``pending`` is read as its worst case, so a contact
+in flight blocks as much as it could once its outcome is known.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from campaigns.models import ContactEventRow, ContactPoint, Customer
+from compliance import Event
+
+EVENTS: sa.Table = ContactEventRow.__table__  # type: ignore[assignment]
+# A call in flight may yet become a conversation (Reg F's 7-day cooldown, the
+# strictest consequence); a message in flight may yet be delivered.
+PENDING_WORST_OUTCOME = {
+    "voice": "conversation",
+    "sms": "delivered",
+    "whatsapp": "delivered",
+    "email": "delivered",
+}
+POINT_CHANNELS = {"phone": ("voice", "sms", "whatsapp"), "email": ("email",)}
+CHUNK = 500
+
+
+def _event(row: Any, outcome: str | None) -> Event:
+    extra = json.loads(row.extra) if row.extra else {}
+    until = extra.get("until")
+    return Event(
+        at=row.at,
+        customer_id=row.customer_id,
+        debt_ids=tuple(json.loads(row.debt_ids)),
+        channel=row.channel,
+        direction=row.direction,
+        kind=row.kind,
+        outcome=outcome,
+        contact_point=row.contact_point,
+        campaign=row.campaign,
+        agent=row.agent,
+        duration_s=row.duration_s,
+        line_type=row.line_type,
+        granted=extra.get("granted"),
+        until=dt.date.fromisoformat(until) if until else None,
+        resolved=extra.get("resolved"),
+    )
+
+
+def ledger_rows(conn: Connection, customer_ids: Sequence[str], since: dt.datetime) -> list[Any]:
+    """Raw ledger rows of ``customer_ids`` at or after ``since``, in ledger order."""
+    rows: list[Any] = []
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = list(customer_ids[start : start + CHUNK])
+        rows.extend(
+            conn.execute(
+                sa.select(EVENTS).where(EVENTS.c.customer_id.in_(chunk), EVENTS.c.at >= since)
+            )
+        )
+    rows.sort(key=lambda r: r.id)
+    return rows
+
+
+def events_from_rows(rows: Iterable[Any]) -> list[Event]:
+    """Fold attempts with their outcomes; a pending attempt takes its worst case."""
+    rows = list(rows)
+    latest_outcome: dict[int, str] = {}
+    for row in rows:
+        if row.resolves_id is not None and row.outcome is not None:
+            latest_outcome[int(row.resolves_id)] = row.outcome  # rows come in id order
+    events = []
+    for row in rows:
+        if row.resolves_id is not None:
+            continue  # an outcome row: folded into its attempt
+        if row.kind == "attempt" and row.status == "pending":
+            outcome = latest_outcome.get(int(row.id), PENDING_WORST_OUTCOME[row.channel])
+        else:
+            outcome = row.outcome
+        events.append(_event(row, outcome))
+    return events
+
+
+def _point_event(
+    cid: str, channel: str, point: Any, kind: str, at: dt.datetime, granted: bool | None = None
+) -> Event:
+    return Event(
+        at=at,
+        customer_id=cid,
+        debt_ids=(),
+        channel=channel,
+        direction="inbound",
+        kind=kind,
+        contact_point=point.value,
+        line_type=point.line_type,
+        granted=granted,
+    )
+
+
+def consent_events(conn: Connection, customer_ids: Sequence[str]) -> dict[str, list[Event]]:
+    """Consent and opt-out records implied by the contact points' current state."""
+    out: dict[str, list[Event]] = defaultdict(list)
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = list(customer_ids[start : start + CHUNK])
+        query = (
+            sa.select(
+                Customer.external_id,
+                ContactPoint.kind,
+                ContactPoint.value,
+                ContactPoint.line_type,
+                ContactPoint.consent,
+                ContactPoint.consent_at,
+                ContactPoint.opted_out_at,
+            )
+            .join(ContactPoint, ContactPoint.customer_id == Customer.id)
+            .where(Customer.external_id.in_(chunk))
+        )
+        for point in conn.execute(query):
+            cid = point.external_id
+            for channel in POINT_CHANNELS[point.kind]:
+                if point.consent in ("granted", "denied") and point.consent_at is not None:
+                    granted = point.consent == "granted"
+                    out[cid].append(
+                        _point_event(cid, channel, point, "consent", point.consent_at, granted)
+                    )
+                if point.opted_out_at is not None:
+                    out[cid].append(
+                        _point_event(cid, channel, point, "opt_out", point.opted_out_at)
+                    )
+    return out
+
+
+@dataclass
+class CustomerHistory:
+    """A customer's events by time, and their attempts still in flight (channel, started)."""
+
+    events: list[Event] = field(default_factory=list)
+    in_flight: list[tuple[str, dt.datetime]] = field(default_factory=list)
+
+
+def customer_histories(
+    conn: Connection, customer_ids: Sequence[str], since: dt.datetime
+) -> dict[str, CustomerHistory]:
+    """Each customer's history since ``since`` (consents of any age included), by time."""
+    histories: dict[str, CustomerHistory] = defaultdict(CustomerHistory)
+    rows = ledger_rows(conn, customer_ids, since)
+    resolved = {int(r.resolves_id) for r in rows if r.resolves_id is not None}
+    for row in rows:
+        if row.kind == "attempt" and row.status == "pending" and int(row.id) not in resolved:
+            histories[row.customer_id].in_flight.append((row.channel, row.at))
+    for event in events_from_rows(rows):
+        histories[event.customer_id].events.append(event)
+    for cid, events in consent_events(conn, customer_ids).items():
+        histories[cid].events.extend(events)
+    for history in histories.values():
+        history.events.sort(key=lambda e: e.at)
+    return histories

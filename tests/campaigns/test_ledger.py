@@ -1,0 +1,207 @@
+"""The contact ledger: hash chain, atomic check-and-reserve under races, fail closed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+
+import sqlalchemy as sa
+
+from campaigns.db import make_engine
+from campaigns.ledger.chain import LedgerEntry, append_now, verify
+from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+from campaigns.ledger.outcomes import record_outcome
+from compliance import Proposal, load_packs
+from tests.support.components import free_port
+from tests.support.portfolio import load_rows, row, us_row
+from tests.support.race import contend
+
+# Tuesday 24 November 2026, 10:00 in Bogotá: inside Ley 2300's weekday hours, no holiday.
+TUESDAY_10_BOGOTA = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
+# Tuesday 24 November 2026, 11:00 in New York.
+TUESDAY_11_NEW_YORK = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)
+
+
+def colombian_call(key: str, at: dt.datetime = TUESDAY_10_BOGOTA) -> ContactRequest:
+    return ContactRequest(
+        key=key,
+        proposal=Proposal(
+            at=at,
+            customer_id="C1",
+            debt_ids=("A1",),
+            channel="voice",
+            timezones=("America/Bogota",),
+            contact_point="+573001234567",
+            line_type="mobile",
+        ),
+        packs=load_packs("co-ley2300"),
+    )
+
+
+def us_call(key: str, at: dt.datetime = TUESDAY_11_NEW_YORK) -> ContactRequest:
+    return ContactRequest(
+        key=key,
+        proposal=Proposal(
+            at=at,
+            customer_id="U1",
+            debt_ids=("UA1",),
+            channel="voice",
+            timezones=("America/New_York",),
+            contact_point="+12125550123",
+            line_type="unknown",
+        ),
+        packs=load_packs("us-regf"),
+    )
+
+
+def entry(i: int) -> LedgerEntry:
+    return LedgerEntry(
+        at=TUESDAY_10_BOGOTA + dt.timedelta(minutes=i),
+        customer_id=f"C{i % 3}",
+        debt_ids=(f"A{i}",),
+        channel="sms",
+        direction="outbound",
+        kind="attempt",
+        outcome="delivered",
+        extra={"provider_id": f"SM{i}"},
+        idempotency_key=f"k{i}",
+    )
+
+
+def test_chain_verifies_and_detects_edit_deletion_and_truncation(database_url: str) -> None:
+    engine = make_engine(database_url)
+    ids = append_now(engine, [entry(i) for i in range(5)], now=TUESDAY_10_BOGOTA)
+    ids += append_now(engine, [entry(i) for i in range(5, 8)], now=TUESDAY_10_BOGOTA)
+    assert append_now(engine, [entry(2)], now=TUESDAY_10_BOGOTA) == [ids[2]]  # idempotent
+    assert verify(engine).as_dict() == {"ok": True, "events": 8, "problem": None, "event_id": None}
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE contact_events SET outcome = 'failed' WHERE id = :i"), {"i": ids[3]}
+        )
+    report = verify(engine)
+    assert (report.ok, report.event_id, report.problem) == (
+        False,
+        ids[3],
+        "this row was edited after it was written",
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE contact_events SET outcome = 'delivered' WHERE id = :i"), {"i": ids[3]}
+        )
+        conn.execute(sa.text("DELETE FROM contact_events WHERE id = :i"), {"i": ids[5]})
+    report = verify(engine)
+    assert (report.ok, report.event_id) == (False, ids[6])
+    assert report.problem == "a row before this one was deleted or altered"
+    engine.dispose()
+
+
+def test_truncated_tail_is_detected(database_url: str) -> None:
+    engine = make_engine(database_url)
+    ids = append_now(engine, [entry(i) for i in range(4)], now=TUESDAY_10_BOGOTA)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM contact_events WHERE id = :i"), {"i": ids[-1]})
+    report = verify(engine)
+    assert (
+        not report.ok
+        and report.problem is not None
+        and "rows at the end were deleted" in report.problem
+    )
+    engine.dispose()
+
+
+def test_eight_processes_race_for_a_customer_whose_limit_is_one(database_url: str) -> None:
+    engine = make_engine(database_url)
+    load_rows(engine, [row()], now=TUESDAY_10_BOGOTA)
+    engine.dispose()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(8), ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=contend, args=(database_url, f"race-{i}", TUESDAY_10_BOGOTA, barrier, results)
+        )
+        for i in range(8)
+    ]
+    for w in workers:
+        w.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    winners = [key for key, allowed, _ in outcomes if allowed]
+    assert len(winners) == 1
+    losers = [failed for _, allowed, failed in outcomes if not allowed]
+    assert all("co-una-vez-al-dia" in failed for failed in losers)
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        pending = (
+            conn.execute(
+                sa.text(
+                    "SELECT idempotency_key FROM contact_events"
+                    " WHERE kind = 'attempt' AND status = 'pending'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        refusals = conn.execute(
+            sa.text("SELECT count(*) FROM guard_decisions WHERE NOT allowed")
+        ).scalar()
+    assert pending == winners and refusals == 7
+    assert verify(engine).ok
+    engine.dispose()
+
+
+def test_guard_fails_closed_when_the_ledger_is_unreachable() -> None:
+    engine = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing")
+    (result,) = guard_and_reserve(engine, [colombian_call("k1")], now=TUESDAY_10_BOGOTA)
+    assert not result.allowed and result.attempt_id is None
+    (rule,) = result.decision.results
+    assert rule.rule == "ledger-unavailable" and "ledger unreachable" in rule.detail
+    engine.dispose()
+
+
+def test_retried_request_is_replayed_not_reserved_twice(database_url: str) -> None:
+    engine = make_engine(database_url)
+    load_rows(engine, [row()], now=TUESDAY_10_BOGOTA)
+    (first,) = guard_and_reserve(engine, [colombian_call("plan-7:C1:voice")], now=TUESDAY_10_BOGOTA)
+    (again,) = guard_and_reserve(engine, [colombian_call("plan-7:C1:voice")], now=TUESDAY_10_BOGOTA)
+    assert first.allowed and not first.replayed
+    assert again.replayed and again.attempt_id == first.attempt_id
+    assert verify(engine).events == 1
+    engine.dispose()
+
+
+def test_missing_consent_fails_closed_and_the_reason_is_recorded(database_url: str) -> None:
+    engine = make_engine(database_url)
+    load_rows(engine, [row(phone_1_consent="")], now=TUESDAY_10_BOGOTA)
+    (result,) = guard_and_reserve(engine, [colombian_call("k")], now=TUESDAY_10_BOGOTA)
+    assert not result.allowed
+    failed = {r.rule for r in result.decision.results if not r.ok}
+    assert "co-canales-autorizados" in failed
+    with engine.connect() as conn:
+        recorded = conn.execute(sa.text("SELECT allowed, rules FROM guard_decisions")).one()
+    assert recorded[0] in (False, 0) and "co-canales-autorizados" in recorded[1]
+    engine.dispose()
+
+
+def test_in_flight_call_blocks_a_second_until_its_outcome_is_recorded(database_url: str) -> None:
+    engine = make_engine(database_url)
+    load_rows(engine, [us_row()], now=TUESDAY_11_NEW_YORK)
+    (first,) = guard_and_reserve(engine, [us_call("a")], now=TUESDAY_11_NEW_YORK)
+    later = TUESDAY_11_NEW_YORK + dt.timedelta(minutes=10)
+    (second,) = guard_and_reserve(engine, [us_call("b", later)], now=later)
+    assert first.allowed and not second.allowed
+    # In flight, the first call counts as its worst case: a conversation, which
+    # would start Reg F's 7-day cooldown (12 CFR 1006.14(b)(2)(i)(B)).
+    assert [r.rule for r in second.decision.results if not r.ok] == [
+        "regf-conversation-cooldown",
+        "cadencia-in-flight",
+    ]
+    assert first.attempt_id is not None
+    record_outcome(engine, first.attempt_id, "busy", at=later, now=later)
+    record_outcome(engine, first.attempt_id, "busy", at=later, now=later)  # delivered twice
+    (third,) = guard_and_reserve(engine, [us_call("c", later)], now=later)
+    assert third.allowed
+    assert verify(engine).events == 3  # two attempts and one outcome row
+    engine.dispose()

@@ -1,0 +1,33 @@
+"""A worker process for the guard race test (module-level so 'spawn' can import it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+
+from campaigns.db import make_engine
+from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+from compliance import Proposal, load_packs
+
+
+def contend(url: str, key: str, at: dt.datetime, barrier: Barrier, results: Queue) -> None:
+    """Wait for every contender, then ask the guard to call customer C1 once."""
+    engine = make_engine(url)
+    request = ContactRequest(
+        key=key,
+        proposal=Proposal(
+            at=at,
+            customer_id="C1",
+            debt_ids=("A1",),
+            channel="voice",
+            timezones=("America/Bogota",),
+            contact_point="+573001234567",
+            line_type="mobile",
+        ),
+        packs=load_packs("co-ley2300"),
+    )
+    barrier.wait(timeout=60)
+    (result,) = guard_and_reserve(engine, [request], now=at)
+    engine.dispose()
+    results.put((key, result.allowed, [r.rule for r in result.decision.results if not r.ok]))
