@@ -22,15 +22,18 @@ Readings shared with :mod:`compliance.allowance` (documented once, here):
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from compliance.localtime import day_start, holiday_dates, zone
 from compliance.model import Event, Proposal
 from compliance.packs import WEEKDAYS, Pack, Rule
 
+_AT = attrgetter("at")
 FAIL_CLOSED = "Cadencia invariant: fail closed when the guard cannot decide"
 
 
@@ -65,10 +68,20 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class _Ctx:
     p: Proposal
+    at: datetime  # p.at in UTC
     zones: tuple[tuple[str, ZoneInfo], ...]
     local_dates: tuple[date, ...]
     past: tuple[Event, ...]
+    attempts: tuple[Event, ...]
+    attempt_times: tuple[datetime, ...]
     debts: tuple[str | None, ...]
+    starts: dict[tuple[str, int], datetime | None]
+
+    def attempts_since(self, start: datetime | None) -> tuple[Event, ...]:
+        """Past attempts at or after ``start`` (all when None), oldest first."""
+        if start is None:
+            return self.attempts
+        return self.attempts[bisect_left(self.attempt_times, start) :]
 
 
 def _refuse(rule_id: str, detail: str) -> Decision:
@@ -149,19 +162,25 @@ def _window_start(rule: Rule, ctx: _Ctx) -> datetime | None:
 
 
 def _frequency_cap(rule: Rule, ctx: _Ctx) -> RuleResult:
-    start = _window_start(rule, ctx)
+    key = (rule.window, rule.days)
+    if key not in ctx.starts:
+        ctx.starts[key] = _window_start(rule, ctx)
+    start = ctx.starts[key]
     campaign = ctx.p.campaign if rule.window == "campaign" else None
     counted = [
         e
-        for e in ctx.past
-        if e.kind == "attempt"
-        and e.channel in rule.channels
+        for e in ctx.attempts_since(start)
+        if e.channel in rule.channels
         and e.direction in rule.directions
         and e.outcome in rule.outcomes
-        and (start is None or e.at >= start)
         and (campaign is None or e.campaign == campaign)
     ]
-    where = "campaign " + str(ctx.p.campaign) if start is None else "since " + _fmt(start, ctx)
+    if start is None:
+        where = f"in campaign {ctx.p.campaign}"
+    elif rule.window == "rolling_days":
+        where = f"in the {rule.days} local days ending today"
+    else:
+        where = "this local " + ("week" if rule.window == "calendar_week" else "day")
     if rule.scope == "debt":
         worst, label = -1, ""
         for debt in ctx.debts:
@@ -180,16 +199,16 @@ def _frequency_cap(rule: Rule, ctx: _Ctx) -> RuleResult:
 
 
 def _cooldown(rule: Rule, ctx: _Ctx) -> RuleResult:
-    for e in reversed(ctx.past):
+    # A trigger more than days + 2 ago cannot reach today, whatever the zones' offsets.
+    for e in reversed(ctx.attempts_since(ctx.at - timedelta(days=rule.days + 2))):
         if (
-            e.kind == "attempt"
-            and e.channel in rule.trigger_channels
+            e.channel in rule.trigger_channels
             and e.outcome in rule.trigger_outcomes
             and e.direction in rule.trigger_directions
             and (rule.scope == "customer" or any(_concerns(e, d) for d in ctx.debts))
         ):
             free = _latest_day_start(ctx, e.at, rule.days)
-            if ctx.p.at < free:
+            if ctx.at < free:
                 return RuleResult(
                     rule.id,
                     rule.citation,
@@ -201,16 +220,12 @@ def _cooldown(rule: Rule, ctx: _Ctx) -> RuleResult:
 
 
 def _min_spacing(rule: Rule, ctx: _Ctx) -> RuleResult:
-    prev = [
-        e.at
-        for e in ctx.past
-        if e.kind == "attempt" and e.direction == "outbound" and e.channel in rule.channels
-    ]
+    prev = [e.at for e in ctx.attempts if e.direction == "outbound" and e.channel in rule.channels]
     if not prev:
         return RuleResult(rule.id, rule.citation, True, "no earlier contact on these channels")
     last = max(prev)
     free = max(last + timedelta(days=rule.days), _latest_day_start(ctx, last, rule.days))
-    ok = ctx.p.at >= free
+    ok = ctx.at >= free
     detail = f"last at {_fmt(last, ctx)}, next not before {_fmt(free, ctx)}"
     return RuleResult(rule.id, rule.citation, ok, detail)
 
@@ -264,18 +279,14 @@ def _cease(rule: Rule, ctx: _Ctx) -> RuleResult:
 def _lockout(rule: Rule, ctx: _Ctx) -> RuleResult:
     if rule.unless_agent_guaranteed and ctx.p.agent_guaranteed:
         return RuleResult(rule.id, rule.citation, True, "lifted: a live agent is guaranteed")
-    for e in reversed(ctx.past):
-        if (
-            e.kind == "attempt"
-            and e.channel in rule.channels
-            and e.outcome in rule.trigger_outcomes
-            and _cp_match(e, ctx)
-        ):
+    reach = timedelta(days=3) if rule.end_of_day else timedelta(hours=rule.lock_hours)
+    for e in reversed(ctx.attempts_since(ctx.at - reach)):
+        if e.channel in rule.channels and e.outcome in rule.trigger_outcomes and _cp_match(e, ctx):
             if rule.end_of_day:
                 free = _latest_day_start(ctx, e.at, 1)
             else:
                 free = e.at + timedelta(hours=rule.lock_hours)
-            if ctx.p.at < free:
+            if ctx.at < free:
                 detail = f"{e.outcome} at {_fmt(e.at, ctx)}: locked until {_fmt(free, ctx)}"
                 return RuleResult(rule.id, rule.citation, False, detail)
     return RuleResult(rule.id, rule.citation, True, "no lockout running")
@@ -290,7 +301,7 @@ def _hold(rule: Rule, ctx: _Ctx) -> RuleResult:
                 and any(_concerns(e, d) for d in ctx.debts)
             ):
                 end = max(day_start(tz, e.until + timedelta(days=1)) for _, tz in ctx.zones)
-                if ctx.p.at < end:
+                if ctx.at < end:
                     debts = ",".join(e.debt_ids)
                     detail = f"promise to pay {debts} by {e.until} pending"
                     return RuleResult(rule.id, rule.citation, False, detail)
@@ -328,6 +339,9 @@ def evaluate(packs: Sequence[Pack], history: Iterable[Event], proposal: Proposal
         return _refuse("input.proposal", f"not a Proposal: {type(p).__name__}")
     if p.at.tzinfo is None or p.at.utcoffset() is None:
         return _refuse("input.proposal", "proposal time has no UTC offset")
+    # Ledger times are UTC (event_from_dict normalises them); comparing datetimes
+    # that share their tzinfo skips the per-comparison offset lookups.
+    at = p.at.astimezone(UTC)
     if not packs:
         return _refuse("input.packs", "no rule pack selected")
     if not p.timezones:
@@ -338,29 +352,36 @@ def evaluate(packs: Sequence[Pack], history: Iterable[Event], proposal: Proposal
         if tz is None:
             return _refuse("input.timezones", f"unknown time zone {name!r}")
         zones.append((name, tz))
+    events = list(history)
     past: list[Event] = []
-    debts: dict[str, None] = {}
-    for i, e in enumerate(history):
-        if not isinstance(e, Event):
+    customer = p.customer_id
+    for i, e in enumerate(events):
+        if type(e) is not Event:
             return _refuse("input.history", f"history item {i} is not an Event")
-        if e.at.tzinfo is None or e.at.utcoffset() is None:
-            return _refuse("input.history", f"history item {i} has no UTC offset")
-        if e.customer_id != p.customer_id:
+        if e.customer_id != customer:
             return _refuse(
-                "input.history",
-                f"history item {i} is for customer {e.customer_id}, not {p.customer_id}",
+                "input.history", f"history item {i} is for customer {e.customer_id}, not {customer}"
             )
-        if e.at < p.at:
-            past.append(e)
-        debts.update(dict.fromkeys(e.debt_ids))
-    past.sort(key=lambda e: e.at)
-    scoped: tuple[str | None, ...] = p.debt_ids or tuple(debts) or (None,)
+        try:
+            if e.at < at:
+                past.append(e)
+        except TypeError:  # a naive timestamp cannot be placed in time
+            return _refuse("input.history", f"history item {i} has no UTC offset")
+    past.sort(key=_AT)
+    attempts = tuple(e for e in past if e.kind == "attempt")
+    debts: tuple[str | None, ...] = p.debt_ids
+    if not debts:
+        debts = tuple(dict.fromkeys(d for e in events for d in e.debt_ids)) or (None,)
     ctx = _Ctx(
         p=p,
+        at=at,
         zones=tuple(zones),
         local_dates=tuple(p.at.astimezone(tz).date() for _, tz in zones),
         past=tuple(past),
-        debts=scoped,
+        attempts=attempts,
+        attempt_times=tuple(e.at for e in attempts),
+        debts=debts,
+        starts={},
     )
     results = tuple(
         _CHECKS[rule.kind](rule, ctx) if p.channel in rule.channels else _na(rule, ctx)

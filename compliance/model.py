@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 CHANNELS: tuple[str, ...] = ("voice", "sms", "whatsapp", "email")
@@ -54,6 +54,7 @@ class Event:
     attempts only. ``granted`` is for ``consent`` (False = consent revoked),
     ``until`` for ``promise`` (the promised payment date, local to the debtor),
     ``resolved`` for ``dispute`` (False opens or keeps open, True closes).
+    ``at`` is normalised to UTC by ``event_from_dict`` (the instant is kept).
     """
 
     at: datetime
@@ -120,7 +121,7 @@ def _datetime(d: Mapping[str, Any], field: str, where: str) -> datetime:
         )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ComplianceInputError(_where(field, where), f"timestamp without UTC offset: {value!r}")
-    return parsed
+    return parsed.astimezone(UTC)
 
 
 def _identifier(value: Any, field: str, where: str) -> str:

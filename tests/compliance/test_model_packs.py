@@ -37,7 +37,9 @@ GOOD = {
 
 def test_event_round_trips_through_the_interchange_dict() -> None:
     e = event_from_dict(GOOD)
-    assert event_to_dict(e) == GOOD
+    # The instant is kept and normalised to UTC, so ledger comparisons stay cheap.
+    assert event_to_dict(e) == GOOD | {"at": "2025-05-05T14:00:00+00:00"}
+    assert event_from_dict(event_to_dict(e)) == e
     promise = ev("2025-05-05T10:00:00-04:00", kind="promise", until="2025-05-09")
     assert event_from_dict(event_to_dict(promise)) == promise
 
