@@ -69,7 +69,10 @@ class PacingSnapshot:
     in AMD), the seconds since it was originated. ``waiting_live`` counts calls
     answered by a person and waiting in the queue for an agent.
     ``time_of_day`` is the campaign's local time in seconds since midnight
-    (only the VICIdial baseline's tapered mode uses it).
+    (only the VICIdial baseline's tapered mode uses it). ``window_seconds_left``
+    is the time until the rule's window closes (the end of the campaign's day
+    for a daily rule; None for a rolling window): near the end there is no
+    time left to earn back an overshoot, so the pacer keeps more budget in hand.
     """
 
     now: float
@@ -78,6 +81,7 @@ class PacingSnapshot:
     ringing: Sequence[float] = ()
     waiting_live: int = 0
     time_of_day: float = 0.0
+    window_seconds_left: float | None = None  # until the rule's window closes, if it does
 
     def count(self, state: AgentState) -> int:
         """Number of agents in ``state``."""
@@ -130,6 +134,10 @@ class PacingConfig:
     # model over-dial in bursts, and the daily budget then stays spent for hours.
     warmup_calls: int = 300
     warmup_handles: int = 20
+    # In the last endgame_seconds of a closing window, the hard stop keeps up to
+    # endgame_cushion more abandons in hand: a late burst cannot be earned back.
+    endgame_seconds: float = 1800.0
+    endgame_cushion: float = 3.0
     max_lines: int | None = None  # trunk capacity: calls in flight never exceed this
     max_calls_per_decision: int = 200
     priors: PacingPriors = field(default_factory=PacingPriors)
@@ -264,8 +272,11 @@ class Pacer:
         demand_mean, demand_var = self._inflight_demand(snapshot)
         margin = supply_mean - demand_mean - snapshot.waiting_live
         var = supply_var + demand_var
-        pending = self._expected_abandons(margin, var)
-        if budget_left < 1.0 + pending:
+        reserve = 1.0 + self._expected_abandons(margin, var)
+        left = snapshot.window_seconds_left
+        if left is not None and left < cfg.endgame_seconds:
+            reserve += cfg.endgame_cushion * (1.0 - max(0.0, left) / cfg.endgame_seconds)
+        if budget_left < reserve:
             return Decision(
                 floor,
                 Mode.PROGRESSIVE,
@@ -274,7 +285,7 @@ class Pacer:
                 budget_left=budget_left,
             )
         self._predictive_active = True
-        n, risk = self._calls_under_threshold(margin, var, room, budget_left - 1.0 - pending)
+        n, risk = self._calls_under_threshold(margin, var, room, budget_left - reserve)
         calls = max(n, floor)
         return Decision(
             calls,

@@ -16,6 +16,7 @@ what-if (``agents_for_plan``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import math
@@ -207,6 +208,7 @@ class _Day:
             ringing=[t - t0 for t0 in self.ringing.values()],
             waiting_live=len(self.queue),
             time_of_day=self.sc.shift_start + (t - self.t0),
+            window_seconds_left=self.end - t,
         )
 
     def tick(self, t: float) -> None:
@@ -392,7 +394,7 @@ def agents_for_plan(
         raise ValueError(f"connects_needed must be >= 1, got {connects_needed}")
 
     def trial(n: int) -> WhatIf:
-        sc = Scenario(**{**scenario.__dict__, "agents": n})
+        sc = dataclasses.replace(scenario, agents=n)
         r = simulate(sc, make_policy(), seed=seed)
         d = r.days[0]
         return WhatIf(n, d.outcomes[Final.CONNECTED], d.abandon_rate, d.talk_minutes_per_agent_hour)
