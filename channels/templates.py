@@ -9,6 +9,8 @@ fail the render, never send "Dear ,"). Names are
 - email: ``email_subject.txt.j2``, ``email_body.txt.j2``, optional ``email_body.html.j2``
 
 A campaign without its own file falls back to the ``default`` campaign.
+A catalog is immutable once built (no reloading): after editing templates,
+build a new catalog.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from jinja2 import (
     DictLoader,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     TemplateSyntaxError,
     UndefinedError,
@@ -84,6 +87,7 @@ class TemplateCatalog:
 
     def __init__(self, loader: BaseLoader, *, fallback_campaign: str | None = "default") -> None:
         self._fallback = fallback_campaign
+        self._resolved: dict[tuple[str, str, str], tuple[str, Template] | None] = {}
         self._env = SandboxedEnvironment(
             loader=loader,
             undefined=StrictUndefined,
@@ -117,15 +121,24 @@ class TemplateCatalog:
         """The shipped ``default`` campaign templates in es, en and pt."""
         return cls.from_directory(BUILTIN_DIR)
 
-    def _render(
-        self, campaign: str, language: str, file: str, context: dict[str, Any]
-    ) -> tuple[str, str]:
+    def _candidates(self, campaign: str, language: str, file: str) -> list[str]:
         names = [f"{campaign}/{language}/{file}"]
         if self._fallback and self._fallback != campaign:
             names.append(f"{self._fallback}/{language}/{file}")
-        for name in names:
+        return names
+
+    def _resolve(self, campaign: str, language: str, file: str) -> tuple[str, Template] | None:
+        """The first existing candidate, compiled; resolution is cached because a
+        miss (campaign without its own file) is not cached by Jinja and would
+        hit the file system on every message."""
+        key = (campaign, language, file)
+        if key in self._resolved:
+            return self._resolved[key]
+        found: tuple[str, Template] | None = None
+        for name in self._candidates(campaign, language, file):
             try:
-                template = self._env.get_template(name)
+                found = (name, self._env.get_template(name))
+                break
             except TemplateNotFound:
                 continue
             except TemplateSyntaxError as exc:
@@ -133,33 +146,35 @@ class TemplateCatalog:
                     f"template {name} has a syntax error at line {exc.lineno}: {exc.message}",
                     template=name,
                 ) from None
-            try:
-                return name, template.render(context).strip()
-            except UndefinedError as exc:
-                match = _UNDEFINED_NAME.search(str(exc))
-                variable = next((g for g in match.groups() if g), None) if match else None
-                raise TemplateError(
-                    f"template {name} uses undefined variable {variable!r}: {exc}",
-                    template=name,
-                    variable=variable,
-                ) from None
-            except SecurityError as exc:
-                raise TemplateError(
-                    f"template {name} tried something the sandbox forbids: {exc}", template=name
-                ) from None
-        raise TemplateError(f"template not found: tried {', '.join(names)}", template=names[0])
+        self._resolved[key] = found
+        return found
+
+    def _render(
+        self, campaign: str, language: str, file: str, context: dict[str, Any]
+    ) -> tuple[str, str]:
+        found = self._resolve(campaign, language, file)
+        if found is None:
+            names = self._candidates(campaign, language, file)
+            raise TemplateError(f"template not found: tried {', '.join(names)}", template=names[0])
+        name, template = found
+        try:
+            return name, template.render(context).strip()
+        except UndefinedError as exc:
+            match = _UNDEFINED_NAME.search(str(exc))
+            variable = next((g for g in match.groups() if g), None) if match else None
+            raise TemplateError(
+                f"template {name} uses undefined variable {variable!r}: {exc}",
+                template=name,
+                variable=variable,
+            ) from None
+        except SecurityError as exc:
+            raise TemplateError(
+                f"template {name} tried something the sandbox forbids: {exc}", template=name
+            ) from None
 
     def has(self, campaign: str, language: str, file: str) -> bool:
         """Whether the campaign (or the fallback) has ``file`` in ``language``."""
-        for c in (campaign, self._fallback):
-            if c is None:
-                continue
-            try:
-                self._env.get_template(f"{c}/{language}/{file}")
-                return True
-            except TemplateNotFound:
-                continue
-        return False
+        return self._resolve(campaign, language, file) is not None
 
     def render(self, request: RenderRequest) -> RenderedMessage:
         """Render one message; raises ``TemplateError`` naming template and variable."""
