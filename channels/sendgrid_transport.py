@@ -54,6 +54,24 @@ class EmailMessage:
     reply_to: str | None = None
     categories: tuple[str, ...] = ()
     custom_args: Mapping[str, str] = field(default_factory=dict)
+    unsubscribe_url: str | None = None
+
+
+def _personalization(m: EmailMessage, **extra: Any) -> dict[str, Any]:
+    p: dict[str, Any] = {
+        "to": [_recipient(m)],
+        "subject": m.subject,
+        **extra,
+        "custom_args": _custom_args(m),
+    }
+    if m.unsubscribe_url:
+        # RFC 8058 one-click unsubscribe, which Gmail and Yahoo require of bulk
+        # senders; the same URL the Regulation F notice in the body points to.
+        p["headers"] = {
+            "List-Unsubscribe": f"<{m.unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    return p
 
 
 def _group_key(m: EmailMessage) -> tuple[Any, ...]:
@@ -99,12 +117,9 @@ def build_batch_body(messages: Sequence[EmailMessage]) -> dict[str, Any]:
     substitutions (see module doc)."""
     body = _envelope(messages[0])
     body["personalizations"] = [
-        {
-            "to": [_recipient(m)],
-            "subject": m.subject,
-            "substitutions": {TEXT_TAG: m.text, **({HTML_TAG: m.html} if m.html else {})},
-            "custom_args": _custom_args(m),
-        }
+        _personalization(
+            m, substitutions={TEXT_TAG: m.text, **({HTML_TAG: m.html} if m.html else {})}
+        )
         for m in messages
     ]
     body["content"] = [{"type": "text/plain", "value": TEXT_TAG}]
@@ -116,9 +131,7 @@ def build_batch_body(messages: Sequence[EmailMessage]) -> dict[str, Any]:
 def build_single_body(m: EmailMessage) -> dict[str, Any]:
     """The Mail Send JSON for one message with its content inline."""
     body = _envelope(m)
-    body["personalizations"] = [
-        {"to": [_recipient(m)], "subject": m.subject, "custom_args": _custom_args(m)}
-    ]
+    body["personalizations"] = [_personalization(m)]
     body["content"] = [{"type": "text/plain", "value": m.text}]
     if m.html is not None:
         body["content"].append({"type": "text/html", "value": m.html})

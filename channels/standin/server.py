@@ -306,6 +306,7 @@ class Handler(BaseHTTPRequestHandler):
                         text=substitute(contents.get("text/plain")),
                         html=substitute(contents.get("text/html")),
                         custom_args={**body.get("custom_args", {}), **p.get("custom_args", {})},
+                        headers={**body.get("headers", {}), **p.get("headers", {})},
                     )
                 )
         with state.lock:

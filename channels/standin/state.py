@@ -73,6 +73,7 @@ class StoredEmail:
     text: str | None
     html: str | None
     custom_args: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,18 @@ def test_duplicate_message_ids_are_refused_before_sending(provider: StandinHandl
 def test_transport_error_repr_names_the_provider() -> None:
     error = TransportError("x", provider="sendgrid", permanent=True, status=400)
     assert "sendgrid" in repr(error) and "permanent=True" in repr(error)
+
+
+def test_unsubscribe_url_becomes_one_click_list_unsubscribe_headers(
+    provider: StandinHandle,
+) -> None:
+    m = EmailMessage(
+        "u1", "ana@example.com", "s", "t", "c@bank.example",
+        unsubscribe_url="https://bank.example/optout/tok",
+    )  # fmt: skip
+    assert _transport(provider).send([m]).accepted
+    stored = provider.state.sent_emails("ana@example.com")[0]
+    assert stored.headers == {
+        "List-Unsubscribe": "<https://bank.example/optout/tok>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
