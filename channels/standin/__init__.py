@@ -136,6 +136,7 @@ def start_standin(
     mix: WebhookMix | None = None,
     webhook_delay_s: float = 0.2,
     max_stored: int = 200_000,
+    twilio_sent_callbacks: bool = True,
 ) -> StandinHandle:
     """Start the stand-in in a daemon thread (``port=0``: a free port) and return its handle.
 
@@ -149,6 +150,7 @@ def start_standin(
     state.sendgrid_webhook_url = sendgrid_webhook_url
     state.twilio_status_url = twilio_status_url
     state.twilio_inbound_url = twilio_inbound_url
+    state.twilio_sent_callbacks = twilio_sent_callbacks
     server = StandinServer((host, port), state)
     bound_host, bound_port = server.server_address[:2]
     thread = threading.Thread(
@@ -186,6 +188,8 @@ def run_forever(
     twilio_inbound_url: str | None = None,
     mix: WebhookMix | None = None,
     webhook_delay_s: float = 1.0,
+    twilio_sent_callbacks: bool = True,
+    max_stored: int = 200_000,
     announce: Callable[[str], None] = print,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM; announce the env to point clients here."""
@@ -194,7 +198,8 @@ def run_forever(
         twilio_account_sid=twilio_account_sid, twilio_auth_token=twilio_auth_token,
         signing_key_pem=signing_key_pem, sendgrid_webhook_url=sendgrid_webhook_url,
         twilio_status_url=twilio_status_url, twilio_inbound_url=twilio_inbound_url,
-        mix=mix, webhook_delay_s=webhook_delay_s,
+        mix=mix, webhook_delay_s=webhook_delay_s, twilio_sent_callbacks=twilio_sent_callbacks,
+        max_stored=max_stored,
     )  # fmt: skip
     stop = threading.Event()
 

@@ -150,7 +150,8 @@ class Dispatcher:
         else:
             final = {**base, "MessageStatus": "delivered"}
         if url:
-            self._push("twilio", url, {**base, "MessageStatus": "sent"}, delay)
+            if state.twilio_sent_callbacks:
+                self._push("twilio", url, {**base, "MessageStatus": "sent"}, delay)
             self._push("twilio", url, final, delay * 1.5)
         if final["MessageStatus"] == "delivered" and state.draw(mix.replied):
             body = ("STOP" if state.draw(0.5) else "BAJA") if state.draw(mix.stop) else "PAGAR"

@@ -164,6 +164,9 @@ class Handler(BaseHTTPRequestHandler):
     server: StandinServer
     protocol_version = "HTTP/1.1"
     server_version = "cadencia-standin/1"
+    # Buffer the response so headers and body leave in one send (the handler
+    # flushes after each request); unbuffered, each is its own syscall.
+    wbufsize = 1 << 16
 
     def setup(self) -> None:
         """Disable Nagle: headers and body go out in separate writes, and Nagle
@@ -410,6 +413,8 @@ class Handler(BaseHTTPRequestHandler):
                 for key in ("sendgrid_webhook_url", "twilio_status_url", "twilio_inbound_url"):
                     if key in data:
                         setattr(state, key, data[key])
+                if "twilio_sent_callbacks" in data:
+                    state.twilio_sent_callbacks = bool(data["twilio_sent_callbacks"])
                 if "webhook_delay_s" in data:
                     state.webhook_delay_s = float(data["webhook_delay_s"])
                 if "mix" in data:

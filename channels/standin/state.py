@@ -108,6 +108,9 @@ class StandinState:
     mix: WebhookMix = field(default_factory=WebhookMix)
     webhook_delay_s: float = 0.2
     max_stored: int = 200_000
+    # Twilio posts "sent" before the final status; a load test may want only
+    # the final one (half the callbacks for the receiver to absorb).
+    twilio_sent_callbacks: bool = True
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()

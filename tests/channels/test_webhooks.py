@@ -255,3 +255,13 @@ def test_standin_signature_also_verifies_with_sendgrids_own_helper(
     assert not helper.verify_signature(
         body.decode("utf-8") + " ", lower[SIGNATURE_HEADER.lower()], lower[TIMESTAMP_HEADER.lower()]
     )
+
+
+def test_only_final_status_callbacks_when_asked(
+    provider: StandinHandle, receiver: Receiver
+) -> None:
+    provider.state.twilio_sent_callbacks = False
+    _twilio_callbacks(provider, receiver)
+    assert provider.flush_webhooks(5)
+    statuses = [dict(parse_qsl(r.body.decode()))["MessageStatus"] for r in receiver.wait_for(1)]
+    assert statuses == ["delivered"]
