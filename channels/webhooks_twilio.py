@@ -95,7 +95,7 @@ class MessageStatusEvent:
 
     @property
     def final(self) -> bool:
-        """No later status will follow."""
+        """The delivery outcome is known (WhatsApp may still add "read" after "delivered")."""
         return self.status in FINAL_STATUSES
 
     @property
