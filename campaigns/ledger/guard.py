@@ -145,7 +145,15 @@ def _guard(
                     contact_point=p.contact_point,
                     line_type=p.line_type,
                     campaign=p.campaign,
-                    extra=request.extra,
+                    # What the decision rested on, so `cadencia audit violations`
+                    # can later re-judge this attempt by the rules of its day.
+                    extra={
+                        **request.extra,
+                        "packs": [pack.name for pack in request.packs],
+                        "timezones": list(p.timezones),
+                        "autodialed": p.autodialed,
+                        "agent_guaranteed": p.agent_guaranteed,
+                    },
                     idempotency_key=request.key,
                 )
                 entries.append(entry)

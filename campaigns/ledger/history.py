@@ -34,7 +34,7 @@ POINT_CHANNELS = {"phone": ("voice", "sms", "whatsapp"), "email": ("email",)}
 CHUNK = 500
 
 
-def _event(row: Any, outcome: str | None) -> Event:
+def _event(row: Any, outcome: str | None, resolution: Any = None) -> Event:
     extra = json.loads(row.extra) if row.extra else {}
     until = extra.get("until")
     return Event(
@@ -47,8 +47,13 @@ def _event(row: Any, outcome: str | None) -> Event:
         outcome=outcome,
         contact_point=row.contact_point,
         campaign=row.campaign,
-        agent=row.agent,
-        duration_s=row.duration_s,
+        # Who talked and for how long is known only when the outcome arrives.
+        agent=resolution.agent if resolution is not None and resolution.agent else row.agent,
+        duration_s=(
+            resolution.duration_s
+            if resolution is not None and resolution.duration_s is not None
+            else row.duration_s
+        ),
         line_type=row.line_type,
         granted=extra.get("granted"),
         until=dt.date.fromisoformat(until) if until else None,
@@ -73,19 +78,21 @@ def ledger_rows(conn: Connection, customer_ids: Sequence[str], since: dt.datetim
 def events_from_rows(rows: Iterable[Any]) -> list[Event]:
     """Fold attempts with their outcomes; a pending attempt takes its worst case."""
     rows = list(rows)
-    latest_outcome: dict[int, str] = {}
+    latest: dict[int, Any] = {}
     for row in rows:
         if row.resolves_id is not None and row.outcome is not None:
-            latest_outcome[int(row.resolves_id)] = row.outcome  # rows come in id order
+            latest[int(row.resolves_id)] = row  # rows come in id order: the last one wins
     events = []
     for row in rows:
         if row.resolves_id is not None:
             continue  # an outcome row: folded into its attempt
-        if row.kind == "attempt" and row.status == "pending":
-            outcome = latest_outcome.get(int(row.id), PENDING_WORST_OUTCOME[row.channel])
+        resolution = latest.get(int(row.id))
+        if resolution is not None:
+            events.append(_event(row, resolution.outcome, resolution))
+        elif row.kind == "attempt" and row.status == "pending":
+            events.append(_event(row, PENDING_WORST_OUTCOME[row.channel]))
         else:
-            outcome = row.outcome
-        events.append(_event(row, outcome))
+            events.append(_event(row, row.outcome))
     return events
 
 
