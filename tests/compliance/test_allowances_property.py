@@ -5,7 +5,7 @@ every customer c, channel ch and slot s with ``slot_allowed[c, ch, s]``,
 ``evaluate(packs(c), history(c), P)`` allows ``P`` = (customer c, channel ch,
 at = s and at = s + 59 min, timezones(c), debt_ids = () i.e. all debts, no
 contact point, unknown line type, the channel's default autodialing, no
-guaranteed agent). And the count is not over-generous: with
+guaranteed agent, the same campaign as the allowances). And the count is not over-generous: with
 ``r = remaining[c, ch]`` (when capped), the history plus r - 1 more counted
 attempts on ch one second before s still leaves P allowed at s. Histories all
 precede the first slot, as they do when a plan is made.
@@ -19,8 +19,19 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance import Event, Proposal, allowances, evaluate, events_frame, load_packs
+from compliance import (
+    Event,
+    Proposal,
+    allowances,
+    available_packs,
+    evaluate,
+    events_frame,
+    load_pack,
+)
 from compliance.model import MESSAGE_OUTCOMES, VOICE_OUTCOMES
+from tests.compliance.test_rule_kinds import KINDS
+
+CATALOG = {name: load_pack(name) for name in available_packs()} | {KINDS.name: KINDS}
 
 PACK_SETS = [
     "us-regf,house",
@@ -30,6 +41,8 @@ PACK_SETS = [
     "cl-ley21320,house",
     "pe-ley29571,mx-condusef",
     "ec-lodc,uk-ofcom",
+    "test-kinds,house",
+    "test-kinds,us-regf",
 ]
 ZONE_SETS = [
     "America/New_York",
@@ -38,6 +51,7 @@ ZONE_SETS = [
     "America/Santiago,America/Lima",
     "Europe/London",
     "Asia/Kolkata",
+    "Europe/Berlin",
 ]
 DAYS = [date(2025, 3, 9), date(2025, 5, 6), date(2025, 5, 21), date(2025, 8, 7), date(2025, 11, 2)]
 
@@ -62,6 +76,7 @@ def event_at(draw: st.DrawFn, customer: str, end: datetime) -> Event:
         kind=kind,
         outcome=draw(st.sampled_from(outcomes)) if kind == "attempt" else None,
         contact_point=draw(st.sampled_from([None, "p1", "p2"])),
+        campaign=draw(st.sampled_from([None, "spring", "may"])),
         granted=draw(st.booleans()) if kind == "consent" else None,
         until=(at + timedelta(days=draw(st.integers(-1, 4)))).date() if kind == "promise" else None,
         resolved=draw(st.booleans()) if kind == "dispute" else None,
@@ -69,7 +84,7 @@ def event_at(draw: st.DrawFn, customer: str, end: datetime) -> Event:
 
 
 @st.composite
-def portfolios(draw: st.DrawFn) -> tuple[pd.DataFrame, list[Event], date]:
+def portfolios(draw: st.DrawFn) -> tuple[pd.DataFrame, list[Event], date, str | None]:
     day = draw(st.sampled_from(DAYS))
     first_slot = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=14)
     rows, events = [], []
@@ -97,7 +112,7 @@ def portfolios(draw: st.DrawFn) -> tuple[pd.DataFrame, list[Event], date]:
                     )
                 )
         events += draw(st.lists(event_at(cid, first_slot), max_size=12))
-    return pd.DataFrame(rows), events, day
+    return pd.DataFrame(rows), events, day, draw(st.sampled_from([None, "may"]))
 
 
 def counted_outcome(channel: str) -> str:
@@ -107,15 +122,17 @@ def counted_outcome(channel: str) -> str:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(portfolios())
 def test_allowances_never_allow_what_evaluate_refuses(
-    case: tuple[pd.DataFrame, list[Event], date],
+    case: tuple[pd.DataFrame, list[Event], date, str | None],
 ) -> None:
-    customers, history, day = case
+    customers, history, day, campaign = case
     first = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=14)
     slots = pd.date_range(first, periods=52, freq="h")
     frame, debts = events_frame(history)
-    a = allowances(customers, frame, day, slots, event_debts=debts)
+    a = allowances(
+        customers, frame, day, slots, event_debts=debts, campaign=campaign, catalog=CATALOG
+    )
     for c, row in enumerate(customers.itertuples()):
-        packs = load_packs(row.packs)
+        packs = [CATALOG[name] for name in row.packs.split(",")]
         zones = tuple(row.timezones.split(","))
         mine = [e for e in history if e.customer_id == row.customer_id]
         for j, channel in enumerate(a.channels):
@@ -133,6 +150,7 @@ def test_allowances_never_allow_what_evaluate_refuses(
                         (),
                         channel,
                         zones,
+                        campaign=campaign,
                         autodialed=channel in ("voice", "sms"),
                     )
                     d = evaluate(packs, mine, p)
@@ -147,6 +165,7 @@ def test_allowances_never_allow_what_evaluate_refuses(
                             "outbound",
                             "attempt",
                             outcome=counted_outcome(channel),
+                            campaign=campaign,
                         )
                         for _ in range(left - 1)
                     ]
@@ -156,6 +175,7 @@ def test_allowances_never_allow_what_evaluate_refuses(
                         (),
                         channel,
                         zones,
+                        campaign=campaign,
                         autodialed=channel in ("voice", "sms"),
                     )
                     d = evaluate(packs, mine + extra, p)
