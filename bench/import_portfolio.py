@@ -13,19 +13,16 @@ import argparse
 import datetime as dt
 import json
 import resource
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from campaigns.db import make_engine, migrate  # noqa: E402
-from campaigns.portfolio.generate import generate_file  # noqa: E402
-from campaigns.portfolio.load import load_portfolio  # noqa: E402
-from campaigns.portfolio.validate import validate_file  # noqa: E402
+from campaigns.db import make_engine, migrate
+from campaigns.portfolio.generate import generate_file
+from campaigns.portfolio.load import load_portfolio
+from campaigns.portfolio.validate import validate_file
 
 
 def main() -> None:
