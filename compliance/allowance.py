@@ -43,7 +43,7 @@ default autodialing and no guaranteed agent):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -52,14 +52,25 @@ import numpy as np
 import pandas as pd
 
 from compliance.evaluation import hours_refusal
-from compliance.frames import CATEGORIES
-from compliance.localtime import day_start, zone
+from compliance.frames import (
+    ATTEMPT,
+    CEASE,
+    DISPUTE,
+    OPT_OUT,
+    PROMISE,
+    Ledger,
+    Pairs,
+    Portfolio,
+    member,
+    read_ledger,
+    read_portfolio,
+    utc_ns,
+)
+from compliance.localtime import day_start
 from compliance.model import (
     AUTODIALED_BY_DEFAULT,
     CHANNELS,
-    MESSAGE_OUTCOMES,
     OUTCOMES,
-    VOICE_OUTCOMES,
     ComplianceInputError,
 )
 from compliance.packs import Pack, Rule, available_packs, load_pack
@@ -70,7 +81,6 @@ _NS_HOUR = 60 * _NS_MIN
 _NS_DAY = 24 * _NS_HOUR
 _EARLIEST = int(np.iinfo(np.int64).min)
 _BLOCK = 1 << 15  # rows per block of the final customers x channels x slots pass
-_ATTEMPT, _CONSENT, _OPT_OUT, _CEASE, _PROMISE, _DISPUTE = range(6)
 
 
 @dataclass(frozen=True)
@@ -97,202 +107,22 @@ class Allowances:
 
 
 def lookback_days(packs: Sequence[Pack]) -> int:
-    """Days of attempt history the packs' windows and cooldowns need before day D."""
-    days = [7]
+    """Days of attempts before day D that the packs' windows, cooldowns and lockouts read.
+
+    Fetch attempts from D minus this many days (UTC, one day of margin for
+    zone offsets included). Consent, opt-out, cease, promise and dispute rows
+    are needed whatever their age, and a ``campaign`` window needs all of the
+    campaign's attempts.
+    """
+    need = [1]
     for rule in (r for p in packs for r in p.rules):
-        days.append(rule.days + 7 if rule.window == "calendar_week" else rule.days + 1)
-    return max(days)
-
-
-@dataclass
-class _Portfolio:
-    n: int
-    pack_code: np.ndarray
-    tz_code: np.ndarray
-    rulesets: list[tuple[Rule, ...] | None]
-    zonesets: list[tuple[tuple[str, ZoneInfo], ...] | None]
-    has_zone: dict[str, np.ndarray]
-    problems: list[str]
-
-    def applies(self, rule: Rule) -> np.ndarray:
-        table = np.array([rs is not None and rule in rs for rs in self.rulesets], dtype=bool)
-        return table[self.pack_code]
-
-
-def _portfolio(customers: pd.DataFrame, catalog: Mapping[str, Pack]) -> _Portfolio:
-    for col in ("customer_id", "packs", "timezones"):
-        if col not in customers.columns:
-            raise ComplianceInputError(f"customers.{col}", "required column is missing")
-    pack_code, pack_names = pd.factorize(customers["packs"], use_na_sentinel=False)
-    tz_code, tz_names = pd.factorize(customers["timezones"], use_na_sentinel=False)
-    problems: list[str] = []
-    rulesets: list[tuple[Rule, ...] | None] = []
-    for i, names in enumerate(pack_names):
-        parts = [n.strip() for n in str(names).split(",") if n.strip()] if names else []
-        unknown = [n for n in parts if n not in catalog]
-        if unknown or not parts:
-            count = int(np.count_nonzero(pack_code == i))
-            why = f"unknown pack {unknown[0]!r}" if unknown else "no pack"
-            problems.append(f"packs {names!r} ({count} customers): {why}")
-            rulesets.append(None)
-        else:
-            rulesets.append(tuple(r for n in dict.fromkeys(parts) for r in catalog[n].rules))
-    zonesets: list[tuple[tuple[str, ZoneInfo], ...] | None] = []
-    has_zone: dict[str, np.ndarray] = {}
-    for i, names in enumerate(tz_names):
-        parts = [n.strip() for n in str(names).split(",") if n.strip()] if names else []
-        zones = [(n, zone(n)) for n in parts]
-        bad = [n for n, z in zones if z is None]
-        if bad or not zones:
-            count = int(np.count_nonzero(tz_code == i))
-            why = f"unknown time zone {bad[0]!r}" if bad else "no time zone"
-            problems.append(f"timezones {names!r} ({count} customers): {why}")
-            zonesets.append(None)
-            continue
-        zonesets.append(tuple((n, z) for n, z in zones if z is not None))
-        for n in parts:
-            has_zone.setdefault(n, np.zeros(len(tz_names), dtype=bool))[i] = True
-    return _Portfolio(
-        n=len(customers),
-        pack_code=pack_code.astype(np.int64),
-        tz_code=tz_code.astype(np.int64),
-        rulesets=rulesets,
-        zonesets=zonesets,
-        has_zone={n: table[tz_code] for n, table in has_zone.items()},
-        problems=problems,
-    )
-
-
-def _codes(events: pd.DataFrame, col: str) -> np.ndarray:
-    cats = CATEGORIES[col]
-    series = events[col]
-    if isinstance(series.dtype, pd.CategoricalDtype) and tuple(series.cat.categories) == cats:
-        codes = series.cat.codes.to_numpy()
-    else:
-        codes = pd.Index(list(cats)).get_indexer(pd.Index(series))
-        bad = np.flatnonzero((codes == -1) & series.notna().to_numpy())
-        if bad.size:
-            row = int(bad[0])
-            raise ComplianceInputError(
-                f"events.{col}[row {row}]", f"unknown value {series.iloc[row]!r}"
-            )
-    return codes.astype(np.int8)
-
-
-@dataclass(frozen=True)
-class _Pairs:
-    """(customer, debt) pairs of a subset of event_debts rows, densely numbered."""
-
-    event: np.ndarray  # event row of each event_debts row in the subset
-    code: np.ndarray  # pair number of each row
-    customer: np.ndarray  # customer of each pair number
-
-
-@dataclass
-class _Ledger:
-    cidx: np.ndarray
-    at: np.ndarray
-    ch: np.ndarray
-    dr: np.ndarray
-    kd: np.ndarray
-    oc: np.ndarray
-    frame: pd.DataFrame
-    debt_event: np.ndarray | None  # per kept event_debts row: its event row
-    debt_value: np.ndarray | None  # per kept event_debts row: the debt id
-    has_debt: np.ndarray
-    records: np.ndarray  # rows of consent and opt-out records
-
-    def column(self, name: str) -> pd.Series | None:
-        return self.frame[name] if name in self.frame.columns else None
-
-    def pairs(self, events: np.ndarray) -> _Pairs | None:
-        """Pairs of the event_debts rows whose event is selected by mask ``events``."""
-        if self.debt_event is None or self.debt_value is None:
-            return None
-        sel = np.flatnonzero(events[self.debt_event])
-        event = self.debt_event[sel]
-        values = self.debt_value[sel]
-        cust = self.cidx[event]
-        # Hashing is the cost here, so it is done once and only on the rows that matter.
-        if values.dtype.kind in "iu" and values.size and values.min() >= 0:
-            base = int(values.max()) + 1
-            if base * (len(self.cidx) + 1) < 2**62 and base * (int(cust.max()) + 1) < 2**62:
-                code, keys = pd.factorize(cust * base + values.astype(np.int64))
-                return _Pairs(event, code, np.asarray(keys) // base)
-        debt_code, uniques = pd.factorize(values)
-        base = max(len(uniques), 1)
-        code, keys = pd.factorize(cust * base + debt_code)
-        return _Pairs(event, code, np.asarray(keys) // base)
-
-
-def _member(codes: np.ndarray, names: Iterable[str], universe: tuple[str, ...]) -> np.ndarray:
-    """``codes`` (-1 = null) in ``names``, by table lookup (np.isin would sort)."""
-    table = np.zeros(len(universe) + 1, dtype=bool)
-    for name in names:
-        table[universe.index(name)] = True
-    return table[codes]
-
-
-def _utc_ns(values: object, field: str) -> np.ndarray:
-    idx = pd.DatetimeIndex(values)  # type: ignore[arg-type]
-    if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
-    if idx.hasnans:
-        raise ComplianceInputError(field, "missing timestamp")
-    return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
-
-
-def _ledger(
-    port: _Portfolio,
-    ids: pd.Index,
-    events: pd.DataFrame,
-    event_debts: pd.DataFrame | None,
-    first_slot: int,
-) -> _Ledger:
-    for col in ("customer_id", "at", "channel", "direction", "kind", "outcome"):
-        if col not in events.columns:
-            raise ComplianceInputError(f"events.{col}", "required column is missing")
-    cidx = ids.get_indexer(pd.Index(events["customer_id"]))
-    at = _utc_ns(events["at"], "events.at")
-    ch, dr, kd, oc = (_codes(events, c) for c in ("channel", "direction", "kind", "outcome"))
-    for name, codes in (("channel", ch), ("direction", dr), ("kind", kd)):
-        if (codes < 0).any():
-            raise ComplianceInputError(f"events.{name}[row {int(np.argmax(codes < 0))}]", "null")
-    voice_only = _member(np.arange(len(OUTCOMES)), VOICE_OUTCOMES, OUTCOMES)
-    message = _member(np.arange(len(OUTCOMES)), MESSAGE_OUTCOMES, OUTCOMES)
-    attempts = kd == _ATTEMPT
-    fits = np.where(ch == 0, voice_only[oc], message[oc]) & (oc >= 0)
-    bad = np.flatnonzero(attempts != (attempts & fits)) if attempts.any() else np.empty(0)
-    if bad.size:
-        row = int(bad[0])
-        raise ComplianceInputError(
-            f"events.outcome[row {row}]", f"{events['outcome'].iloc[row]!r} is not a valid outcome"
-        )
-    late = np.flatnonzero(at >= first_slot)
-    if late.size:
-        raise ComplianceInputError(
-            f"events.at[row {int(late[0])}]", "event at or after the first slot"
-        )
-    keep = cidx >= 0
-    position = np.cumsum(keep) - 1
-    frame = events if keep.all() else events.loc[keep]
-    cidx, at, ch, dr, kd, oc = (a[keep] for a in (cidx, at, ch, dr, kd, oc))
-    has_debt = np.zeros(len(cidx), dtype=bool)
-    debt_event = debt_value = None
-    if event_debts is not None:
-        for col in ("event", "debt_id"):
-            if col not in event_debts.columns:
-                raise ComplianceInputError(f"event_debts.{col}", "required column is missing")
-        ev = event_debts["event"].to_numpy(dtype=np.int64)
-        out = np.flatnonzero((ev < 0) | (ev >= len(keep)))
-        if out.size:
-            raise ComplianceInputError(f"event_debts.event[row {int(out[0])}]", "no such event")
-        kept = keep[ev]
-        debt_event = position[ev[kept]]
-        debt_value = event_debts["debt_id"].to_numpy()[kept]
-        has_debt[debt_event] = True
-    records = np.flatnonzero((kd == _CONSENT) | (kd == _OPT_OUT))
-    return _Ledger(cidx, at, ch, dr, kd, oc, frame, debt_event, debt_value, has_debt, records)
+        if rule.kind == "frequency_cap":
+            need.append({"rolling_days": rule.days, "calendar_week": 7}.get(rule.window, 1))
+        elif rule.kind in ("cooldown", "min_spacing"):
+            need.append(rule.days)
+        elif rule.kind == "lockout":
+            need.append(1 if rule.end_of_day else -(-rule.lock_hours // 24))
+    return max(need) + 1
 
 
 def _to_ns(t: datetime) -> int:
@@ -316,7 +146,7 @@ def _local_midnight(tz: str, utc_ns: np.ndarray) -> np.ndarray:
 
 
 def _latest_day_start(
-    port: _Portfolio,
+    port: Portfolio,
     cust: np.ndarray,
     plus_days: int,
     *,
@@ -391,7 +221,7 @@ def _slot_hours(
 class _Builder:
     """Accumulates per customer × channel remaining counts and blocks."""
 
-    def __init__(self, port: _Portfolio, channels: tuple[str, ...]) -> None:
+    def __init__(self, port: Portfolio, channels: tuple[str, ...]) -> None:
         self.port = port
         self.channels = channels
         self.remaining = np.full((port.n, len(channels)), UNLIMITED, dtype=np.int64)
@@ -421,20 +251,20 @@ class _Builder:
 
 
 def _count(
-    led: _Ledger,
+    led: Ledger,
     n: int,
     rule: Rule,
     in_window: np.ndarray,
     campaign: str | None,
-    pairs: _Pairs | None,
+    pairs: Pairs | None,
 ) -> np.ndarray:
     """Per customer, the attempts ``rule`` counts among the rows ``in_window``.
 
     ``pairs`` must cover every counted row of the customers the rule applies to.
     """
-    m = in_window & _member(led.ch, rule.channels, CHANNELS)
+    m = in_window & member(led.ch, rule.channels, CHANNELS)
     if rule.outcomes != frozenset(OUTCOMES):
-        m &= _member(led.oc, rule.outcomes, OUTCOMES)
+        m &= member(led.oc, rule.outcomes, OUTCOMES)
     if len(rule.directions) == 1:
         m &= led.dr == (0 if "outbound" in rule.directions else 1)
     if rule.window == "campaign" and campaign is not None:
@@ -449,7 +279,7 @@ def _count(
     return worst + np.bincount(led.cidx[m & ~led.has_debt], minlength=n)
 
 
-def _window_starts(port: _Portfolio, rule: Rule, day: date) -> np.ndarray:
+def _window_starts(port: Portfolio, rule: Rule, day: date) -> np.ndarray:
     """Per customer, the UTC start of ``rule``'s window for contacts on day D."""
     if rule.window == "campaign":
         return np.full(port.n, _EARLIEST, dtype=np.int64)
@@ -467,7 +297,7 @@ def _window_starts(port: _Portfolio, rule: Rule, day: date) -> np.ndarray:
     return table[port.tz_code]
 
 
-def _consent_state(led: _Ledger, n: int, channel: int) -> tuple[np.ndarray, np.ndarray]:
+def _consent_state(led: Ledger, n: int, channel: int) -> tuple[np.ndarray, np.ndarray]:
     """Per customer: (has a consent/opt-out record on the channel, latest one refuses)."""
     rows = led.records[led.ch[led.records] == channel]
     has = np.zeros(n, dtype=bool)
@@ -478,7 +308,7 @@ def _consent_state(led: _Ledger, n: int, channel: int) -> tuple[np.ndarray, np.n
     grant = np.ones(rows.size, dtype=bool)
     if granted is not None:
         grant = granted.iloc[rows].fillna(True).to_numpy(dtype=bool)
-    refusal = (led.kd[rows] == _OPT_OUT) | ~grant
+    refusal = (led.kd[rows] == OPT_OUT) | ~grant
     # Latest record wins; on a tie the refusal (sorted last) wins.
     order = np.lexsort((refusal, led.at[rows], led.cidx[rows]))
     cust = led.cidx[rows][order]
@@ -488,8 +318,8 @@ def _consent_state(led: _Ledger, n: int, channel: int) -> tuple[np.ndarray, np.n
     return has, refused
 
 
-def _open_disputes(led: _Ledger, n: int) -> np.ndarray:
-    is_dispute = led.kd == _DISPUTE
+def _open_disputes(led: Ledger, n: int) -> np.ndarray:
+    is_dispute = led.kd == DISPUTE
     rows = np.flatnonzero(is_dispute)
     held = np.zeros(n, dtype=bool)
     if rows.size == 0:
@@ -539,18 +369,18 @@ def allowances(
             raise ComplianceInputError("channels", f"unknown channel {c!r}")
     if catalog is None:
         catalog = {name: load_pack(name) for name in available_packs()}
-    slot_ns = _utc_ns(slots, "slots")
+    slot_ns = utc_ns(slots, "slots")
     if slot_ns.size == 0:
         raise ComplianceInputError("slots", "no slot given")
     ids = pd.Index(customers["customer_id"]) if "customer_id" in customers else None
     if ids is None or not ids.is_unique:
         raise ComplianceInputError("customers.customer_id", "required, unique per row")
-    port = _portfolio(customers, catalog)
-    led = _ledger(port, ids, events, event_debts, int(slot_ns.min()))
+    port = read_portfolio(customers, catalog)
+    led = read_ledger(port, ids, events, event_debts, int(slot_ns.min()))
     n = port.n
     out = _Builder(port, chans)
     rules = list({id(r): r for rs in port.rulesets if rs for r in rs}.values())
-    attempts = led.kd == _ATTEMPT
+    attempts = led.kd == ATTEMPT
     # Rules sharing a window share its row mask: (window, days) -> attempts inside it.
     windows: dict[tuple[str, int], np.ndarray] = {}
     for r in rules:
@@ -573,12 +403,12 @@ def allowances(
             out.cap(rule, applies, rule.max - _count(led, n, rule, in_window, campaign, pairs))
         elif rule.kind in ("cooldown", "lockout", "min_spacing"):
             if rule.kind == "min_spacing":
-                m = (led.kd == _ATTEMPT) & (led.dr == 0)
-                m &= _member(led.ch, rule.channels, CHANNELS)
+                m = (led.kd == ATTEMPT) & (led.dr == 0)
+                m &= member(led.ch, rule.channels, CHANNELS)
             else:
                 triggers = rule.trigger_channels if rule.kind == "cooldown" else rule.channels
-                m = (led.kd == _ATTEMPT) & _member(led.ch, triggers, CHANNELS)
-                m &= _member(led.oc, rule.trigger_outcomes, OUTCOMES)
+                m = (led.kd == ATTEMPT) & member(led.ch, triggers, CHANNELS)
+                m &= member(led.oc, rule.trigger_outcomes, OUTCOMES)
                 if rule.kind == "cooldown" and len(rule.trigger_directions) == 1:
                     m &= led.dr == (0 if "outbound" in rule.trigger_directions else 1)
             last = _last_per_customer(n, led.cidx[m], led.at[m])
@@ -598,12 +428,12 @@ def allowances(
                 until = at + rule.lock_hours * _NS_HOUR
             out.wait(rule, cust, until)
         elif rule.kind == "hold" and rule.on == "promise":
-            rows = np.flatnonzero(led.kd == _PROMISE)
+            rows = np.flatnonzero(led.kd == PROMISE)
             column = led.column("until")
-            if rows.size and column is None:
-                raise ComplianceInputError("events.until", "required for promise rows")
             if rows.size:
-                dates = _utc_ns(column.iloc[rows], "events.until")  # type: ignore[union-attr]
+                if column is None:
+                    raise ComplianceInputError("events.until", "required for promise rows")
+                dates = utc_ns(column.iloc[rows], "events.until")
                 keep = applies[led.cidx[rows]]
                 cust = led.cidx[rows][keep]
                 until = _latest_day_start(port, cust, 1, local_date_ns=dates[keep])
@@ -612,7 +442,7 @@ def allowances(
             out.block(rule, applies & _open_disputes(led, n))
         elif rule.kind == "cease":
             ceased = np.zeros(n, dtype=bool)
-            ceased[led.cidx[led.kd == _CEASE]] = True
+            ceased[led.cidx[led.kd == CEASE]] = True
             out.block(rule, applies & ceased)
         elif rule.kind in ("opt_out", "consent"):
             for j in out.columns(rule.channels):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from compliance import Allowances, ComplianceInputError, Event, allowances, events_frame
+from compliance import (
+    Allowances,
+    ComplianceInputError,
+    Event,
+    allowances,
+    events_frame,
+    load_packs,
+    lookback_days,
+)
 from compliance.allowance import UNLIMITED
 from tests.compliance.builders import calls, consent, ev
 
@@ -112,3 +120,23 @@ def test_missing_customer_column_is_named() -> None:
     frame, _ = events_frame([])
     with pytest.raises(ComplianceInputError, match=r"customers\.timezones"):
         allowances(pd.DataFrame({"customer_id": [], "packs": []}), frame, DAY, SLOTS)
+
+
+def test_lookback_covers_the_longest_window_with_a_day_of_margin() -> None:
+    assert lookback_days(load_packs("house")) == 2
+    assert lookback_days(load_packs("us-regf,house")) == 8
+    assert lookback_days(load_packs("uk-ofcom")) == 4  # 72 hours
+
+
+def test_lookback_is_enough_history() -> None:
+    # Attempts older than the lookback change nothing in the allowances.
+    packs = "us-regf,us-ma,uk-ofcom,cl-ley21320,house"
+    history = [consent("2025-01-02T12:00:00-05:00", c) for c in ("voice", "sms", "email")]
+    recent = calls([1, 3, 5], debts=("d1", "d2")) + calls([2], channel="sms", hour="09:00")
+    old = calls([20, 25, 27], month="2025-04", outcome="conversation")
+    days = lookback_days(load_packs(packs))
+    assert all(e.at.date() < DAY - timedelta(days=days) for e in old)
+    table = [("c1", packs, "America/New_York,America/Chicago")]
+    with_old, without = run(table, history + recent + old), run(table, history + recent)
+    assert (with_old.remaining == without.remaining).all()
+    assert (with_old.slot_allowed == without.slot_allowed).all()
