@@ -18,15 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compliance import Event, Proposal, allowances, evaluate, load_packs
 from compliance.frames import CATEGORIES
