@@ -314,3 +314,56 @@ def audit_violations(
         err_console.print(f"{checked} attempts re-evaluated, {len(findings)} findings")
     if findings:
         raise typer.Exit(1)
+
+
+@audit_app.command("frequency")
+def audit_frequency(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--from", help="From this date.")],
+    until: Annotated[str, typer.Option("--to", help="Up to this date (exclusive).")],
+    pack: Annotated[
+        str, typer.Option(help="Packs for attempts that recorded none (imported).")
+    ] = "",
+    as_json: JSON_OPT = False,
+) -> None:
+    """Per-rule histograms: how close each debt, customer or number came to its cap."""
+    from sqlalchemy.engine import Engine
+
+    from campaigns.audit_frequency import cap_usage
+
+    engine = _engine(ctx)
+    assert isinstance(engine, Engine)
+    defaults = tuple(p.strip() for p in pack.split(",") if p.strip())
+    try:
+        report = cap_usage(
+            engine, _day(since, "--from"), _day(until, "--to"), default_packs=defaults
+        )
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(report)
+        return
+    table = Table(
+        "rule",
+        "campaign",
+        "channel",
+        "cap",
+        "scopes",
+        "peak count → scopes",
+        "at cap",
+        "over",
+        title="Frequency caps: peak counts reached in the period",
+    )
+    for r in report:
+        histogram = "  ".join(f"{k}→{v}" for k, v in r["histogram"].items())
+        table.add_row(
+            r["rule"],
+            r["campaign"] or "",
+            r["channel"],
+            str(r["cap"]),
+            str(r["scopes"]),
+            histogram,
+            str(r["at_cap"]),
+            str(r["over_cap"]),
+        )
+    Console().print(table)

@@ -192,3 +192,36 @@ def test_audit_verify_exits_non_zero_on_a_tampered_ledger(tmp_path: Path) -> Non
     engine.dispose()
     code, _, err = cadencia("--db", db, "audit", "verify")
     assert code == 1 and "ledger BROKEN at event 1: this row was edited" in err
+
+
+def test_frequency_histogram_shows_how_close_each_debt_came_to_its_cap(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/t.db"
+    migrate(db)
+    engine = make_engine(db)
+    load_rows(engine, [us_row(phone_1_consent="granted", consent_at="2025-01-01")], now=MONDAY_NY)
+    engine.dispose()
+    # UA1: seven calls in seven days (at the cap), one of them busy (not counted by
+    # 1006.14(b)(2)(i)(A)), so its peak is 6; UA2: two calls.
+    events = [call(d) for d in range(6)] + [call(6, "busy")]
+    events += [call(0, debt="UA2", hours=1), call(1, debt="UA2", hours=1)]
+    assert (
+        cadencia("--db", db, "ledger", "import", str(write_jsonl(tmp_path / "h.jsonl", events)))[0]
+        == 0
+    )
+    code, out, _ = cadencia(
+        "--db",
+        db,
+        "audit",
+        "frequency",
+        "--from",
+        "2026-11-16",
+        "--to",
+        "2026-11-24",
+        "--pack",
+        "us-regf",
+        "--json",
+    )
+    assert code == 0
+    (regf,) = [r for r in json.loads(out) if r["rule"] == "regf-call-frequency"]
+    assert (regf["cap"], regf["scope"], regf["channel"], regf["scopes"]) == (7, "debt", "voice", 2)
+    assert regf["histogram"] == {"2": 1, "6": 1} and regf["over_cap"] == 0
