@@ -71,8 +71,9 @@ class _Ctx:
     at: datetime  # p.at in UTC
     zones: tuple[tuple[str, ZoneInfo], ...]
     local_dates: tuple[date, ...]
-    past: tuple[Event, ...]
-    attempts: tuple[Event, ...]
+    attempts: tuple[Event, ...]  # the past (before p.at) by kind, oldest first
+    records: tuple[Event, ...]  # consents and opt-outs
+    others: tuple[Event, ...]  # cease, promise, dispute
     attempt_times: tuple[datetime, ...]
     debts: tuple[str | None, ...]
     starts: dict[tuple[str, int], datetime | None]
@@ -184,7 +185,11 @@ def _frequency_cap(rule: Rule, ctx: _Ctx) -> RuleResult:
     if rule.scope == "debt":
         worst, label = -1, ""
         for debt in ctx.debts:
-            n = sum(1 for e in counted if _concerns(e, debt))
+            n = (
+                len(counted)
+                if debt is None
+                else sum(1 for e in counted if not e.debt_ids or debt in e.debt_ids)
+            )
             if n > worst:
                 worst, label = n, f"debt {debt}: " if debt is not None else ""
     else:
@@ -231,11 +236,7 @@ def _min_spacing(rule: Rule, ctx: _Ctx) -> RuleResult:
 
 
 def _latest_record(ctx: _Ctx) -> Event | None:
-    records = [
-        e
-        for e in ctx.past
-        if e.kind in ("consent", "opt_out") and e.channel == ctx.p.channel and _cp_match(e, ctx)
-    ]
+    records = [e for e in ctx.records if e.channel == ctx.p.channel and _cp_match(e, ctx)]
     # On a tie the refusal wins: the stricter reading of simultaneous records.
     return max(records, key=lambda e: (e.at, e.kind == "opt_out" or not e.granted), default=None)
 
@@ -269,7 +270,7 @@ def _opt_out(rule: Rule, ctx: _Ctx) -> RuleResult:
 
 
 def _cease(rule: Rule, ctx: _Ctx) -> RuleResult:
-    for e in ctx.past:
+    for e in ctx.others:
         if e.kind == "cease":
             detail = f"cease request at {_fmt(e.at, ctx)}"
             return RuleResult(rule.id, rule.citation, False, detail)
@@ -294,7 +295,7 @@ def _lockout(rule: Rule, ctx: _Ctx) -> RuleResult:
 
 def _hold(rule: Rule, ctx: _Ctx) -> RuleResult:
     if rule.on == "promise":
-        for e in ctx.past:
+        for e in ctx.others:
             if (
                 e.kind == "promise"
                 and e.until is not None
@@ -307,7 +308,7 @@ def _hold(rule: Rule, ctx: _Ctx) -> RuleResult:
                     return RuleResult(rule.id, rule.citation, False, detail)
         return RuleResult(rule.id, rule.citation, True, "no pending promise")
     for debt in ctx.debts:
-        disputes = [e for e in ctx.past if e.kind == "dispute" and _concerns(e, debt)]
+        disputes = [e for e in ctx.others if e.kind == "dispute" and _concerns(e, debt)]
         if disputes and not max(disputes, key=lambda e: e.at).resolved:
             detail = f"dispute open on debt {debt}" if debt else "dispute open"
             return RuleResult(rule.id, rule.citation, False, detail)
@@ -325,6 +326,26 @@ _CHECKS = {
     "lockout": _lockout,
     "hold": _hold,
 }
+
+
+def _history_refusal(events: list[Event], customer: str) -> str | None:
+    """Why ``events`` cannot be read as ``customer``'s ledger, or None."""
+    # The fast path is one set comprehension; the loop below only names the culprit.
+    try:
+        if {(type(e), e.customer_id, e.at.tzinfo is None) for e in events} <= {
+            (Event, customer, False)
+        }:
+            return None
+    except AttributeError:
+        pass
+    for i, e in enumerate(events):
+        if type(e) is not Event:
+            return f"history item {i} is not an Event"
+        if e.customer_id != customer:
+            return f"history item {i} is for customer {e.customer_id}, not {customer}"
+        if e.at.tzinfo is None:
+            return f"history item {i} has no UTC offset"
+    return None
 
 
 def evaluate(packs: Sequence[Pack], history: Iterable[Event], proposal: Proposal) -> Decision:
@@ -353,22 +374,13 @@ def evaluate(packs: Sequence[Pack], history: Iterable[Event], proposal: Proposal
             return _refuse("input.timezones", f"unknown time zone {name!r}")
         zones.append((name, tz))
     events = list(history)
-    past: list[Event] = []
-    customer = p.customer_id
-    for i, e in enumerate(events):
-        if type(e) is not Event:
-            return _refuse("input.history", f"history item {i} is not an Event")
-        if e.customer_id != customer:
-            return _refuse(
-                "input.history", f"history item {i} is for customer {e.customer_id}, not {customer}"
-            )
-        try:
-            if e.at < at:
-                past.append(e)
-        except TypeError:  # a naive timestamp cannot be placed in time
-            return _refuse("input.history", f"history item {i} has no UTC offset")
+    refusal = _history_refusal(events, customer=p.customer_id)
+    if refusal is not None:
+        return _refuse("input.history", refusal)
+    past = [e for e in events if e.at < at]
     past.sort(key=_AT)
-    attempts = tuple(e for e in past if e.kind == "attempt")
+    attempts = tuple([e for e in past if e.kind == "attempt"])
+    rest = [e for e in past if e.kind != "attempt"]
     debts: tuple[str | None, ...] = p.debt_ids
     if not debts:
         debts = tuple(dict.fromkeys(d for e in events for d in e.debt_ids)) or (None,)
@@ -377,15 +389,18 @@ def evaluate(packs: Sequence[Pack], history: Iterable[Event], proposal: Proposal
         at=at,
         zones=tuple(zones),
         local_dates=tuple(p.at.astimezone(tz).date() for _, tz in zones),
-        past=tuple(past),
+        records=tuple([e for e in rest if e.kind in ("consent", "opt_out")]),
+        others=tuple([e for e in rest if e.kind not in ("consent", "opt_out")]),
         attempts=attempts,
-        attempt_times=tuple(e.at for e in attempts),
+        attempt_times=tuple([e.at for e in attempts]),
         debts=debts,
         starts={},
     )
     results = tuple(
-        _CHECKS[rule.kind](rule, ctx) if p.channel in rule.channels else _na(rule, ctx)
-        for pack in packs
-        for rule in pack.rules
+        [
+            _CHECKS[rule.kind](rule, ctx) if p.channel in rule.channels else _na(rule, ctx)
+            for pack in packs
+            for rule in pack.rules
+        ]
     )
     return Decision(all(r.ok for r in results), results)
