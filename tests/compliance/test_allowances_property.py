@@ -53,7 +53,16 @@ ZONE_SETS = [
     "Asia/Kolkata",
     "Europe/Berlin",
 ]
-DAYS = [date(2025, 3, 9), date(2025, 5, 6), date(2025, 5, 21), date(2025, 8, 7), date(2025, 11, 2)]
+# US DST start and end, Chile DST end and its midnight-less start day, holidays.
+DAYS = [
+    date(2025, 3, 9),
+    date(2025, 4, 6),
+    date(2025, 5, 6),
+    date(2025, 5, 21),
+    date(2025, 8, 7),
+    date(2025, 9, 7),
+    date(2025, 11, 2),
+]
 
 
 @st.composite
