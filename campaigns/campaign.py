@@ -1,0 +1,244 @@
+"""The campaign file: what a campaign manager configures, validated once at load.
+
+TOML, validated with pydantic. Every problem is reported as
+``file:line: key.path: message`` so a manager can fix the file without reading
+Python. See ``examples/`` for a Colombian, a Chilean and a US campaign.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CHANNEL_NAMES = ("voice", "sms", "whatsapp", "email")
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Money = Annotated[float, Field(ge=0.0)]
+
+
+def _known_packs(packs: tuple[str, ...]) -> tuple[str, ...]:
+    from compliance import available_packs
+
+    known = set(available_packs())
+    missing = [p for p in packs if p not in known]
+    if missing:
+        raise ValueError(f"unknown packs {missing}; known: {sorted(known)}")
+    if not packs:
+        raise ValueError("no packs: every contact needs rules")
+    return packs
+
+
+PackNames = Annotated[tuple[str, ...], AfterValidator(_known_packs)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Segment(_Strict):
+    """Which customers of the portfolio the campaign covers (all filters must match)."""
+
+    countries: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    days_past_due: tuple[int, int] = (0, 100_000)
+    balance: tuple[float, float] = (0.0, 1e15)
+    behavior_score: tuple[int, int] = (0, 1000)
+
+    @field_validator("days_past_due", "balance", "behavior_score")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"range [{value[0]}, {value[1]}] is empty: low must be ≤ high")
+        return value
+
+
+class Channel(_Strict):
+    """One channel: on or off, what an attempt costs, who it comes from."""
+
+    enabled: bool = True
+    cost: Money = 0.0
+    sender: str | None = None  # caller id, SMS/WhatsApp number or email address
+    daily_budget: Money | None = None  # attempts per day (message channels); None = no cap
+    template_set: str = "default"
+
+
+class Agents(_Strict):
+    """Agent capacity: agents per hour slot of the campaign day."""
+
+    per_slot: tuple[Annotated[float, Field(ge=0)], ...]
+    occupancy: Annotated[float, Field(gt=0.0, le=1.0)] = 0.85
+    ring_minutes: Money = 0.4
+    talk_minutes: Money = 4.0
+    wrap_minutes: Money = 0.5
+
+
+class Dialer(_Strict):
+    """How voice attempts are dialed."""
+
+    mode: Literal["predictive", "progressive", "preview"] = "predictive"
+    abandon_target: Annotated[float, Field(ge=0.0, le=0.05)] = 0.03
+    abandon_window: Literal["day", "30d"] = "day"
+    ring_timeout_s: Annotated[int, Field(ge=10, le=60)] = 25
+    amd: bool = True
+    queue: str = "cadencia"
+
+
+class Priors(_Strict):
+    """Value-model priors used until the ledger has history."""
+
+    right_party_rate: dict[str, Share] = Field(
+        default_factory=lambda: {"voice": 0.25, "sms": 0.08, "whatsapp": 0.12, "email": 0.04}
+    )
+    promise_rate: Share = 0.3
+    payment_rate: Share = 0.6
+    second_attempt_factor: Share = 0.5
+
+    @field_validator("right_party_rate")
+    @classmethod
+    def _known_channels(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(CHANNEL_NAMES))
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}; use {list(CHANNEL_NAMES)}")
+        return value
+
+
+class Experiment(_Strict):
+    """Champion/challenger: shares kept on the rule strategy or on no contact at all."""
+
+    challenger_share: Share = 0.0
+    holdout_share: Share = 0.0
+    seed: int = 1
+
+    @model_validator(mode="after")
+    def _shares(self) -> Experiment:
+        if self.challenger_share + self.holdout_share > 0.5:
+            raise ValueError("challenger_share + holdout_share must leave at least half optimised")
+        return self
+
+
+class Campaign(_Strict):
+    """A whole campaign file."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    timezone: str
+    first_hour: Annotated[int, Field(ge=0, le=23)] = 8
+    segment: Segment = Segment()
+    rule_packs: dict[str, PackNames]
+    channels: dict[str, Channel]
+    agents: Agents
+    dialer: Dialer = Dialer()
+    priors: Priors = Priors()
+    experiment: Experiment = Experiment()
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, value: dict[str, Channel]) -> dict[str, Channel]:
+        unknown = sorted(set(value) - set(CHANNEL_NAMES))
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}; use {list(CHANNEL_NAMES)}")
+        if not any(c.enabled for c in value.values()):
+            raise ValueError("no channel is enabled")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+    @model_validator(mode="after")
+    def _day_fits(self) -> Campaign:
+        if self.first_hour + len(self.agents.per_slot) > 24:
+            raise ValueError(
+                f"first_hour {self.first_hour} + {self.slots} slots runs past midnight"
+            )
+        return self
+
+    @property
+    def slots(self) -> int:
+        """Hour slots in the campaign day (one per ``agents.per_slot`` entry)."""
+        return len(self.agents.per_slot)
+
+    def packs_for(self, country: str, subdivision: str | None) -> tuple[str, ...]:
+        """The packs for a debtor: the subdivision's (``US-MA``) if listed, else the country's."""
+        if subdivision and subdivision in self.rule_packs:
+            return self.rule_packs[subdivision]
+        return self.rule_packs.get(country, ())
+
+
+class CampaignFileError(ValueError):
+    """A campaign file that cannot be used; ``errors`` are ``file:line: key: message``."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _line_of(text: str, loc: tuple[str | int, ...]) -> int:
+    """Best line for a key path: the key's own line inside its table, else the table's."""
+    lines = text.splitlines()
+    tables = [str(p) for p in loc if isinstance(p, str)]
+    best = 1
+    for depth in range(len(tables), 0, -1):
+        header = re.compile(r"^\s*\[+\s*" + re.escape(".".join(tables[:depth])) + r"\s*\]+\s*$")
+        for number, line in enumerate(lines, start=1):
+            if header.match(line):
+                best = number
+                leaf = tables[depth] if depth < len(tables) else None
+                if leaf is None:
+                    return best
+                key = re.compile(r"^\s*[\"']?" + re.escape(leaf) + r"[\"']?\s*=")
+                for offset, after in enumerate(lines[number:], start=number + 1):
+                    if after.lstrip().startswith("["):
+                        break
+                    if key.match(after):
+                        return offset
+                return best
+    if tables:
+        top_key = re.compile(r"^\s*" + re.escape(tables[0]) + r"\s*=")
+        for number, line in enumerate(lines, start=1):
+            if top_key.match(line):
+                return number
+    return best
+
+
+def load_campaign(path: Path) -> Campaign:
+    """Read and validate ``path``; raises ``CampaignFileError`` listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignFileError([f"{path}:0: file: cannot read: {exc}"]) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.11's TOMLDecodeError has no lineno; its message ends "(at line N, …)".
+        found = re.search(r"at line (\d+)", str(exc))
+        line = int(found.group(1)) if found else 0
+        raise CampaignFileError([f"{path}:{line}: toml: {exc}"]) from exc
+    try:
+        return Campaign.model_validate(raw)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(p) for p in loc) or "campaign"
+            message = err["msg"].removeprefix("Value error, ")
+            errors.append(f"{path}:{_line_of(text, loc)}: {key}: {message}")
+        raise CampaignFileError(errors) from None
