@@ -105,6 +105,24 @@ class Allowances:
     shared_caps: tuple[SharedCap, ...]
     problems: tuple[str, ...]  # data that made customers fail closed
 
+    def remaining_frame(self) -> pd.DataFrame:
+        """Long table ``customer_id, channel, remaining, slots_allowed`` of the open cells.
+
+        Only customer × channel cells with at least one attempt and one slot left
+        appear (the optimizer's decision variables); ``remaining`` may be
+        UNLIMITED when no cap applies.
+        """
+        rows, cols = np.nonzero(self.remaining > 0)
+        names = pd.Index(list(self.channels))
+        return pd.DataFrame(
+            {
+                "customer_id": self.customer_ids[rows],
+                "channel": pd.Categorical.from_codes(cols, categories=names),
+                "remaining": self.remaining[rows, cols],
+                "slots_allowed": self.slot_allowed[rows, cols].sum(axis=1),
+            }
+        )
+
 
 def lookback_days(packs: Sequence[Pack]) -> int:
     """Days of attempts before day D that the packs' windows, cooldowns and lockouts read.

@@ -140,3 +140,13 @@ def test_lookback_is_enough_history() -> None:
     with_old, without = run(table, history + recent + old), run(table, history + recent)
     assert (with_old.remaining == without.remaining).all()
     assert (with_old.slot_allowed == without.slot_allowed).all()
+
+
+def test_remaining_frame_lists_the_open_cells() -> None:
+    history = [ev("2025-05-05T10:00:00-04:00", channel="email")]
+    a = run([("c1", "us-nyc", "America/New_York"), ("c2", "co-ley2300", "America/Bogota")], history)
+    frame = a.remaining_frame()
+    assert frame["customer_id"].tolist() == ["c1"] * 4
+    assert frame["channel"].tolist() == ["voice", "sms", "whatsapp", "email"]
+    assert frame["remaining"].tolist() == [2, 2, 2, 2]
+    assert (frame["slots_allowed"] == a.slot_allowed[0].sum(axis=1)).all()
