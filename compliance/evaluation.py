@@ -39,12 +39,18 @@ FAIL_CLOSED = "Cadencia invariant: fail closed when the guard cannot decide"
 
 @dataclass(frozen=True, slots=True)
 class RuleResult:
-    """The verdict of one rule on one proposal: ``detail`` is a one-line reason."""
+    """The verdict of one rule on one proposal: ``detail`` is a one-line reason.
+
+    Frequency caps also give ``count`` (already counted in the window, for the
+    strictest debt) and ``limit``, which audits histogram.
+    """
 
     rule: str
     citation: str
     ok: bool
     detail: str
+    count: int | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -198,9 +204,8 @@ def _frequency_cap(rule: Rule, ctx: _Ctx) -> RuleResult:
         worst, label = len(counted), ""
     ok = worst < rule.max
     verdict = "room for one more" if ok else "cap reached"
-    return RuleResult(
-        rule.id, rule.citation, ok, f"{label}{worst} of {rule.max} counted {where}: {verdict}"
-    )
+    detail = f"{label}{worst} of {rule.max} counted {where}: {verdict}"
+    return RuleResult(rule.id, rule.citation, ok, detail, count=worst, limit=rule.max)
 
 
 def _cooldown(rule: Rule, ctx: _Ctx) -> RuleResult:

@@ -19,6 +19,7 @@ def test_regf_1006_14_b_2_i_A_eighth_call_in_rolling_7_days_refused() -> None:
     assert not d.allowed
     r = rule(d, "regf-call-frequency")
     assert not r.ok and "7 of 7" in r.detail and "debt d1" in r.detail
+    assert (r.count, r.limit) == (7, 7)
 
 
 def test_regf_1006_14_b_2_i_A_seventh_call_allowed() -> None:
