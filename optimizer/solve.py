@@ -83,10 +83,13 @@ def to_plan(
     rows, cols = np.nonzero(choice >= 0)
     codes = choice[rows, cols].astype(np.int64)
     objective = float(kernel.objective_of(problem.value, problem.cost, choice, rho))
-    # the bound is proven; float32 values can put a tight optimum a hair above it
     if objective > upper:
+        # the bound is proven; float32 values and solver tolerances can put a
+        # tight optimum a hair above it, anything more is a solver bug
+        if objective - upper > 1e-6 * max(1.0, abs(upper)):
+            raise RuntimeError(f"{method}: objective {objective} above its bound {upper}")
         upper = objective
-    gap = (upper - objective) / max(abs(upper), 1e-9)
+    gap = (upper - objective) / max(abs(upper), 1e-9) if np.isfinite(upper) else np.inf
     return Plan(
         customer=rows.astype(np.int32),
         channel=(codes // n_sl).astype(np.int8),

@@ -1,0 +1,136 @@
+"""Why a customer got these attempts, or none: in the plan's own prices.
+
+The scale path prices every scarce resource (``Plan.voice_minute_price``,
+``Plan.budget_price``); an attempt is worth planning when its value exceeds
+its cost plus the price of the room it takes. So every decision has a short
+answer a campaign manager can check by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.problem import Plan, Problem
+
+
+@dataclass(frozen=True)
+class Option:
+    """One (channel, slot) for one customer, valued at the plan's prices."""
+
+    channel: str
+    slot: str
+    value: float
+    cost: float
+    capacity_charge: float
+    priced_by: str
+
+    @property
+    def net(self) -> float:
+        """Value minus cost minus the shadow price of the room it takes."""
+        return self.value - self.cost - self.capacity_charge
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """``reason`` is one of: contacted, no-attempts-left, compliance-blocked,
+    low-value, priced-out, no-room."""
+
+    customer: int
+    reason: str
+    summary: str
+    chosen: list[Option] = field(default_factory=list)
+    best_alternative: Option | None = None
+
+
+def _option(problem: Problem, plan: Plan, i: int, c: int, t: int, labels: Sequence[str]) -> Option:
+    charge = float(plan.budget_price[c] * problem.budget_per_attempt[c])
+    parts = []
+    if charge > 0:
+        parts.append(f"{problem.channel_name(c)} budget at {plan.budget_price[c]:.4g}/unit")
+    if c == problem.voice_channel:
+        vc = float(plan.voice_minute_price[t] * problem.handle_minutes[i])
+        if vc > 0:
+            parts.append(
+                f"agent time in {labels[t]} at {plan.voice_minute_price[t]:.4g}/min"
+                f" x {problem.handle_minutes[i]:.3g} min"
+            )
+        charge += vc
+    return Option(
+        channel=problem.channel_name(c),
+        slot=labels[t],
+        value=float(problem.value[i, c, t]),
+        cost=float(problem.cost[c]),
+        capacity_charge=charge,
+        priced_by="; ".join(parts) or "no scarce resource",
+    )
+
+
+def explain(
+    problem: Problem, plan: Plan, customer: int, slot_labels: Sequence[str] | None = None
+) -> Explanation:
+    """Explain the plan's decision for one customer (index into the Problem)."""
+    n, n_ch, n_sl = problem.value.shape
+    if not 0 <= customer < n:
+        raise ValueError(f"explain: customer index {customer} outside [0, {n})")
+    labels = list(slot_labels) if slot_labels is not None else [f"slot {t}" for t in range(n_sl)]
+    if len(labels) != n_sl:
+        raise ValueError(f"explain: {len(labels)} slot labels for {n_sl} slots")
+    i = customer
+    chosen = [_option(problem, plan, i, c, t, labels) for c, t in plan.attempts_of(i)]
+    ok = problem.allowed[i] & (problem.max_per_channel[i][:, None] > 0)
+    opts = [
+        _option(problem, plan, i, int(c), int(t), labels)
+        for c, t in zip(*np.nonzero(ok), strict=True)
+    ]
+    taken = {(o.channel, o.slot) for o in chosen}
+    others = [o for o in opts if (o.channel, o.slot) not in taken]
+    alt = max(others, key=lambda o: o.net, default=None)
+    if chosen:
+        lines = [
+            f"{o.channel} at {o.slot}: value {o.value:.2f} - cost {o.cost:.2f}"
+            f" - capacity {o.capacity_charge:.2f} ({o.priced_by}) = {o.net:.2f}"
+            for o in chosen
+        ]
+        if alt is not None:
+            lines.append(f"next best not planned: {alt.channel} at {alt.slot}, net {alt.net:.2f}")
+        return Explanation(i, "contacted", "; ".join(lines), chosen, alt)
+    if problem.max_attempts[i] == 0:
+        return Explanation(i, "no-attempts-left", "no attempt allowed today (contact limits)")
+    if not opts:
+        blocked = [problem.channel_name(c) for c in range(n_ch) if not problem.allowed[i, c].any()]
+        return Explanation(
+            i,
+            "compliance-blocked",
+            "no channel and hour allowed by compliance (consent, local hours, lockouts): "
+            + ", ".join(blocked),
+        )
+    best = max(opts, key=lambda o: o.value - o.cost)
+    if best.value - best.cost <= 0:
+        return Explanation(
+            i,
+            "low-value",
+            f"best option {best.channel} at {best.slot} is worth {best.value:.2f},"
+            f" not more than its cost {best.cost:.2f}",
+            best_alternative=best,
+        )
+    assert alt is not None
+    if alt.net <= 0:
+        return Explanation(
+            i,
+            "priced-out",
+            f"best option {alt.channel} at {alt.slot} is worth {alt.value:.2f} - cost"
+            f" {alt.cost:.2f}, but the room it needs is worth {alt.capacity_charge:.2f}"
+            f" to other customers ({alt.priced_by})",
+            best_alternative=alt,
+        )
+    return Explanation(
+        i,
+        "no-room",
+        f"{alt.channel} at {alt.slot} pays at current prices (net {alt.net:.2f}) but the"
+        " capacity ran out when the plan was made feasible; it is first in line for any"
+        " freed room",
+        best_alternative=alt,
+    )
