@@ -165,8 +165,15 @@ def ensure_root(base: Path | None = None, log: Log = _quiet) -> Path:
     with _locked(base / "build.lock"):
         if root_ready(base):
             return root
+        # Leftovers of a builder that was killed (we hold the lock, so no
+        # other build is running): hundreds of MB each.
+        for leftover in base.glob(f"{ROOT_NAME}.building-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         _ensure_debootstrap(log)
         building = Path(tempfile.mkdtemp(prefix=f"{ROOT_NAME}.building-", dir=base))
+        # mkdtemp makes it 0700; it becomes the root's "/", which the asterisk
+        # user must be able to traverse once Asterisk drops root.
+        building.chmod(0o755)
         try:
             _run(
                 ["debootstrap", "--variant=minbase", "sid", str(building), DEBIAN_MIRROR],
