@@ -134,7 +134,7 @@ def lookback_days(packs: Sequence[Pack]) -> int:
     """
     need = [1]
     for rule in (r for p in packs for r in p.rules):
-        if rule.kind == "frequency_cap":
+        if rule.kind in ("frequency_cap", "channel_limit"):
             need.append({"rolling_days": rule.days, "calendar_week": 7}.get(rule.window, 1))
         elif rule.kind in ("cooldown", "min_spacing"):
             need.append(rule.days)
@@ -402,7 +402,7 @@ def allowances(
     # Rules sharing a window share its row mask: (window, days) -> attempts inside it.
     windows: dict[tuple[str, int], np.ndarray] = {}
     for r in rules:
-        if r.kind == "frequency_cap" and (r.window, r.days) not in windows:
+        if r.kind in ("frequency_cap", "channel_limit") and (r.window, r.days) not in windows:
             since = _window_starts(port, r, day)
             windows[(r.window, r.days)] = attempts & (led.at >= since[led.cidx])
     per_debt = [r for r in rules if r.kind == "frequency_cap" and r.scope == "debt"]
@@ -419,6 +419,15 @@ def allowances(
         if rule.kind == "frequency_cap":
             in_window = windows[(rule.window, rule.days)]
             out.cap(rule, applies, rule.max - _count(led, n, rule, in_window, campaign, pairs))
+        elif rule.kind == "channel_limit":
+            m = windows[(rule.window, rule.days)] & (led.dr == 0)
+            m &= member(led.ch, rule.channels, CHANNELS)
+            used = np.zeros(n, dtype=np.int64)
+            np.bitwise_or.at(used, led.cidx[m], np.left_shift(1, led.ch[m].astype(np.int64)))
+            for j in out.columns(rule.channels):
+                with_j = used | (1 << CHANNELS.index(chans[j]))
+                distinct = sum((with_j >> k) & 1 for k in range(len(CHANNELS)))
+                out.blocked[:, j] |= applies & (distinct > rule.max)
         elif rule.kind in ("cooldown", "lockout", "min_spacing"):
             if rule.kind == "min_spacing":
                 m = (led.kd == ATTEMPT) & (led.dr == 0)

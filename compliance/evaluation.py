@@ -208,6 +208,21 @@ def _frequency_cap(rule: Rule, ctx: _Ctx) -> RuleResult:
     return RuleResult(rule.id, rule.citation, ok, detail, count=worst, limit=rule.max)
 
 
+def _channel_limit(rule: Rule, ctx: _Ctx) -> RuleResult:
+    key = (rule.window, rule.days)
+    if key not in ctx.starts:
+        ctx.starts[key] = _window_start(rule, ctx)
+    used = {
+        e.channel
+        for e in ctx.attempts_since(ctx.starts[key])
+        if e.direction == "outbound" and e.channel in rule.channels
+    }
+    ok = len(used | {ctx.p.channel}) <= rule.max
+    listed = ", ".join(sorted(used)) or "none"
+    detail = f"channels used in the window: {listed}; at most {rule.max}"
+    return RuleResult(rule.id, rule.citation, ok, detail)
+
+
 def _cooldown(rule: Rule, ctx: _Ctx) -> RuleResult:
     # A trigger more than days + 2 ago cannot reach today, whatever the zones' offsets.
     for e in reversed(ctx.attempts_since(ctx.at - timedelta(days=rule.days + 2))):
@@ -323,6 +338,7 @@ def _hold(rule: Rule, ctx: _Ctx) -> RuleResult:
 _CHECKS = {
     "contact_hours": _contact_hours,
     "frequency_cap": _frequency_cap,
+    "channel_limit": _channel_limit,
     "cooldown": _cooldown,
     "min_spacing": _min_spacing,
     "consent": _consent,

@@ -15,6 +15,9 @@ parameters. The kinds are implemented once (:mod:`compliance.evaluation`,
     ``calendar_day``, ``calendar_week`` Monday-based, ``campaign``), ``scope``
     (``debt``, ``customer``, ``contact_point``), ``directions`` (default
     outbound), ``outcomes`` or ``exclude_outcomes`` (default: all count).
+``channel_limit``
+    ``channels`` and ``max_channels``: how many distinct channels outbound
+    attempts may use within ``window`` (as for caps, without ``campaign``).
 ``cooldown``
     ``channels`` blocked, ``trigger_channels``, ``trigger_outcomes``,
     ``trigger_directions`` and ``days`` (the trigger's local date is day 1).
@@ -52,6 +55,7 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KINDS: tuple[str, ...] = (
     "contact_hours",
     "frequency_cap",
+    "channel_limit",
     "cooldown",
     "min_spacing",
     "consent",
@@ -211,6 +215,14 @@ def _rule(raw_in: Mapping[str, Any], pack: str, index: int) -> Rule:
             p["outcomes"] = _names(raw, "outcomes", OUTCOMES, field)
         if "exclude_outcomes" in raw:
             p["outcomes"] = frozenset(OUTCOMES) - _names(raw, "exclude_outcomes", OUTCOMES, field)
+    elif kind == "channel_limit":
+        p["max"] = _positive_int(raw, "max_channels", field)
+        window = raw.pop("window", None)
+        if window not in ("rolling_days", "calendar_day", "calendar_week"):
+            raise PackError(f"{field}.window", "must be rolling_days|calendar_day|calendar_week")
+        p["window"] = window
+        if window == "rolling_days":
+            p["days"] = _positive_int(raw, "days", field)
     elif kind == "cooldown":
         p["days"] = _positive_int(raw, "days", field)
         p["trigger_channels"] = _names(raw, "trigger_channels", CHANNELS, field)

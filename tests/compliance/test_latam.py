@@ -47,7 +47,19 @@ def test_co_ley2300_art3_one_contact_a_day_across_channels() -> None:
     morning = [ev("2025-05-06T08:00:00-05:00", channel="sms")]
     assert not co("2025-05-06T16:00:00-05:00", morning)
     assert not co("2025-05-06T16:00:00-05:00", morning, channel="whatsapp")
-    assert co("2025-05-07T07:00:00-05:00", morning)
+    assert co("2025-05-07T07:00:00-05:00", morning, channel="sms")
+
+
+def test_co_ley2300_art3_not_several_channels_in_the_same_week() -> None:
+    monday = [ev("2025-05-05T10:00:00-05:00", channel="sms")]
+    d = decide("co-ley2300", CO_AUTH + monday, prop("2025-05-07T10:00:00-05:00", tz=BOG))
+    assert not d.allowed
+    assert not rule(d, "co-un-canal-por-semana").ok
+    assert co("2025-05-07T10:00:00-05:00", monday, channel="sms")
+    # Read as 7 rolling days: Saturday is inside, the following Monday is not.
+    saturday = decide("co-ley2300", CO_AUTH + monday, prop("2025-05-10T10:00:00-05:00", tz=BOG))
+    assert not rule(saturday, "co-un-canal-por-semana").ok
+    assert co("2025-05-12T10:00:00-05:00", monday)
 
 
 def test_co_ley2300_art2_only_authorised_channels() -> None:
