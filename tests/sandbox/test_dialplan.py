@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import tests.support.asterisk as asterisk_support
-from campaigns.sandbox.asterisk import SandboxState
+from campaigns.sandbox.asterisk import SandboxState, cli_command
 from dialer.ami import AmiClient, AmiEvent, OriginateReason, typed_event
 from dialer.ami.events import AgentComplete, OriginateResponse, UserEvent
 from tests.support.asterisk import reset_agents
@@ -140,3 +140,13 @@ def test_unreachable_numbers(
     _, events = run(call(asterisk_sandbox, number, "OriginateResponse", 30.0, **variables))
     (response,) = [t for t in map(typed_event, events) if isinstance(t, OriginateResponse)]
     assert not response.success and response.reason == reason
+
+
+def test_production_templates_load(asterisk_sandbox: SandboxState) -> None:
+    # the sandbox's site/pjsip.conf instantiates the production trunk template
+    endpoint = "\n".join(cli_command(asterisk_sandbox, "pjsip show endpoint carrier"))
+    assert "cadencia-inbound" in endpoint and "(ulaw|alaw)" in endpoint
+    user = "\n".join(cli_command(asterisk_sandbox, "manager show user cadencia"))
+    assert "originate" in user and "deny - 0.0.0.0/0.0.0.0" in user
+    queues = "\n".join(cli_command(asterisk_sandbox, "queue show cadencia-test"))
+    assert "leastrecent" in queues and "Custom:agent1" in queues
