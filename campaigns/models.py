@@ -195,3 +195,69 @@ class LedgerHead(Base):
     last_event_id: Mapped[int] = mapped_column(sa.BigInteger)
     last_hash: Mapped[str] = mapped_column(sa.String(64))
     events: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class Run(Base):
+    """One campaign's day: a state machine persisted so a crash can resume it.
+
+    allowances → planned → (approved) → dispatched → executing → closed. The
+    campaign file's text is stored with the run, so a resumed or audited run
+    uses exactly the configuration it started with.
+    """
+
+    __tablename__ = "runs"
+    __table_args__ = (sa.UniqueConstraint("campaign", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign: Mapped[str] = mapped_column(sa.String(80))
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    campaign_toml: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(20))
+    needs_approval: Mapped[bool] = mapped_column(sa.Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    summary: Mapped[str] = mapped_column(sa.Text)  # JSON: plan figures, prices, timings
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class PlannedContact(Base):
+    """One attempt the plan calls for: customer, channel, hour slot, priority."""
+
+    __tablename__ = "planned_contacts"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "customer_id", "channel", "slot"),
+        sa.Index("ix_planned_contacts_run_slot", "run_id", "slot", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"))
+    customer_id: Mapped[str] = mapped_column(sa.String(64))
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    slot: Mapped[int] = mapped_column(sa.SmallInteger)
+    slot_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    rank: Mapped[int] = mapped_column(sa.SmallInteger)
+    value: Mapped[float] = mapped_column(sa.Float)
+    arm: Mapped[str] = mapped_column(sa.String(12))  # optimised | challenger
+    status: Mapped[str] = mapped_column(sa.String(12))  # planned | dispatched | done | dropped
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class RunCustomer(Base):
+    """Every customer the run considered, with their arm and why they got no contact."""
+
+    __tablename__ = "run_customers"
+    __table_args__ = (sa.UniqueConstraint("run_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64))
+    arm: Mapped[str] = mapped_column(sa.String(12))  # optimised | challenger | holdout
+    segment: Mapped[str] = mapped_column(sa.String(40))
+    expected_amount: Mapped[float] = mapped_column(sa.Float)
+    planned_attempts: Mapped[int] = mapped_column(sa.SmallInteger)
+    left_out_reason: Mapped[str | None] = mapped_column(sa.Text)

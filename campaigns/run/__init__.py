@@ -1,0 +1,1 @@
+"""The daily run: portfolio slice → allowances → plan → dispatch → outcomes → reports."""

@@ -1,0 +1,205 @@
+"""What planning reads from the database: the campaign's customers, their history, slots.
+
+Everything is returned as arrays aligned on one customer order, ready for
+``compliance.allowances`` and ``optimizer.Problem``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from campaigns.campaign import Campaign
+from campaigns.ledger.history import customer_histories
+from compliance import Event, load_packs, lookback_days
+
+RPC_OUTCOMES = {"conversation", "replied"}
+
+
+@dataclass(frozen=True)
+class CampaignSlice:
+    """The campaign's customers (one row each) and why others of the segment were left out."""
+
+    customers: pd.DataFrame  # customer_id, country, subdivision, timezones, segment, amounts…
+    excluded: dict[str, str]  # customer_id -> reason (no rule pack for their jurisdiction…)
+
+
+def load_slice(conn: Connection, campaign: Campaign) -> CampaignSlice:
+    """Customers with at least one open account in the segment and the campaign's currency.
+
+    The customer is the unit: their amounts sum every open account of the
+    segment, and a contact concerns all of their open debts (``debt_ids``).
+    """
+    seg = campaign.segment
+    where = [
+        "a.status = 'open'",
+        "a.currency = :currency",
+        "a.days_past_due BETWEEN :dpd_lo AND :dpd_hi",
+        "a.balance BETWEEN :bal_lo AND :bal_hi",
+    ]
+    params: dict[str, object] = {
+        "currency": campaign.currency,
+        "dpd_lo": seg.days_past_due[0],
+        "dpd_hi": seg.days_past_due[1],
+        "bal_lo": seg.balance[0],
+        "bal_hi": seg.balance[1],
+        "score_lo": seg.behavior_score[0],
+        "score_hi": seg.behavior_score[1],
+    }
+    if seg.countries:
+        where.append("c.country IN :countries")
+        params["countries"] = list(seg.countries)
+    if seg.products:
+        where.append("a.product IN :products")
+        params["products"] = list(seg.products)
+    query = sa.text(
+        f"""
+        SELECT c.external_id AS customer_id, c.country, c.subdivision, c.timezones, c.language,
+               COALESCE(c.segment, 'unknown') AS segment,
+               COALESCE(c.behavior_score, 500) AS behavior_score,
+               SUM(a.balance) AS balance, SUM(a.minimum_due) AS minimum_due,
+               MAX(a.days_past_due) AS days_past_due
+        FROM customers c JOIN accounts a ON a.customer_id = c.id
+        WHERE {" AND ".join(where)}
+          AND COALESCE(c.behavior_score, 500) BETWEEN :score_lo AND :score_hi
+        GROUP BY c.id, c.external_id, c.country, c.subdivision, c.timezones, c.language,
+                 c.segment, c.behavior_score
+        ORDER BY c.external_id
+        """
+    )
+    for name in ("countries", "products"):
+        if name in params:
+            query = query.bindparams(sa.bindparam(name, expanding=True))
+    frame = pd.DataFrame(conn.execute(query, params).mappings().all())
+    if frame.empty:
+        frame = pd.DataFrame(
+            columns=[
+                "customer_id",
+                "country",
+                "subdivision",
+                "timezones",
+                "language",
+                "segment",
+                "behavior_score",
+                "balance",
+                "minimum_due",
+                "days_past_due",
+            ]
+        )
+    debts = conn.execute(
+        sa.text(
+            "SELECT c.external_id, a.external_id FROM accounts a JOIN customers c"
+            " ON c.id = a.customer_id WHERE a.status = 'open' ORDER BY a.external_id"
+        )
+    ).all()
+    open_debts: dict[str, list[str]] = {}
+    for cid, aid in debts:
+        open_debts.setdefault(cid, []).append(aid)
+    frame["debt_ids"] = [tuple(open_debts.get(c, ())) for c in frame["customer_id"]]
+    frame["packs"] = [
+        ",".join(campaign.packs_for(c, s))
+        for c, s in zip(frame["country"], frame["subdivision"], strict=True)
+    ]
+    excluded = {
+        str(cid): f"no rule pack for {sub or country} in the campaign file (fail closed)"
+        for cid, country, sub, packs in zip(
+            frame["customer_id"],
+            frame["country"],
+            frame["subdivision"],
+            frame["packs"],
+            strict=True,
+        )
+        if not packs
+    }
+    frame = frame[frame["packs"] != ""].reset_index(drop=True)
+    for column in ("balance", "minimum_due"):
+        frame[column] = frame[column].astype(float)
+    return CampaignSlice(frame, excluded)
+
+
+def slot_starts(campaign: Campaign, day: dt.date) -> list[dt.datetime]:
+    """UTC start of each hour slot of ``day`` in the campaign's time zone."""
+    zone = ZoneInfo(campaign.timezone)
+    return [
+        dt.datetime.combine(day, dt.time(campaign.first_hour + t), tzinfo=zone).astimezone(dt.UTC)
+        for t in range(campaign.slots)
+    ]
+
+
+def hour_offsets(timezones: Sequence[str], campaign: Campaign, day: dt.date) -> np.ndarray:
+    """Each customer's local hour minus the campaign's, at noon of ``day`` (first zone)."""
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo(campaign.timezone))
+    base = noon.utcoffset() or dt.timedelta()
+    cache: dict[str, int] = {}
+    out = np.zeros(len(timezones), np.int64)
+    for i, zones in enumerate(timezones):
+        first = zones.split(";")[0] if zones else campaign.timezone
+        if first not in cache:
+            offset = noon.astimezone(ZoneInfo(first)).utcoffset() or dt.timedelta()
+            cache[first] = round((offset - base).total_seconds() / 3600)
+        out[i] = cache[first]
+    return out
+
+
+def histories(
+    conn: Connection, customer_ids: Sequence[str], packs: Sequence[str], before: dt.datetime
+) -> list[Event]:
+    """Every ledger event the allowances need, before the day's first slot."""
+    names = sorted({p for group in packs for p in group.split(",") if p})
+    days = lookback_days(load_packs(names)) if names else 35
+    since = before - dt.timedelta(days=max(days, 35))
+    found = customer_histories(conn, list(customer_ids), since)
+    return [e for h in found.values() for e in h.events if e.at < before]
+
+
+def arm_of(customer_id: str, seed: int, challenger: float, holdout: float) -> str:
+    """Stable assignment to optimised / challenger / holdout (the same every day)."""
+    digest = hashlib.sha256(f"{seed}:{customer_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < holdout:
+        return "holdout"
+    if u < holdout + challenger:
+        return "challenger"
+    return "optimised"
+
+
+def outcome_counts(
+    events: Sequence[Event],
+    segment_of: dict[str, int],
+    zone_of: dict[str, str],
+    channels: Sequence[str],
+    n_segments: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ledger counts for the value model: attempts and RPC ``[S, C, 24]``, promises ``[S, C]``.
+
+    A right-party contact is a conversation (voice) or a reply (messages); a
+    promise is credited to the channel of the customer's last RPC before it.
+    """
+    c_index = {c: k for k, c in enumerate(channels)}
+    attempts = np.zeros((n_segments, len(channels), 24))
+    rpc = np.zeros_like(attempts)
+    promises = np.zeros((n_segments, len(channels)))
+    last_rpc: dict[str, int] = {}
+    for e in sorted(events, key=lambda e: e.at):
+        s = segment_of.get(e.customer_id)
+        if s is None:
+            continue
+        if e.kind == "promise" and e.customer_id in last_rpc:
+            promises[s, last_rpc[e.customer_id]] += 1
+        if e.kind != "attempt" or e.direction != "outbound" or e.channel not in c_index:
+            continue
+        k = c_index[e.channel]
+        hour = e.at.astimezone(ZoneInfo(zone_of.get(e.customer_id) or "UTC")).hour
+        attempts[s, k, hour] += 1
+        if e.outcome in RPC_OUTCOMES:
+            rpc[s, k, hour] += 1
+            last_rpc[e.customer_id] = k
+    return attempts, rpc, np.minimum(promises, rpc.sum(axis=2))
