@@ -1,0 +1,150 @@
+"""``cadencia run …``: launch, resume, approve and watch a campaign's day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from campaigns.cli import err_console, fail, print_json, settings_of
+
+run_app = typer.Typer(
+    help="The daily run: plan, (approve), dispatch, execute, close. Safe to run twice.",
+    invoke_without_command=True,
+)
+
+
+def _engine(ctx: typer.Context) -> object:
+    from campaigns.cli_portfolio import _engine_ready
+
+    return _engine_ready(settings_of(ctx).database_url)
+
+
+def _show(status_dict: dict[str, object]) -> None:
+    table = Table("field", "value", title=f"Run {status_dict['run_id']}")
+    for key in ("campaign", "day", "state", "error"):
+        table.add_row(key, str(status_dict[key]))
+    summary = status_dict["summary"]
+    assert isinstance(summary, dict)
+    for key in (
+        "customers",
+        "planned_attempts",
+        "by_channel",
+        "by_arm",
+        "objective",
+        "upper_bound",
+        "gap_pct",
+        "excluded",
+        "left_out_customers",
+        "seconds",
+    ):
+        if key in summary:
+            table.add_row(key, str(summary[key]))
+    table.add_row("planned contacts by status", str(status_dict["planned_by_status"]))
+    Console().print(table)
+
+
+@run_app.callback()
+def run(
+    ctx: typer.Context,
+    campaign: Annotated[Path | None, typer.Option(help="Campaign file (TOML).")] = None,
+    date: Annotated[str | None, typer.Option(help="The day to run, YYYY-MM-DD.")] = None,
+    resume: Annotated[int | None, typer.Option(help="Carry on an interrupted run.")] = None,
+    approve_gate: Annotated[
+        bool, typer.Option("--approve", help="Stop after planning until `run approve`.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable status.")] = False,
+) -> None:
+    """Start (or continue) a campaign's day: `--campaign FILE --date D`, or `--resume RUN_ID`.
+
+    Running the same campaign and date twice continues the same run; nothing
+    already planned or dispatched is done again.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlalchemy.engine import Engine
+
+    from campaigns.campaign import CampaignFileError
+    from campaigns.run.state import RunError, advance, create_run, status
+
+    if resume is None and (campaign is None or date is None):
+        fail("give --campaign FILE --date YYYY-MM-DD, or --resume RUN_ID", code=2)
+    engine = _engine(ctx)
+    assert isinstance(engine, Engine)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        if resume is not None:
+            run_id = resume
+        else:
+            assert campaign is not None and date is not None
+            try:
+                day = dt.date.fromisoformat(date)
+            except ValueError:
+                fail(f"--date: {date!r} is not YYYY-MM-DD", code=2)
+            run_id = create_run(engine, campaign, day, needs_approval=approve_gate, now=now)
+        with err_console.status(f"run {run_id}: planning and dispatching…"):
+            advance(engine, run_id, now=now)
+        report = status(engine, run_id).as_dict()
+    except CampaignFileError as exc:
+        for error in exc.errors:
+            err_console.print(error, markup=False, highlight=False)
+        fail(f"{campaign}: {len(exc.errors)} errors in the campaign file", code=2)
+    except RunError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(report)
+    else:
+        _show(report)
+
+
+@run_app.command("status")
+def run_status(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="The run's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable status.")] = False,
+) -> None:
+    """A run's state, plan summary and progress."""
+    from sqlalchemy.engine import Engine
+
+    from campaigns.run.state import RunError, status
+
+    engine = _engine(ctx)
+    assert isinstance(engine, Engine)
+    try:
+        report = status(engine, run_id).as_dict()
+    except RunError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(report)
+    else:
+        _show(report)
+
+
+@run_app.command("approve")
+def run_approve(
+    ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's id.")]
+) -> None:
+    """Release a plan held by `--approve` for dispatch."""
+    from sqlalchemy.engine import Engine
+
+    from campaigns.run.state import RunError, advance, approve
+
+    engine = _engine(ctx)
+    assert isinstance(engine, Engine)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        approve(engine, run_id, now=now)
+        state = advance(engine, run_id, now=now)
+    except RunError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    err_console.print(f"run {run_id} approved; now {state}")
