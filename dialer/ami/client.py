@@ -303,6 +303,21 @@ class AmiClient:
         fields = [("Queue", queue)] if queue else []
         return await self.send_action("QueueStatus", fields)
 
+    async def active_channels(self) -> dict[str, AmiEvent]:
+        """Every live channel, keyed by Uniqueid (CoreShowChannels).
+
+        This is how a caller reconciles an :class:`OriginateOutcomeUnknown`:
+        a channel whose Uniqueid is the Originate's ``channel_id`` means the
+        call was placed and is still up; its absence means it never started
+        or already ended (then the ``Hangup`` event, if it was seen, says how).
+        """
+        response = await self.send_action("CoreShowChannels")
+        return {
+            event.get("Uniqueid") or "": event
+            for event in response.events
+            if event.name == "CoreShowChannel"
+        }
+
     async def originate(
         self,
         channel: str,

@@ -205,6 +205,10 @@ def test_killed_connection_never_resends_the_originate(asterisk_sandbox: Sandbox
             assert lost.value.channel_id == cid
             await ami.wait_connected(10.0)
             assert ami.generation == 2 and proxy.accepted == 2
+            # reconcile: the call is up, under the ChannelId chosen before sending
+            await until(lambda: bool(watched.named("Newchannel", cid)))
+            channels = await ami.active_channels()
+            assert (channels[cid].get("Channel") or "").startswith("Local/5550001@pstn")
             # Asterisk placed the call exactly once and it ran to its end.
             await until(lambda: bool(watched.named("Hangup", cid)))
             await ami.ping()  # the new connection works
