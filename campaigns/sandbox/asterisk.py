@@ -10,7 +10,10 @@ so several test sessions can run side by side from one root.
 An instance is started with ``chroot ROOT asterisk -C .../asterisk.conf -f -U
 asterisk -G asterisk`` inside a private mount namespace (``unshare --mount``)
 where ``/proc`` is mounted: the mount lives and dies with the namespace, so a
-killed Asterisk can never leave a mount behind on the host. The configuration
+killed Asterisk can never leave a mount behind on the host. (Found on this
+machine: Asterisk 22 boots even without /proc, but ``/dev/fd`` links into it
+and the CLI's sysinfo reads it, so it is mounted. ``/dev`` needs no bind:
+debootstrap creates real null/zero/random/urandom/tty/ptmx nodes in the root.) The configuration
 is the production set from ``docker/asterisk/`` plus the ``test/`` overlay,
 with AMI on a free 127.0.0.1 port and a random secret.
 
