@@ -31,6 +31,20 @@ import numpy as np
 
 from dialer.abandon_budget import AbandonBudget, AbandonRule
 from dialer.estimators import AnswerModel, CallOutcome, DurationModel, FloatArray
+from dialer.shortfall import expected_shortfall, normal_cdf, risks_exact, risks_normal
+
+__all__ = [
+    "AgentState",
+    "AgentView",
+    "Decision",
+    "Mode",
+    "Pacer",
+    "PacingConfig",
+    "PacingPriors",
+    "PacingSnapshot",
+    "normal_cdf",
+    "progressive_calls",
+]
 
 
 class Mode(StrEnum):
@@ -132,7 +146,7 @@ class PacingConfig:
     # Predictive dialing waits until the campaign's own data has outweighed the
     # priors: a prior that is off (say, wrap-up 20 s when it is 30 s) makes the
     # model over-dial in bursts, and the daily budget then stays spent for hours.
-    warmup_calls: int = 300
+    warmup_calls: int = 150
     warmup_handles: int = 20
     # In the last endgame_seconds of a closing window, the hard stop keeps up to
     # endgame_cushion more abandons in hand: a late burst cannot be earned back.
@@ -140,6 +154,9 @@ class PacingConfig:
     endgame_cushion: float = 3.0
     max_lines: int | None = None  # trunk capacity: calls in flight never exceed this
     max_calls_per_decision: int = 200
+    # Up to this many busy agents plus calls in flight, risks use the exact
+    # Poisson-binomial law; beyond, the normal approximation (accurate there).
+    exact_up_to: int = 60
     priors: PacingPriors = field(default_factory=PacingPriors)
 
     def __post_init__(self) -> None:
@@ -155,18 +172,6 @@ class PacingConfig:
             raise ValueError("PacingConfig needs 0 < min <= initial <= max threshold < 1")
         if self.max_lines is not None and self.max_lines < 1:
             raise ValueError(f"PacingConfig.max_lines must be >= 1, got {self.max_lines}")
-
-
-def normal_cdf(x: FloatArray) -> FloatArray:
-    """Standard normal CDF, vectorised (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7)."""
-    z = np.abs(x) / math.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    erfc = poly * np.exp(-z * z)
-    out: FloatArray = np.where(x >= 0, 1.0 - 0.5 * erfc, 0.5 * erfc)
-    return out
 
 
 def progressive_calls(snapshot: PacingSnapshot) -> int:
@@ -268,11 +273,12 @@ class Pacer:
                 threshold=self.threshold,
                 budget_left=budget_left,
             )
-        supply_mean, supply_var = self._supply(snapshot)
-        demand_mean, demand_var = self._inflight_demand(snapshot)
-        margin = supply_mean - demand_mean - snapshot.waiting_live
-        var = supply_var + demand_var
-        reserve = 1.0 + self._expected_abandons(margin, var)
+        ready = snapshot.count(AgentState.READY)
+        supply = self._supply(snapshot)
+        demand = self._inflight_demand(snapshot)
+        margin = ready - snapshot.waiting_live + supply.sum(axis=0) - demand.sum(axis=0)
+        var = (supply * (1.0 - supply)).sum(axis=0) + (demand * (1.0 - demand)).sum(axis=0)
+        reserve = 1.0 + expected_shortfall(margin, var)
         left = snapshot.window_seconds_left
         if left is not None and left < cfg.endgame_seconds:
             reserve += cfg.endgame_cushion * (1.0 - max(0.0, left) / cfg.endgame_seconds)
@@ -285,7 +291,10 @@ class Pacer:
                 budget_left=budget_left,
             )
         self._predictive_active = True
-        n, risk = self._calls_under_threshold(margin, var, room, budget_left - reserve)
+        base = ready - snapshot.waiting_live
+        n, risk = self._calls_under_threshold(
+            base, supply, demand, (margin, var), room, budget_left - reserve
+        )
         calls = max(n, floor)
         return Decision(
             calls,
@@ -305,11 +314,10 @@ class Pacer:
         ends = np.arange(1, h + 1, dtype=np.float64)
         return ends, ends - 0.5 + self.config.grace_seconds
 
-    def _supply(self, snapshot: PacingSnapshot) -> tuple[FloatArray, FloatArray]:
-        """Mean and variance of the number of agents free by each supply offset."""
+    def _supply(self, snapshot: PacingSnapshot) -> FloatArray:
+        """Per busy agent (rows), the probability of being free by each supply offset."""
         _, offsets = self._grid()
-        ready = snapshot.count(AgentState.READY)
-        probs: list[FloatArray] = []
+        probs: list[FloatArray] = [np.zeros((0, offsets.size))]
         wrap_el = np.array(
             [a.seconds_in_state for a in snapshot.agents if a.state is AgentState.WRAPUP]
         )
@@ -323,13 +331,7 @@ class Pacer:
             ends = self.talk.conditional_cdf(talk_el, steps)
             end_pmf = np.diff(ends, axis=1, prepend=0.0)
             probs.append(end_pmf @ self._after_wrap(steps, offsets))
-        mean = np.full(offsets.size, float(ready))
-        var = np.zeros(offsets.size)
-        if probs:
-            p = np.concatenate(probs, axis=0)
-            mean += p.sum(axis=0)
-            var += (p * (1.0 - p)).sum(axis=0)
-        return mean, var
+        return np.concatenate(probs, axis=0)
 
     def _after_wrap(self, steps: FloatArray, offsets: FloatArray) -> FloatArray:
         # T[j, k]: talk ending in second j (taken at its middle) leaves the
@@ -341,37 +343,28 @@ class Pacer:
         self._toeplitz = (self.wrap.version, out)
         return out
 
-    def _inflight_demand(self, snapshot: PacingSnapshot) -> tuple[FloatArray, FloatArray]:
-        """Mean and variance of live answers among calls in flight, by the end of each second."""
+    def _inflight_demand(self, snapshot: PacingSnapshot) -> FloatArray:
+        """Per call in flight (rows), the probability of a live answer by the end of each second."""
         ends, _ = self._grid()
         if not snapshot.ringing:
-            return np.zeros(ends.size), np.zeros(ends.size)
-        m = self.answers.live_by(np.asarray(snapshot.ringing, dtype=np.float64), ends)
-        return m.sum(axis=0), (m * (1.0 - m)).sum(axis=0)
-
-    @staticmethod
-    def _expected_abandons(margin: FloatArray, var: FloatArray) -> float:
-        """Expected abandons among calls already out: ``max_k E[(ahead - free)^+]``.
-
-        With lost (abandoned) calls, abandons by time k are the running maximum
-        of the shortfall; the maximum of the expectations is a lower bound that
-        is tight when the shortfall peaks once, the usual shape.
-        """
-        x = -margin  # shortfall: live answers ahead minus agents free
-        sd = np.sqrt(var + 0.25)
-        z = x / sd
-        pos = x * normal_cdf(z) + sd * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-        return float(pos.max())
+            return np.zeros((0, ends.size))
+        return self.answers.live_by(np.asarray(snapshot.ringing, dtype=np.float64), ends)
 
     def _calls_under_threshold(
-        self, margin: FloatArray, var: FloatArray, room: int, allowance: float
+        self,
+        base: int,
+        supply: FloatArray,
+        demand: FloatArray,
+        moments: tuple[FloatArray, FloatArray],
+        room: int,
+        allowance: float,
     ) -> tuple[int, float]:
         """Largest n whose n-th new call has abandon risk <= threshold; and that risk.
 
-        For the m-th new call answering live in second k, it is abandoned when
-        fewer agents are free by k + grace than live answers ahead of it: the
+        The m-th new call, answering live in second k, is abandoned when fewer
+        agents are free by k + grace than live answers ahead of it: the
         in-flight ones, the waiting ones and the m - 1 new calls placed before
-        it. The free-minus-ahead count is approximated as normal.
+        it (``dialer.shortfall``). Exact law for small teams, normal beyond.
         """
         if room <= 0:
             return 0, 0.0
@@ -381,17 +374,13 @@ class Pacer:
         p_live = float(q_cum[-1])
         if p_live <= 0:
             return 0, 0.0
+        exact = supply.shape[0] + demand.shape[0] <= self.config.exact_up_to
         size = min(room, 8)
         while True:
-            m = np.arange(size, dtype=np.float64)[:, None]  # new calls ahead of this one
-            mu = margin[None, :] - m * q_cum[None, :]
-            sd = np.sqrt(var[None, :] + m * q_cum * (1.0 - q_cum) + 0.25)
-            short = normal_cdf((0.5 - mu) / sd)
-            # A call answering in second k also takes an agent that a call
-            # answering later was counting on: it costs an abandon if supply
-            # falls short at k or at any later second (suffix maximum).
-            short = np.maximum.accumulate(short[:, ::-1], axis=1)[:, ::-1]
-            risk = (short * q[None, :]).sum(axis=1) / p_live
+            if exact:
+                risk = risks_exact(base, supply, demand, q_cum, q, size)
+            else:
+                risk = risks_normal(moments[0], moments[1], q_cum, q, size)
             ok = (risk <= self.threshold) & (np.cumsum(risk * p_live) <= max(0.0, allowance))
             # risk grows with m: the first refusal ends the batch.
             bad = np.flatnonzero(~ok)
