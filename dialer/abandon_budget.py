@@ -15,7 +15,6 @@ local day), never read from a clock.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -103,10 +102,3 @@ class AbandonBudget:
     def day_counts(self) -> dict[dt.date, DayCount]:
         """A copy of the per-day counts."""
         return dict(self._days)
-
-
-def max_rate_ok(rule: AbandonRule, counts: DayCount) -> bool:
-    """Whether ``counts`` respects the rule's share (a helper for reports and tests)."""
-    return counts.abandoned <= rule.max_rate * counts.live + 1e-9 or math.isclose(
-        counts.abandoned, rule.max_rate * counts.live
-    )
