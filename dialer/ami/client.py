@@ -339,8 +339,9 @@ class AmiClient:
         ``channel_id`` becomes the new channel's Uniqueid (and
         ``other_channel_id`` the far side's, for Local channels), so every
         later event of this call can be matched to the attempt before the
-        first one arrives. Asterisk refuses a ChannelId already in use, which
-        also stops an accidental second call for the same attempt.
+        first one arrives. While a call with that ChannelId is up, Asterisk
+        creates no second channel with it: a second Originate for the same
+        attempt is still "queued" but its OriginateResponse fails (Reason 0).
 
         The result of the call comes later as an ``OriginateResponse`` event
         with the ActionID of the returned response (``Reason`` 4 answered,
@@ -348,7 +349,9 @@ class AmiClient:
 
         Never re-sent: if the connection drops or the response does not come
         within ``response_timeout``, :class:`OriginateOutcomeUnknown` is
-        raised and the caller must reconcile by ``channel_id``.
+        raised and the caller must reconcile by ``channel_id`` (see
+        :meth:`active_channels`). :class:`AmiActionError` means Asterisk
+        refused the action outright: no call was placed.
         """
         if not channel_id:
             raise ValueError("originate: channel_id is required (it identifies the call)")

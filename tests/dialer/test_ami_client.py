@@ -185,6 +185,32 @@ def test_busy_and_no_answer_are_reported(asterisk_sandbox: SandboxState) -> None
 
 
 @pytest.mark.slow
+def test_a_second_originate_with_the_same_channel_id_places_no_call(
+    asterisk_sandbox: SandboxState,
+) -> None:
+    async def scenario() -> None:
+        ami = client_for(asterisk_sandbox)
+        seen = Seen(ami)
+        async with ami:
+            call = pstn_call("5550003")  # rings until the 3 s timeout
+            cid = call["channel_id"]
+            first = await ami.originate(**call, ring_timeout=3.0)
+            await until(lambda: bool(seen.named("Newchannel", cid)))
+            second = await ami.originate(**call, ring_timeout=3.0)
+            await until(lambda: len(seen.named("OriginateResponse")) == 2)
+            outcome = {
+                t.action_id: (t.success, t.reason)
+                for t in map(typed_event, seen.named("OriginateResponse"))
+                if isinstance(t, OriginateResponse)
+            }
+            assert outcome[second.action_id or ""] == (False, OriginateReason.FAILED)
+            assert outcome[first.action_id or ""] == (False, OriginateReason.RINGING)
+            assert len(seen.named("Newchannel", cid)) == 1
+
+    run(scenario())
+
+
+@pytest.mark.slow
 def test_killed_connection_never_resends_the_originate(asterisk_sandbox: SandboxState) -> None:
     reset_agents(asterisk_sandbox, ready=2)
 
