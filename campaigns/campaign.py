@@ -100,9 +100,22 @@ class Priors(_Strict):
     right_party_rate: dict[str, Share] = Field(
         default_factory=lambda: {"voice": 0.25, "sms": 0.08, "whatsapp": 0.12, "email": 0.04}
     )
+    # Multiplier on the right-party rate by local hour (0–23): debtors answer
+    # more before work and in the early evening than mid-afternoon.
+    hour_factor: tuple[Annotated[float, Field(ge=0.0, le=3.0)], ...] = (
+        0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.6, 0.9, 1.1, 1.05, 0.95, 0.9,
+        1.0, 1.0, 0.85, 0.85, 0.9, 1.1, 1.2, 1.2, 1.05, 0.8, 0.5, 0.5,
+    )  # fmt: skip
     promise_rate: Share = 0.3
     payment_rate: Share = 0.6
     second_attempt_factor: Share = 0.5
+
+    @field_validator("hour_factor")
+    @classmethod
+    def _24_hours(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(value) != 24:
+            raise ValueError(f"needs 24 values (hours 0–23), got {len(value)}")
+        return value
 
     @field_validator("right_party_rate")
     @classmethod

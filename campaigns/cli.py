@@ -97,13 +97,14 @@ def init(
 def _register_subcommands() -> None:
     from campaigns.cli_compliance import audit_app, compliance_app, ledger_app
     from campaigns.cli_portfolio import portfolio_app
-    from campaigns.cli_run import run_app
+    from campaigns.cli_run import report, run_app
 
     app.add_typer(portfolio_app, name="portfolio")
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(audit_app, name="audit")
     app.add_typer(run_app, name="run")
+    app.command("report")(report)
 
 
 _register_subcommands()

@@ -148,3 +148,34 @@ def run_approve(
     finally:
         engine.dispose()
     err_console.print(f"run {run_id} approved; now {state}")
+
+
+def report(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="The run's id.")],
+    html_dir: Annotated[
+        Path | None, typer.Option("--html", help="Write the HTML report here.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report's data as JSON.")
+    ] = False,
+) -> None:
+    """The run's report: plan review before dispatch, results after (HTML with charts, or JSON)."""
+    from sqlalchemy.engine import Engine
+
+    from campaigns.report.data import report_data
+    from campaigns.report.html import render_html
+
+    engine = _engine(ctx)
+    assert isinstance(engine, Engine)
+    try:
+        data = report_data(engine, run_id)
+    except LookupError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    if html_dir is not None:
+        path = render_html(data, html_dir)
+        err_console.print(f"report written to {path.resolve()}")
+    if as_json or html_dir is None:
+        print_json(data)

@@ -140,7 +140,12 @@ def plan_run(
     )
     pri = campaign.priors
     priors = Priors(
-        rpc=np.array([[pri.right_party_rate.get(c, 0.05)] * 24 for c in channels]),
+        rpc=np.clip(
+            np.array([pri.right_party_rate.get(c, 0.05) for c in channels])[:, None]
+            * np.array(pri.hour_factor)[None, :],
+            0.0,
+            1.0,
+        ),
         promise=np.full(len(channels), pri.promise_rate),
         keep=np.full(len(channels), pri.payment_rate),
     )

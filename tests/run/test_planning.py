@@ -70,7 +70,8 @@ def test_colombian_day_plan_is_compliant_within_capacity_and_resumable(database_
         debts: dict[str, tuple[str, ...]] = defaultdict(tuple)
         for cid, aid in conn.execute(
             sa.text(
-                "SELECT c.external_id, a.external_id FROM accounts a JOIN customers c ON c.id = a.customer_id"
+                "SELECT c.external_id, a.external_id"
+                " FROM accounts a JOIN customers c ON c.id = a.customer_id"
             )
         ):
             debts[cid] += (aid,)

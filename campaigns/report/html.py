@@ -1,0 +1,166 @@
+"""The run report as one static HTML file with its charts embedded (opens from disk)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from string import Template
+from typing import Any
+
+PAGE = Template(
+    """<!doctype html><html><head><meta charset="utf-8"><title>Cadencia — $title</title>
+<style>
+body { font-family: sans-serif; margin: 2em; max-width: 1000px }
+table { border-collapse: collapse }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top }
+img { max-width: 100% }
+</style></head><body><h1>$title</h1>
+$head
+$images
+<h2>Left out (examples)</h2>
+<table><tr><th>customer</th><th>why</th></tr>$examples</table>
+</body></html>
+"""
+)
+CHANNEL_COLOURS = {"voice": "#1f77b4", "sms": "#ff7f0e", "whatsapp": "#2ca02c", "email": "#9467bd"}
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _charts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; only file output
+    import matplotlib.pyplot as plt
+
+    charts: list[tuple[str, str]] = []
+    hours, channels = data["hours"], data["channels"]
+    x = range(len(hours))
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    bottom = [0] * len(hours)
+    for c in channels:
+        counts = data["planned_per_slot"][c]
+        ax.bar(x, counts, bottom=bottom, label=c, color=CHANNEL_COLOURS.get(c))
+        bottom = [b + n for b, n in zip(bottom, counts, strict=True)]
+    ax.plot(x, data["voice_capacity_attempts_per_slot"], "k--", label="voice capacity (attempts)")
+    ax.set_xticks(list(x), hours, rotation=45)
+    ax.set_ylabel("planned attempts")
+    ax.set_title("Plan: attempts per hour and channel against voice capacity")
+    ax.legend(fontsize=8)
+    charts.append(("Planned attempts per hour", _png(fig)))
+    plt.close(fig)
+
+    prices = data["plan"].get("voice_minute_price") or []
+    if prices:
+        fig, ax = plt.subplots(figsize=(9, 2.8))
+        ax.plot(range(len(prices)), prices, marker="o")
+        ax.set_xticks(range(len(prices)), hours[: len(prices)], rotation=45)
+        ax.set_ylabel("value of one more agent-minute")
+        ax.set_title("Shadow price of agent time per hour")
+        charts.append(("Shadow prices", _png(fig)))
+        plt.close(fig)
+
+    if data["left_out"]:
+        fig, ax = plt.subplots(figsize=(9, 2.8))
+        reasons = list(data["left_out"].items())
+        ax.barh([r for r, _ in reasons], [n for _, n in reasons], color="#8c564b")
+        ax.set_xlabel("customers")
+        ax.set_title("Who was left out, and why")
+        charts.append(("Left out", _png(fig)))
+        plt.close(fig)
+
+    if any(sum(v) for v in data["actual_per_slot"].values()):
+        fig, ax = plt.subplots(figsize=(9, 3.2))
+        for c in channels:
+            ax.plot(
+                x,
+                data["planned_per_slot"][c],
+                "--",
+                color=CHANNEL_COLOURS.get(c),
+                label=f"{c} plan",
+            )
+            ax.plot(
+                x,
+                data["actual_per_slot"][c],
+                "-",
+                color=CHANNEL_COLOURS.get(c),
+                label=f"{c} actual",
+            )
+        ax.set_xticks(list(x), hours, rotation=45)
+        ax.set_title("Plan vs actual attempts per hour")
+        ax.legend(fontsize=7, ncol=2)
+        charts.append(("Plan vs actual", _png(fig)))
+        plt.close(fig)
+
+    if data["outcomes"]:
+        fig, ax = plt.subplots(figsize=(9, 3.2))
+        outcomes = sorted({o for v in data["outcomes"].values() for o in v})
+        left = [0] * len(data["outcomes"])
+        names = list(data["outcomes"])
+        for o in outcomes:
+            counts = [data["outcomes"][c].get(o, 0) for c in names]
+            ax.barh(names, counts, left=left, label=o)
+            left = [a + b for a, b in zip(left, counts, strict=True)]
+        ax.set_title("Outcomes per channel")
+        ax.legend(fontsize=7, ncol=4)
+        charts.append(("Outcomes", _png(fig)))
+        plt.close(fig)
+    return charts
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    cells = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+    )
+    return f"<table>{cells}</table>"
+
+
+def render_html(data: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``report-<run>.html`` (and the data as JSON beside it); returns the HTML path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = data["run"]
+    plan = data["plan"]
+    head = _table(
+        [
+            ("campaign", run["campaign"]),
+            ("day", run["day"]),
+            ("state", run["state"]),
+            ("customers", plan.get("customers")),
+            ("planned attempts", plan.get("planned_attempts")),
+            ("by channel", plan.get("by_channel")),
+            ("by arm", plan.get("by_arm")),
+            ("expected net value (objective)", plan.get("objective")),
+            ("proven upper bound", plan.get("upper_bound")),
+            ("gap %", plan.get("gap_pct")),
+            ("message budget prices", plan.get("budget_price")),
+            ("execution", data["execution"]),
+            ("abandon rate % (target)", f"{data['abandon_pct']} ({data['abandon_target_pct']})"),
+            ("talk minutes per agent-hour", data["talk_minutes_per_agent_hour"]),
+            ("uplift in right-party contacts per customer", data["uplift_rpc_per_customer"]),
+        ]
+    )
+    images = "".join(
+        f"<h2>{html.escape(title)}</h2>"
+        f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>"
+        for title, png in _charts(data)
+    )
+    examples = "".join(
+        f"<tr><td>{html.escape(e['customer_id'])}</td><td>{html.escape(str(e['reason']))}</td></tr>"
+        for e in data["left_out_examples"]
+    )
+    title = f"Run {run['id']}: {run['campaign']}, {run['day']}"
+    page = PAGE.substitute(title=html.escape(title), head=head, images=images, examples=examples)
+    path = out_dir / f"report-{run['id']}.html"
+    path.write_text(page, encoding="utf-8")
+    (out_dir / f"report-{run['id']}.json").write_text(
+        json.dumps(data, indent=2, default=str), encoding="utf-8"
+    )
+    return path
