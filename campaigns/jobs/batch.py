@@ -28,10 +28,11 @@ from sqlalchemy.engine import Engine
 
 from campaigns.jobs.context import Target, load_targets, packs_for
 from campaigns.jobs.hours import next_allowed, only_hours_refused, seconds_left
+from campaigns.jobs.outcomes import latest_outcomes, regresses
 from campaigns.jobs.plan import MessageBatch, PlannedMessage
 from campaigns.jobs.reconcile import Reconciler
 from campaigns.jobs.settings import MessagingSettings
-from campaigns.ledger.chain import EVENTS, LedgerEntry, append
+from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.models import GuardDecisionRow
 from channels import (
@@ -229,19 +230,22 @@ def record_outcomes(
 
     The same rows ``campaigns.ledger.record_outcome`` writes (same idempotency
     key ``outcome:<attempt>:<outcome>``), batched: one ledger lock and one
-    insert for a whole provider request instead of one per message.
+    insert for a whole provider request instead of one per message. An
+    outcome that would move an attempt backwards is skipped.
     """
     if not outcomes:
         return
     with engine.begin() as conn:
+        lock_ledger(conn)
+        ids = [a for a, _, _ in outcomes]
         attempts = {
-            int(r.id): r
-            for r in conn.execute(
-                sa.select(EVENTS).where(EVENTS.c.id.in_([a for a, _, _ in outcomes]))
-            )
+            int(r.id): r for r in conn.execute(sa.select(EVENTS).where(EVENTS.c.id.in_(ids)))
         }
+        current = latest_outcomes(conn, ids)
         entries = []
         for attempt_id, outcome, extra in outcomes:
+            if regresses(current.get(attempt_id), outcome):
+                continue  # the provider's webhook already told us more
             a = attempts[attempt_id]
             entries.append(
                 LedgerEntry(
