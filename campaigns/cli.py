@@ -96,6 +96,7 @@ def init(
 
 def _register_subcommands() -> None:
     from campaigns.cli_compliance import audit_app, compliance_app, ledger_app
+    from campaigns.cli_model import model_app
     from campaigns.cli_portfolio import portfolio_app
     from campaigns.cli_run import report, run_app
 
@@ -103,8 +104,15 @@ def _register_subcommands() -> None:
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(audit_app, name="audit")
+
+    from campaigns.cli_messages import messages_app, sandbox_providers, webhooks_command
+
+    app.add_typer(messages_app, name="messages")
+    app.command("webhooks")(webhooks_command)
+    app.command("sandbox-providers")(sandbox_providers)
     app.add_typer(run_app, name="run")
     app.command("report")(report)
+    app.add_typer(model_app, name="model")
 
 
 _register_subcommands()

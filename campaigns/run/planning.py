@@ -30,6 +30,7 @@ from campaigns.run.inputs import (
     outcome_counts,
     slot_starts,
 )
+from campaigns.run.model import priors_of
 from compliance import allowances
 from compliance.frames import events_frame
 from optimizer import Params, Plan, Problem, solve
@@ -38,7 +39,6 @@ from optimizer.explain import explain
 from optimizer.value import (
     AmountModel,
     History,
-    Priors,
     estimate_rates,
     expected_amount,
     value_array,
@@ -138,17 +138,7 @@ def plan_run(
         channels,
         len(segments),
     )
-    pri = campaign.priors
-    priors = Priors(
-        rpc=np.clip(
-            np.array([pri.right_party_rate.get(c, 0.05) for c in channels])[:, None]
-            * np.array(pri.hour_factor)[None, :],
-            0.0,
-            1.0,
-        ),
-        promise=np.full(len(channels), pri.promise_rate),
-        keep=np.full(len(channels), pri.payment_rate),
-    )
+    priors = priors_of(campaign, channels)
     # Payments are not in the ledger yet (the bank's file shows them as lower
     # balances): until they are, the kept-promise rate stays at its prior.
     history = History(attempts, rpc, promises, np.zeros_like(promises))
