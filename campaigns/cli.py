@@ -110,12 +110,6 @@ def _register_subcommands() -> None:
     app.add_typer(messages_app, name="messages")
     app.command("webhooks")(webhooks_command)
     app.command("sandbox-providers")(sandbox_providers)
-
-    from campaigns.cli_messages import messages_app, sandbox_providers, webhooks_command
-
-    app.add_typer(messages_app, name="messages")
-    app.command("webhooks")(webhooks_command)
-    app.command("sandbox-providers")(sandbox_providers)
     app.add_typer(run_app, name="run")
     app.command("report")(report)
     app.add_typer(model_app, name="model")
