@@ -171,35 +171,47 @@ def _jacobian(ev: _Evaluator, cons: _Constraints, warm: _Search, scale: float) -
 def _newton(
     ev: _Evaluator, cons: _Constraints, p0: F64, jac: F64, iters: int, tol: float
 ) -> _Search:
-    """Newton steps on use = capacity for the priced constraints, damped."""
+    """Newton steps on use = capacity for the priced constraints.
+
+    Use is a step function of prices on small populations, so a step that
+    makes the imbalance worse is retracted and retried at half length. The
+    evaluator's choice is left at the returned prices.
+    """
     free = cons.active & ~cons.blocked
     p = p0.copy()
     best = np.inf
-    last_p = p.copy()
-    best_u = np.zeros(p.size)
     trace: list[float] = []
+    anchor_p, anchor_u, anchor_viol = p.copy(), np.zeros(p.size), np.inf
+    damp = 1.0
     it = 0
     for it in range(1, iters + 1):
         bound, _, u = ev(p, write=True)
-        last_p = p.copy()
         viol = _violation(ev, free, p, u)
         trace.append(viol)
-        if bound < best:
-            best, best_u = bound, u
-        if viol <= tol or it == iters:
+        best = min(best, bound)
+        if viol < anchor_viol:
+            anchor_p, anchor_u, anchor_viol = p.copy(), u, viol
+            damp = min(1.0, damp * 1.5)
+        else:
+            damp *= 0.5
+        if anchor_viol <= tol or it == iters:
             break
-        act = np.flatnonzero(free & ((p > 0) | (u > ev.cap)) & (np.diag(jac) < 0))
+        act = np.flatnonzero(free & ((anchor_p > 0) | (anchor_u > ev.cap)) & (np.diag(jac) < 0))
         if act.size == 0:
             break
         sub = jac[np.ix_(act, act)]
+        rhs = -(anchor_u[act] - ev.cap[act])
         try:
-            delta = np.linalg.solve(sub, -(u[act] - ev.cap[act]))
+            delta = np.linalg.solve(sub, rhs)
         except np.linalg.LinAlgError:
-            delta = -(u[act] - ev.cap[act]) / np.diag(sub)
-        new = p[act] + delta
-        p[act] = np.clip(new, 0.7 * p[act], 1.4 * p[act] + 1e-12)
+            delta = rhs / np.diag(sub)
+        p = anchor_p.copy()
+        p[act] = np.clip(p[act] + damp * delta, 0.7 * p[act], 1.4 * p[act] + 1e-12)
         p = np.maximum(p, 0.0)
-    return _Search(last_p, best, it, best_u, trace)
+    if not np.array_equal(p, anchor_p):
+        bound, _, _ = ev(anchor_p, write=True)
+        best = min(best, bound)
+    return _Search(anchor_p, best, it, anchor_u, trace)
 
 
 def _initial_guess(problem: Problem, cons: _Constraints) -> F64:
@@ -311,16 +323,28 @@ def _marginal_pass(ev: _Evaluator, cons: _Constraints, prices: F64, params: Para
     n_sl = p.n_slots
     if params.marginal_max_customers <= 0 or p.n_customers == 0:
         return 0
-    probe = _Evaluator(p, ev.rho, cons, 1.0, params.parallel)
-    probe(prices * 0.9, write=True)
-    low = probe.choice.copy()
-    probe(np.where(prices >= _BLOCK, prices, prices * 1.1), write=True)
-    moved = np.flatnonzero((low != probe.choice).any(1) | (low != ev.choice).any(1))
-    if moved.size == 0:
+    # marginal customers: those with a priced attempt, the most nearly
+    # indifferent first (net value small against the price of the room it
+    # takes); below marginal_max_customers that is everyone competing for room
+    pr = np.where(prices >= _BLOCK, 0.0, prices)
+    score = np.full(p.n_customers, np.inf)
+    chunk = 1 << 16
+    for s in range(0, p.n_customers, chunk):
+        e = min(p.n_customers, s + chunk)
+        charge = np.broadcast_to(
+            (pr[n_sl:] * p.budget_per_attempt)[None, :, None], (e - s, p.n_channels, n_sl)
+        ).copy()
+        if p.voice_channel >= 0:
+            charge[:, p.voice_channel, :] += pr[None, :n_sl] * p.handle_minutes[s:e, None]
+        net = p.value[s:e] - p.cost[None, :, None] - charge
+        ok = p.allowed[s:e] & (charge > 0) & (p.max_per_channel[s:e, :, None] > 0)
+        ok &= (p.max_attempts[s:e] > 0)[:, None, None]
+        ratio = np.where(ok, np.abs(net) / np.where(ok, charge, 1.0), np.inf)
+        score[s:e] = ratio.reshape(e - s, -1).min(axis=1)
+    cand = np.flatnonzero(np.isfinite(score))
+    if cand.size == 0:
         return 0
-    if moved.size > params.marginal_max_customers:
-        rng = np.random.default_rng(params.seed)
-        moved = np.sort(rng.choice(moved, params.marginal_max_customers, replace=False))
+    moved = np.sort(cand[np.argsort(score[cand], kind="stable")[: params.marginal_max_customers]])
     keep = np.ones(p.n_customers, bool)
     keep[moved] = False
     rest = ev.choice.copy()
@@ -334,7 +358,7 @@ def _marginal_pass(ev: _Evaluator, cons: _Constraints, prices: F64, params: Para
         ev.rho,
         voice_cap=room[:n_sl],
         budget=np.where(cons.active[n_sl:], room[n_sl:], np.inf),
-        time_limit_s=params.exact_time_limit_s,
+        time_limit_s=params.marginal_time_limit_s,
         with_duals=False,
     )
     if res.objective > before + 1e-9:
@@ -362,6 +386,9 @@ def solve_scale(
     init = _initial_guess(problem, cons)
     n = problem.n_customers
     stats: dict[str, float | int | str] = {}
+    if n == 0:
+        empty = np.full((0, MAX_ATTEMPTS_PER_DAY), -1, np.int16)
+        return empty, 0.0, np.zeros(cons.cap.size), stats, phases
     rng = np.random.default_rng(params.seed)
     order = rng.permutation(n)
 

@@ -208,7 +208,8 @@ class Params:
         parallel: run the kernel on all cores (only pays on an idle machine).
         marginal_max_customers: largest exact (MIP) pass over the customers
             whose choice is sensitive to the prices; 0 disables it.
-        exact_time_limit_s: OR-Tools time limit for one MIP solve.
+        exact_time_limit_s: OR-Tools time limit of the exact path's MIP.
+        marginal_time_limit_s: OR-Tools time limit of the scale path's exact pass.
         seed: seeds the warm-start sample (results are deterministic).
     """
 
@@ -223,6 +224,7 @@ class Params:
     parallel: bool = False
     marginal_max_customers: int = 300
     exact_time_limit_s: float = 60.0
+    marginal_time_limit_s: float = 5.0
     seed: int = 0
 
     def __post_init__(self) -> None:
