@@ -99,6 +99,7 @@ def _register_subcommands() -> None:
     from campaigns.cli_model import model_app
     from campaigns.cli_portfolio import portfolio_app
     from campaigns.cli_run import report, run_app
+    from campaigns.sandbox.cli import sandbox_app
 
     app.add_typer(portfolio_app, name="portfolio")
     app.add_typer(compliance_app, name="compliance")
@@ -113,6 +114,7 @@ def _register_subcommands() -> None:
     app.add_typer(run_app, name="run")
     app.command("report")(report)
     app.add_typer(model_app, name="model")
+    app.add_typer(sandbox_app, name="sandbox")
 
 
 _register_subcommands()

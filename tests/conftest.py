@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.asterisk import asterisk_sandbox  # noqa: F401  (a shared fixture)
 from tests.support.components import component_missing
 
 POSTGRES_ADMIN_URL = os.environ.get(

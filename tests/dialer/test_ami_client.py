@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-import tests.support.asterisk as asterisk_support
 from campaigns.sandbox.asterisk import SandboxState
 from dialer.ami import (
     AmiActionError,
@@ -33,8 +32,6 @@ from dialer.ami.events import AgentConnect, OriginateResponse, QueueStatusMember
 from tests.support.asterisk import TcpProxy, reset_agents
 
 pytestmark = pytest.mark.asterisk
-# The session fixture, until tests/conftest.py imports it for every module.
-asterisk_sandbox = asterisk_support.asterisk_sandbox
 T = TypeVar("T")
 
 

@@ -15,15 +15,12 @@ from typing import Any
 
 import pytest
 
-import tests.support.asterisk as asterisk_support
 from campaigns.sandbox.asterisk import SandboxState, cli_command
 from dialer.ami import AmiClient, AmiEvent, OriginateReason, typed_event
 from dialer.ami.events import AgentComplete, OriginateResponse, UserEvent
 from tests.support.asterisk import reset_agents
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
-# The session fixture, until tests/conftest.py imports it for every module.
-asterisk_sandbox = asterisk_support.asterisk_sandbox
 
 
 async def call(
