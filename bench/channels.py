@@ -1,0 +1,273 @@
+"""Benchmark: messages end to end through RQ workers; prints one JSON object.
+
+    .venv/bin/python bench/channels.py --messages 200000
+
+Half the messages are emails, half SMS, one of each per generated US debtor.
+Each goes render → guard (one call per batch) → pending ledger row → provider
+stand-in over real HTTP (its own process) → outcome row, carried by
+``--workers`` real ``rq worker`` processes on real Redis. The database is a
+throwaway PostgreSQL database (the production path) unless ``--sqlite``.
+``email_per_s`` / ``sms_per_s`` count messages sent (accepted by the stand-in
+and recorded) over the wall time from the first job's start to the last
+job's end. ``--profile N`` also runs one batch of N emails and one of N SMS
+in this process under cProfile and reports where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from campaigns.db import make_engine, migrate  # noqa: E402
+from campaigns.jobs import (  # noqa: E402
+    MessageBatch,
+    MessagingSettings,
+    PlannedMessage,
+    Senders,
+    build_runtime,
+    enqueue_batch,
+    process_batch,
+)
+from campaigns.ledger.chain import EVENTS  # noqa: E402
+from campaigns.models import Customer  # noqa: E402
+from campaigns.portfolio.generate import generate_file  # noqa: E402
+from campaigns.portfolio.load import load_portfolio  # noqa: E402
+from campaigns.portfolio.validate import validate_file  # noqa: E402
+from channels import ChannelSettings  # noqa: E402
+
+
+def midday_zone(now: dt.datetime) -> str:
+    """An Etc/GMT zone where it is about 13:00 now (the bench must run at any hour)."""
+    offset = (13 - now.hour + 12) % 24 - 12
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"
+
+
+def start_standin() -> tuple[subprocess.Popen[str], dict[str, str]]:
+    port = 18000 + os.getpid() % 1000
+    code = (
+        "from channels.standin import run_forever; "
+        f"run_forever('127.0.0.1', {port}, max_stored=1_000_000)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(6))
+    return proc, env
+
+
+def database(args: argparse.Namespace) -> tuple[str, Any]:
+    if args.sqlite:
+        path = Path(f"/tmp/cadencia-bench-channels-{uuid.uuid4().hex[:8]}.db")
+        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
+    admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+    name = f"cadencia_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return args.postgres.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def load_debtors(url: str, customers: int, cache: Path) -> list[str]:
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"portfolio-us-{customers}.csv"
+    if not path.exists():
+        generate_file(path, customers, 11, countries=("US",))
+    portfolio = validate_file(path)
+    assert not portfolio.errors, portfolio.errors[:3]
+    engine = make_engine(url)
+    load_portfolio(engine, portfolio, now=dt.datetime.now(dt.UTC))
+    with engine.begin() as conn:
+        conn.execute(sa.update(Customer).values(timezones=midday_zone(dt.datetime.now(dt.UTC))))
+        ids = [str(r[0]) for r in conn.execute(sa.select(Customer.external_id))]
+    engine.dispose()
+    return ids
+
+
+def batches(ids: list[str], channel: str, size: int, tag: str) -> list[MessageBatch]:
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    return [
+        MessageBatch(
+            batch_id=f"{tag}-{channel}-{n}",
+            campaign="default",
+            channel=channel,  # type: ignore[arg-type]
+            slot_start=start,
+            slot_end=start + dt.timedelta(hours=2),
+            messages=tuple(PlannedMessage(f"{tag}:{c}:{channel}", c) for c in ids[i : i + size]),
+        )
+        for n, i in enumerate(range(0, len(ids), size))
+    ]
+
+
+def run_workers(
+    settings: MessagingSettings, redis: Redis, work: list[MessageBatch], workers: int
+) -> dict[str, Any]:
+    queue = Queue(settings.queue, connection=redis)
+    jobs = [enqueue_batch(queue, b, retry=None) for b in work]
+    rq = Path(sys.executable).with_name("rq")
+    env = {**os.environ, **settings.to_env()}
+    procs = [
+        subprocess.Popen(
+            [
+                str(rq),
+                "worker",
+                "--url",
+                settings.redis_url,
+                "--burst",
+                "-q",
+                "--worker-class",
+                "rq.worker.SimpleWorker",
+                settings.queue,
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        for _ in range(workers)
+    ]
+    for p in procs:
+        p.wait()
+    totals: dict[str, Any] = {"sent": 0, "failed": 0, "dropped": 0, "refused": 0}
+    starts, ends = [], []
+    for j in jobs:
+        job = Job.fetch(j.id, connection=redis)
+        if job.get_status() != "finished":
+            raise SystemExit(f"job {job.id} {job.get_status()}: {job.exc_info}")
+        result = job.return_value() or {}
+        for key in totals:
+            totals[key] += int(result.get(key, 0))
+        assert job.started_at is not None and job.ended_at is not None
+        starts.append(job.started_at)
+        ends.append(job.ended_at)
+    totals["seconds"] = round((max(ends) - min(starts)).total_seconds(), 2)
+    return totals
+
+
+def profile(settings: MessagingSettings, ids: list[str], size: int) -> dict[str, Any]:
+    rt = build_runtime(settings)
+    out: dict[str, Any] = {}
+    for channel in ("email", "sms"):
+        (batch,) = batches(ids[:size], channel, size, "prof")
+        profiler = cProfile.Profile()
+        t0 = time.perf_counter()
+        profiler.enable()
+        process_batch(
+            rt, batch, now=dt.datetime.now(dt.UTC), not_sent=set(), last_try=True,
+            reschedule=lambda b, at: None,
+        )  # fmt: skip
+        profiler.disable()
+        elapsed = time.perf_counter() - t0
+        stats = pstats.Stats(profiler, stream=io.StringIO())
+        provider = "sendgrid_transport.py" if channel == "email" else "twilio_transport.py"
+        targets = {
+            "load 360 context": ("context.py", "load_targets"),
+            "render": ("templates.py", "render"),
+            "guard (history, evaluate, reserve)": ("guard.py", "guard_and_reserve"),
+            "provider HTTP": (provider, "send"),
+            "outcome rows": ("batch.py", "record_outcomes"),
+        }
+        by_area: dict[str, float] = {}
+        raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+        for (file, _line, func), (_cc, _nc, _tt, cumulative, _callers) in raw.items():
+            for area, wanted in targets.items():
+                if (Path(file).name, func) == wanted:
+                    by_area[area] = by_area.get(area, 0.0) + cumulative
+        out[channel] = {
+            "messages": size,
+            "seconds": round(elapsed, 3),
+            "ms_per_message": {k: round(v / size * 1000, 3) for k, v in by_area.items()},
+        }
+    rt.engine.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--email-batch", type=int, default=1000)
+    parser.add_argument("--sms-batch", type=int, default=500)
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument(
+        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/cadencia-bench"))
+    parser.add_argument("--profile", type=int, default=0, help="also profile N-message batches")
+    args = parser.parse_args()
+    customers = args.messages // 2
+    url, drop = database(args)
+    standin, provider_env = start_standin()
+    redis = Redis.from_url(args.redis)
+    redis.flushdb()
+    try:
+        migrate(url)
+        t0 = time.perf_counter()
+        ids = load_debtors(url, customers + args.profile, args.cache_dir)
+        setup_s = time.perf_counter() - t0
+        profiled, ids = ids[: args.profile], ids[args.profile :]
+        settings = MessagingSettings(
+            database_url=url,
+            redis_url=args.redis,
+            channels=ChannelSettings.from_mapping(provider_env),
+            senders={"default": Senders(email="cobranza@bank.example", sms="+15005550006")},
+            opt_out_url="https://bank.example/opt-out/{customer}/{channel}",
+            queue="bench-messages",
+        )
+        email = run_workers(
+            settings, redis, batches(ids, "email", args.email_batch, "b"), args.workers
+        )
+        sms = run_workers(settings, redis, batches(ids, "sms", args.sms_batch, "b"), args.workers)
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar_one()
+        engine.dispose()
+        result: dict[str, Any] = {
+            "database": "sqlite" if args.sqlite else "postgresql",
+            "workers": args.workers,
+            "messages": args.messages,
+            "email_per_s": round(email["sent"] / email["seconds"]) if email["seconds"] else 0,
+            "sms_per_s": round(sms["sent"] / sms["seconds"]) if sms["seconds"] else 0,
+            "email": email,
+            "sms": sms,
+            "ledger_rows": rows,
+            "setup_s": round(setup_s, 1),
+            "cpus": os.cpu_count(),
+        }
+        if args.profile:
+            result["profile"] = profile(settings, profiled, args.profile)
+        print(json.dumps(result))
+    finally:
+        redis.flushdb()
+        redis.close()
+        standin.terminate()
+        standin.wait()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
