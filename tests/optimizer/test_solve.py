@@ -77,7 +77,7 @@ def test_second_attempt_is_worth_less() -> None:
 def _with(problem: o.Problem, **changes: object) -> o.Problem:
     fields = {k: getattr(problem, k) for k in problem.__dataclass_fields__}
     fields.update(changes)
-    return o.Problem(**fields)  # type: ignore[arg-type]
+    return o.Problem(**fields)
 
 
 @pytest.mark.parametrize("method", ["exact", "scale"])
