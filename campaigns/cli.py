@@ -110,11 +110,20 @@ def _register_subcommands() -> None:
 
     app.add_typer(messages_app, name="messages")
     app.command("webhooks")(webhooks_command)
-    app.command("sandbox-providers")(sandbox_providers)
     app.add_typer(run_app, name="run")
     app.command("report")(report)
     app.add_typer(model_app, name="model")
+    sandbox_app.command("providers")(sandbox_providers)
     app.add_typer(sandbox_app, name="sandbox")
+
+    from campaigns.cli_ops import up, worker
+
+    app.command("worker")(worker)
+    app.command("up")(up)
 
 
 _register_subcommands()
+
+
+if __name__ == "__main__":
+    app()
