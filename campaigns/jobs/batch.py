@@ -375,7 +375,18 @@ def process_batch(
     if now >= batch.deadline:
         why = f"slot closed at {batch.deadline.isoformat()}; job ran at {now.isoformat()}"
         _note(rt.engine, batch, now, [(m.key, m.customer_id, None, why) for m in batch.messages])
-        report.dropped = len(batch.messages)
+        # Attempts an earlier run reserved but provably never sent must not stay
+        # pending forever: they are settled as failed, with the reason.
+        record_outcomes(
+            rt.engine,
+            [
+                (aid, "failed", {"error": why, "retries_exhausted": True})
+                for aid in sorted(not_sent)
+            ],
+            now=now,
+        )
+        report.failed = len(not_sent)
+        report.dropped = len(batch.messages) - len(not_sent)
         return report, set()
     missing = _missing_sender(rt, batch)
     if missing is not None:

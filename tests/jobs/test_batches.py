@@ -172,3 +172,15 @@ def test_outside_hours_past_the_deadline_and_closed_slots_drop_with_a_reason(
     notes = dict(job_notes(world))
     assert "past the deadline" in notes["late:U0:email"]
     assert "slot closed" in notes["closed:U1:email"]
+
+
+def test_a_retry_after_the_slot_closed_settles_what_never_went_out(world: World) -> None:
+    world.standin.state.fail_next("twilio", 5, status=503)
+    now = dt.datetime.now(dt.UTC)
+    batch = world.batch(["U0"], "sms", start=now - dt.timedelta(minutes=60, seconds=-2))
+    enqueue_batch(world.queue, batch, retry=Retry(max=2, interval=[3]))
+    world.drain(timeout=20)
+    assert world.standin.state.sent_texts() == []
+    assert list(attempts(world).values()) == [["failed"]]
+    (extra,) = outcome_rows(world, "failed")
+    assert "slot closed" in extra["error"]
