@@ -58,6 +58,10 @@ JOB_CITATION = "Cadencia message delivery (campaigns.jobs)"
 TEXT_CHUNK = 100  # texts sent and recorded per step: a crash leaves at most this many to reconcile
 
 
+class LedgerUnavailable(RuntimeError):
+    """The guard could not read or write the ledger: nothing was sent; retry the job."""
+
+
 @dataclass
 class BatchReport:
     """What one run of a batch did, message by message counted."""
@@ -417,6 +421,11 @@ def process_batch(
         for i in items
     ]
     results = guard_and_reserve(rt.engine, requests, now=now)
+    down = [r for r in results if any(x.rule == "ledger-unavailable" for x in r.decision.results)]
+    if down:
+        # Fail closed, and loudly: nothing was reserved or sent; the job fails
+        # so RQ retries it later instead of silently dropping the batch.
+        raise LedgerUnavailable(down[0].decision.results[0].detail)
     replayed = [r.attempt_id for r in results if r.replayed and r.attempt_id is not None]
     settled = _settled(rt.engine, replayed)
     to_send: list[_Item] = []

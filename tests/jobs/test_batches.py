@@ -15,6 +15,7 @@ from campaigns.jobs import enqueue_batch, job_id
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.models import GuardDecisionRow
 from tests.jobs.conftest import World, set_zone, zone_at_local_hour
+from tests.support.components import free_port
 
 pytestmark = pytest.mark.redis
 
@@ -184,3 +185,17 @@ def test_a_retry_after_the_slot_closed_settles_what_never_went_out(world: World)
     assert list(attempts(world).values()) == [["failed"]]
     (extra,) = outcome_rows(world, "failed")
     assert "slot closed" in extra["error"]
+
+
+def test_unreachable_database_fails_closed_and_the_job_fails(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "CADENCIA_DATABASE_URL", f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
+    )
+    batch = world.batch(["U0"])
+    enqueue_batch(world.queue, batch, retry=None)
+    world.drain()
+    assert Job.fetch(job_id(batch), connection=world.redis).get_status() == "failed"
+    assert world.standin.state.sent_emails() == []
+    assert world.standin.state.counts.get("sendgrid.requests", 0) == 0
