@@ -121,7 +121,13 @@ def make_settings(
     values: dict[str, object] = {
         "database_url": database_url,
         "redis_url": redis_url,
-        "channels": ChannelSettings.from_mapping(standin.env()),
+        "channels": ChannelSettings.from_mapping(
+            {
+                **standin.env(),
+                "PAYMENT_LINK_URL_PATTERN": "https://pay.bank.example/p/{token}",
+                "PAYMENT_LINK_SECRET": "test-link-secret",
+            }
+        ),
         "senders": SENDERS,
         "opt_out_url": OPT_OUT_URL,
         "standin_url": standin.base_url,

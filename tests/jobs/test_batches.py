@@ -14,6 +14,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from campaigns.jobs import enqueue_batch, job_id
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.models import GuardDecisionRow
+from channels import text_notice, verify_payment_token
 from tests.jobs.conftest import World, set_zone, zone_at_local_hour
 from tests.support.components import free_port
 
@@ -66,6 +67,16 @@ def test_email_batch_renders_guards_sends_and_records(world: World) -> None:
     assert "Mary" in (first.text or "") and "USD 2,500.00" in (first.text or "")
     # Regulation F 12 CFR 1006.6(e): the opt-out method rides in every US email.
     assert "https://bank.example/opt-out/U0/email" in (first.text or "")
+    # The self-service payment link carries a token signed for this customer.
+    link = next(
+        w for w in (first.text or "").split() if w.startswith("https://pay.bank.example/p/")
+    )
+    claims = verify_payment_token(
+        world.settings.channels.payment_link,  # type: ignore[arg-type]
+        link.rsplit("/", 1)[1],
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert claims.subject == "U0"
     ledger = attempts(world)
     assert len(ledger) == 6 and all(v == ["sent"] for v in ledger.values())
     assert {e.custom_args["attempt_id"] for e in emails} == {str(a) for a in ledger}
@@ -80,7 +91,7 @@ def test_sms_batch_one_request_each_and_rerun_sends_nothing_twice(world: World) 
     texts = world.standin.state.sent_texts()
     assert sorted(t.to for t in texts) == ["+12125551000", "+12125551001", "+12125551002"]
     # The Reg F notice rides in the text; validity ends by the window's close.
-    assert all("STOP" in (t.body or "") for t in texts)
+    assert all((t.body or "").endswith(text_notice("en")) for t in texts)
     assert all(0 < int(t.validity_period or 0) <= 36_000 for t in texts)
     # The same batch enqueued again (a double dispatch) finds every key done.
     Job.fetch(job_id(batch), connection=world.redis).delete()
