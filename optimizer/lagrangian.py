@@ -400,14 +400,13 @@ def solve_scale(
 
     # 1) rough prices on a small sample, 2) slopes and refined prices on a
     # larger one, 3) Newton on everyone: each stage starts where the last ended
-    rough = population(min(n, params.sample_size_rough))
+    # smaller days get smaller samples, so the samples stay a small share
+    rough_n = min(n, params.sample_size_rough, max(2_000, n // 20))
+    fine_n = min(n, params.sample_size, max(rough_n, n // 5))
+    rough = population(rough_n)
     warm = _rprop(rough, cons, init, 40, 5e-3)
     stats["rough_sample_iterations"] = warm.iterations
-    fine = (
-        rough
-        if params.sample_size <= params.sample_size_rough
-        else population(min(n, params.sample_size))
-    )
+    fine = rough if fine_n <= rough_n else population(fine_n)
     if fine is not rough:
         _, _, u0 = fine(warm.prices)
         warm = _Search(warm.prices, np.inf, 0, u0, [])

@@ -218,7 +218,7 @@ class Params:
     exact_max_items: int = 6000
     gap_tolerance: float = 1e-4
     max_iterations: int = 8
-    usage_tolerance: float = 4e-3
+    usage_tolerance: float = 1.5e-2
     sample_size: int = 50_000
     sample_size_rough: int = 10_000
     parallel: bool = False
