@@ -152,6 +152,11 @@ class PacingConfig:
     # endgame_cushion more abandons in hand: a late burst cannot be earned back.
     endgame_seconds: float = 1800.0
     endgame_cushion: float = 3.0
+    # Early in a closing window (more than two endgames left), the pacer may
+    # owe up to advance_abandons, repaid from the answers the rest of the day
+    # will bring (counted at half of what the agents logged in could take, and
+    # only as far as they would also repay a burst the size of the cushion).
+    advance_abandons: float = 2.0
     max_lines: int | None = None  # trunk capacity: calls in flight never exceed this
     max_calls_per_decision: int = 200
     # Up to this many busy agents plus calls in flight, risks use the exact
@@ -249,7 +254,7 @@ class Pacer:
     def decide(self, snapshot: PacingSnapshot) -> Decision:
         """How many calls to originate now."""
         cfg = self.config
-        budget_left = self.budget.remaining(snapshot.day)
+        budget_left = self.budget.remaining(snapshot.day) + self._advance(snapshot)
         room = cfg.max_calls_per_decision
         if cfg.max_lines is not None:
             room = min(room, cfg.max_lines - len(snapshot.ringing))
@@ -304,6 +309,25 @@ class Pacer:
             marginal_abandon=risk,
             budget_left=budget_left,
         )
+
+    def _advance(self, snapshot: PacingSnapshot) -> float:
+        """Abandons the pacer may owe early in a closing window (0 otherwise).
+
+        A daily rule counts the whole day's answers, including those still to
+        come; a small advance against a cautious count of them lets predictive
+        start before the first 1/max_rate answers of the day have come in. It
+        is gone well before the end (see the endgame), where nothing could
+        repay it.
+        """
+        cfg = self.config
+        left = snapshot.window_seconds_left
+        if left is None or left <= 2.0 * cfg.endgame_seconds:
+            return 0.0
+        handle = self.talk.mean() + self.wrap.mean()
+        future_live = 0.5 * len(snapshot.agents) * (left - 2.0 * cfg.endgame_seconds) / handle
+        # Repayable even after a burst as large as the endgame cushion.
+        repayable = cfg.rule.max_rate * future_live - cfg.endgame_cushion
+        return max(0.0, min(cfg.advance_abandons, repayable))
 
     def _grid(self) -> tuple[FloatArray, FloatArray]:
         # Second k of the horizon is the interval (k, k + 1]. Demand is counted

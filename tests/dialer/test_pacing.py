@@ -257,3 +257,21 @@ def test_vicidial_drop_rule_over_limit(method: AdaptMethod, expected: float) -> 
         v.record_live_answer(DAY, abandoned=i < 6)  # 10 % of answers dropped
     v.decide(vici_snap(ready=0, talking=10, tod=16 * 3600.0))  # 16:00: 500 of 1000 left
     assert v.level == pytest.approx(expected)
+
+
+def test_early_in_the_day_a_small_advance_lets_predictive_start() -> None:
+    # No answers yet today. 10 agents, 8 h left: at half their capacity they
+    # bring 0.5 * 10 * (8 h - 1 h) / 210 s = 600 answers, 3 % of which (18)
+    # minus the 3-abandon cushion repays far more than the 2-abandon cap.
+    cfg = PacingConfig(warmup_calls=0, warmup_handles=0)
+    p = Pacer(cfg)
+    ready = agents(ready=10)
+    early = PacingSnapshot(now=0.0, day=DAY, agents=ready, window_seconds_left=8 * 3600.0)
+    d = p.decide(early)
+    assert d.mode is Mode.PREDICTIVE
+    assert d.budget_left == pytest.approx(2.0)
+    # 1.5 h left: 0.03 * 0.5 * 10 * 1800 / 210 = 1.3 answers' worth < the cushion.
+    late = PacingSnapshot(now=0.0, day=DAY, agents=ready, window_seconds_left=1.5 * 3600.0)
+    assert p.decide(late).reason.startswith("hard stop")
+    # A rolling window never closes: no advance.
+    assert p.decide(snap(ready)).reason.startswith("hard stop")
