@@ -215,7 +215,7 @@ class Params:
 
     repeat_value_factor: float = 0.5
     method: str = "auto"
-    exact_max_items: int = 6000
+    exact_max_items: int = 2000
     gap_tolerance: float = 1e-4
     max_iterations: int = 8
     usage_tolerance: float = 1.5e-2
