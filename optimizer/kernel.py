@@ -366,25 +366,26 @@ def objective_of(value: F32, cost: F64, choice: I16, rho: float) -> float:
 
 
 @njit(cache=True)
-def removal_losses(value: F32, cost: F64, choice: I16, rho: float) -> F64:
-    """``f_i(S) - f_i(S minus the attempt)`` for every stored attempt (inf on padding)."""
+def removal_losses(
+    value: F32, cost: F64, choice: I16, rho: float, rows: np.ndarray, cols: np.ndarray
+) -> F64:
+    """``f_i(S) - f_i(S minus the attempt)`` for the attempts ``choice[rows, cols]``."""
     n_sl = value.shape[2]
-    out = np.full(choice.shape, np.inf)
-    for i in range(choice.shape[0]):
-        for k in range(choice.shape[1]):
-            j = choice[i, k]
-            if j < 0:
-                continue
-            c = j // n_sl
-            v = float(value[i, c, j % n_sl])
-            if k == 0:
-                nxt = 0.0
-                if choice.shape[1] > 1 and choice[i, 1] >= 0:
-                    j1 = choice[i, 1]
-                    nxt = float(value[i, j1 // n_sl, j1 % n_sl])
-                out[i, k] = v - cost[c] - (1.0 - rho) * nxt
-            else:
-                out[i, k] = rho * v - cost[c]
+    out = np.empty(rows.shape[0])
+    for q in range(rows.shape[0]):
+        i = rows[q]
+        k = cols[q]
+        j = choice[i, k]
+        c = j // n_sl
+        v = float(value[i, c, j % n_sl])
+        if k == 0:
+            nxt = 0.0
+            if choice.shape[1] > 1 and choice[i, 1] >= 0:
+                j1 = choice[i, 1]
+                nxt = float(value[i, j1 // n_sl, j1 % n_sl])
+            out[q] = v - cost[c] - (1.0 - rho) * nxt
+        else:
+            out[q] = rho * v - cost[c]
     return out
 
 

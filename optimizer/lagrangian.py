@@ -251,15 +251,15 @@ def _repair(ev: _Evaluator, cons: _Constraints) -> int:
             if not over.any():
                 continue
             rows, cols, ks = kernel.attempts_on(choice, n_sl, p.voice_channel, over)
-            loss = kernel.removal_losses(p.value, p.cost, choice, ev.rho)
+            losses = kernel.removal_losses(p.value, p.cost, choice, ev.rho, rows, cols)
             for k in np.flatnonzero(over):
                 sel = ks == k
-                r, c = rows[sel], cols[sel]
+                r, c, loss = rows[sel], cols[sel], losses[sel]
                 if k < n_sl:
                     use = p.handle_minutes[r].astype(np.float64)
                 else:
                     use = np.full(r.size, p.budget_per_attempt[k - n_sl])
-                density = loss[r, c] / np.maximum(use, 1e-12)
+                density = loss / np.maximum(use, 1e-12)
                 order = np.argsort(density, kind="stable")
                 cum = np.cumsum(use[order])
                 take = order[: int(np.searchsorted(cum, excess[k] - 1e-9)) + 1]
