@@ -7,6 +7,7 @@ so stdout stays parseable.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
@@ -69,6 +70,9 @@ def main(
     ] = None,
 ) -> None:
     """Cadencia's command line."""
+    from campaigns.observability import configure_logging
+
+    configure_logging(os.environ)
     try:
         ctx.obj = CliState(settings=Settings.from_env(database_url=db))
     except ConfigError as exc:
@@ -116,8 +120,9 @@ def _register_subcommands() -> None:
     sandbox_app.command("providers")(sandbox_providers)
     app.add_typer(sandbox_app, name="sandbox")
 
-    from campaigns.cli_ops import up, worker
+    from campaigns.cli_ops import metrics, up, worker
 
+    app.command("metrics")(metrics)
     app.command("worker")(worker)
     app.command("up")(up)
 

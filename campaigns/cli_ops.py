@@ -108,3 +108,34 @@ def up(
             from campaigns.sandbox import asterisk
 
             asterisk.stop()
+
+
+def metrics(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9108,
+) -> None:
+    """Serve Prometheus metrics at /metrics: outcomes, abandon rate, runs, queues, failures."""
+    import datetime as dt
+
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+    from redis import Redis
+
+    from campaigns.db import make_engine
+    from campaigns.observability import render_metrics
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url)
+    api = FastAPI(title="cadencia metrics")
+
+    @api.get("/metrics", response_class=PlainTextResponse)
+    def scrape() -> str:
+        return render_metrics(engine, redis, now=dt.datetime.now(dt.UTC))
+
+    try:
+        uvicorn.run(api, host=host, port=port, log_level="warning")
+    finally:
+        engine.dispose()
