@@ -38,7 +38,8 @@ def main() -> None:
     params = o.Params(method="scale", parallel=args.parallel, seed=args.seed)
 
     t = time.perf_counter()
-    o.solve(synthetic_problem(3000, seed=99), o.Params(method="scale", marginal_max_customers=0))
+    warm = o.Params(method="scale", marginal_max_customers=0, parallel=args.parallel)
+    o.solve(synthetic_problem(3000, seed=99), warm)
     warmup = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -404,7 +404,7 @@ def solve_scale(
     rough_n = min(n, params.sample_size_rough, max(2_000, n // 20))
     fine_n = min(n, params.sample_size, max(rough_n, n // 5))
     rough = population(rough_n)
-    warm = _rprop(rough, cons, init, 40, 5e-3)
+    warm = _rprop(rough, cons, init, 25, 5e-3)
     stats["rough_sample_iterations"] = warm.iterations
     fine = rough if fine_n <= rough_n else population(fine_n)
     if fine is not rough:
