@@ -172,7 +172,7 @@ class Campaign(_Strict):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: over-long names
             raise ValueError(f"{value!r} is not an IANA time zone") from None
         return value
 

@@ -20,7 +20,9 @@ def zone(name: str) -> ZoneInfo | None:
     """The IANA zone ``name``, or None when it is unknown (callers fail closed)."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    # OSError: ZoneInfo opens a file named after the key, so an over-long name
+    # fails in the filesystem rather than as "not found" (found by fuzzing).
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         return None
 
 

@@ -93,10 +93,11 @@ def test_unknown_zone_or_pack_fails_closed_and_is_reported() -> None:
             ("c1", "mx-condusef", "Mars/Olympus"),
             ("c2", "us-nowhere", "America/New_York"),
             ("c3", "mx-condusef", "America/Mexico_City"),
+            ("c4", "mx-condusef", "B" * 300),
         ],
         [],
     )
-    assert not a.slot_allowed[:2].any()
+    assert not a.slot_allowed[:2].any() and not a.slot_allowed[3].any()
     assert a.slot_allowed[2].any()
     assert any("Mars/Olympus" in p for p in a.problems)
     assert any("us-nowhere" in p for p in a.problems)

@@ -163,6 +163,12 @@ def test_fail_closed_unknown_time_zone() -> None:
     assert d.results[0].rule == "input.timezones" and "Mars/Olympus" in d.results[0].detail
 
 
+def test_fail_closed_on_a_zone_name_the_filesystem_rejects() -> None:
+    # ZoneInfo opens a file named after the key: an over-long name raised OSError.
+    d = decide("mx-condusef", [], prop("2025-05-05T10:00:00-06:00", tz=("A" * 300,)))
+    assert not d.allowed and d.results[0].rule == "input.timezones"
+
+
 def test_fail_closed_history_of_another_customer() -> None:
     other = ev("2025-05-01T10:00:00-04:00", customer="c2")
     d = decide("house", [other], prop("2025-05-05T10:00:00-04:00"))
