@@ -1,0 +1,185 @@
+"""The Redis hopper of one campaign slot, rebuilt from the database when Redis lost it.
+
+Keys (prefix ``cadencia:hopper:<name>:``): ``ready`` a sorted set of planned
+contact ids by priority (the plan's order), ``leads`` their customer ids,
+``taken`` the leads in progress, ``dialing`` those whose Originate may have
+gone out, ``unknown`` those in progress when the hopper was rebuilt (nobody
+can say whether they were dialed), ``meta`` proves the hopper exists.
+
+The plan lives in the database: :meth:`RedisHopper.ensure` rebuilds a lost
+hopper from ``planned_contacts`` and the ledger (a planned contact with an
+attempt row is in progress, as unknown; one without is ready). Taking is one
+Lua script, so a lead is never both ready and taken, nor neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from redis import Redis
+from sqlalchemy.engine import Engine
+
+from campaigns.ledger.chain import EVENTS
+from campaigns.models import PlannedContact
+from campaigns.report.data import plan_key
+from dialer.session import Lead
+
+_TAKE = """
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('SADD', KEYS[2], id)
+end
+return ids
+"""
+
+
+def _planned_id(lead: Lead) -> str:
+    prefix, _, number = lead.key.partition(":")
+    if prefix != "plan" or not number.isdigit():
+        raise ValueError(f"hopper lead key {lead.key!r} is not plan:<planned contact id>")
+    return number
+
+
+class RedisHopper:
+    """The session's ``Hopper`` for run ``run_id``, slot ``slot``."""
+
+    def __init__(self, redis: Redis, run_id: int, slot: int) -> None:
+        self.redis, self.run_id, self.slot = redis, run_id, slot
+        base = f"cadencia:hopper:run{run_id}:s{slot}:"
+        self.k_ready, self.k_leads, self.k_taken = base + "ready", base + "leads", base + "taken"
+        self.k_dialing, self.k_unknown, self.k_meta = (
+            base + "dialing",
+            base + "unknown",
+            base + "meta",
+        )
+        self._take = redis.register_script(_TAKE)
+
+    # ---- filling ------------------------------------------------------------
+    def exists(self) -> bool:
+        """True when the hopper is in Redis."""
+        return bool(self.redis.exists(self.k_meta))
+
+    def fill(self, contacts: Sequence[tuple[int, str]]) -> bool:
+        """Load (planned contact id, customer id) in priority order; once only.
+
+        Returns False (and changes nothing) when the hopper already exists, so
+        a dispatch repeated after a crash does not put back leads already taken.
+        """
+        if not self.redis.hsetnx(self.k_meta, "source", "plan"):
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        if contacts:
+            pipe.hset(self.k_leads, mapping={str(pid): cid for pid, cid in contacts})
+            pipe.zadd(self.k_ready, {str(pid): rank for rank, (pid, _) in enumerate(contacts)})
+        pipe.hset(self.k_meta, "filled", str(len(contacts)))
+        pipe.execute()
+        return True
+
+    def ensure(self, engine: Engine) -> bool:
+        """Rebuild from the database if Redis lost the hopper; True when it rebuilt."""
+        if self.exists():
+            return False
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(PlannedContact.id, PlannedContact.customer_id)
+                .where(
+                    PlannedContact.run_id == self.run_id,
+                    PlannedContact.slot == self.slot,
+                    PlannedContact.channel == "voice",
+                    PlannedContact.status.in_(("planned", "dispatched")),
+                )
+                .order_by(PlannedContact.rank, sa.desc(PlannedContact.value), PlannedContact.id)
+            ).all()
+            keys = [plan_key(int(r.id)) for r in rows]
+            reserved: set[str] = set()
+            for start in range(0, len(keys), 500):
+                reserved |= set(
+                    conn.execute(
+                        sa.select(EVENTS.c.idempotency_key).where(
+                            EVENTS.c.idempotency_key.in_(keys[start : start + 500])
+                        )
+                    ).scalars()
+                )
+        if not self.redis.hsetnx(self.k_meta, "source", "rebuilt"):
+            return False  # another worker rebuilt it meanwhile
+        pipe = self.redis.pipeline(transaction=True)
+        if rows:
+            pipe.hset(self.k_leads, mapping={str(r.id): r.customer_id for r in rows})
+        for rank, r in enumerate(rows):
+            if plan_key(int(r.id)) in reserved:
+                # reserved before Redis lost it: maybe dialed, reconcile, never re-dial blindly
+                pipe.sadd(self.k_taken, str(r.id))
+                pipe.sadd(self.k_unknown, str(r.id))
+            else:
+                pipe.zadd(self.k_ready, {str(r.id): rank})
+        pipe.hset(self.k_meta, "filled", str(len(rows)))
+        pipe.execute()
+        return True
+
+    # ---- the Hopper protocol ----------------------------------------------
+    def _leads(self, ids: Sequence[bytes | str]) -> list[Lead]:
+        if not ids:
+            return []
+        names = [i.decode() if isinstance(i, bytes) else i for i in ids]
+        customers = self.redis.hmget(self.k_leads, names)
+        return [
+            Lead(plan_key(int(n)), c.decode() if isinstance(c, bytes) else str(c))
+            for n, c in zip(names, customers, strict=True)
+            if c is not None
+        ]
+
+    def take(self, n: int) -> list[Lead]:
+        """The next ``n`` leads by priority, moved to "taken"."""
+        if n <= 0:
+            return []
+        ids = self._take(keys=[self.k_ready, self.k_taken], args=[n])
+        return self._leads(list(ids))
+
+    def in_progress(self) -> list[Lead]:
+        """Leads taken and not finished, in plan order."""
+        ids = sorted(self.redis.smembers(self.k_taken), key=lambda b: int(b))
+        return self._leads(list(ids))
+
+    def mark_dialing(self, lead: Lead) -> None:
+        """Just before the Originate goes out."""
+        self.redis.sadd(self.k_dialing, _planned_id(lead))
+
+    def unmark_dialing(self, lead: Lead) -> None:
+        """The Originate was provably not sent."""
+        self.redis.srem(self.k_dialing, _planned_id(lead))
+
+    def was_dialing(self, lead: Lead) -> bool:
+        """An Originate may have gone out, or the hopper was rebuilt and cannot tell."""
+        pid = _planned_id(lead)
+        return bool(self.redis.sismember(self.k_dialing, pid)) or bool(
+            self.redis.sismember(self.k_unknown, pid)
+        )
+
+    def give_back(self, lead: Lead) -> None:
+        """Back to the front of the line (not dialed)."""
+        pid = _planned_id(lead)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.srem(self.k_taken, pid)
+        pipe.zadd(self.k_ready, {pid: -1})
+        pipe.execute()
+
+    def finish(self, lead: Lead) -> None:
+        """Done with the lead for this slot."""
+        pid = _planned_id(lead)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.srem(self.k_taken, pid)
+        pipe.srem(self.k_dialing, pid)
+        pipe.srem(self.k_unknown, pid)
+        pipe.execute()
+
+    def remaining(self) -> int:
+        """Leads not yet taken."""
+        return int(self.redis.zcard(self.k_ready))
+
+    def clear(self) -> None:
+        """Delete the hopper (the slot is over)."""
+        self.redis.delete(
+            self.k_ready, self.k_leads, self.k_taken, self.k_dialing, self.k_unknown, self.k_meta
+        )

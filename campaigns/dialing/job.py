@@ -1,0 +1,359 @@
+"""The dial-session RQ job: one campaign × slot, the pacing loop against AMI.
+
+``dial_session_job(payload)`` is what a worker runs. It rebuilds its wiring
+from its environment (``DialerSettings.from_env``), the campaign exactly as
+the run stored it, the hopper (rebuilt from the plan if Redis lost it), the
+pacer (seeded with the abandon counts already in the ledger for the rule's
+window) and the agent board, then runs ``dialer.session.DialSession`` for the
+slot's length divided by ``time_scale`` (a compressed day for tests and the
+demo). Rerunning the job after a crash resumes from the hopper and the
+ledger; nobody is dialed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from campaigns.campaign import Campaign
+from campaigns.db import make_engine
+from campaigns.dialing.hopper import RedisHopper
+from campaigns.dialing.ledger import LedgerGuard, LedgerSink
+from campaigns.dialing.pbx import AmiPbx, Variables
+from campaigns.ledger.chain import EVENTS
+from campaigns.models import Run
+from campaigns.run.state import campaign_of
+from dialer.abandon_budget import AbandonBudget, AbandonRule, DayCount, RuleWindow
+from dialer.agents import AgentBoard
+from dialer.ami import AmiClient
+from dialer.pacing import Mode, Pacer, PacingConfig, PacingPriors
+from dialer.session import DialSession, SessionConfig, SessionReport
+
+log = logging.getLogger(__name__)
+JOB_FUNC = "campaigns.dialing.job.dial_session_job"
+DEFAULT_QUEUE = "dialer"
+FAILURE_TTL_S = 7 * 24 * 3600
+RESULT_TTL_S = 24 * 3600
+# AMI unreachable when the slot starts: try again soon, the slot is short.
+DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    """What a dialer worker needs; built from its environment, never at import time.
+
+    ``dial_queue`` overrides the campaign's Asterisk queue (the sandbox's is
+    ``cadencia-test``); ``dial_variables`` are channel variables added to every
+    call (the sandbox's simulated ring and talk times).
+    """
+
+    database_url: str
+    redis_url: str
+    ami_host: str
+    ami_port: int
+    ami_username: str
+    ami_secret: str
+    channel_template: str = "PJSIP/{e164}@carrier"
+    dial_queue: str | None = None
+    dial_variables: Mapping[str, str] = field(default_factory=dict)
+    queue_wait_s: int | None = None
+    rq_queue: str = DEFAULT_QUEUE
+    call_prefix: str = "cadencia"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DialerSettings:
+        """Read ``CADENCIA_*`` variables; a missing or bad one is named in the error."""
+
+        def need(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ValueError(f"dialer settings: environment variable {name} is not set")
+            return value
+
+        port = need("CADENCIA_AMI_PORT")
+        if not port.isdigit():
+            raise ValueError(f"dialer settings: CADENCIA_AMI_PORT={port!r} is not a port number")
+        raw_vars = env.get("CADENCIA_DIAL_VARIABLES", "").strip() or "{}"
+        try:
+            variables = json.loads(raw_vars)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"dialer settings: CADENCIA_DIAL_VARIABLES is not JSON: {exc}"
+            ) from None
+        if not isinstance(variables, dict):
+            raise ValueError("dialer settings: CADENCIA_DIAL_VARIABLES must be a JSON object")
+        wait = env.get("CADENCIA_DIAL_QUEUE_WAIT", "").strip()
+        return cls(
+            database_url=need("CADENCIA_DATABASE_URL"),
+            redis_url=need("CADENCIA_REDIS_URL"),
+            ami_host=env.get("CADENCIA_AMI_HOST", "127.0.0.1"),
+            ami_port=int(port),
+            ami_username=need("CADENCIA_AMI_USERNAME"),
+            ami_secret=need("CADENCIA_AMI_SECRET"),
+            channel_template=env.get("CADENCIA_DIAL_CHANNEL") or cls.channel_template,
+            dial_queue=env.get("CADENCIA_DIAL_QUEUE") or None,
+            dial_variables={str(k): str(v) for k, v in variables.items()},
+            queue_wait_s=int(wait) if wait else None,
+            rq_queue=env.get("CADENCIA_DIALER_QUEUE") or DEFAULT_QUEUE,
+            call_prefix=env.get("CADENCIA_CALL_PREFIX") or "cadencia",
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The worker environment that rebuilds these settings."""
+        env = {
+            "CADENCIA_DATABASE_URL": self.database_url,
+            "CADENCIA_REDIS_URL": self.redis_url,
+            "CADENCIA_AMI_HOST": self.ami_host,
+            "CADENCIA_AMI_PORT": str(self.ami_port),
+            "CADENCIA_AMI_USERNAME": self.ami_username,
+            "CADENCIA_AMI_SECRET": self.ami_secret,
+            "CADENCIA_DIAL_CHANNEL": self.channel_template,
+            "CADENCIA_DIAL_VARIABLES": json.dumps(dict(self.dial_variables)),
+            "CADENCIA_DIALER_QUEUE": self.rq_queue,
+            "CADENCIA_CALL_PREFIX": self.call_prefix,
+        }
+        if self.dial_queue:
+            env["CADENCIA_DIAL_QUEUE"] = self.dial_queue
+        if self.queue_wait_s is not None:
+            env["CADENCIA_DIAL_QUEUE_WAIT"] = str(self.queue_wait_s)
+        return env
+
+
+@dataclass(frozen=True)
+class DialSlot:
+    """One dial session's job payload."""
+
+    run_id: int
+    slot: int
+    slot_start: dt.datetime
+    slot_end: dt.datetime
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.slot_end <= self.slot_start:
+            raise ValueError(f"DialSlot: slot_end {self.slot_end} is not after {self.slot_start}")
+        if self.time_scale < 1:
+            raise ValueError(f"DialSlot: time_scale must be >= 1, got {self.time_scale}")
+
+    @property
+    def duration_s(self) -> float:
+        """Real seconds the session runs."""
+        return (self.slot_end - self.slot_start).total_seconds() / self.time_scale
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-ready job argument."""
+        return {
+            "run_id": self.run_id,
+            "slot": self.slot,
+            "slot_start": self.slot_start.isoformat(),
+            "slot_end": self.slot_end.isoformat(),
+            "time_scale": self.time_scale,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> DialSlot:
+        """Parse a job argument; a missing or bad field is named."""
+        try:
+            return cls(
+                run_id=int(payload["run_id"]),
+                slot=int(payload["slot"]),
+                slot_start=dt.datetime.fromisoformat(str(payload["slot_start"])),
+                slot_end=dt.datetime.fromisoformat(str(payload["slot_end"])),
+                time_scale=float(payload.get("time_scale", 1.0)),
+            )
+        except KeyError as exc:
+            raise ValueError(f"dial session payload: missing field {exc}") from None
+
+
+def job_id(slot: DialSlot) -> str:
+    """One job per run × slot."""
+    return f"dial-run{slot.run_id}-s{slot.slot}"
+
+
+def pacing_config(campaign: Campaign, time_scale: float = 1.0) -> PacingConfig:
+    """The pacer's settings from the campaign's dialer and agents, times scaled down."""
+    d, agents = campaign.dialer, campaign.agents
+    window = RuleWindow.CAMPAIGN_DAY if d.abandon_window == "day" else RuleWindow.ROLLING_DAYS
+    timeout = d.ring_timeout_s / time_scale
+    priors = PacingPriors(
+        live_rate=0.25,
+        ring_seconds=(min(4.0, 0.5 * d.ring_timeout_s) / time_scale, 0.9 * timeout),
+        no_answer_timeout=timeout,
+        talk_mean=agents.talk_minutes * 60.0 / time_scale,
+        wrap_mean=max(agents.wrap_minutes * 60.0 / time_scale, 0.1),
+    )
+    # the abandon grace is the dialplan's (real seconds, not scaled): 1 s after AMD
+    grace = 1.0 if d.amd else 2.0
+    return PacingConfig(
+        mode=Mode(d.mode),
+        rule=AbandonRule(max_rate=d.abandon_target, window=window),
+        grace_seconds=grace,
+        horizon_seconds=max(5, int(timeout + grace) + 2),
+        priors=priors,
+    )
+
+
+def abandon_history(
+    engine: Engine, campaign: Campaign, today: dt.date, days: int
+) -> dict[dt.date, DayCount]:
+    """Live answers and abandons per campaign-local day in the ledger, for the budget."""
+    zone = ZoneInfo(campaign.timezone)
+    since = dt.datetime.combine(today - dt.timedelta(days=days), dt.time(), zone)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(EVENTS.c.at, EVENTS.c.outcome).where(
+                EVENTS.c.campaign == campaign.name,
+                EVENTS.c.channel == "voice",
+                EVENTS.c.outcome.in_(("conversation", "abandoned")),
+                EVENTS.c.at >= since,
+            )
+        ).all()
+    live: dict[dt.date, int] = defaultdict(int)
+    abandoned: dict[dt.date, int] = defaultdict(int)
+    for at, outcome in rows:
+        day = at.astimezone(zone).date()
+        live[day] += 1
+        abandoned[day] += outcome == "abandoned"
+    return {day: DayCount(live[day], abandoned[day]) for day in live}
+
+
+async def run_dial_session(
+    settings: DialerSettings,
+    slot: DialSlot,
+    *,
+    config: PacingConfig | None = None,
+    variables: Variables | None = None,
+    wall: Callable[[], dt.datetime] | None = None,
+    session_options: Mapping[str, Any] | None = None,
+) -> SessionReport:
+    """Run one slot's session in this process (the job's body; tests call it directly)."""
+    engine = make_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        with Session(engine) as db:
+            run = db.get(Run, slot.run_id)
+            if run is not None:
+                db.expunge(run)
+        if run is None:
+            raise ValueError(f"dial session: run {slot.run_id} does not exist")
+        campaign = campaign_of(run)
+        cfg = config or pacing_config(campaign, slot.time_scale)
+        day = run.day
+        window_days = cfg.rule.window_days if cfg.rule.window is RuleWindow.ROLLING_DAYS else 0
+        budget = AbandonBudget(cfg.rule, abandon_history(engine, campaign, day, window_days))
+        pacer = Pacer(cfg, budget)
+        hopper = RedisHopper(redis, slot.run_id, slot.slot)
+        if hopper.ensure(engine):
+            log.warning("hopper of run %s slot %s rebuilt from the plan", slot.run_id, slot.slot)
+        queue_name = settings.dial_queue or campaign.dialer.queue
+        board = AgentBoard(
+            queue_name, wrapup_seconds=campaign.agents.wrap_minutes * 60.0 / slot.time_scale
+        )
+        static = dict(settings.dial_variables)
+
+        def per_call(attempt_id: int, number: str) -> Mapping[str, str]:
+            return {**static, **(variables(attempt_id, number) if variables else {})}
+
+        started = time.monotonic()
+
+        def virtual_now() -> dt.datetime:
+            # a compressed slot: the guard judges the instant the plan meant
+            if slot.time_scale == 1:
+                return dt.datetime.now(dt.UTC)
+            return slot.slot_start + dt.timedelta(
+                seconds=(time.monotonic() - started) * slot.time_scale
+            )
+
+        client = AmiClient(
+            settings.ami_host,
+            settings.ami_port,
+            settings.ami_username,
+            settings.ami_secret,
+            ping_interval=2.0,
+            ping_timeout=2.0,
+            backoff_initial=0.1,
+            backoff_max=2.0,
+        )
+        pbx = AmiPbx(
+            client,
+            queue_name,
+            channel_template=settings.channel_template,
+            amd=campaign.dialer.amd,
+            caller_id=(campaign.channels["voice"].sender if "voice" in campaign.channels else None),
+            queue_wait_s=settings.queue_wait_s,
+            variables=per_call,
+        )
+        session_cfg = SessionConfig(
+            duration_s=slot.duration_s,
+            day=day,
+            ring_timeout_s=campaign.dialer.ring_timeout_s / slot.time_scale,
+            amd=campaign.dialer.amd,
+            call_prefix=settings.call_prefix,
+            **dict(session_options or {}),
+        )
+        guard = LedgerGuard(engine, campaign)
+        sink = LedgerSink(engine)
+        await client.connect()
+        try:
+            session = DialSession(
+                session_cfg, pacer, board, hopper, guard, sink, pbx, wall=wall or virtual_now
+            )
+            return await session.run()
+        finally:
+            await client.close()
+    finally:
+        redis.close()
+        engine.dispose()
+
+
+def dial_session_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """RQ entry point: run one slot's dial session; returns its report."""
+    settings = DialerSettings.from_env(os.environ)
+    slot = DialSlot.from_payload(payload)
+    report = asyncio.run(run_dial_session(settings, slot))
+    log.info("dial session run %s slot %s: %s", slot.run_id, slot.slot, report.as_dict())
+    return report.as_dict()
+
+
+def enqueue_dial_session(
+    queue: Queue, slot: DialSlot, *, at: dt.datetime | None = None, retry: Retry | None = None
+) -> Job:
+    """Schedule the slot's session at ``at`` (default its start; now if that has passed).
+
+    A job with the same id still queued, scheduled or running is returned as is.
+    """
+    jid = job_id(slot)
+    try:
+        existing = Job.fetch(jid, connection=queue.connection)
+        if existing.get_status(refresh=True) not in ("finished", "failed", "canceled", "stopped"):
+            return existing
+    except Exception:  # NoSuchJobError or an unreadable leftover: enqueue afresh
+        pass
+    when = at or slot.slot_start
+    options: dict[str, Any] = {
+        "job_id": jid,
+        "failure_ttl": FAILURE_TTL_S,
+        "result_ttl": RESULT_TTL_S,
+        "job_timeout": int(slot.duration_s + 300),
+        "retry": retry if retry is not None else DEFAULT_RETRY,
+        "description": f"dial session run {slot.run_id} slot {slot.slot}",
+    }
+    if when > dt.datetime.now(dt.UTC):
+        return queue.enqueue_at(when, JOB_FUNC, slot.to_payload(), **options)
+    return queue.enqueue(JOB_FUNC, slot.to_payload(), **options)

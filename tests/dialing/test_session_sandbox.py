@@ -1,0 +1,210 @@
+"""The dial session against the real sandbox Asterisk, Redis and a migrated database.
+
+Every call goes through the real pieces: the Redis hopper, the ledger guard
+(pending attempt before the Originate), our AMI client, the production
+dialplan with the test overlay's simulated phone network and agents, and the
+ledger for outcomes. A second, direct AMI client watches what Asterisk really
+did, so "nobody dialed twice" is checked against the PBX itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+
+from campaigns.dialing import RedisHopper, run_dial_session
+from campaigns.ledger.chain import EVENTS, verify
+from campaigns.sandbox.asterisk import SandboxState, cli_command
+from dialer.ami import AmiClient, AmiEvent
+from dialer.session import call_id_for
+from tests.dialing.world import DialWorld, make_world, sandbox_settings
+from tests.support.asterisk import TcpProxy, reset_agents
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
+T = TypeVar("T")
+FAST = {"tick_s": 0.2, "drain_s": 30.0}
+
+
+def run(coro: Coroutine[Any, Any, T], limit: float = 120.0) -> T:
+    return asyncio.run(asyncio.wait_for(coro, limit))
+
+
+class Observer:
+    """A direct AMI connection that records every event Asterisk sends."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.client = AmiClient(state.host, state.port, state.username, state.secret)
+        self.events: list[AmiEvent] = []
+
+        async def keep(event: AmiEvent) -> None:
+            self.events.append(event)
+
+        self.client.add_event_handler(keep)
+
+    def named(self, name: str, uniqueid: str | None = None) -> list[AmiEvent]:
+        return [
+            e
+            for e in self.events
+            if e.name == name and (uniqueid is None or e.get("Uniqueid") == uniqueid)
+        ]
+
+    def channels_per_call(self, prefix: str) -> collections.Counter[str]:
+        """How many channels Asterisk created under each of the dialer's ChannelIds."""
+        return collections.Counter(
+            e.get("Uniqueid") or ""
+            for e in self.named("Newchannel")
+            if (e.get("Uniqueid") or "").startswith(f"{prefix}-a")
+            and not (e.get("Uniqueid") or "").endswith("-far")
+        )
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+def ledger(world: DialWorld) -> tuple[dict[str, Any], dict[int, Any]]:
+    """Attempt rows by guard key, and outcome rows by the attempt they resolve."""
+    with world.engine.connect() as conn:
+        rows = conn.execute(sa.select(EVENTS).where(EVENTS.c.channel == "voice")).all()
+    attempts = {r.idempotency_key: r for r in rows if r.resolves_id is None}
+    outcomes: dict[int, Any] = {}
+    for r in rows:
+        if r.resolves_id is not None:
+            assert r.resolves_id not in outcomes, f"attempt {r.resolves_id} has two outcomes"
+            outcomes[r.resolves_id] = r
+    return attempts, outcomes
+
+
+def fill(world: DialWorld, redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    RedisHopper(redis, world.run_id, world.slot.slot).fill(world.contacts())
+    redis.close()
+
+
+def test_each_outcome_reaches_the_ledger(
+    asterisk_sandbox: SandboxState, redis_url: str, tmp_path: Path
+) -> None:
+    reset_agents(asterisk_sandbox, ready=2)
+    numbers = ["5550001", "5550002", "5550003", "5550004", "5550005", "5550001"]
+    world = make_world(tmp_path, numbers)
+    fill(world, redis_url)
+    settings = sandbox_settings(world, asterisk_sandbox, redis_url)
+
+    async def scenario() -> Any:
+        observer = Observer(asterisk_sandbox)
+        async with observer.client:
+            report = await run_dial_session(settings, world.slot, session_options=FAST)
+            return report, observer
+
+    report, observer = run(scenario())
+    assert report.dials == len(numbers) and not report.left_pending and report.refused == 0
+    attempts, outcomes = ledger(world)
+    got = {customer: outcomes[attempts[key].id] for customer, key in world.keys().items()}
+    assert {c: o.outcome for c, o in got.items()} == {
+        "D0": "conversation",
+        "D1": "busy",
+        "D2": "no_answer",
+        "D3": "machine",
+        "D4": "not_in_service",
+        "D5": "conversation",
+    }
+    for customer in ("D0", "D5"):
+        talk = got[customer]
+        assert talk.agent in {"agent1", "agent2"}
+        assert talk.duration_s is not None and 0 < talk.duration_s <= 3
+    assert json.loads(got["D3"].extra)["amd"].startswith("LONGGREETING")
+    # every call carried the ChannelId derived from its pending attempt, once
+    per_call = observer.channels_per_call(world.prefix)
+    assert set(per_call) == {call_id_for(a.id, world.prefix) for a in attempts.values()}
+    assert max(per_call.values()) == 1
+    # the pending row came first: each outcome points back at an older row
+    pairs = zip(world.keys().values(), got.values(), strict=True)
+    assert all(o.id > attempts[k].id for k, o in pairs)
+    assert verify(world.engine).ok
+
+
+def test_an_answer_with_no_agent_left_gets_the_safe_harbour_message(
+    asterisk_sandbox: SandboxState, redis_url: str, tmp_path: Path
+) -> None:
+    reset_agents(asterisk_sandbox, ready=1)
+    world = make_world(tmp_path, ["5550001"])
+    fill(world, redis_url)
+    settings = sandbox_settings(world, asterisk_sandbox, redis_url, ring_s=1.0)
+
+    async def scenario() -> Any:
+        observer = Observer(asterisk_sandbox)
+        async with observer.client:
+            session = asyncio.create_task(
+                run_dial_session(settings, world.slot, session_options=FAST)
+            )
+            # the dialer called for the one ready agent; while the debtor's
+            # phone rings, that agent logs off
+            await until(lambda: bool(observer.channels_per_call(world.prefix)))
+            await asyncio.to_thread(
+                cli_command, asterisk_sandbox, "devstate change Custom:agent1 UNAVAILABLE"
+            )
+            report = await session
+            return report, observer
+
+    report, observer = run(scenario())
+    attempts, outcomes = ledger(world)
+    (attempt,) = attempts.values()
+    outcome = outcomes[attempt.id]
+    assert outcome.outcome == "abandoned" and outcome.agent is None
+    extra = json.loads(outcome.extra)
+    assert extra["safe_harbour"] is True
+    cid = call_id_for(attempt.id, world.prefix)
+    (event,) = observer.named("UserEvent", cid)[-1:]
+    assert event.get("UserEvent") == "CadenciaAbandon"
+    (left,) = observer.named("QueueCallerAbandon", cid)
+    assert int(left.get("HoldTime") or 99) <= 2  # Asterisk's own measure of the wait
+    assert report.outcomes == {"abandoned": 1}
+    reset_agents(asterisk_sandbox, ready=2)
+
+
+def test_a_dropped_ami_connection_dials_nobody_twice(
+    asterisk_sandbox: SandboxState, redis_url: str, tmp_path: Path
+) -> None:
+    reset_agents(asterisk_sandbox, ready=2)
+    numbers = ["5550001"] * 6
+    world = make_world(tmp_path, numbers)
+    fill(world, redis_url)
+
+    async def scenario() -> Any:
+        proxy = TcpProxy(asterisk_sandbox.host, asterisk_sandbox.port)
+        port = await proxy.start()
+        settings = sandbox_settings(world, asterisk_sandbox, redis_url, port=port, talk_s=2.0)
+        observer = Observer(asterisk_sandbox)
+        async with observer.client:
+            session = asyncio.create_task(
+                run_dial_session(settings, world.slot, session_options=FAST)
+            )
+            # cut the cable while two debtors are talking to agents
+            await until(lambda: len(observer.named("AgentConnect")) >= 2)
+            proxy.kill_all()
+            report = await session
+        await proxy.stop()
+        return report, observer, proxy.accepted
+
+    report, observer, connections = run(scenario())
+    assert connections >= 2 and report.reconnections >= 1
+    per_call = observer.channels_per_call(world.prefix)
+    assert max(per_call.values()) == 1, "a debtor was dialed twice"
+    attempts, outcomes = ledger(world)
+    assert len(attempts) == len(numbers)
+    assert set(per_call) == {call_id_for(a.id, world.prefix) for a in attempts.values()}
+    # calls that lived through the cut were followed to their end on the new connection
+    settled = {a.id for a in attempts.values() if a.id in outcomes}
+    assert settled | set(report.left_pending) == {a.id for a in attempts.values()}
+    assert sum(o.outcome == "conversation" for o in outcomes.values()) >= 4
+    assert verify(world.engine).ok
