@@ -6,6 +6,7 @@ cannot be had skips the test naming it (or fails under CADENCIA_REQUIRE_ALL=1).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -24,13 +25,15 @@ REDIS_URL = os.environ.get("CADENCIA_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_TEST_DB = int(os.environ.get("CADENCIA_TEST_REDIS_DB", "13"))
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database for the whole session; dropped at the end."""
+@contextlib.contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new, migrated PostgreSQL database for one test; dropped afterwards."""
     import sqlalchemy as sa
 
+    from campaigns.db import migrate
+
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"cadencia_test_{uuid.uuid4().hex[:10]}"
+    name = f"cadencia_t_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -39,11 +42,19 @@ def postgres_server_url() -> Iterator[str]:
         component_missing("PostgreSQL at 127.0.0.1:5432", str(exc).splitlines()[0])
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
+        migrate(url)
         yield url
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture()
+def postgres_url() -> Iterator[str]:
+    """A freshly migrated PostgreSQL database (for tests that need PostgreSQL itself)."""
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture()
@@ -87,21 +98,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         migrate(url)
         yield url
         return
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"cadencia_t_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        component_missing("PostgreSQL at 127.0.0.1:5432", str(exc).splitlines()[0])
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        migrate(url)
+    with fresh_postgres() as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
