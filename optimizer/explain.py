@@ -45,7 +45,10 @@ class Explanation:
     best_alternative: Option | None = None
 
 
-def _option(problem: Problem, plan: Plan, i: int, c: int, t: int, labels: Sequence[str]) -> Option:
+def _option(
+    problem: Problem, plan: Plan, i: int, c: int, t: int, labels: Sequence[str], share: float = 1.0
+) -> Option:
+    """``share`` of the value counts: 1 for a first attempt, the repeat factor after."""
     charge = float(plan.budget_price[c] * problem.budget_per_attempt[c])
     parts = []
     if charge > 0:
@@ -61,7 +64,7 @@ def _option(problem: Problem, plan: Plan, i: int, c: int, t: int, labels: Sequen
     return Option(
         channel=problem.channel_name(c),
         slot=labels[t],
-        value=float(problem.value[i, c, t]),
+        value=share * float(problem.value[i, c, t]),
         cost=float(problem.cost[c]),
         capacity_charge=charge,
         priced_by="; ".join(parts) or "no scarce resource",
@@ -79,7 +82,10 @@ def explain(
     if len(labels) != n_sl:
         raise ValueError(f"explain: {len(labels)} slot labels for {n_sl} slots")
     i = customer
-    chosen = [_option(problem, plan, i, c, t, labels) for c, t in plan.attempts_of(i)]
+    chosen = [
+        _option(problem, plan, i, c, t, labels, 1.0 if k == 0 else plan.repeat_value_factor)
+        for k, (c, t) in enumerate(plan.attempts_of(i))
+    ]
     ok = problem.allowed[i] & (problem.max_per_channel[i][:, None] > 0)
     opts = [
         _option(problem, plan, i, int(c), int(t), labels)

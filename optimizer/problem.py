@@ -259,6 +259,8 @@ class Plan:
         method: ``"exact"`` or ``"scale"``.
         stats: solver statistics (iterations, repaired attempts, ...).
         seconds_by_phase: wall time per phase when ``solve`` got a clock.
+        slot_minutes, occupancy: copied from the Problem (for ``agent_hour_value``).
+        repeat_value_factor: the diminishing-returns factor the plan was made with.
     """
 
     customer: I32
@@ -275,6 +277,7 @@ class Plan:
     seconds_by_phase: dict[str, float] = field(default_factory=dict)
     slot_minutes: float = 60.0
     occupancy: float = 0.85
+    repeat_value_factor: float = 0.5
 
     @property
     def agent_hour_value(self) -> F64:

@@ -104,4 +104,5 @@ def to_plan(
         stats=stats,
         slot_minutes=problem.slot_minutes,
         occupancy=problem.occupancy,
+        repeat_value_factor=rho,
     )

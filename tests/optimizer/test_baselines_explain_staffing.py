@@ -59,6 +59,11 @@ def test_explain_every_kind_of_decision(day: tuple[o.Problem, o.Plan]) -> None:
     assert {"contacted", "compliance-blocked", "priced-out"} <= set(reasons)
     contacted = reasons["contacted"]
     assert contacted.chosen and all(opt.slot in LABELS for opt in contacted.chosen)
+    # a later attempt is explained at the share of its value it is worth
+    twice = next(i for i in range(problem.n_customers) if len(plan.attempts_of(i)) > 1)
+    second = o.explain(problem, plan, twice, LABELS).chosen[1]
+    c, t = plan.attempts_of(twice)[1]
+    assert second.value == pytest.approx(plan.repeat_value_factor * problem.value[twice, c, t])
     assert contacted.summary.startswith(contacted.chosen[0].channel)
     priced = reasons["priced-out"]
     assert priced.best_alternative is not None

@@ -148,3 +148,10 @@ def test_clock_is_only_used_when_given() -> None:
     plan = o.solve(problem, o.Params(method="scale"), clock=lambda: next(ticks))
     assert plan.seconds_by_phase and all(v >= 0 for v in plan.seconds_by_phase.values())
     assert o.solve(problem, o.Params(method="scale")).seconds_by_phase == {}
+
+
+def test_auto_uses_the_exact_path_only_for_small_days() -> None:
+    small = random_problem(0, n=20)
+    assert o.solve(small).method == "exact"
+    assert o.solve(synthetic_problem(500, seed=1)).method == "scale"
+    assert o.solve(small, o.Params(exact_max_items=0)).method == "scale"
