@@ -1,0 +1,235 @@
+"""Agent ↔ call events over Redis: the contract between the dial session and the console.
+
+The dial session publishes, on the pub/sub channel ``cadencia:agent-events``,
+one JSON object per event::
+
+    {"type": "connect", "agent": "agent7", "customer_id": "C1", "attempt_id": 123,
+     "run_id": 4, "campaign": "co-tarjetas", "at": "2026-11-23T14:00:00+00:00"}
+    {"type": "complete", "agent": "agent7", ...same fields...}
+    {"type": "state", "agent": "agent7", "state": "ready|paused|talking|wrap|ringing|logged_out",
+     "reason": "break", "at": ...}
+
+``publish_agent_event`` also keeps each agent's current state in the hash
+``cadencia:agent:<agent>`` (in the same MULTI as the PUBLISH), because
+pub/sub forgets: a page opened after the connect must still find the call,
+and the dashboard must show agents' states without having watched every event.
+The customer stays attached to the agent until the disposition is saved
+(``end_wrap``): wrap-up ends there, not when the line drops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+CHANNEL = "cadencia:agent-events"
+STATE_PREFIX = "cadencia:agent:"
+TYPES = ("connect", "complete", "state")
+STATES = ("ready", "paused", "talking", "wrap", "ringing", "logged_out")
+CALL_FIELDS = ("customer_id", "attempt_id", "run_id", "campaign")
+
+
+class AgentEventError(ValueError):
+    """A malformed agent event; the message names the field."""
+
+
+@dataclass(frozen=True)
+class AgentEvent:
+    """One agent event. ``connect``/``complete`` carry the call; ``state`` carries ``state``."""
+
+    type: str
+    agent: str
+    at: dt.datetime
+    customer_id: str | None = None
+    attempt_id: int | None = None
+    run_id: int | None = None
+    campaign: str | None = None
+    state: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise AgentEventError(f"agent event type {self.type!r}: expected one of {TYPES}")
+        if not self.agent:
+            raise AgentEventError("agent event: 'agent' is empty")
+        if self.at.tzinfo is None:
+            raise AgentEventError(f"agent event 'at' {self.at.isoformat()}: needs an offset")
+        if self.type in ("connect", "complete") and not self.customer_id:
+            raise AgentEventError(f"agent event {self.type}: 'customer_id' is required")
+        if self.type == "state" and self.state not in STATES:
+            raise AgentEventError(f"agent event state {self.state!r}: expected one of {STATES}")
+
+    def to_json(self) -> str:
+        """The wire form (keys with no value left out)."""
+        doc = {k: v for k, v in asdict(self).items() if v is not None}
+        doc["at"] = self.at.isoformat()
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AgentEvent:
+        """Parse the wire form; raises ``AgentEventError`` naming the bad field."""
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AgentEventError(f"agent event: not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise AgentEventError("agent event: expected a JSON object")
+        unknown = sorted(set(doc) - {f for f in cls.__dataclass_fields__})
+        if unknown:
+            raise AgentEventError(f"agent event: unknown fields {unknown}")
+        try:
+            at = dt.datetime.fromisoformat(str(doc.pop("at")))
+        except (KeyError, ValueError) as exc:
+            raise AgentEventError(f"agent event 'at': missing or not ISO 8601 ({exc})") from None
+        for name in ("attempt_id", "run_id"):
+            if doc.get(name) is not None and not isinstance(doc[name], int):
+                raise AgentEventError(f"agent event {name!r}: expected an integer")
+        try:
+            return cls(at=at, **doc)
+        except TypeError as exc:
+            raise AgentEventError(f"agent event: {exc}") from None
+
+
+def _state_update(event: AgentEvent) -> tuple[dict[Any, Any], list[str]]:
+    """Fields to set and to delete in the agent's state hash for ``event``."""
+    fields: dict[Any, Any] = {"at": event.at.isoformat()}
+    drop: list[str] = []
+    if event.type == "connect":
+        fields["state"] = "talking"
+        for name in CALL_FIELDS:
+            value = getattr(event, name)
+            if value is None:
+                drop.append(name)
+            else:
+                fields[name] = str(value)
+        drop.append("reason")
+    elif event.type == "complete":
+        fields["state"] = "wrap"
+    else:
+        assert event.state is not None
+        fields["state"] = event.state
+        if event.reason:
+            fields["reason"] = event.reason
+        else:
+            drop.append("reason")
+    return fields, drop
+
+
+def publish_agent_event(client: redis.Redis, event: AgentEvent, *, channel: str = CHANNEL) -> None:
+    """Record ``event`` in the agent's state hash and publish it, atomically (sync client)."""
+    fields, drop = _state_update(event)
+    key = STATE_PREFIX + event.agent
+    pipe = client.pipeline(transaction=True)
+    if drop:
+        pipe.hdel(key, *drop)
+    pipe.hset(key, mapping=fields)
+    pipe.publish(channel, event.to_json())
+    pipe.execute()
+
+
+async def apublish_agent_event(
+    client: aredis.Redis, event: AgentEvent, *, channel: str = CHANNEL
+) -> None:
+    """``publish_agent_event`` for an asyncio Redis client."""
+    fields, drop = _state_update(event)
+    key = STATE_PREFIX + event.agent
+    pipe = client.pipeline(transaction=True)
+    if drop:
+        pipe.hdel(key, *drop)
+    pipe.hset(key, mapping=fields)
+    pipe.publish(channel, event.to_json())
+    await pipe.execute()
+
+
+def _decode(raw: dict[Any, Any]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else str(k)): (
+            v.decode() if isinstance(v, bytes) else str(v)
+        )
+        for k, v in raw.items()
+    }
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """An agent's current state and, between connect and saved disposition, its call."""
+
+    agent: str
+    state: str
+    at: str | None
+    reason: str | None = None
+    customer_id: str | None = None
+    attempt_id: int | None = None
+    run_id: int | None = None
+    campaign: str | None = None
+
+
+def _call_of(agent: str, doc: dict[str, str]) -> AgentCall:
+    return AgentCall(
+        agent=agent,
+        state=doc.get("state", "logged_out"),
+        at=doc.get("at"),
+        reason=doc.get("reason"),
+        customer_id=doc.get("customer_id"),
+        attempt_id=int(doc["attempt_id"]) if doc.get("attempt_id") else None,
+        run_id=int(doc["run_id"]) if doc.get("run_id") else None,
+        campaign=doc.get("campaign"),
+    )
+
+
+def agent_call(client: redis.Redis, agent: str) -> AgentCall:
+    """The agent's current state and call (``logged_out`` if never seen)."""
+    return _call_of(agent, _decode(client.hgetall(STATE_PREFIX + agent)))
+
+
+def agent_board(client: redis.Redis) -> list[AgentCall]:
+    """Every agent with a state, by name."""
+    out = []
+    for key in client.scan_iter(match=STATE_PREFIX + "*", count=500):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        agent = name[len(STATE_PREFIX) :]
+        out.append(_call_of(agent, _decode(client.hgetall(name))))
+    return sorted(out, key=lambda c: c.agent)
+
+
+def end_wrap(
+    client: redis.Redis,
+    agent: str,
+    *,
+    state: str,
+    now: dt.datetime,
+    reason: str | None = None,
+    channel: str = CHANNEL,
+) -> None:
+    """The disposition is saved: detach the customer and publish the agent's next state."""
+    client.hdel(STATE_PREFIX + agent, *CALL_FIELDS)
+    publish_agent_event(
+        client, AgentEvent("state", agent, now, state=state, reason=reason), channel=channel
+    )
+
+
+async def subscribe_agent_events(
+    redis_url: str, *, channel: str = CHANNEL
+) -> AsyncIterator[AgentEvent]:
+    """Every event published on ``channel`` from now on; malformed ones are skipped."""
+    client = aredis.Redis.from_url(redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(channel)
+        async for message in pubsub.listen():
+            if message.get("type") != "message":
+                continue
+            try:
+                yield AgentEvent.from_json(message["data"])
+            except AgentEventError:
+                continue
+    finally:
+        await pubsub.unsubscribe(channel)
+        await pubsub.aclose()
+        await client.aclose()

@@ -1,0 +1,153 @@
+"""Fixtures for the console: a loaded portfolio, accounts of every role, a logged-in client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from campaigns.db import make_engine
+from campaigns.ledger.chain import LedgerEntry, append_now
+from campaigns.web.app import create_web_app
+from campaigns.web.security import create_user
+from tests.support.portfolio import load_rows, row
+
+NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # a Tuesday, 10:00 in Bogotá
+PASSWORD = "correct horse battery"
+USERS = {
+    "ana": ("agent", "agent1", "Local/agent1@agents/n"),
+    "beto": ("agent", "agent2", "Local/agent2@agents/n"),
+    "mara": ("manager", None, None),
+    "cora": ("compliance", None, None),
+    "root": ("admin", None, None),
+}
+
+
+def portfolio_rows() -> list[dict[str, str]]:
+    """C1 owes on a card and a loan; C2 is someone else's debtor."""
+    return [
+        row(customer_id="C1", account_id="A1", balance="1500000.50"),
+        row(
+            customer_id="C1",
+            account_id="A2",
+            product="personal_loan",
+            balance="800000",
+            days_past_due="30",
+            minimum_due="40000",
+        ),
+        row(
+            customer_id="C2",
+            customer_name="Jorge Pérez",
+            phone_1="310 555 0101",
+            email="jorge@example.com",
+            account_id="B1",
+            balance="300000",
+        ),
+    ]
+
+
+def seed(engine: Engine, now: dt.datetime) -> None:
+    """The portfolio and one account per role (password ``PASSWORD``)."""
+    load_rows(engine, portfolio_rows(), now - dt.timedelta(days=1))
+    for username, (role, agent_id, interface) in USERS.items():
+        create_user(
+            engine,
+            username,
+            PASSWORD,
+            role,
+            now=now,
+            agent_id=agent_id,
+            queue_interface=interface,
+        )
+
+
+def pending_call(engine: Engine, customer_id: str, at: dt.datetime, key: str) -> int:
+    """A voice attempt reserved and ringing (as the dial session's guard leaves it)."""
+    (attempt_id,) = append_now(
+        engine,
+        [
+            LedgerEntry(
+                at=at,
+                customer_id=customer_id,
+                debt_ids=("A1", "A2") if customer_id == "C1" else ("B1",),
+                channel="voice",
+                direction="outbound",
+                kind="attempt",
+                status="pending",
+                contact_point="+573001234567",
+                line_type="mobile",
+                campaign="co-tarjetas",
+                extra={"packs": ["co-ley2300", "house"], "timezones": ["America/Bogota"]},
+                idempotency_key=key,
+            )
+        ],
+        now=at,
+    )
+    return attempt_id
+
+
+@dataclass
+class Clock:
+    """A settable clock for the app."""
+
+    now: dt.datetime
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class Console:
+    """A console app under test with its storage."""
+
+    engine: Engine
+    redis: redis.Redis
+    channel: str
+    clock: Clock
+    client: TestClient
+
+    def login(self, username: str, password: str = PASSWORD) -> TestClient:
+        """Log ``client`` in (cookies kept); returns it."""
+        form = self.client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        response = self.client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf": token.group(1)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        return self.client
+
+    def csrf(self, path: str) -> str:
+        """The session's CSRF token, read from a page as a browser would."""
+        page = self.client.get(path)
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None, page.text
+        return token.group(1)
+
+
+@pytest.fixture()
+def console(database_url: str, redis_url: str) -> Iterator[Console]:
+    """The console on a seeded database, without a PBX (ready/pause then answer 503)."""
+    engine = make_engine(database_url)
+    seed(engine, NOW)
+    clock = Clock(NOW)
+    channel = f"cadencia:agent-events:test-{uuid.uuid4().hex[:8]}"
+    app = create_web_app(
+        engine, redis_url=redis_url, channel=channel, clock=clock, secure_cookies=False
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with TestClient(app) as http:
+            yield Console(engine, client, channel, clock, http)
+    finally:
+        client.close()
+        engine.dispose()
