@@ -1,10 +1,11 @@
 """Dispatch: turn a run's plan into RQ jobs scheduled for their slots.
 
 Messages go out as batches (hundreds per job, grouped by slot, channel and the
-rule packs that apply); each planned contact keeps one guard key, ``plan:<id>``,
-so a contact dispatched twice (a crash between enqueueing and marking) is still
-sent once. Enqueueing is idempotent by job id, so a resumed dispatch finds the
-jobs it already created instead of doubling them.
+rule packs that apply). Batches are cut from the run's whole plan in a fixed
+order, so the same plan always yields the same batch ids: dispatching again
+(after a crash, or after Redis lost its queues) finds or recreates exactly the
+jobs of the first time. Each planned contact keeps one guard key,
+``plan:<id>``, so even a batch that runs twice sends each message once.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from rq import Queue
 from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
-from campaigns.jobs import MessageBatch, PlannedMessage, enqueue_batch
+from campaigns.ledger.chain import EVENTS
 from campaigns.models import Customer, PlannedContact, Run
 from campaigns.report.data import plan_key
 
 BATCH_SIZE = 500
-MESSAGE_CHANNELS = ("sms", "whatsapp", "email")
 
 VoiceDispatcher = Callable[[Engine, Run, Campaign, int, list[tuple[int, str]]], None]
 
@@ -40,6 +41,55 @@ class DispatchReport:
     voice_contacts: int
 
 
+@dataclass(frozen=True)
+class _Member:
+    planned_id: int
+    customer_id: str
+    status: str
+    slot_start: dt.datetime
+
+
+def _plan_rows(engine: Engine, run_id: int) -> list[Any]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(
+                    PlannedContact.id,
+                    PlannedContact.customer_id,
+                    PlannedContact.channel,
+                    PlannedContact.slot,
+                    PlannedContact.slot_start,
+                    PlannedContact.status,
+                    Customer.country,
+                    Customer.subdivision,
+                )
+                .join(Customer, Customer.external_id == PlannedContact.customer_id)
+                .where(PlannedContact.run_id == run_id)
+                .order_by(
+                    PlannedContact.slot,
+                    PlannedContact.rank,
+                    sa.desc(PlannedContact.value),
+                    PlannedContact.id,
+                )
+            )
+        )
+
+
+def _attempted(engine: Engine, planned_ids: list[int]) -> set[int]:
+    """Planned contacts that already have an attempt in the ledger."""
+    found: set[int] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(planned_ids), 500):
+            keys = [plan_key(i) for i in planned_ids[start : start + 500]]
+            found.update(
+                int(str(k).removeprefix("plan:"))
+                for k in conn.execute(
+                    sa.select(EVENTS.c.idempotency_key).where(EVENTS.c.idempotency_key.in_(keys))
+                ).scalars()
+            )
+    return found
+
+
 def dispatch_plan(
     engine: Engine,
     run: Run,
@@ -47,59 +97,62 @@ def dispatch_plan(
     message_queue: Queue,
     *,
     voice: VoiceDispatcher | None = None,
+    resync_before: dt.datetime | None = None,
 ) -> DispatchReport:
-    """Schedule every planned contact not yet dispatched; mark them dispatched."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                PlannedContact.id,
-                PlannedContact.customer_id,
-                PlannedContact.channel,
-                PlannedContact.slot,
-                PlannedContact.slot_start,
-                PlannedContact.rank,
-                PlannedContact.value,
-                Customer.country,
-                Customer.subdivision,
-            )
-            .join(Customer, Customer.external_id == PlannedContact.customer_id)
-            .where(PlannedContact.run_id == run.id, PlannedContact.status == "planned")
-            .order_by(
-                PlannedContact.slot,
-                PlannedContact.rank,
-                sa.desc(PlannedContact.value),
-                PlannedContact.id,
-            )
-        ).all()
-    groups: dict[tuple[int, str, tuple[str, ...]], list[tuple[int, str, dt.datetime]]] = (
-        defaultdict(list)
-    )
+    """Schedule every planned contact not yet dispatched, and mark it dispatched.
+
+    With ``resync_before`` (a "now"), also re-enqueue the batches of slots still
+    open at that instant that hold dispatched contacts with no attempt yet: the
+    queue may have lost them (a Redis restart); existing jobs are found, not doubled.
+    """
+    from campaigns.jobs import MessageBatch, PlannedMessage, enqueue_batch
+
+    rows = _plan_rows(engine, run.id)
+    groups: dict[tuple[int, str, tuple[str, ...]], list[_Member]] = defaultdict(list)
     voice_slots: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for row in rows:
         if row.channel == "voice":
-            voice_slots[int(row.slot)].append((int(row.id), str(row.customer_id)))
-        else:
-            packs = campaign.packs_for(row.country, row.subdivision)
-            groups[(int(row.slot), row.channel, packs)].append(
-                (int(row.id), str(row.customer_id), row.slot_start)
-            )
+            if row.status == "planned":
+                voice_slots[int(row.slot)].append((int(row.id), str(row.customer_id)))
+            continue
+        packs = campaign.packs_for(row.country, row.subdivision)
+        groups[(int(row.slot), row.channel, packs)].append(
+            _Member(int(row.id), str(row.customer_id), row.status, row.slot_start)
+        )
+    unsent: set[int] = set()
+    if resync_before is not None:
+        dispatched = [
+            m.planned_id for ms in groups.values() for m in ms if m.status == "dispatched"
+        ]
+        unsent = set(dispatched) - _attempted(engine, dispatched)
     batches = messages = 0
     for (slot, channel, packs), members in sorted(groups.items()):
-        slot_start = members[0][2]
-        for start in range(0, len(members), BATCH_SIZE):
-            chunk = members[start : start + BATCH_SIZE]
+        slot_start = members[0].slot_start
+        slot_end = slot_start + dt.timedelta(hours=1)
+        for first in range(0, len(members), BATCH_SIZE):
+            chunk = members[first : first + BATCH_SIZE]
+            fresh = [m.planned_id for m in chunk if m.status == "planned"]
+            lost = (
+                resync_before is not None
+                and resync_before < slot_end
+                and any(m.planned_id in unsent for m in chunk)
+            )
+            if not fresh and not lost:
+                continue
             digest = hashlib.sha256(",".join(packs).encode()).hexdigest()[:6]
             batch = MessageBatch(
-                batch_id=f"run{run.id}-{channel}-s{slot}-{digest}-{chunk[0][0]}",
+                batch_id=f"run{run.id}-{channel}-s{slot}-{digest}-{chunk[0].planned_id}",
                 campaign=campaign.name,
                 channel=channel,  # type: ignore[arg-type]
                 slot_start=slot_start,
-                slot_end=slot_start + dt.timedelta(hours=1),
-                messages=tuple(PlannedMessage(plan_key(pid), cid) for pid, cid, _ in chunk),
+                slot_end=slot_end,
+                messages=tuple(
+                    PlannedMessage(plan_key(m.planned_id), m.customer_id) for m in chunk
+                ),
                 packs=packs,
             )
             enqueue_batch(message_queue, batch)
-            _mark(engine, [pid for pid, _, _ in chunk])
+            _mark(engine, fresh)
             batches += 1
             messages += len(chunk)
     if voice is not None:
@@ -110,11 +163,13 @@ def dispatch_plan(
         batches,
         messages,
         len(voice_slots) if voice else 0,
-        sum(len(m) for m in voice_slots.values()) if voice else 0,
+        sum(len(c) for c in voice_slots.values()) if voice else 0,
     )
 
 
 def _mark(engine: Engine, ids: list[int]) -> None:
+    if not ids:
+        return
     with engine.begin() as conn:
         conn.execute(
             sa.update(PlannedContact)

@@ -62,6 +62,9 @@ def execution_step(
             dispatch_plan(engine, run, campaign, message_queue, voice=voice)
             return "executing"
         day_end = slot_starts(campaign, run.day)[-1] + dt.timedelta(hours=1)
+        if now < day_end:
+            # Jobs lost with a Redis restart are recreated; the rest are found.
+            dispatch_plan(engine, run, campaign, message_queue, voice=voice, resync_before=now)
         if now < day_end + grace or unsettled_attempts(engine, run.id):
             return None  # still executing: slots open, or outcomes outstanding
         with engine.begin() as conn:
