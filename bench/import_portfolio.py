@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import time
 import uuid
@@ -29,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/cadencia-bench"))
     parser.add_argument(
         "--postgres",
@@ -44,7 +46,7 @@ def main() -> None:
         tmp.rename(path)
 
     started = time.perf_counter()
-    portfolio = validate_file(path)
+    portfolio = validate_file(path, workers=args.workers)
     validate_s = time.perf_counter() - started
     if portfolio.errors:
         raise SystemExit(f"generated file has errors: {portfolio.errors[:3]}")
@@ -54,6 +56,7 @@ def main() -> None:
         "accounts": accounts,
         "contact_points": len(portfolio.contact_points),
         "file_mb": round(path.stat().st_size / 1e6, 1),
+        "validate_workers": args.workers,
         "validate_seconds": round(validate_s, 2),
         "validate_accounts_per_s": round(accounts / validate_s),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -45,6 +46,9 @@ def import_portfolio(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Close open accounts absent from the file.")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes validating a large file (default: all cores).")
+    ] = os.cpu_count() or 1,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Validate FILE and merge it into the database: all rows or none.
@@ -64,7 +68,7 @@ def import_portfolio(
     try:
         started = time.perf_counter()
         with err_console.status(f"validating {file}…"):
-            portfolio = validate_file(file, delimiter)
+            portfolio = validate_file(file, delimiter, workers=workers)
         validated = time.perf_counter()
         if portfolio.errors:
             if as_json:

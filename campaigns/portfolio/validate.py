@@ -157,7 +157,20 @@ def sniff_delimiter(sample: str) -> str:
         return ","
 
 
-class _Validator:
+def conflict(
+    cid: str, first_line: int, first: tuple[str, ...], here: tuple[str, ...]
+) -> tuple[str, str]:
+    """(column, message) for a customer whose columns differ from their first row."""
+    for column, old, new in zip(spec.CUSTOMER_COLUMNS, first, here, strict=True):
+        if old != new:
+            return (
+                column,
+                f"customer {cid} has {column} {new!r} here but {old!r} on line {first_line}",
+            )
+    raise ValueError("the rows agree")
+
+
+class RowValidator:
     """One pass over one file; keeps the state needed for cross-row checks."""
 
     def __init__(self, name: str, result: ValidatedPortfolio) -> None:
@@ -182,17 +195,7 @@ class _Validator:
                 self.customer_first[cid] = (line, customer_key)
                 self.customer(line, cid, values)
             elif first[1] != customer_key:
-                for column, old, new in zip(
-                    spec.CUSTOMER_COLUMNS, first[1], customer_key, strict=True
-                ):
-                    if old != new:
-                        self.error(
-                            line,
-                            column,
-                            f"customer {cid} has {column} {new!r} here but {old!r} "
-                            f"on line {first[0]}",
-                        )
-                        break
+                self.error(line, *conflict(cid, first[0], first[1], customer_key))
         self.account(line, cid, values)
 
     def customer(self, line: int, cid: str, v: dict[str, str]) -> None:
@@ -398,24 +401,58 @@ class _Validator:
         return parsed
 
 
-def validate_text(text: str, name: str, delimiter: str | None = None) -> ValidatedPortfolio:
-    """Validate a whole portfolio given as text; ``name`` is used in error locations."""
+# Below this much text, forking workers costs more than it saves.
+PARALLEL_MIN_CHARS = 4_000_000
+
+
+def validate_text(
+    text: str, name: str, delimiter: str | None = None, *, workers: int = 1
+) -> ValidatedPortfolio:
+    """Validate a whole portfolio given as text; ``name`` is used in error locations.
+
+    ``workers`` > 1 validates large files in that many processes (see
+    ``campaigns.portfolio.parallel``); the result is the same.
+    """
     if text.startswith("\ufeff"):
         text = text[1:]
     delimiter = delimiter or sniff_delimiter(text[:65536])
     result = ValidatedPortfolio(file=name, delimiter=delimiter)
-    validator = _Validator(name, result)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header: list[str] | None = None
+    validator = RowValidator(name, result)
+    buffer = io.StringIO(text, newline="")
+    reader = csv.reader(buffer, delimiter=delimiter, strict=True)
+    try:
+        first = next(reader, None)
+    except csv.Error as exc:
+        validator.error(1, "header", f"malformed CSV: {exc}")
+        return result
+    if first is None:
+        validator.error(1, "header", "the file is empty")
+        return result
+    header = [h.strip().lower() for h in first]
+    if not _header_ok(validator, header):
+        return result
+    body_start, body_line = buffer.tell(), reader.line_num + 1
+    if workers > 1 and len(text) - body_start > PARALLEL_MIN_CHARS:
+        from campaigns.portfolio.parallel import validate_in_parallel
+
+        rows = validate_in_parallel(text, body_start, body_line, header, result, workers)
+    else:
+        rows = validate_body(validator, text[body_start:], header, body_line)
+    if rows == 0 and not result.errors:
+        validator.error(2, "row", "the file has a header but no rows")
+    return result
+
+
+def validate_body(validator: RowValidator, body: str, header: list[str], first_line: int) -> int:
+    """Validate the records of ``body`` (no header), numbering lines from ``first_line``."""
+    reader = csv.reader(
+        io.StringIO(body, newline=""), delimiter=validator.result.delimiter, strict=True
+    )
     rows = 0
-    line = 1  # the first physical line of the current record
+    line = first_line  # the first physical line of the current record
     try:
         for fields in reader:
-            if header is None:
-                header = [h.strip().lower() for h in fields]
-                if not _header_ok(validator, header):
-                    return result
-            elif len(fields) == 1 and not fields[0].strip():
+            if len(fields) == 1 and not fields[0].strip():
                 pass  # a blank line
             elif len(fields) != len(header):
                 rows += 1
@@ -425,17 +462,13 @@ def validate_text(text: str, name: str, delimiter: str | None = None) -> Validat
             else:
                 rows += 1
                 validator.row(line, dict(zip(header, fields, strict=True)))
-            line = reader.line_num + 1
+            line = first_line + reader.line_num
     except csv.Error as exc:
-        validator.error(reader.line_num or 1, "row", f"malformed CSV: {exc}")
-    if header is None:
-        validator.error(1, "header", "the file is empty")
-    elif rows == 0 and not result.errors:
-        validator.error(2, "row", "the file has a header but no rows")
-    return result
+        validator.error(first_line + reader.line_num - 1, "row", f"malformed CSV: {exc}")
+    return rows
 
 
-def _header_ok(validator: _Validator, header: list[str]) -> bool:
+def _header_ok(validator: RowValidator, header: list[str]) -> bool:
     """Check the header row; False (with errors recorded) when rows cannot be read."""
     missing = sorted(spec.REQUIRED_COLUMNS - set(header))
     if missing:
@@ -451,7 +484,9 @@ def _header_ok(validator: _Validator, header: list[str]) -> bool:
     return not (missing or unknown or dupes)
 
 
-def validate_file(path: Path, delimiter: str | None = None) -> ValidatedPortfolio:
+def validate_file(
+    path: Path, delimiter: str | None = None, *, workers: int = 1
+) -> ValidatedPortfolio:
     """Read ``path`` as UTF-8 and validate it; undecodable bytes are a located error."""
     name = str(path)
     try:
@@ -469,4 +504,4 @@ def validate_file(path: Path, delimiter: str | None = None) -> ValidatedPortfoli
             RowError(name, line, "encoding", f"byte {exc.start} is not UTF-8 ({exc.reason})")
         )
         return result
-    return validate_text(text, name, delimiter)
+    return validate_text(text, name, delimiter, workers=workers)
