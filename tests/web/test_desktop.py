@@ -1,0 +1,231 @@
+"""The agent desktop over HTTP: scope, the disposition's validation and what saving writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from campaigns.ledger.chain import EVENTS, verify
+from campaigns.models import ContactPoint, Customer, Promise
+from campaigns.portfolio.view import customer_360
+from campaigns.web.events import AgentEvent, agent_call, publish_agent_event
+from campaigns.web.models import Disposition
+from tests.web.conftest import Console, pending_call
+
+pytestmark = pytest.mark.redis
+
+
+def connect(console: Console, agent: str, customer_id: str) -> int:
+    """A ringing attempt for ``customer_id``, connected to ``agent`` (as the dial session does)."""
+    at = console.clock.now - dt.timedelta(seconds=20)
+    attempt_id = pending_call(console.engine, customer_id, at, f"plan:test-{customer_id}")
+    publish_agent_event(
+        console.redis,
+        AgentEvent(
+            "connect",
+            agent,
+            at,
+            customer_id=customer_id,
+            attempt_id=attempt_id,
+            campaign="co-tarjetas",
+        ),
+        channel=console.channel,
+    )
+    return attempt_id
+
+
+def ledger_rows(console: Console, customer_id: str) -> list[sa.Row[tuple[object, ...]]]:
+    with console.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(EVENTS).where(EVENTS.c.customer_id == customer_id).order_by(EVENTS.c.id)
+            )
+        )
+
+
+def test_an_agent_sees_only_the_customer_connected_to_them(console: Console) -> None:
+    client = console.login("ana")
+    assert "Waiting for a call" in client.get("/agent").text
+    assert client.get("/agent/customer/C1").status_code == 403
+    connect(console, "agent1", "C1")
+    page = client.get("/agent")
+    assert 'data-customer="C1"' in page.text
+    assert "María José Núñez" in page.text and "A1" in page.text and "A2" in page.text
+    # the number is shown masked; the script is the Colombian one, in Spanish
+    assert "+573001234567" not in page.text and "+57•" in page.text
+    assert "Buenos días" in page.text
+    assert client.get("/agent/customer/C1").status_code == 200
+    refused = client.get("/agent/customer/C2")
+    assert refused.status_code == 403
+    assert "only open the customer connected to you" in refused.text
+    # another agent does not get C1, on the desktop or by URL
+    client.cookies.clear()
+    other = console.login("beto")
+    assert "Waiting for a call" in other.get("/agent").text
+    assert other.get("/agent/customer/C1").status_code == 403
+
+
+def test_a_promise_over_the_balance_is_refused_naming_the_field(console: Console) -> None:
+    client = console.login("ana")
+    connect(console, "agent1", "C1")
+    token = console.csrf("/agent")
+    due = (console.clock.now.date() + dt.timedelta(days=7)).isoformat()
+    cases = {
+        ("A2", "800000.01", due): "exceeds the balance of account A2 (800000.00)",
+        ("total", "2300000.51", due): "exceeds the balance of the total due in COP (2300000.50)",
+        ("B1", "10", due): "'B1' is not an open account of this customer",
+        ("A1", "-5", due): "is not a positive amount",
+        ("A1", "10", "2026-01-01"): "due_on: 2026-01-01 must be between",
+    }
+    for (account, amount, due_on), message in cases.items():
+        response = client.post(
+            "/agent/customer/C1/disposition",
+            data={
+                "csrf": token,
+                "party": "right",
+                "result": "promise",
+                "promise_account": account,
+                "amount": amount,
+                "currency": "COP",
+                "due_on": due_on,
+            },
+        )
+        assert response.status_code == 422, (account, amount)
+        assert message in response.text.replace("&#39;", "'"), response.text[-2000:]
+    assert [r.kind for r in ledger_rows(console, "C1")] == ["attempt"]
+
+
+def test_saving_a_promise_writes_the_ledger_and_the_promises(console: Console) -> None:
+    client = console.login("ana")
+    attempt_id = connect(console, "agent1", "C1")
+    token = console.csrf("/agent")
+    due = console.clock.now.date() + dt.timedelta(days=10)
+    response = client.post(
+        "/agent/customer/C1/disposition",
+        data={
+            "csrf": token,
+            "party": "right",
+            "result": "promise",
+            "promise_account": "total",
+            "amount": "2300000.50",
+            "currency": "COP",
+            "due_on": due.isoformat(),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    rows = ledger_rows(console, "C1")
+    assert [(r.kind, r.outcome, r.resolves_id) for r in rows] == [
+        ("attempt", None, None),
+        ("attempt", "conversation", attempt_id),
+        ("promise", None, None),
+    ]
+    promise = rows[2]
+    assert promise.agent == "agent1" and json.loads(promise.debt_ids) == ["A1", "A2"]
+    assert json.loads(promise.extra)["until"] == due.isoformat()
+    assert verify(console.engine).ok
+    view = customer_360(console.engine, "C1")
+    assert view["promises"] == [
+        {
+            "amount": "2300000.50",
+            "currency": "COP",
+            "due_on": due.isoformat(),
+            "status": "pending",
+            "account_id": None,
+            "source": "agent1",
+        }
+    ]
+    # wrap-up is over: the customer is detached and the agent is ready again
+    call = agent_call(console.redis, "agent1")
+    assert call.customer_id is None and call.state == "ready"
+    assert client.get("/agent/customer/C1").status_code == 403
+    history = client.get("/agent/history").text
+    assert "C1" in history and "promise" in history
+    # the compliance officer's timeline shows the promise, the CSV too
+    client.cookies.clear()
+    officer = console.login("cora")
+    csv_text = officer.get("/compliance/customer/C1/timeline.csv").text
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("at,event_id,kind,channel")
+    assert any(",promise,voice," in line and "agent1" in line for line in lines[1:])
+    assert any(",attempt,voice,outbound,conversation," in line for line in lines[1:])
+
+
+def test_a_promise_on_one_account_is_tied_to_it(console: Console) -> None:
+    client = console.login("ana")
+    connect(console, "agent1", "C1")
+    due = console.clock.now.date() + dt.timedelta(days=3)
+    response = client.post(
+        "/agent/customer/C1/disposition",
+        data={
+            "csrf": console.csrf("/agent"),
+            "party": "right",
+            "result": "promise",
+            "promise_account": "A2",
+            "amount": "40000",
+            "due_on": due.isoformat(),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    with console.engine.connect() as conn:
+        (promise,) = conn.execute(sa.select(Promise)).all()
+    assert promise.amount == 40000 and promise.account_id is not None
+    assert json.loads(ledger_rows(console, "C1")[-1].debt_ids) == ["A2"]
+
+
+def test_wrong_number_marks_the_contact_point_and_dispute_opens_one(console: Console) -> None:
+    client = console.login("ana")
+    attempt_id = connect(console, "agent1", "C1")
+    response = client.post(
+        "/agent/customer/C1/disposition",
+        data={"csrf": console.csrf("/agent"), "party": "wrong_number", "result": "promise"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    with console.engine.connect() as conn:
+        points = conn.execute(
+            sa.select(ContactPoint.value, ContactPoint.wrong_number_at)
+            .join(Customer, Customer.id == ContactPoint.customer_id)
+            .where(Customer.external_id == "C1", ContactPoint.kind == "phone")
+        ).all()
+        kinds = conn.execute(sa.select(Disposition.party, Disposition.result)).all()
+    assert [(v, w) for v, w in points] == [("+573001234567", console.clock.now)]
+    assert kinds == [("wrong_number", "none")]  # a wrong number promises nothing
+    outcome = ledger_rows(console, "C1")[-1]
+    assert (outcome.outcome, outcome.resolves_id) == ("wrong_party", attempt_id)
+
+    console.clock.now += dt.timedelta(minutes=5)
+    publish_agent_event(
+        console.redis,
+        AgentEvent("connect", "agent1", console.clock.now, customer_id="C2"),
+        channel=console.channel,
+    )
+    response = client.post(
+        "/agent/customer/C2/disposition",
+        data={"csrf": console.csrf("/agent"), "party": "right", "result": "dispute"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    dispute = ledger_rows(console, "C2")[-1]
+    assert dispute.kind == "dispute" and json.loads(dispute.extra) == {"resolved": False}
+
+
+def test_a_callback_without_rules_to_check_it_is_refused(console: Console) -> None:
+    client = console.login("ana")
+    connect(console, "agent1", "C1")  # no run: the call's rule packs are unknown
+    response = client.post(
+        "/agent/customer/C1/disposition",
+        data={
+            "csrf": console.csrf("/agent"),
+            "party": "right",
+            "result": "callback",
+            "callback_at": "2026-11-25T10:00",
+        },
+    )
+    assert response.status_code == 422
+    assert "cannot check: no rule packs" in response.text
+    assert agent_call(console.redis, "agent1").customer_id == "C1"  # still in wrap-up
