@@ -80,9 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
     modes = list(MODES) if not a.mode or "all" in a.mode else list(dict.fromkeys(a.mode))
-    sc = Scenario(
-        agents=a.agents, hours=a.hours, live_rate=a.live_rate, talk_mean=a.talk, wrap_seconds=a.wrap
-    )
+    try:
+        sc = Scenario(
+            agents=a.agents,
+            hours=a.hours,
+            live_rate=a.live_rate,
+            talk_mean=a.talk,
+            wrap_seconds=a.wrap,
+        )
+        AbandonRule(max_rate=a.abandon_target)
+    except ValueError as exc:
+        ap.error(str(exc))
     out: dict[str, Any] = {
         "scenario": {
             "agents": a.agents,
