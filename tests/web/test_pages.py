@@ -1,0 +1,92 @@
+"""The dashboard and the compliance pages on a real planned run and real ledger rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from campaigns.models import PlannedContact
+from campaigns.report.data import plan_key
+from campaigns.run.state import advance, create_run
+from campaigns.web.events import AgentEvent, publish_agent_event
+from tests.web.conftest import Console, pending_call
+
+pytestmark = pytest.mark.redis
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def planned_run(console: Console) -> tuple[int, int]:
+    """Today's co-tarjetas run, planned and approved; (run id, a planned voice contact of C1)."""
+    now = console.clock.now
+    run_id = create_run(
+        console.engine, EXAMPLES / "co-tarjetas.toml", now.date(), needs_approval=False, now=now
+    )
+    assert advance(console.engine, run_id, now=now) == "approved"
+    with console.engine.connect() as conn:
+        planned = (
+            conn.execute(
+                sa.select(PlannedContact.id).where(
+                    PlannedContact.run_id == run_id, PlannedContact.channel == "voice"
+                )
+            )
+            .scalars()
+            .first()
+        )
+    assert planned is not None, "the example campaign plans at least one call"
+    return run_id, int(planned)
+
+
+def test_dashboard_follows_the_day(console: Console) -> None:
+    run_id, planned = planned_run(console)
+    client = console.login("mara")
+    page = client.get("/dashboard")
+    assert "co-tarjetas" in page.text and f"/runs/{run_id}/report" in page.text
+    before = client.get("/dashboard/data.json").json()
+    (run,) = before["runs"]
+    assert run["actual"].get("voice", 0) == 0 and run["planned"]["voice"] >= 1
+    assert before["promises"] == {} and before["agents"] == []
+
+    pending_call(console.engine, "C1", console.clock.now, plan_key(planned))
+    publish_agent_event(
+        console.redis,
+        AgentEvent("connect", "agent1", console.clock.now, customer_id="C1", run_id=run_id),
+        channel=console.channel,
+    )
+    after = client.get("/dashboard/data.json").json()
+    assert after["runs"][0]["actual"]["voice"] == 1
+    assert after["runs"][0]["execution"]["pending"] == 1
+    assert sum(after["runs"][0]["execution"].values()) == sum(run["execution"].values())
+    assert after["agents"][0] | {"since": None} == {
+        "agent": "agent1",
+        "state": "talking",
+        "reason": None,
+        "customer": "C1",
+        "since": None,
+    }
+    png = client.get(f"/dashboard/run/{run_id}/progress.png")
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    report = client.get(f"/runs/{run_id}/report")
+    assert report.status_code == 200 and "co-tarjetas" in report.text
+    assert client.get("/dashboard/run/999/progress.png").status_code == 404
+
+
+def test_compliance_audit_ledger_and_search(console: Console) -> None:
+    pending_call(console.engine, "C1", console.clock.now - dt.timedelta(hours=1), "plan:x")
+    client = console.login("cora")
+    found = client.get("/compliance", params={"q": "Núñez"})
+    assert "/compliance/customer/C1" in found.text and "C2" not in found.text
+    timeline = client.get("/compliance/customer/C1")
+    assert "pending" in timeline.text and "co-tarjetas" in timeline.text
+    assert client.get("/compliance/customer/NOPE").status_code == 404
+    audit = client.get("/compliance/audit")
+    assert audit.status_code == 200
+    assert "1 attempts re-judged; <strong>0</strong> findings (none, as expected)" in audit.text
+    assert "Abandon rate by campaign and day" in audit.text
+    csv_text = client.get("/compliance/audit/findings.csv").text
+    assert csv_text.strip() == "event_id,at,customer_id,channel,packs,kind,failed_rules"
+    assert client.get("/compliance/audit", params={"since": "2026-13-01"}).status_code == 400
+    ledger = client.get("/compliance/ledger")
+    assert "Intact: 1 events" in ledger.text
