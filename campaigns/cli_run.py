@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +12,27 @@ from rich.console import Console
 from rich.table import Table
 
 from campaigns.cli import err_console, fail, print_json, settings_of
+from campaigns.clock import Clock
+from campaigns.run.state import Step
 
 run_app = typer.Typer(
     help="The daily run: plan, (approve), dispatch, execute, close. Safe to run twice.",
     invoke_without_command=True,
 )
+
+
+POLL_SECONDS = 2.0
+
+
+def _execution_step(redis_url: str) -> Step:
+    """Dispatch to the message queue (and dial sessions) on ``redis_url``."""
+    from redis import Redis
+    from rq import Queue
+
+    from campaigns.cli_ops import MESSAGE_QUEUE
+    from campaigns.run.execute import execution_step
+
+    return execution_step(Queue(MESSAGE_QUEUE, connection=Redis.from_url(redis_url)))
 
 
 def _engine(ctx: typer.Context) -> object:
@@ -57,6 +74,9 @@ def run(
     approve_gate: Annotated[
         bool, typer.Option("--approve", help="Stop after planning until `run approve`.")
     ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Stay until the day is executed and the run closed.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable status.")] = False,
 ) -> None:
     """Start (or continue) a campaign's day: `--campaign FILE --date D`, or `--resume RUN_ID`.
@@ -75,7 +95,8 @@ def run(
         fail("give --campaign FILE --date YYYY-MM-DD, or --resume RUN_ID", code=2)
     engine = _engine(ctx)
     assert isinstance(engine, Engine)
-    now = dt.datetime.now(dt.UTC)
+    clock = Clock.from_env()
+    step = _execution_step(settings_of(ctx).redis_url)
     try:
         if resume is not None:
             run_id = resume
@@ -85,9 +106,12 @@ def run(
                 day = dt.date.fromisoformat(date)
             except ValueError:
                 fail(f"--date: {date!r} is not YYYY-MM-DD", code=2)
-            run_id = create_run(engine, campaign, day, needs_approval=approve_gate, now=now)
+            run_id = create_run(engine, campaign, day, needs_approval=approve_gate, now=clock.now())
         with err_console.status(f"run {run_id}: planning and dispatching…"):
-            advance(engine, run_id, now=now)
+            state = advance(engine, run_id, now=clock.now(), dispatch=step)
+        while wait and state not in ("closed", "awaiting_approval"):
+            time.sleep(POLL_SECONDS)
+            state = advance(engine, run_id, now=clock.now(), dispatch=step)
         report = status(engine, run_id).as_dict()
     except CampaignFileError as exc:
         for error in exc.errors:
@@ -139,10 +163,12 @@ def run_approve(
 
     engine = _engine(ctx)
     assert isinstance(engine, Engine)
-    now = dt.datetime.now(dt.UTC)
+    clock = Clock.from_env()
     try:
-        approve(engine, run_id, now=now)
-        state = advance(engine, run_id, now=now)
+        approve(engine, run_id, now=clock.now())
+        state = advance(
+            engine, run_id, now=clock.now(), dispatch=_execution_step(settings_of(ctx).redis_url)
+        )
     except RunError as exc:
         fail(str(exc))
     finally:
