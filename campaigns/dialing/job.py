@@ -332,7 +332,11 @@ def dial_session_job(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def enqueue_dial_session(
-    queue: Queue, slot: DialSlot, *, at: dt.datetime | None = None, retry: Retry | None = None
+    queue: Queue,
+    slot: DialSlot,
+    *,
+    at: dt.datetime | None = None,
+    retry: Retry | None = DEFAULT_RETRY,
 ) -> Job:
     """Schedule the slot's session at ``at`` (default its start; now if that has passed).
 
@@ -351,7 +355,7 @@ def enqueue_dial_session(
         "failure_ttl": FAILURE_TTL_S,
         "result_ttl": RESULT_TTL_S,
         "job_timeout": int(slot.duration_s + 300),
-        "retry": retry if retry is not None else DEFAULT_RETRY,
+        "retry": retry,
         "description": f"dial session run {slot.run_id} slot {slot.slot}",
     }
     if when > dt.datetime.now(dt.UTC):

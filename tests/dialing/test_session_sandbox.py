@@ -85,20 +85,20 @@ def ledger(world: DialWorld) -> tuple[dict[str, Any], dict[int, Any]]:
     return attempts, outcomes
 
 
-def fill(world: DialWorld, redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+def fill(world: DialWorld, dial_redis_url: str) -> None:
+    redis = Redis.from_url(dial_redis_url)
     RedisHopper(redis, world.run_id, world.slot.slot).fill(world.contacts())
     redis.close()
 
 
 def test_each_outcome_reaches_the_ledger(
-    asterisk_sandbox: SandboxState, redis_url: str, tmp_path: Path
+    asterisk_sandbox: SandboxState, dial_redis_url: str, tmp_path: Path
 ) -> None:
     reset_agents(asterisk_sandbox, ready=2)
     numbers = ["5550001", "5550002", "5550003", "5550004", "5550005", "5550001"]
     world = make_world(tmp_path, numbers)
-    fill(world, redis_url)
-    settings = sandbox_settings(world, asterisk_sandbox, redis_url)
+    fill(world, dial_redis_url)
+    settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url)
 
     async def scenario() -> Any:
         observer = Observer(asterisk_sandbox)
@@ -134,12 +134,12 @@ def test_each_outcome_reaches_the_ledger(
 
 
 def test_an_answer_with_no_agent_left_gets_the_safe_harbour_message(
-    asterisk_sandbox: SandboxState, redis_url: str, tmp_path: Path
+    asterisk_sandbox: SandboxState, dial_redis_url: str, tmp_path: Path
 ) -> None:
     reset_agents(asterisk_sandbox, ready=1)
     world = make_world(tmp_path, ["5550001"])
-    fill(world, redis_url)
-    settings = sandbox_settings(world, asterisk_sandbox, redis_url, ring_s=1.0)
+    fill(world, dial_redis_url)
+    settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url, ring_s=1.0)
 
     async def scenario() -> Any:
         observer = Observer(asterisk_sandbox)
@@ -173,17 +173,17 @@ def test_an_answer_with_no_agent_left_gets_the_safe_harbour_message(
 
 
 def test_a_dropped_ami_connection_dials_nobody_twice(
-    asterisk_sandbox: SandboxState, redis_url: str, tmp_path: Path
+    asterisk_sandbox: SandboxState, dial_redis_url: str, tmp_path: Path
 ) -> None:
     reset_agents(asterisk_sandbox, ready=2)
     numbers = ["5550001"] * 6
     world = make_world(tmp_path, numbers)
-    fill(world, redis_url)
+    fill(world, dial_redis_url)
 
     async def scenario() -> Any:
         proxy = TcpProxy(asterisk_sandbox.host, asterisk_sandbox.port)
         port = await proxy.start()
-        settings = sandbox_settings(world, asterisk_sandbox, redis_url, port=port, talk_s=2.0)
+        settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url, port=port, talk_s=2.0)
         observer = Observer(asterisk_sandbox)
         async with observer.client:
             session = asyncio.create_task(
