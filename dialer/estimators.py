@@ -13,6 +13,7 @@ once a second, so finer bins would only add noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from enum import StrEnum
 
 import numpy as np
@@ -46,6 +47,23 @@ def _lognormal_cdf(x: FloatArray, mean: float, cv: float) -> FloatArray:
 def _check_positive(name: str, value: float) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def _load_array(state: Mapping[str, object], key: str, size: int, owner: str) -> FloatArray:
+    raw = state.get(key)
+    if not isinstance(raw, list | tuple) or len(raw) != size:
+        raise ValueError(f"{owner} state: '{key}' must be a list of {size} numbers")
+    arr = np.asarray(raw, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or arr.sum() <= 0:
+        raise ValueError(f"{owner} state: '{key}' must hold finite counts >= 0, not all zero")
+    return arr
+
+
+def _load_count(state: Mapping[str, object], owner: str) -> int:
+    raw = state.get("observed")
+    if not isinstance(raw, int) or raw < 0:
+        raise ValueError(f"{owner} state: 'observed' must be an integer >= 0")
+    return raw
 
 
 class DurationModel:
@@ -101,6 +119,18 @@ class DurationModel:
         self._cdf = None
         self.version += 1
         self.observed += 1
+
+    def state(self) -> dict[str, object]:
+        """What was learned, as JSON-able data (to carry it from one dial session to the next)."""
+        return {"counts": self._counts.tolist(), "observed": self.observed}
+
+    def load_state(self, state: Mapping[str, object]) -> None:
+        """Restore what ``state()`` returned (same ``max_seconds``)."""
+        counts = _load_array(state, "counts", self._n, "DurationModel")
+        self.observed = _load_count(state, "DurationModel")
+        self._counts = counts
+        self._cdf = None
+        self.version += 1
 
     def _cdf_points(self) -> FloatArray:
         if self._cdf is None:
@@ -186,6 +216,22 @@ class AnswerModel:
             self._other[i] += 1.0
         self._cache = None
         self.observed += 1
+
+    def state(self) -> dict[str, object]:
+        """What was learned, as JSON-able data (to carry it from one dial session to the next)."""
+        return {
+            "live": self._live.tolist(),
+            "other": self._other.tolist(),
+            "observed": self.observed,
+        }
+
+    def load_state(self, state: Mapping[str, object]) -> None:
+        """Restore what ``state()`` returned (same ``max_seconds``)."""
+        live = _load_array(state, "live", self._n, "AnswerModel")
+        other = _load_array(state, "other", self._n, "AnswerModel")
+        self.observed = _load_count(state, "AnswerModel")
+        self._live, self._other = live, other
+        self._cache = None
 
     def _points(self) -> tuple[FloatArray, FloatArray]:
         # At bin edges: cumulative live mass, and cumulative mass of everything.

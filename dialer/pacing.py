@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -209,6 +209,42 @@ class Pacer:
         self.threshold = config.initial_threshold
         self._predictive_active = False
         self._toeplitz: tuple[int, FloatArray] | None = None
+
+    # ---- learned state, carried between dial sessions ------------------
+    STATE_VERSION = 1
+
+    def export_state(self) -> dict[str, object]:
+        """What the pacer learned (estimators and controller), as JSON-able data.
+
+        A dial session lasts one slot; the next one restores this instead of
+        going through warm-up again from the priors.
+        """
+        return {
+            "version": self.STATE_VERSION,
+            "answers": self.answers.state(),
+            "talk": self.talk.state(),
+            "wrap": self.wrap.state(),
+            "base_threshold": self.base_threshold,
+        }
+
+    def restore_state(self, state: Mapping[str, object]) -> None:
+        """Load what ``export_state`` returned; raises ValueError naming a bad field."""
+        if state.get("version") != self.STATE_VERSION:
+            raise ValueError(f"pacer state: 'version' must be {self.STATE_VERSION}")
+        parts = {}
+        for key in ("answers", "talk", "wrap"):
+            part = state.get(key)
+            if not isinstance(part, Mapping):
+                raise ValueError(f"pacer state: '{key}' must be a mapping")
+            parts[key] = part
+        base = state.get("base_threshold")
+        if not isinstance(base, int | float) or not 0 < base < 1:
+            raise ValueError("pacer state: 'base_threshold' must be a number in (0, 1)")
+        self.answers.load_state(parts["answers"])
+        self.talk.load_state(parts["talk"])
+        self.wrap.load_state(parts["wrap"])
+        self.base_threshold = self._clamp(float(base))
+        self.threshold = self.base_threshold
 
     # ---- observations -------------------------------------------------
     def record_call_resolved(self, outcome: CallOutcome, seconds_from_originate: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pytest
@@ -275,3 +276,21 @@ def test_early_in_the_day_a_small_advance_lets_predictive_start() -> None:
     assert p.decide(late).reason.startswith("hard stop")
     # A rolling window never closes: no advance.
     assert p.decide(snap(ready)).reason.startswith("hard stop")
+
+
+def test_learned_state_survives_a_json_round_trip() -> None:
+    a = warm_pacer()
+    for i in range(50):
+        a.record_call_resolved(CallOutcome.LIVE if i % 3 else CallOutcome.BUSY, 7.0 + i % 5)
+        a.record_talk(60.0 + i)
+        a.record_wrap(12.0)
+    a.decide(snap(agents(ready=3)))
+    a.record_live_answer(DAY, abandoned=True)
+    # The budget is not part of the state: the next session seeds it from the ledger.
+    b = Pacer(a.config, AbandonBudget(a.config.rule, a.budget.day_counts()))
+    b.restore_state(json.loads(json.dumps(a.export_state())))
+    assert b.export_state() == a.export_state()
+    s = snap([*agents(ready=12), AgentView(AgentState.WRAPUP, 5.0)], ringing=[2.0, 9.0])
+    assert b.decide(s) == a.decide(s)
+    with pytest.raises(ValueError, match="counts"):
+        b.restore_state({**a.export_state(), "talk": {"counts": [1.0], "observed": 3}})
