@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -216,7 +216,7 @@ def end_wrap(
 
 async def subscribe_agent_events(
     redis_url: str, *, channel: str = CHANNEL
-) -> AsyncIterator[AgentEvent]:
+) -> AsyncGenerator[AgentEvent, None]:
     """Every event published on ``channel`` from now on; malformed ones are skipped."""
     client = aredis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)

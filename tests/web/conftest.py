@@ -18,6 +18,7 @@ from campaigns.ledger.chain import LedgerEntry, append_now
 from campaigns.web.app import create_web_app
 from campaigns.web.security import create_user
 from tests.support.portfolio import load_rows, row
+from tests.web.browser import browser  # noqa: F401  (a shared fixture)
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # a Tuesday, 10:00 in Bogotá
 PASSWORD = "correct horse battery"

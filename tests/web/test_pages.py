@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from campaigns.ledger.guard import ContactRequest, GuardResult, guard_and_reserve
 from campaigns.models import PlannedContact
 from campaigns.report.data import plan_key
 from campaigns.run.state import advance, create_run
 from campaigns.web.events import AgentEvent, publish_agent_event
+from compliance import Proposal, load_packs
 from tests.web.conftest import Console, pending_call
 
 pytestmark = pytest.mark.redis
@@ -73,13 +75,38 @@ def test_dashboard_follows_the_day(console: Console) -> None:
     assert client.get("/dashboard/run/999/progress.png").status_code == 404
 
 
+def guard(console: Console, key: str, at: dt.datetime) -> GuardResult:
+    """Ask the contact-time guard for a call to C1, as the dial session does."""
+    proposal = Proposal(
+        at=at,
+        customer_id="C1",
+        debt_ids=("A1", "A2"),
+        channel="voice",
+        timezones=("America/Bogota",),
+        contact_point="+573001234567",
+        line_type="mobile",
+        campaign="co-tarjetas",
+    )
+    packs = tuple(load_packs(("co-ley2300", "house")))
+    (result,) = guard_and_reserve(console.engine, [ContactRequest(key, proposal, packs)], now=at)
+    return result
+
+
 def test_compliance_audit_ledger_and_search(console: Console) -> None:
-    pending_call(console.engine, "C1", console.clock.now - dt.timedelta(hours=1), "plan:x")
+    at = console.clock.now - dt.timedelta(hours=1)  # 09:00 on a Tuesday in Bogotá
+    assert guard(console, "plan:x", at).allowed
+    assert not guard(console, "plan:y", at + dt.timedelta(minutes=1)).allowed  # in flight
     client = console.login("cora")
     found = client.get("/compliance", params={"q": "Núñez"})
     assert "/compliance/customer/C1" in found.text and "C2" not in found.text
     timeline = client.get("/compliance/customer/C1")
     assert "pending" in timeline.text and "co-tarjetas" in timeline.text
+    # both rule decisions are evidence: the allowed attempt and the refused one
+    assert timeline.text.count("<summary>allowed</summary>") == 1
+    assert timeline.text.count("<summary>refused</summary>") == 1
+    assert "cadencia-in-flight" in timeline.text and "ley" in timeline.text.lower()
+    csv_rows = client.get("/compliance/customer/C1/timeline.csv").text.strip().splitlines()
+    assert len(csv_rows) == 3 and ",refused,voice," in csv_rows[2]
     assert client.get("/compliance/customer/NOPE").status_code == 404
     audit = client.get("/compliance/audit")
     assert audit.status_code == 200
