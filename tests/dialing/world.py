@@ -10,6 +10,7 @@ the guard's calling hours allow the calls whenever the tests run.
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,7 @@ class DialWorld:
     planned: dict[str, int]  # customer id -> planned contact id
     slot: DialSlot
     prefix: str  # ChannelId prefix: tests share one Asterisk
+    campaign: Campaign
 
     def keys(self) -> dict[str, str]:
         """Customer id -> guard key."""
@@ -103,7 +105,7 @@ def make_world(
     load_rows(engine, rows, now - dt.timedelta(days=1))
     zone = zone_at_local_hour(13)
     toml = CAMPAIGN_TOML.format(mode=mode, talk=talk_minutes)
-    Campaign.model_validate(__import__("tomllib").loads(toml))  # fails loudly if invalid
+    campaign = Campaign.model_validate(tomllib.loads(toml))
     start = now.replace(minute=0, second=0, microsecond=0)
     with engine.begin() as conn:
         conn.execute(sa.update(Customer).values(timezones=zone))
@@ -136,7 +138,7 @@ def make_world(
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
     slot = DialSlot(int(run_id), 0, start, start + dt.timedelta(hours=1), TIME_SCALE)
-    return DialWorld(engine, url, int(run_id), planned, slot, f"t{uuid.uuid4().hex[:8]}")
+    return DialWorld(engine, url, int(run_id), planned, slot, f"t{uuid.uuid4().hex[:8]}", campaign)
 
 
 def sandbox_settings(
