@@ -123,8 +123,9 @@ def test_sigkilled_dial_worker_resumes_without_dialing_anyone_twice(
                 assert time.monotonic() < deadline, "the dial session never got going"
                 time.sleep(0.05)
             time.sleep(1.5)
-            for proc in [*psutil.Process(worker.pid).children(recursive=True), worker]:
-                os.kill(proc.pid, signal.SIGKILL)
+            horses = [p.pid for p in psutil.Process(worker.pid).children(recursive=True)]
+            for pid in [*horses, worker.pid]:
+                os.kill(pid, signal.SIGKILL)
         finally:
             worker.wait(timeout=10)
             if worker.stdout:
