@@ -10,12 +10,15 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from campaigns.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(
     name="cadencia",
@@ -48,6 +51,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON on stdout."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def ready_engine(ctx: typer.Context) -> Engine:
+    """An engine on the configured database, which must be reachable and initialised."""
+    from campaigns.db import make_engine, schema_revision
+
+    url = settings_of(ctx).database_url
+    engine = make_engine(url)
+    try:
+        revision = schema_revision(engine)
+    except Exception as exc:  # the driver's own message says what is wrong
+        engine.dispose()
+        fail(f"cannot reach the database {url}: {exc}")
+    if revision is None:
+        engine.dispose()
+        fail(f"the database {url} is not initialised: run `cadencia init` first")
+    return engine
 
 
 def settings_of(ctx: typer.Context) -> Settings:

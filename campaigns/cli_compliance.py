@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from campaigns.cli import err_console, fail, print_json, settings_of
+from campaigns.cli import err_console, fail, print_json, ready_engine
 
 compliance_app = typer.Typer(help="Rule packs and what-if checks.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The contact ledger's JSON-lines interchange.", no_args_is_help=True)
@@ -35,12 +35,6 @@ def _day(value: str, option: str) -> dt.datetime:
 
 def _optional_day(value: str | None, option: str) -> dt.datetime | None:
     return None if not value else _day(value, option)
-
-
-def _engine(ctx: typer.Context) -> object:
-    from campaigns.cli_portfolio import _engine_ready
-
-    return _engine_ready(settings_of(ctx).database_url)
 
 
 @compliance_app.command("packs")
@@ -133,8 +127,6 @@ def check(
 @ledger_app.command("import")
 def ledger_import(ctx: typer.Context, file: Path, as_json: JSON_OPT = False) -> None:
     """Seed the ledger from another system's JSON-lines history: all lines or none."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.ledger.interchange import import_events, parse_jsonl
 
     parsed = parse_jsonl(file)
@@ -144,8 +136,7 @@ def ledger_import(ctx: typer.Context, file: Path, as_json: JSON_OPT = False) -> 
         for error in parsed.errors[:100]:
             err_console.print(error, markup=False, highlight=False)
         fail(f"{file}: {len(parsed.errors)} errors; nothing was imported")
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         new = import_events(engine, parsed.events, now=dt.datetime.now(dt.UTC))
     finally:
@@ -175,12 +166,9 @@ def ledger_export(
     until: Annotated[str | None, typer.Option("--to", help="Up to this date (exclusive).")] = None,
 ) -> None:
     """Export settled events as JSON lines (pending attempts are counted, not written)."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.ledger.interchange import export_jsonl
 
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     filters = {
         "customer_id": customer,
         "since": _optional_day(since, "--from"),
@@ -200,12 +188,9 @@ def ledger_export(
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context, as_json: JSON_OPT = False) -> None:
     """Recompute the ledger's hash chain; exit 1 if any row was edited or deleted."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.ledger.chain import verify
 
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         report = verify(engine)
     finally:
@@ -228,14 +213,11 @@ def audit_contacts(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """A customer's contact timeline: every attempt, outcome, consent and promise."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.audit import timeline
 
     if fmt not in ("table", "csv", "json"):
         fail(f"--format must be table, csv or json, not {fmt!r}", code=2)
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         rows = timeline(
             engine,
@@ -287,12 +269,9 @@ def audit_violations(
     as_json: JSON_OPT = False,
 ) -> None:
     """Re-judge every attempt in the period by the rules of its day; exit 1 on any finding."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.audit import violations
 
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     defaults = tuple(p.strip() for p in pack.split(",") if p.strip())
     try:
         checked, findings = violations(
@@ -327,12 +306,9 @@ def audit_frequency(
     as_json: JSON_OPT = False,
 ) -> None:
     """Per-rule histograms: how close each debt, customer or number came to its cap."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.audit_frequency import cap_usage
 
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     defaults = tuple(p.strip() for p in pack.split(",") if p.strip())
     try:
         report = cap_usage(

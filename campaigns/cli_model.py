@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from campaigns.cli import err_console, fail, print_json, settings_of
+from campaigns.cli import err_console, fail, print_json, ready_engine
 
 model_app = typer.Typer(help="The value model tomorrow's plan will use.", no_args_is_help=True)
 
@@ -22,10 +22,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Right-party and promise rates per segment × channel: data vs the campaign's priors."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.campaign import CampaignFileError, load_campaign
-    from campaigns.cli_portfolio import _engine_ready
     from campaigns.run.model import learned_model
 
     try:
@@ -34,8 +31,7 @@ def show(
         for error in exc.errors:
             err_console.print(error, markup=False, highlight=False)
         fail(f"{campaign}: invalid campaign file", code=2)
-    engine = _engine_ready(settings_of(ctx).database_url)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         model = learned_model(engine, loaded, now=dt.datetime.now(dt.UTC))
     finally:

@@ -12,28 +12,13 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from campaigns.cli import err_console, fail, print_json, settings_of
+from campaigns.cli import err_console, fail, print_json, ready_engine
 
 portfolio_app = typer.Typer(
     help="Load the creditor's daily portfolio file, generate synthetic ones, show a customer.",
     no_args_is_help=True,
 )
 MAX_ERRORS_SHOWN = 100
-
-
-def _engine_ready(url: str) -> object:
-    from campaigns.db import make_engine, schema_revision
-
-    engine = make_engine(url)
-    try:
-        revision = schema_revision(engine)
-    except Exception as exc:
-        engine.dispose()
-        fail(f"cannot reach the database {url}: {exc}")
-    if revision is None:
-        engine.dispose()
-        fail(f"the database {url} is not initialised: run `cadencia init` first")
-    return engine
 
 
 @portfolio_app.command("import")
@@ -56,15 +41,12 @@ def import_portfolio(
     Any error (a bad phone, an empty balance, a duplicate account…) is listed as
     ``file:line: field: message``, the exit code is 1 and the database is untouched.
     """
-    from sqlalchemy.engine import Engine
-
     from campaigns.portfolio.load import load_portfolio
     from campaigns.portfolio.validate import validate_file
 
     if delimiter is not None and len(delimiter) != 1:
         fail(f"--delimiter must be one character, got {delimiter!r}", code=2)
-    engine = _engine_ready(settings_of(ctx).database_url)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         started = time.perf_counter()
         with err_console.status(f"validating {file}…"):
@@ -162,12 +144,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Print a customer's 360 view: every account, contact point, consent and promise."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.portfolio.view import CustomerNotFound, customer_360
 
-    engine = _engine_ready(settings_of(ctx).database_url)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         view = customer_360(engine, customer_id)
     except CustomerNotFound as exc:

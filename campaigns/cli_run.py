@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from campaigns.cli import err_console, fail, print_json, settings_of
+from campaigns.cli import err_console, fail, print_json, ready_engine, settings_of
 from campaigns.clock import Clock
 from campaigns.run.state import Step
 
@@ -33,12 +33,6 @@ def _execution_step(redis_url: str) -> Step:
     from campaigns.run.execute import execution_step
 
     return execution_step(Queue(MESSAGE_QUEUE, connection=Redis.from_url(redis_url)))
-
-
-def _engine(ctx: typer.Context) -> object:
-    from campaigns.cli_portfolio import _engine_ready
-
-    return _engine_ready(settings_of(ctx).database_url)
 
 
 def _show(status_dict: dict[str, object]) -> None:
@@ -86,15 +80,12 @@ def run(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from sqlalchemy.engine import Engine
-
     from campaigns.campaign import CampaignFileError
     from campaigns.run.state import RunError, advance, create_run, status
 
     if resume is None and (campaign is None or date is None):
         fail("give --campaign FILE --date YYYY-MM-DD, or --resume RUN_ID", code=2)
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     clock = Clock.from_env()
     step = _execution_step(settings_of(ctx).redis_url)
     try:
@@ -134,12 +125,9 @@ def run_status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable status.")] = False,
 ) -> None:
     """A run's state, plan summary and progress."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.run.state import RunError, status
 
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         report = status(engine, run_id).as_dict()
     except RunError as exc:
@@ -157,12 +145,9 @@ def run_approve(
     ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's id.")]
 ) -> None:
     """Release a plan held by `--approve` for dispatch."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.run.state import RunError, advance, approve
 
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     clock = Clock.from_env()
     try:
         approve(engine, run_id, now=clock.now())
@@ -187,13 +172,10 @@ def report(
     ] = False,
 ) -> None:
     """The run's report: plan review before dispatch, results after (HTML with charts, or JSON)."""
-    from sqlalchemy.engine import Engine
-
     from campaigns.report.data import report_data
     from campaigns.report.html import render_html
 
-    engine = _engine(ctx)
-    assert isinstance(engine, Engine)
+    engine = ready_engine(ctx)
     try:
         data = report_data(engine, run_id)
     except LookupError as exc:

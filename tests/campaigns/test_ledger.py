@@ -9,49 +9,17 @@ import sqlalchemy as sa
 
 from campaigns.db import make_engine
 from campaigns.ledger.chain import LedgerEntry, append_now, verify
-from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+from campaigns.ledger.guard import guard_and_reserve
 from campaigns.ledger.outcomes import record_outcome
-from compliance import Proposal, load_packs
 from tests.support.components import free_port
 from tests.support.portfolio import load_rows, row, us_row
 from tests.support.race import contend
-
-# Tuesday 24 November 2026, 10:00 in Bogotá: inside Ley 2300's weekday hours, no holiday.
-TUESDAY_10_BOGOTA = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
-# Tuesday 24 November 2026, 11:00 in New York.
-TUESDAY_11_NEW_YORK = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)
-
-
-def colombian_call(key: str, at: dt.datetime = TUESDAY_10_BOGOTA) -> ContactRequest:
-    return ContactRequest(
-        key=key,
-        proposal=Proposal(
-            at=at,
-            customer_id="C1",
-            debt_ids=("A1",),
-            channel="voice",
-            timezones=("America/Bogota",),
-            contact_point="+573001234567",
-            line_type="mobile",
-        ),
-        packs=load_packs("co-ley2300"),
-    )
-
-
-def us_call(key: str, at: dt.datetime = TUESDAY_11_NEW_YORK) -> ContactRequest:
-    return ContactRequest(
-        key=key,
-        proposal=Proposal(
-            at=at,
-            customer_id="U1",
-            debt_ids=("UA1",),
-            channel="voice",
-            timezones=("America/New_York",),
-            contact_point="+12125550123",
-            line_type="unknown",
-        ),
-        packs=load_packs("us-regf"),
-    )
+from tests.support.requests import (
+    TUESDAY_10_BOGOTA,
+    TUESDAY_11_NEW_YORK,
+    colombian_call,
+    us_call,
+)
 
 
 def entry(i: int) -> LedgerEntry:

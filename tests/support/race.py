@@ -7,26 +7,14 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
 from campaigns.db import make_engine
-from campaigns.ledger.guard import ContactRequest, guard_and_reserve
-from compliance import Proposal, load_packs
+from campaigns.ledger.guard import guard_and_reserve
+from tests.support.requests import colombian_call
 
 
 def contend(url: str, key: str, at: dt.datetime, barrier: Barrier, results: Queue) -> None:
     """Wait for every contender, then ask the guard to call customer C1 once."""
     engine = make_engine(url)
-    request = ContactRequest(
-        key=key,
-        proposal=Proposal(
-            at=at,
-            customer_id="C1",
-            debt_ids=("A1",),
-            channel="voice",
-            timezones=("America/Bogota",),
-            contact_point="+573001234567",
-            line_type="mobile",
-        ),
-        packs=load_packs("co-ley2300"),
-    )
+    request = colombian_call(key, at)
     barrier.wait(timeout=60)
     (result,) = guard_and_reserve(engine, [request], now=at)
     engine.dispose()
