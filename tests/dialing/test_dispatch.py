@@ -1,0 +1,97 @@
+"""Dispatching voice slots: the hopper is filled in plan order once, one job per slot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from sqlalchemy.orm import Session
+
+from campaigns.dialing import (
+    DialerSettings,
+    DialSlot,
+    RedisHopper,
+    job_id,
+    pacing_config,
+    voice_dispatcher,
+)
+from campaigns.models import PlannedContact, Run
+from campaigns.run.dispatch import dispatch_plan
+from dialer.pacing import Mode
+from tests.dialing.world import make_world
+from tests.support.redis_server import PrivateRedis
+
+pytestmark = pytest.mark.redis
+
+
+def test_dispatch_plan_fills_the_hopper_and_schedules_one_session_per_slot(
+    private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    world = make_world(tmp_path, ["5550001", "5550002", "5550003"])
+    with world.engine.begin() as conn:
+        conn.execute(sa.update(PlannedContact).values(status="planned"))
+    redis = Redis.from_url(private_redis.url)
+    dial_queue = Queue("dialer", connection=redis)
+    with Session(world.engine) as db:
+        run = db.get(Run, world.run_id)
+        assert run is not None
+        db.expunge(run)
+    dispatcher = voice_dispatcher(dial_queue, time_scale=60.0)
+    report = dispatch_plan(
+        world.engine, run, world.campaign, Queue("messages", connection=redis), voice=dispatcher
+    )
+    assert (report.voice_slots, report.voice_contacts) == (1, 3)
+    hopper = RedisHopper(redis, world.run_id, 0)
+    assert [lead.customer_id for lead in hopper.take(5)] == ["D0", "D1", "D2"]
+    start = dt.datetime.combine(run.day, dt.time(0), tzinfo=dt.UTC)
+    jid = job_id(DialSlot(world.run_id, 0, start, start + dt.timedelta(hours=1)))
+    job = Job.fetch(jid, connection=redis)
+    slot = DialSlot.from_payload(job.args[0])
+    assert slot.slot_start == start and slot.duration_s == pytest.approx(60.0)
+    # dispatching again (a resumed run) neither refills the hopper nor adds a job
+    dispatcher(world.engine, run, world.campaign, 0, world.contacts())
+    assert hopper.remaining() == 0 and dial_queue.get_job_ids() == [jid]
+    with pytest.raises(ValueError, match="slot 5 is outside"):
+        dispatcher(world.engine, run, world.campaign, 5, world.contacts())
+    redis.close()
+
+
+def test_worker_settings_round_trip_and_name_what_is_wrong(tmp_path: Path) -> None:
+    settings = DialerSettings(
+        database_url="sqlite:///x.db",
+        redis_url="redis://127.0.0.1:1/0",
+        ami_host="127.0.0.1",
+        ami_port=5038,
+        ami_username="cadencia",
+        ami_secret="s3cret",
+        channel_template="Local/{last7}@pstn",
+        dial_queue="cadencia-test",
+        dial_variables={"PSTN_RING": "1"},
+        queue_wait_s=1,
+        call_prefix="t1",
+    )
+    assert DialerSettings.from_env(settings.to_env()) == settings
+    env = settings.to_env()
+    with pytest.raises(ValueError, match="CADENCIA_AMI_SECRET"):
+        DialerSettings.from_env({k: v for k, v in env.items() if k != "CADENCIA_AMI_SECRET"})
+    with pytest.raises(ValueError, match="CADENCIA_AMI_PORT"):
+        DialerSettings.from_env({**env, "CADENCIA_AMI_PORT": "five"})
+    with pytest.raises(ValueError, match="CADENCIA_DIAL_VARIABLES"):
+        DialerSettings.from_env({**env, "CADENCIA_DIAL_VARIABLES": "[1"})
+    with pytest.raises(ValueError, match="missing field 'slot'"):
+        DialSlot.from_payload({"run_id": 1})
+
+
+def test_pacing_follows_the_campaign_with_times_scaled(tmp_path: Path) -> None:
+    world = make_world(tmp_path, ["5550001"], mode="predictive", talk_minutes=3.0)
+    config = pacing_config(world.campaign, time_scale=10.0)
+    assert config.mode is Mode.PREDICTIVE and config.rule.max_rate == pytest.approx(0.03)
+    assert config.priors.talk_mean == pytest.approx(18.0)
+    assert config.priors.no_answer_timeout == pytest.approx(1.0)
+    # the safe-harbour wait after AMD is the dialplan's 1 s, never scaled
+    assert config.grace_seconds == 1.0
