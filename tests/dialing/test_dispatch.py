@@ -15,14 +15,19 @@ from sqlalchemy.orm import Session
 from campaigns.dialing import (
     DialerSettings,
     DialSlot,
+    LedgerGuard,
+    LedgerSink,
     RedisHopper,
     job_id,
     pacing_config,
     voice_dispatcher,
 )
+from campaigns.dialing.job import abandon_history
 from campaigns.models import PlannedContact, Run
 from campaigns.run.dispatch import dispatch_plan
+from dialer.abandon_budget import DayCount
 from dialer.pacing import Mode
+from dialer.session import CallResult, Lead
 from tests.dialing.world import make_world
 from tests.support.redis_server import PrivateRedis
 
@@ -95,3 +100,15 @@ def test_pacing_follows_the_campaign_with_times_scaled(tmp_path: Path) -> None:
     assert config.priors.no_answer_timeout == pytest.approx(1.0)
     # the safe-harbour wait after AMD is the dialplan's 1 s, never scaled
     assert config.grace_seconds == 1.0
+
+
+def test_the_abandon_budget_starts_from_what_the_ledger_already_holds(tmp_path: Path) -> None:
+    world = make_world(tmp_path, ["5550001", "5550002", "5550003"])
+    guard, sink = LedgerGuard(world.engine, world.campaign), LedgerSink(world.engine)
+    now = dt.datetime.now(dt.UTC)
+    for customer, outcome in (("D0", "conversation"), ("D1", "abandoned"), ("D2", "busy")):
+        res = guard.reserve(Lead(world.keys()[customer], customer), now)
+        assert res.attempt_id is not None
+        sink.record(CallResult(res.attempt_id, outcome, now))
+    history = abandon_history(world.engine, world.campaign, now.date(), 0)
+    assert history == {now.date(): DayCount(live=2, abandoned=1)}
