@@ -223,7 +223,7 @@ class SessionConfig:
     ring_timeout_s: float = 25.0
     amd: bool = True
     tick_s: float = 1.0
-    drain_s: float = 60.0  # after the slot, wait this long at most for calls in flight
+    drain_s: float = 600.0  # after the slot, wait this long at most for calls in flight
     max_refusals_per_tick: int = 50  # refused leads replaced in one tick, at most
     settle_s: float = 2.0  # wait for a lost OriginateResponse after the Hangup
     call_prefix: str = "cadencia"  # ChannelIds are <prefix>-a<attempt id>

@@ -50,6 +50,9 @@ JOB_FUNC = "campaigns.dialing.job.dial_session_job"
 DEFAULT_QUEUE = "dialer"
 FAILURE_TTL_S = 7 * 24 * 3600
 RESULT_TTL_S = 24 * 3600
+# After the slot ends, conversations in progress are followed this long (real
+# seconds, divided by the time scale) so their outcomes reach the ledger.
+DRAIN_S = 900.0
 # AMI unreachable when the slot starts: try again soon, the slot is short.
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])
 
@@ -305,7 +308,7 @@ async def run_dial_session(
             ring_timeout_s=campaign.dialer.ring_timeout_s / slot.time_scale,
             amd=campaign.dialer.amd,
             call_prefix=settings.call_prefix,
-            **dict(session_options or {}),
+            **{"drain_s": DRAIN_S / slot.time_scale, **dict(session_options or {})},
         )
         guard = LedgerGuard(engine, campaign)
         sink = LedgerSink(engine)
@@ -354,7 +357,7 @@ def enqueue_dial_session(
         "job_id": jid,
         "failure_ttl": FAILURE_TTL_S,
         "result_ttl": RESULT_TTL_S,
-        "job_timeout": int(slot.duration_s + 300),
+        "job_timeout": int(slot.duration_s + DRAIN_S / slot.time_scale + 300),
         "retry": retry,
         "description": f"dial session run {slot.run_id} slot {slot.slot}",
     }
