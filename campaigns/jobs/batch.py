@@ -32,6 +32,7 @@ from campaigns.jobs.outcomes import latest_outcomes, regresses
 from campaigns.jobs.plan import MessageBatch, PlannedMessage
 from campaigns.jobs.reconcile import Reconciler
 from campaigns.jobs.settings import MessagingSettings
+from campaigns.jobs.sql import one_of
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.models import GuardDecisionRow
@@ -219,7 +220,9 @@ def _settled(engine: Engine, attempt_ids: Iterable[int]) -> set[int]:
         return set()
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(EVENTS.c.resolves_id).where(EVENTS.c.resolves_id.in_(ids)).distinct()
+            sa.select(EVENTS.c.resolves_id)
+            .where(one_of(EVENTS.c.resolves_id, ids, conn.dialect.name))
+            .distinct()
         )
         return {int(r[0]) for r in rows}
 
@@ -243,7 +246,10 @@ def record_outcomes(
         lock_ledger(conn)
         ids = [a for a, _, _ in outcomes]
         attempts = {
-            int(r.id): r for r in conn.execute(sa.select(EVENTS).where(EVENTS.c.id.in_(ids)))
+            int(r.id): r
+            for r in conn.execute(
+                sa.select(EVENTS).where(one_of(EVENTS.c.id, ids, conn.dialect.name))
+            )
         }
         current = latest_outcomes(conn, ids)
         entries = []

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.jobs.plan import Channel
+from campaigns.jobs.sql import one_of
 from campaigns.models import Account, ContactPoint, Customer
 from channels import AccountView, CustomerView
 
@@ -32,7 +33,7 @@ PACKS_BY_COUNTRY: dict[str, tuple[str, ...]] = {
 }
 # Massachusetts adds its own stricter limits on top of Regulation F.
 PACKS_BY_SUBDIVISION: dict[str, tuple[str, ...]] = {"US-MA": ("us-regf", "us-ma", "house")}
-CHUNK = 500
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def load_targets(
 ) -> dict[str, Target]:
     """Targets of ``customer_ids`` (creditor ids) for ``channel``; unknown ids are absent."""
     wanted = list(dict.fromkeys(customer_ids))
+    dialect = conn.dialect.name
     customers: dict[int, sa.Row] = {}
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
@@ -122,7 +124,7 @@ def load_targets(
                 Customer.subdivision,
                 Customer.timezones,
                 Customer.language,
-            ).where(Customer.external_id.in_(chunk))
+            ).where(one_of(Customer.external_id, chunk, dialect))
         ):
             customers[int(c.id)] = c
     accounts: dict[int, list[sa.Row]] = defaultdict(list)
@@ -139,7 +141,7 @@ def load_targets(
                 Account.currency,
                 Account.minimum_due,
                 Account.days_past_due,
-            ).where(Account.customer_id.in_(keys), Account.status == "open")
+            ).where(one_of(Account.customer_id, keys, dialect), Account.status == "open")
         ):
             accounts[int(a.customer_id)].append(a)
         for p in conn.execute(
@@ -151,7 +153,7 @@ def load_targets(
                 ContactPoint.position,
                 ContactPoint.opted_out_at,
                 ContactPoint.wrong_number_at,
-            ).where(ContactPoint.customer_id.in_(keys))
+            ).where(one_of(ContactPoint.customer_id, keys, dialect))
         ):
             points[int(p.customer_id)].append(ContactPointRow(*p))
     out: dict[str, Target] = {}

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from campaigns.jobs.sql import one_of
 from campaigns.ledger.chain import EVENTS
 
 # How far along an attempt is: a later event may not lower it.
@@ -23,10 +24,10 @@ def latest_outcomes(conn: Connection, attempt_ids: Iterable[int]) -> dict[int, s
     """The newest outcome recorded for each attempt (attempts without one are absent)."""
     ids = list(set(attempt_ids))
     out: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), 1000):
         rows = conn.execute(
             sa.select(EVENTS.c.resolves_id, EVENTS.c.outcome)
-            .where(EVENTS.c.resolves_id.in_(ids[start : start + 500]))
+            .where(one_of(EVENTS.c.resolves_id, ids[start : start + 1000], conn.dialect.name))
             .order_by(EVENTS.c.id)
         )
         out.update({int(a): str(o) for a, o in rows})
