@@ -16,6 +16,7 @@ in this process under cProfile and reports where the time goes.
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import datetime as dt
 import io
@@ -64,8 +65,8 @@ def midday_zone(now: dt.datetime) -> str:
 def start_standin() -> tuple[subprocess.Popen[str], dict[str, str]]:
     port = 18000 + os.getpid() % 1000
     code = (
-        "from channels.standin import run_forever; "
-        f"run_forever('127.0.0.1', {port}, max_stored=1_000_000)"
+        "from channels.standin import WebhookMix, run_forever; "
+        f"run_forever('127.0.0.1', {port}, max_stored=1_000_000, mix=WebhookMix(replied=0.0))"
     )
     proc = subprocess.Popen(
         [sys.executable, "-u", "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
@@ -245,6 +246,13 @@ def main() -> None:
         engine = make_engine(url)
         with engine.connect() as conn:
             rows = conn.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar_one()
+            reasons = collections.Counter(
+                f"{x.get('status')} {x.get('code')}"
+                for (raw,) in conn.execute(
+                    sa.select(EVENTS.c.extra).where(EVENTS.c.outcome == "failed")
+                )
+                for x in [json.loads(raw)]
+            )
         engine.dispose()
         result: dict[str, Any] = {
             "database": "sqlite" if args.sqlite else "postgresql",
@@ -255,6 +263,7 @@ def main() -> None:
             "email": email,
             "sms": sms,
             "ledger_rows": rows,
+            "failed_by_status_code": dict(reasons.most_common(5)),
             "setup_s": round(setup_s, 1),
             "cpus": os.cpu_count(),
         }
