@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
-from campaigns.web.events import CHANNEL, AgentEvent, subscribe_agent_events
+from campaigns.web.events import NAMESPACE, AgentEvent, subscribe_agent_events
 from campaigns.web.models import WebUser
 from campaigns.web.pbx import AmiSettings, PbxUnavailable, queue_pause
 from campaigns.web.security import CurrentUser, csrf_ok, login, logout, session_user
@@ -74,7 +74,7 @@ class WebContext:
     engine: Engine
     redis_url: str
     ami: AmiSettings | None
-    channel: str
+    namespace: str
     clock: Callable[[], dt.datetime]
     secure_cookies: bool
     templates: Jinja2Templates
@@ -143,11 +143,12 @@ def create_web_app(
     *,
     redis_url: str,
     ami: AmiSettings | None = None,
-    channel: str = CHANNEL,
+    namespace: str = NAMESPACE,
     clock: Callable[[], dt.datetime] | None = None,
     secure_cookies: bool = True,
 ) -> FastAPI:
-    """The console. ``channel`` is the agent-events channel; ``clock`` gives "now" (UTC).
+    """The console. ``namespace`` names the agent-events channel and state keys
+    (``campaigns.web.events``); ``clock`` gives "now" (UTC).
 
     ``secure_cookies`` marks cookies Secure (HTTPS only); turn it off only for
     plain-HTTP development on localhost.
@@ -159,7 +160,7 @@ def create_web_app(
         engine=engine,
         redis_url=redis_url,
         ami=ami,
-        channel=channel,
+        namespace=namespace,
         clock=clock or (lambda: dt.datetime.now(dt.UTC)),
         secure_cookies=secure_cookies,
         templates=templates,
@@ -299,7 +300,7 @@ async def _pump(ctx: WebContext) -> None:
     """Forward agent events from Redis to the open pages; resubscribe after a Redis outage."""
     while True:
         try:
-            async for event in subscribe_agent_events(ctx.redis_url, channel=ctx.channel):
+            async for event in subscribe_agent_events(ctx.redis_url, namespace=ctx.namespace):
                 ctx.hub.deliver(event)
                 if event.type == "complete":
                     await _hold_for_wrap_up(ctx, event.agent)

@@ -81,7 +81,7 @@ def dashboard_data(ctx: WebContext) -> dict[str, Any]:
             "customer": a.customer_id,
             "since": a.at,
         }
-        for a in agent_board(ctx.redis)
+        for a in agent_board(ctx.redis, namespace=ctx.namespace)
     ]
     promises = {
         str(cur): {"count": int(n), "amount": str(Decimal(total or 0))}

@@ -30,7 +30,7 @@ from campaigns.web.disposition import (
     save_disposition,
 )
 from campaigns.web.events import AgentCall, AgentEvent, agent_call, end_wrap, publish_agent_event
-from campaigns.web.models import Disposition
+from campaigns.web.models import Callback, Disposition
 from campaigns.web.pbx import PbxUnavailable, queue_pause
 from campaigns.web.scripts import script_for
 from campaigns.web.security import CurrentUser, mask_email, mask_phone
@@ -49,7 +49,7 @@ def _agent(user: CurrentUser) -> str:
 
 
 def _current(ctx: WebContext, user: CurrentUser) -> AgentCall:
-    return agent_call(ctx.redis, _agent(user))
+    return agent_call(ctx.redis, _agent(user), namespace=ctx.namespace)
 
 
 def panel_data(ctx: WebContext, call: AgentCall, agent: str) -> dict[str, Any] | None:
@@ -177,7 +177,7 @@ async def set_state(
         state="ready" if action == "ready" else "paused",
         reason=reason if action == "pause" else None,
     )
-    await run_in_threadpool(publish_agent_event, ctx.redis, event, channel=ctx.channel)
+    await run_in_threadpool(publish_agent_event, ctx.redis, event, namespace=ctx.namespace)
     return RedirectResponse("/agent", status_code=303)
 
 
@@ -267,7 +267,7 @@ async def disposition(
             notice += " — Asterisk did not unpause you; press Ready again"
     await run_in_threadpool(
         lambda: end_wrap(
-            ctx.redis, call.agent, state=state, now=now, reason=reason, channel=ctx.channel
+            ctx.redis, call.agent, state=state, now=now, reason=reason, namespace=ctx.namespace
         )
     )
     return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
@@ -277,12 +277,18 @@ async def disposition(
 def history(
     request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
 ) -> Response:
-    """The agent's own dispositions, newest first."""
+    """The agent's own dispositions, newest first, and the callbacks they scheduled."""
+    agent = _agent(user)
     with ctx.engine.connect() as conn:
         rows = conn.execute(
             sa.select(Disposition)
-            .where(Disposition.agent == _agent(user))
+            .where(Disposition.agent == agent)
             .order_by(Disposition.id.desc())
             .limit(200)
         ).all()
-    return ctx.render(request, "agent_history.html", user, rows=rows)
+        callbacks = conn.execute(
+            sa.select(Callback)
+            .where(Callback.agent == agent, Callback.status == "scheduled")
+            .order_by(Callback.at)
+        ).all()
+    return ctx.render(request, "agent_history.html", user, rows=rows, callbacks=callbacks)

@@ -13,6 +13,9 @@ one JSON object per event::
 ``cadencia:agent:<agent>`` (in the same MULTI as the PUBLISH), because
 pub/sub forgets: a page opened after the connect must still find the call,
 and the dashboard must show agents' states without having watched every event.
+A ``namespace`` other than ``cadencia`` moves both the channel and the
+hashes (``<ns>:agent-events``, ``<ns>:agent:<agent>``), for two consoles
+sharing one Redis, or tests sharing one with other test runs.
 The customer stays attached to the agent until the disposition is saved
 (``end_wrap``): wrap-up ends there, not when the line drops.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -28,8 +32,10 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
+NAMESPACE = "cadencia"
 CHANNEL = "cadencia:agent-events"
 STATE_PREFIX = "cadencia:agent:"
+log = logging.getLogger(__name__)
 TYPES = ("connect", "complete", "state")
 STATES = ("ready", "paused", "talking", "wrap", "ringing", "logged_out")
 CALL_FIELDS = ("customer_id", "attempt_id", "run_id", "campaign")
@@ -96,6 +102,15 @@ class AgentEvent:
             raise AgentEventError(f"agent event: {exc}") from None
 
 
+def channel_of(namespace: str) -> str:
+    """The pub/sub channel of ``namespace``."""
+    return f"{namespace}:agent-events"
+
+
+def _key(namespace: str, agent: str) -> str:
+    return f"{namespace}:agent:{agent}"
+
+
 def _state_update(event: AgentEvent) -> tuple[dict[Any, Any], list[str]]:
     """Fields to set and to delete in the agent's state hash for ``event``."""
     fields: dict[Any, Any] = {"at": event.at.isoformat()}
@@ -121,29 +136,31 @@ def _state_update(event: AgentEvent) -> tuple[dict[Any, Any], list[str]]:
     return fields, drop
 
 
-def publish_agent_event(client: redis.Redis, event: AgentEvent, *, channel: str = CHANNEL) -> None:
+def publish_agent_event(
+    client: redis.Redis, event: AgentEvent, *, namespace: str = NAMESPACE
+) -> None:
     """Record ``event`` in the agent's state hash and publish it, atomically (sync client)."""
     fields, drop = _state_update(event)
-    key = STATE_PREFIX + event.agent
+    key = _key(namespace, event.agent)
     pipe = client.pipeline(transaction=True)
     if drop:
         pipe.hdel(key, *drop)
     pipe.hset(key, mapping=fields)
-    pipe.publish(channel, event.to_json())
+    pipe.publish(channel_of(namespace), event.to_json())
     pipe.execute()
 
 
 async def apublish_agent_event(
-    client: aredis.Redis, event: AgentEvent, *, channel: str = CHANNEL
+    client: aredis.Redis, event: AgentEvent, *, namespace: str = NAMESPACE
 ) -> None:
     """``publish_agent_event`` for an asyncio Redis client."""
     fields, drop = _state_update(event)
-    key = STATE_PREFIX + event.agent
+    key = _key(namespace, event.agent)
     pipe = client.pipeline(transaction=True)
     if drop:
         pipe.hdel(key, *drop)
     pipe.hset(key, mapping=fields)
-    pipe.publish(channel, event.to_json())
+    pipe.publish(channel_of(namespace), event.to_json())
     await pipe.execute()
 
 
@@ -183,17 +200,18 @@ def _call_of(agent: str, doc: dict[str, str]) -> AgentCall:
     )
 
 
-def agent_call(client: redis.Redis, agent: str) -> AgentCall:
+def agent_call(client: redis.Redis, agent: str, *, namespace: str = NAMESPACE) -> AgentCall:
     """The agent's current state and call (``logged_out`` if never seen)."""
-    return _call_of(agent, _decode(client.hgetall(STATE_PREFIX + agent)))
+    return _call_of(agent, _decode(client.hgetall(_key(namespace, agent))))
 
 
-def agent_board(client: redis.Redis) -> list[AgentCall]:
+def agent_board(client: redis.Redis, *, namespace: str = NAMESPACE) -> list[AgentCall]:
     """Every agent with a state, by name."""
     out = []
-    for key in client.scan_iter(match=STATE_PREFIX + "*", count=500):
+    prefix = _key(namespace, "")
+    for key in client.scan_iter(match=prefix + "*", count=500):
         name = key.decode() if isinstance(key, bytes) else str(key)
-        agent = name[len(STATE_PREFIX) :]
+        agent = name[len(prefix) :]
         out.append(_call_of(agent, _decode(client.hgetall(name))))
     return sorted(out, key=lambda c: c.agent)
 
@@ -205,19 +223,20 @@ def end_wrap(
     state: str,
     now: dt.datetime,
     reason: str | None = None,
-    channel: str = CHANNEL,
+    namespace: str = NAMESPACE,
 ) -> None:
     """The disposition is saved: detach the customer and publish the agent's next state."""
-    client.hdel(STATE_PREFIX + agent, *CALL_FIELDS)
+    client.hdel(_key(namespace, agent), *CALL_FIELDS)
     publish_agent_event(
-        client, AgentEvent("state", agent, now, state=state, reason=reason), channel=channel
+        client, AgentEvent("state", agent, now, state=state, reason=reason), namespace=namespace
     )
 
 
 async def subscribe_agent_events(
-    redis_url: str, *, channel: str = CHANNEL
+    redis_url: str, *, namespace: str = NAMESPACE
 ) -> AsyncGenerator[AgentEvent, None]:
-    """Every event published on ``channel`` from now on; malformed ones are skipped."""
+    """Every event published in ``namespace`` from now on; malformed ones are logged, skipped."""
+    channel = channel_of(namespace)
     client = aredis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
@@ -226,9 +245,11 @@ async def subscribe_agent_events(
             if message.get("type") != "message":
                 continue
             try:
-                yield AgentEvent.from_json(message["data"])
-            except AgentEventError:
+                event = AgentEvent.from_json(message["data"])
+            except AgentEventError as exc:
+                log.warning("skipped a malformed agent event on %s: %s", channel, exc)
                 continue
+            yield event
     finally:
         await pubsub.unsubscribe(channel)
         await pubsub.aclose()

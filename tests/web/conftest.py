@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from tests.web.browser import browser  # noqa: F401  (a shared fixture)
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # a Tuesday, 10:00 in Bogotá
 PASSWORD = "correct horse battery"
+WEB_REDIS_DB = int(os.environ.get("CADENCIA_TEST_WEB_REDIS_DB", "12"))
 USERS = {
     "ana": ("agent", "agent1", "Local/agent1@agents/n"),
     "beto": ("agent", "agent2", "Local/agent2@agents/n"),
@@ -110,7 +112,7 @@ class Console:
 
     engine: Engine
     redis: redis.Redis
-    channel: str
+    namespace: str
     clock: Clock
     client: TestClient
 
@@ -136,19 +138,40 @@ class Console:
 
 
 @pytest.fixture()
-def console(database_url: str, redis_url: str) -> Iterator[Console]:
+def web_redis(redis_url: str) -> Iterator[tuple[str, str]]:
+    """(Redis URL, namespace) private to this test, safe from other runs' FLUSHDB.
+
+    The shared ``redis_url`` DB is flushed by every test of every pytest run on
+    the machine; the console's agent board would vanish mid-test when engineers
+    run suites side by side. So: another DB number, a namespace of our own, and
+    only our own keys deleted afterwards.
+    """
+    url = redis_url.rsplit("/", 1)[0] + f"/{WEB_REDIS_DB}"
+    namespace = f"cadencia-test-{uuid.uuid4().hex[:10]}"
+    client = redis.Redis.from_url(url)
+    try:
+        yield url, namespace
+    finally:
+        keys = list(client.scan_iter(match=f"{namespace}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture()
+def console(database_url: str, web_redis: tuple[str, str]) -> Iterator[Console]:
     """The console on a seeded database, without a PBX (ready/pause then answer 503)."""
+    redis_url, namespace = web_redis
     engine = make_engine(database_url)
     seed(engine, NOW)
     clock = Clock(NOW)
-    channel = f"cadencia:agent-events:test-{uuid.uuid4().hex[:8]}"
     app = create_web_app(
-        engine, redis_url=redis_url, channel=channel, clock=clock, secure_cookies=False
+        engine, redis_url=redis_url, namespace=namespace, clock=clock, secure_cookies=False
     )
     client = redis.Redis.from_url(redis_url)
     try:
         with TestClient(app) as http:
-            yield Console(engine, client, channel, clock, http)
+            yield Console(engine, client, namespace, clock, http)
     finally:
         client.close()
         engine.dispose()

@@ -77,10 +77,10 @@ class CallBridge(threading.Thread):
     """
 
     def __init__(
-        self, state: sandbox.SandboxState, redis_url: str, channel: str, call: dict[str, Any]
+        self, state: sandbox.SandboxState, redis_url: str, namespace: str, call: dict[str, Any]
     ) -> None:
         super().__init__(name="call-bridge", daemon=True)
-        self.state, self.redis_url, self.channel, self.call = state, redis_url, channel, call
+        self.state, self.redis_url, self.namespace, self.call = state, redis_url, namespace, call
         self.connected_to: str | None = None
         self.completed = threading.Event()
         self.error: BaseException | None = None
@@ -107,12 +107,14 @@ class CallBridge(threading.Thread):
                 self.connected_to = event.get("MemberName")
                 agent = self.connected_to or ""
                 publish_agent_event(
-                    publisher, AgentEvent("connect", agent, now, **common), channel=self.channel
+                    publisher, AgentEvent("connect", agent, now, **common), namespace=self.namespace
                 )
             elif event.name == "AgentComplete":
                 agent = event.get("MemberName") or ""
                 publish_agent_event(
-                    publisher, AgentEvent("complete", agent, now, **common), channel=self.channel
+                    publisher,
+                    AgentEvent("complete", agent, now, **common),
+                    namespace=self.namespace,
                 )
                 done.set()
 
@@ -142,7 +144,7 @@ class CallBridge(threading.Thread):
 
 @pytest.fixture()
 def shift(
-    tmp_path: Path, redis_url: str, asterisk_sandbox: sandbox.SandboxState
+    tmp_path: Path, web_redis: tuple[str, str], asterisk_sandbox: sandbox.SandboxState
 ) -> Iterator[dict[str, Any]]:
     """A seeded database with today's planned run, and the console served against the sandbox."""
     url = f"sqlite:///{tmp_path}/console.db"
@@ -163,7 +165,7 @@ def shift(
             )
         ).scalar()
     key = plan_key(int(planned)) if planned is not None else f"web-test:{uuid.uuid4().hex}"
-    channel = f"cadencia:agent-events:test-{uuid.uuid4().hex[:8]}"
+    redis_url, namespace = web_redis
     ami = AmiSettings(
         asterisk_sandbox.host,
         asterisk_sandbox.port,
@@ -172,13 +174,14 @@ def shift(
     )
     reset_agents(asterisk_sandbox, ready=1, total=2)  # agent1 may take calls, agent2 is away
     app = create_web_app(
-        engine, redis_url=redis_url, ami=ami, channel=channel, secure_cookies=False
+        engine, redis_url=redis_url, ami=ami, namespace=namespace, secure_cookies=False
     )
     with LiveServer(app) as server:
         yield {
             "engine": engine,
             "url": server.url,
-            "channel": channel,
+            "redis_url": redis_url,
+            "namespace": namespace,
             "run_id": run_id,
             "key": key,
             "planned": planned is not None,
@@ -208,7 +211,6 @@ def shot(page: Any, name: str) -> None:
 def test_a_shift_in_the_browser(
     browser: Any,
     shift: dict[str, Any],
-    redis_url: str,
     asterisk_sandbox: sandbox.SandboxState,
 ) -> None:
     engine, base = shift["engine"], shift["url"]
@@ -239,8 +241,8 @@ def test_a_shift_in_the_browser(
     attempt_id = pending_call(engine, "C1", at, shift["key"])
     bridge = CallBridge(
         asterisk_sandbox,
-        redis_url,
-        shift["channel"],
+        shift["redis_url"],
+        shift["namespace"],
         {
             "customer_id": "C1",
             "attempt_id": attempt_id,

@@ -32,7 +32,7 @@ def connect(console: Console, agent: str, customer_id: str) -> int:
             attempt_id=attempt_id,
             campaign="co-tarjetas",
         ),
-        channel=console.channel,
+        namespace=console.namespace,
     )
     return attempt_id
 
@@ -139,7 +139,7 @@ def test_saving_a_promise_writes_the_ledger_and_the_promises(console: Console) -
         }
     ]
     # wrap-up is over: the customer is detached and the agent is ready again
-    call = agent_call(console.redis, "agent1")
+    call = agent_call(console.redis, "agent1", namespace=console.namespace)
     assert call.customer_id is None and call.state == "ready"
     assert client.get("/agent/customer/C1").status_code == 403
     history = client.get("/agent/history").text
@@ -202,7 +202,7 @@ def test_wrong_number_marks_the_contact_point_and_dispute_opens_one(console: Con
     publish_agent_event(
         console.redis,
         AgentEvent("connect", "agent1", console.clock.now, customer_id="C2"),
-        channel=console.channel,
+        namespace=console.namespace,
     )
     response = client.post(
         "/agent/customer/C2/disposition",
@@ -228,4 +228,60 @@ def test_a_callback_without_rules_to_check_it_is_refused(console: Console) -> No
     )
     assert response.status_code == 422
     assert "cannot check: no rule packs" in response.text
-    assert agent_call(console.redis, "agent1").customer_id == "C1"  # still in wrap-up
+    assert (
+        agent_call(console.redis, "agent1", namespace=console.namespace).customer_id == "C1"
+    )  # still in wrap-up
+
+
+def test_a_callback_is_scheduled_only_when_the_rules_allow_it(console: Console) -> None:
+    from campaigns.run.state import advance, create_run
+    from campaigns.web.models import Callback
+    from tests.web.test_pages import EXAMPLES
+
+    now = console.clock.now  # Tuesday 10:00 in Bogotá
+    run_id = create_run(
+        console.engine, EXAMPLES / "co-tarjetas.toml", now.date(), needs_approval=False, now=now
+    )
+    advance(console.engine, run_id, now=now)
+    attempt_id = pending_call(console.engine, "C1", now, "plan:cb")
+    publish_agent_event(
+        console.redis,
+        AgentEvent(
+            "connect",
+            "agent1",
+            now,
+            customer_id="C1",
+            attempt_id=attempt_id,
+            run_id=run_id,
+            campaign="co-tarjetas",
+        ),
+        namespace=console.namespace,
+    )
+    client = console.login("ana")
+    token = console.csrf("/agent")
+    refusals = {
+        "2026-11-24T12:00": "co-una-vez-al-dia",  # today's call already counts
+        "2026-11-25T20:00": "outside 07:00-19:00",  # Ley 2300's hours, in the debtor's zone
+        "tomorrow": "is not a date and time",
+    }
+    for when, reason in refusals.items():
+        data = {"csrf": token, "party": "right", "result": "callback", "callback_at": when}
+        response = client.post("/agent/customer/C1/disposition", data=data)
+        assert response.status_code == 422 and reason in response.text, when
+    data = {
+        "csrf": token,
+        "party": "right",
+        "result": "callback",
+        "callback_at": "2026-11-25T10:00",
+    }
+    assert client.post("/agent/customer/C1/disposition", data=data).status_code == 200
+    with console.engine.connect() as conn:
+        (callback,) = conn.execute(sa.select(Callback)).all()
+    assert callback.at == dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
+    assert (callback.status, callback.agent, callback.attempt_id) == (
+        "scheduled",
+        "agent1",
+        attempt_id,
+    )
+    assert all(rule["ok"] for rule in json.loads(callback.rules))
+    assert "2026-11-25" in client.get("/agent/history").text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import uuid
 
 import pytest
 import redis
@@ -15,6 +14,7 @@ from campaigns.web.events import (
     AgentEventError,
     agent_board,
     agent_call,
+    channel_of,
     end_wrap,
     publish_agent_event,
     subscribe_agent_events,
@@ -47,25 +47,28 @@ def test_events_round_trip_and_bad_ones_name_the_field() -> None:
 
 
 @pytest.mark.redis
-def test_publish_keeps_the_board_and_subscribers_hear_it(redis_url: str) -> None:
-    channel = f"cadencia:agent-events:test-{uuid.uuid4().hex[:8]}"
+def test_publish_keeps_the_board_and_subscribers_hear_it(web_redis: tuple[str, str]) -> None:
+    redis_url, ns = web_redis
     client = redis.Redis.from_url(redis_url)
 
     async def scenario() -> list[AgentEvent]:
         heard: list[AgentEvent] = []
-        stream = subscribe_agent_events(redis_url, channel=channel)
+        stream = subscribe_agent_events(redis_url, namespace=ns)
         first = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0.3)  # let the SUBSCRIBE land before publishing
+        # publish only once Redis counts our subscriber: earlier messages are not kept
+        async with asyncio.timeout(10):
+            while client.pubsub_numsub(channel_of(ns))[0][1] == 0:
+                await asyncio.sleep(0.02)
         publish_agent_event(
             client,
             AgentEvent("state", "agent1", AT, state="paused", reason="break"),
-            channel=channel,
+            namespace=ns,
         )
-        client.publish(channel, "not json")  # skipped, not fatal
+        client.publish(channel_of(ns), "not json")  # skipped, not fatal
         publish_agent_event(
             client,
             AgentEvent("connect", "agent1", AT, customer_id="C1", attempt_id=9, run_id=2),
-            channel=channel,
+            namespace=ns,
         )
         heard.append(await asyncio.wait_for(first, 5))
         heard.append(await asyncio.wait_for(anext(stream), 5))
@@ -75,7 +78,7 @@ def test_publish_keeps_the_board_and_subscribers_hear_it(redis_url: str) -> None
     try:
         heard = asyncio.run(scenario())
         assert [e.type for e in heard] == ["state", "connect"]
-        call = agent_call(client, "agent1")
+        call = agent_call(client, "agent1", namespace=ns)
         assert (call.state, call.customer_id, call.attempt_id, call.run_id, call.reason) == (
             "talking",
             "C1",
@@ -83,14 +86,18 @@ def test_publish_keeps_the_board_and_subscribers_hear_it(redis_url: str) -> None
             2,
             None,
         )
-        publish_agent_event(client, AgentEvent("complete", "agent1", AT, customer_id="C1"))
-        assert agent_call(client, "agent1").state == "wrap"
-        assert agent_call(client, "agent1").customer_id == "C1"  # kept until the disposition
-        end_wrap(client, "agent1", state="ready", now=AT)
-        call = agent_call(client, "agent1")
+        publish_agent_event(
+            client, AgentEvent("complete", "agent1", AT, customer_id="C1"), namespace=ns
+        )
+        assert agent_call(client, "agent1", namespace=ns).state == "wrap"
+        assert (
+            agent_call(client, "agent1", namespace=ns).customer_id == "C1"
+        )  # kept until the disposition
+        end_wrap(client, "agent1", state="ready", now=AT, namespace=ns)
+        call = agent_call(client, "agent1", namespace=ns)
         assert (call.state, call.customer_id, call.attempt_id) == ("ready", None, None)
-        assert [c.agent for c in agent_board(client)] == ["agent1"]
-        assert agent_call(client, "agent9").state == "logged_out"
+        assert [c.agent for c in agent_board(client, namespace=ns)] == ["agent1"]
+        assert agent_call(client, "agent9", namespace=ns).state == "logged_out"
     finally:
         client.close()
 

@@ -55,7 +55,7 @@ def test_dashboard_follows_the_day(console: Console) -> None:
     publish_agent_event(
         console.redis,
         AgentEvent("connect", "agent1", console.clock.now, customer_id="C1", run_id=run_id),
-        channel=console.channel,
+        namespace=console.namespace,
     )
     after = client.get("/dashboard/data.json").json()
     assert after["runs"][0]["actual"]["voice"] == 1

@@ -32,6 +32,13 @@
     if (state) { stateBox.textContent = state; bar.dataset.state = state; }
     if (event.type === "connect" || event.type === "complete") { refresh(); }
   });
-  source.addEventListener("open", function () { bar.dataset.live = "yes"; });
+  // After a reconnect (a network blip, a server restart) events may have been
+  // missed: fetch the panel again rather than trust the page.
+  var opened = false;
+  source.addEventListener("open", function () {
+    if (opened) { refresh(); }
+    opened = true;
+    bar.dataset.live = "yes";
+  });
   wire();
 })();

@@ -1,0 +1,66 @@
+"""``cadencia users add`` and the ``cadencia web`` entry's refusals, on the real root callback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from campaigns.cli import main as root_callback
+from campaigns.db import make_engine, migrate
+from campaigns.web.cli import users_app, web_command
+from campaigns.web.security import login
+
+
+def cli() -> typer.Typer:
+    """The commands as the lead mounts them: ``users`` and ``web`` under the real root."""
+    app = typer.Typer()
+    app.callback()(root_callback)
+    app.add_typer(users_app, name="users")
+    app.command("web")(web_command)
+    return app
+
+
+def test_users_add_reads_the_password_from_a_secret_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    migrate(url)
+    secret = tmp_path / "password"
+    secret.write_text("a long enough secret\n", encoding="utf-8")
+    runner = CliRunner()
+    env = {"CADENCIA_WEB_PASSWORD_FILE": str(secret)}
+    args = ["--db", url, "users", "add", "ana", "--role", "agent"]
+    result = runner.invoke(
+        cli(), [*args, "--agent-id", "agent1", "--interface", "PJSIP/a1"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "created agent ana" in result.output
+    engine = make_engine(url)
+    try:
+        assert login(engine, "ana", "a long enough secret", now=dt.datetime.now(dt.UTC))
+    finally:
+        engine.dispose()
+    again = runner.invoke(cli(), [*args, "--agent-id", "agent2", "--interface", "x"], env=env)
+    assert again.exit_code == 1 and "already taken" in again.output
+    no_member = runner.invoke(
+        cli(), ["--db", url, "users", "add", "eva", "--role", "agent"], env=env
+    )
+    assert no_member.exit_code == 1 and "queue member" in no_member.output
+    missing = runner.invoke(
+        cli(),
+        ["--db", url, "users", "add", "eva", "--role", "manager"],
+        env={"CADENCIA_WEB_PASSWORD_FILE": str(tmp_path / "nope")},
+    )
+    assert missing.exit_code == 2 and "CADENCIA_WEB_PASSWORD_FILE" in missing.output
+
+
+def test_web_refuses_a_database_without_its_tables_and_an_ami_without_secret(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path}/empty.db"
+    result = runner.invoke(cli(), ["--db", url, "web"], env={"CADENCIA_AMI_HOST": ""})
+    assert result.exit_code == 2 and "cadencia init" in result.output
+    result = runner.invoke(cli(), ["--db", url, "web"], env={"CADENCIA_AMI_HOST": "127.0.0.1"})
+    assert result.exit_code == 2 and "CADENCIA_AMI_SECRET" in result.output
