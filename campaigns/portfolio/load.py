@@ -176,6 +176,10 @@ def load_portfolio(
         raise ValueError(f"{portfolio.file}: {len(portfolio.errors)} errors; nothing loaded")
     now_param = sa.bindparam("now", value=now, type_=UtcDateTime)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The merges are hash joins of millions of staged rows against the
+            # tables; at the default 4 MB they spill to disk many times over.
+            conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         _create_stages(conn)
         _fill_stage(conn, "stage_customers", portfolio.customers)
         _fill_stage(conn, "stage_accounts", portfolio.accounts)

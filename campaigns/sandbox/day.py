@@ -1,0 +1,189 @@
+"""A whole campaign day on one machine, time compressed: for ``make demo`` and end-to-end tests.
+
+Starts what a run needs around a database and a Redis (the SendGrid/Twilio
+stand-in, the webhook receiver, RQ worker processes, and the Asterisk sandbox
+when it can run), shares one compressed clock with all of them through
+``CADENCIA_SIM_CLOCK``, drives the run's state machine until the day closes,
+and stops everything in ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy.engine import Engine
+
+from campaigns.campaign import Campaign
+from campaigns.clock import Clock
+from campaigns.run.dispatch import VoiceDispatcher
+from campaigns.run.execute import execution_step
+from campaigns.run.state import advance, create_run
+
+MESSAGE_QUEUE = "messages"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def senders_env(campaigns: list[Campaign]) -> str:
+    """``CADENCIA_SENDERS`` from the campaign files' senders."""
+    return json.dumps(
+        {
+            c.name: {
+                name: ch.sender for name, ch in c.channels.items() if name != "voice" and ch.sender
+            }
+            for c in campaigns
+        }
+    )
+
+
+@dataclass
+class LocalServices:
+    """What is running for the day; ``env`` is what worker processes get."""
+
+    env: dict[str, str]
+    redis_url: str
+    standin: Any
+    receiver: Any
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    def message_queue(self) -> Queue:
+        """The RQ queue the run dispatches message batches to."""
+        return Queue(MESSAGE_QUEUE, connection=Redis.from_url(self.redis_url))
+
+
+@contextlib.contextmanager
+def local_services(
+    database_url: str,
+    redis_url: str,
+    campaigns: list[Campaign],
+    clock: Clock,
+    *,
+    workers: int = 2,
+    log_dir: Path,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[LocalServices]:
+    """Providers, webhook receiver and workers for one day; all stopped on exit."""
+    import uvicorn
+
+    from campaigns.db import make_engine
+    from campaigns.jobs.settings import MessagingSettings
+    from campaigns.webhooks import create_webhook_app
+    from channels.standin import start_standin
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    hooks = f"http://127.0.0.1:{port}"
+    standin = start_standin(
+        sendgrid_webhook_url=f"{hooks}/webhooks/sendgrid",
+        twilio_status_url=f"{hooks}/webhooks/twilio/status",
+        twilio_inbound_url=f"{hooks}/webhooks/twilio/inbound",
+    )
+    env = {
+        **os.environ,
+        **standin.env(),
+        **(extra_env or {}),
+        "CADENCIA_DATABASE_URL": database_url,
+        "CADENCIA_REDIS_URL": redis_url,
+        "CADENCIA_SENDERS": senders_env(campaigns),
+        "CADENCIA_WEBHOOK_BASE_URL": hooks,
+        "CADENCIA_PROVIDER_STANDIN_URL": standin.base_url,
+        "CADENCIA_OPT_OUT_URL": f"{hooks}/opt-out/{{customer}}/{{channel}}",
+        "PAYMENT_LINK_URL_PATTERN": "https://pay.example.com/p/{token}",
+        "PAYMENT_LINK_SECRET": secrets.token_hex(16),
+        "CADENCIA_SIM_CLOCK": clock.to_env(),
+    }
+    settings = MessagingSettings.from_env(env)
+    engine = make_engine(database_url)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_webhook_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    services = LocalServices(env=env, redis_url=redis_url, standin=standin, receiver=server)
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the webhook receiver did not start")
+            time.sleep(0.05)
+        for n in range(workers):
+            log = (log_dir / f"worker-{n}.log").open("ab")
+            services.workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "campaigns.cli", "worker", "--workers", "1"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        yield services
+    finally:
+        for stop in reversed(services.stoppers):
+            with contextlib.suppress(Exception):
+                stop()
+        for child in services.workers:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in services.workers:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        server.should_exit = True
+        thread.join(timeout=10)
+        standin.stop()
+        engine.dispose()
+
+
+def run_day(
+    engine: Engine,
+    campaign_path: Path,
+    day: dt.date,
+    services: LocalServices,
+    clock: Clock,
+    *,
+    voice: VoiceDispatcher | None = None,
+    timeout_s: float = 900,
+    on_progress: Callable[[str, dt.datetime], None] | None = None,
+    poll_s: float = 1.0,
+) -> int:
+    """Plan, dispatch and execute ``day`` until its run closes; returns the run id."""
+    step = execution_step(services.message_queue(), voice=voice, grace=dt.timedelta(minutes=20))
+    run_id = create_run(engine, campaign_path, day, needs_approval=False, now=clock.now())
+    deadline = time.monotonic() + timeout_s
+    state = advance(engine, run_id, now=clock.now(), dispatch=step)
+    while state != "closed":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} still {state} after {timeout_s:.0f}s")
+        dead = [w for w in services.workers if w.poll() is not None]
+        if dead:
+            raise RuntimeError(f"a worker exited with {dead[0].returncode}; see its log")
+        if on_progress is not None:
+            on_progress(state, clock.now())
+        time.sleep(poll_s)
+        state = advance(engine, run_id, now=clock.now(), dispatch=step)
+    return run_id
