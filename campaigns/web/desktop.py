@@ -224,7 +224,8 @@ async def disposition(
     raw = {k: str(v) for k, v in (await request.form()).items()}
     now = ctx.clock()
     panel = await run_in_threadpool(panel_data, ctx, call, _agent(user))
-    assert panel is not None and "view" in panel
+    if panel is None or "view" not in panel:
+        raise HTTPException(404, f"customer {customer_id!r} is not in the portfolio")
     try:
         form = parse_form(raw, panel["view"], today=now.date())
         decision = None
