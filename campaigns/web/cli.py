@@ -15,6 +15,7 @@ import os
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import Engine
 
 from campaigns.cli import fail, settings_of
 from campaigns.config import ConfigError, read_setting
@@ -36,6 +37,14 @@ def install_log_masking() -> None:
             handler.addFilter(masking)
 
 
+def _require_console_tables(engine: Engine) -> None:
+    from campaigns.db import schema_revision
+
+    if (schema_revision(engine) or "") < "0004":
+        engine.dispose()
+        fail("the database has no console tables: run `cadencia init` first", code=2)
+
+
 def web_command(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -51,7 +60,7 @@ def web_command(
     """Serve the web console: agent desktop, campaign dashboard, compliance pages."""
     import uvicorn
 
-    from campaigns.db import make_engine, schema_revision
+    from campaigns.db import make_engine
     from campaigns.web.app import create_web_app
     from campaigns.web.pbx import AmiSettings
 
@@ -61,8 +70,7 @@ def web_command(
     except ConfigError as exc:
         fail(str(exc), code=2)
     engine = make_engine(settings.database_url)
-    if (schema_revision(engine) or "") < "0004":
-        fail("the database has no console tables: run `cadencia init` first", code=2)
+    _require_console_tables(engine)
     app = create_web_app(
         engine, redis_url=settings.redis_url, ami=ami, secure_cookies=not insecure_cookies
     )
@@ -100,6 +108,7 @@ def add_user(
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     engine = make_engine(settings_of(ctx).database_url)
+    _require_console_tables(engine)
     try:
         user_id = create_user(
             engine,

@@ -109,6 +109,9 @@ def test_masks_keep_numbers_apart_without_giving_them_away() -> None:
     text = mask_pii("sms to +573001234567 and (212) 555-0123, mail maria@example.com, run 42")
     assert "3001234567" not in text and "555-0123" not in text and "maria@" not in text
     assert "run 42" in text
+    assert mask_pii("GET /x?phone=%2B573001234567&to=ana%40example.com from 127.0.0.1:5") == (
+        "GET /x?phone=+57•••••••567&to=a•••@example.com from 127.0.0.1:5"
+    )
 
 
 def test_log_records_are_masked_before_any_handler_writes_them(
@@ -124,3 +127,20 @@ def test_log_records_are_masked_before_any_handler_writes_them(
         logger.removeFilter(masking)
     (record,) = caplog.records
     assert record.getMessage() == "calling +57•••••••567 for a•••@example.com"
+
+
+def test_uvicorn_access_lines_are_masked_and_still_format() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/c?tel=%2B573001234567", "1.1", 200),
+        None,
+    )
+    assert PiiMaskingFilter().filter(record)
+    line = AccessFormatter('%(client_addr)s "%(request_line)s" %(status_code)s').format(record)
+    assert line == '127.0.0.1:5000 "GET /c?tel=+57•••••••567 HTTP/1.1" 200 OK'
