@@ -9,9 +9,10 @@ from rq import Queue
 from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
-from campaigns.dialing.hopper import RedisHopper
+from campaigns.dialing.hopper import RedisHopper, reserved_keys
 from campaigns.dialing.job import DialSlot, enqueue_dial_session
 from campaigns.models import Run
+from campaigns.report.data import plan_key
 from campaigns.run.dispatch import VoiceDispatcher
 from campaigns.run.inputs import slot_starts
 
@@ -31,7 +32,9 @@ def dispatch_voice_slot(
 
     ``contacts`` are (planned contact id, customer id) in priority order, as
     ``campaigns.run.dispatch`` passes them. Both steps are idempotent: a
-    dispatch repeated after a crash neither refills the hopper nor doubles the job.
+    dispatch repeated after a crash (or after Redis lost the hopper and the
+    job: call it again to recreate them) neither re-offers a reserved contact
+    nor doubles the job.
     With ``time_scale`` > 1 and ``origin`` (a compressed day), the session
     starts at ``origin`` plus the slot's offset in the day divided by the scale.
     """
@@ -42,14 +45,17 @@ def dispatch_voice_slot(
         )
     redis = queue.connection
     assert isinstance(redis, Redis)
-    RedisHopper(redis, run.id, slot).fill(contacts)
+    hopper = RedisHopper(redis, run.id, slot)
+    if not hopper.exists():
+        # a contact already reserved (a dispatch that crashed after filling,
+        # then Redis lost the hopper) must be reconciled, never dialed blindly
+        hopper.fill(contacts, reserved_keys(engine, [plan_key(pid) for pid, _ in contacts]))
     start = starts[slot]
     dial = DialSlot(run.id, slot, start, start + dt.timedelta(hours=1), time_scale)
     at = None
     if origin is not None:
         at = origin + (start - starts[0]) / time_scale
     enqueue_dial_session(queue, dial, at=at)
-    del engine  # the plan is already in the database; the job reads it from there
     return dial
 
 

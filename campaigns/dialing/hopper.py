@@ -14,7 +14,7 @@ Lua script, so a lead is never both ready and taken, nor neither.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 from redis import Redis
@@ -33,6 +33,21 @@ for _, id in ipairs(ids) do
 end
 return ids
 """
+
+
+def reserved_keys(engine: Engine, keys: Sequence[str]) -> set[str]:
+    """Which guard keys already have an attempt row in the ledger."""
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            found |= set(
+                conn.execute(
+                    sa.select(EVENTS.c.idempotency_key).where(
+                        EVENTS.c.idempotency_key.in_(keys[start : start + 500])
+                    )
+                ).scalars()
+            )
+    return found
 
 
 def _planned_id(lead: Lead) -> str:
@@ -61,20 +76,18 @@ class RedisHopper:
         """True when the hopper is in Redis."""
         return bool(self.redis.exists(self.k_meta))
 
-    def fill(self, contacts: Sequence[tuple[int, str]]) -> bool:
+    def fill(self, contacts: Sequence[tuple[int, str]], reserved: Collection[str] = ()) -> bool:
         """Load (planned contact id, customer id) in priority order; once only.
 
         Returns False (and changes nothing) when the hopper already exists, so
-        a dispatch repeated after a crash does not put back leads already taken.
+        a dispatch repeated after a crash does not put back leads already
+        taken. Contacts whose guard key is in ``reserved`` (an attempt exists
+        in the ledger) go in as in progress and unknown: they may have been
+        dialed, so they are reconciled, never dialed blindly.
         """
         if not self.redis.hsetnx(self.k_meta, "source", "plan"):
             return False
-        pipe = self.redis.pipeline(transaction=True)
-        if contacts:
-            pipe.hset(self.k_leads, mapping={str(pid): cid for pid, cid in contacts})
-            pipe.zadd(self.k_ready, {str(pid): rank for rank, (pid, _) in enumerate(contacts)})
-        pipe.hset(self.k_meta, "filled", str(len(contacts)))
-        pipe.execute()
+        self._load(contacts, set(reserved))
         return True
 
     def ensure(self, engine: Engine) -> bool:
@@ -92,31 +105,25 @@ class RedisHopper:
                 )
                 .order_by(PlannedContact.rank, sa.desc(PlannedContact.value), PlannedContact.id)
             ).all()
-            keys = [plan_key(int(r.id)) for r in rows]
-            reserved: set[str] = set()
-            for start in range(0, len(keys), 500):
-                reserved |= set(
-                    conn.execute(
-                        sa.select(EVENTS.c.idempotency_key).where(
-                            EVENTS.c.idempotency_key.in_(keys[start : start + 500])
-                        )
-                    ).scalars()
-                )
+        contacts = [(int(r.id), str(r.customer_id)) for r in rows]
+        reserved = reserved_keys(engine, [plan_key(pid) for pid, _ in contacts])
         if not self.redis.hsetnx(self.k_meta, "source", "rebuilt"):
             return False  # another worker rebuilt it meanwhile
-        pipe = self.redis.pipeline(transaction=True)
-        if rows:
-            pipe.hset(self.k_leads, mapping={str(r.id): r.customer_id for r in rows})
-        for rank, r in enumerate(rows):
-            if plan_key(int(r.id)) in reserved:
-                # reserved before Redis lost it: maybe dialed, reconcile, never re-dial blindly
-                pipe.sadd(self.k_taken, str(r.id))
-                pipe.sadd(self.k_unknown, str(r.id))
-            else:
-                pipe.zadd(self.k_ready, {str(r.id): rank})
-        pipe.hset(self.k_meta, "filled", str(len(rows)))
-        pipe.execute()
+        self._load(contacts, reserved)
         return True
+
+    def _load(self, contacts: Sequence[tuple[int, str]], reserved: set[str]) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        if contacts:
+            pipe.hset(self.k_leads, mapping={str(pid): cid for pid, cid in contacts})
+        for rank, (pid, _) in enumerate(contacts):
+            if plan_key(pid) in reserved:
+                pipe.sadd(self.k_taken, str(pid))
+                pipe.sadd(self.k_unknown, str(pid))
+            else:
+                pipe.zadd(self.k_ready, {str(pid): rank})
+        pipe.hset(self.k_meta, "filled", str(len(contacts)))
+        pipe.execute()
 
     # ---- the Hopper protocol ----------------------------------------------
     def _leads(self, ids: Sequence[bytes | str]) -> list[Lead]:

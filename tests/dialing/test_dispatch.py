@@ -112,3 +112,30 @@ def test_the_abandon_budget_starts_from_what_the_ledger_already_holds(tmp_path: 
         sink.record(CallResult(res.attempt_id, outcome, now))
     history = abandon_history(world.engine, world.campaign, now.date(), 0)
     assert history == {now.date(): DayCount(live=2, abandoned=1)}
+
+
+def test_a_slot_dispatched_again_after_redis_lost_it_never_reoffers_a_reserved_contact(
+    private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    world = make_world(tmp_path, ["5550001", "5550002"])
+    with Session(world.engine) as db:
+        run = db.get(Run, world.run_id)
+        assert run is not None
+        db.expunge(run)
+    redis = Redis.from_url(private_redis.url)
+    dispatcher = voice_dispatcher(Queue("dialer", connection=redis))
+    dispatcher(world.engine, run, world.campaign, 0, world.contacts())
+    (first,) = RedisHopper(redis, world.run_id, 0).take(1)
+    assert LedgerGuard(world.engine, world.campaign).reserve(first, dt.datetime.now(dt.UTC)).allowed
+    redis.close()
+    private_redis.kill()
+    private_redis.start()
+    redis = Redis.from_url(private_redis.url)
+    voice_dispatcher(Queue("dialer", connection=redis))(
+        world.engine, run, world.campaign, 0, world.contacts()
+    )
+    hopper = RedisHopper(redis, world.run_id, 0)
+    assert hopper.in_progress() == [first] and hopper.was_dialing(first)
+    assert [lead.customer_id for lead in hopper.take(5)] == ["D1"]
+    assert Queue("dialer", connection=redis).get_job_ids()  # the lost job is back
+    redis.close()
