@@ -435,7 +435,7 @@ class DialSession:
             self.report.dials += 1
             self._track_max()
             return True
-        except AmiActionError as exc:
+        except (AmiActionError, ValueError) as exc:  # refused, or a number it cannot dial
             self._calls.pop(call_id, None)
             await self._record(res.attempt_id, "failed", extra={"why": str(exc)})
             self.hopper.finish(lead)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
@@ -110,8 +109,9 @@ class LedgerGuard:
         """Check and reserve ``lead`` for a call at ``at``; refuses on any doubt."""
         try:
             return self._reserve(lead, at)
-        except (SQLAlchemyError, OSError) as exc:
-            reason = f"fail closed: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        except Exception as exc:  # whatever stops a decision stops the call: fail closed
+            first = (str(exc).splitlines() or [""])[0]
+            reason = f"fail closed: {type(exc).__name__}: {first}"
             log.error("guard for %s: %s", lead.key, reason)
             return Reservation(lead, False, reason=reason)
 
