@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from campaigns.ledger.guard import ContactRequest, GuardResult, guard_and_reserve
-from campaigns.models import PlannedContact
+from campaigns.ledger.outcomes import record_outcome
+from campaigns.models import ContactPoint, PlannedContact
 from campaigns.report.data import plan_key
 from campaigns.run.state import advance, create_run
 from campaigns.web.events import AgentEvent, publish_agent_event
@@ -117,3 +119,29 @@ def test_compliance_audit_ledger_and_search(console: Console) -> None:
     assert client.get("/compliance/audit", params={"since": "2026-13-01"}).status_code == 400
     ledger = client.get("/compliance/ledger")
     assert "Intact: 1 events" in ledger.text
+
+
+def test_audit_shows_abandon_rates_and_opt_outs(console: Console) -> None:
+    day = console.clock.now - dt.timedelta(hours=3)
+    outcomes = ["conversation", "abandoned", "wrong_party", "abandoned", "no_answer"]
+    for n, outcome in enumerate(outcomes):
+        at = day + dt.timedelta(minutes=n)
+        attempt = pending_call(console.engine, "C2", at, f"plan:ab{n}")
+        record_outcome(console.engine, attempt, outcome, at=at, now=at)
+    with console.engine.begin() as conn:
+        conn.execute(
+            sa.update(ContactPoint)
+            .where(ContactPoint.kind == "email")
+            .values(opted_out_at=console.clock.now - dt.timedelta(days=1))
+        )
+    client = console.login("cora")
+    page = client.get("/compliance/audit").text
+    table = page[page.index('id="abandon"') : page.index('id="optouts"')]
+    # live calls: conversation, wrong party and the two abandoned (no answer is not live)
+    assert re.search(
+        r"co-tarjetas</td><td>2026-11-24</td><td[^>]*>4</td><td[^>]*>2</td>"
+        r"<td[^>]*>50.0</td>",
+        table,
+    ), table
+    optouts = page[page.index('id="optouts"') :]
+    assert optouts.count("/compliance/customer/C") == 2  # each customer's email
