@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.web.events import NAMESPACE, AgentEvent, subscribe_agent_events
 from campaigns.web.models import WebUser
@@ -212,8 +213,16 @@ def create_web_app(
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         user = current_user(request, ctx) if exc.status_code == 403 else None
+        title = {401: "Not logged in", 403: "Not allowed", 404: "Not found"}.get(
+            exc.status_code, "Cannot do that"
+        )
         return ctx.render(
-            request, "error.html", user, status=exc.status_code, message=str(exc.detail)
+            request,
+            "error.html",
+            user,
+            status=exc.status_code,
+            message=str(exc.detail),
+            title=title,
         )
 
     @app.get("/login", response_class=HTMLResponse)
@@ -308,23 +317,29 @@ async def _hold_for_wrap_up(ctx: WebContext, agent: str) -> None:
     """
     if ctx.ami is None:
         return
-    interface = await asyncio.to_thread(_interface_of, ctx, agent)
-    if interface is None:
-        return
     try:
-        await queue_pause(ctx.ami, interface, paused=True, reason="wrap-up")
-    except PbxUnavailable as exc:
+        interface = await asyncio.to_thread(_interface_of, ctx, agent)
+        if interface is not None:
+            await queue_pause(ctx.ami, interface, paused=True, reason="wrap-up")
+    except (PbxUnavailable, SQLAlchemyError) as exc:
         log.error("agent %s: wrap-up pause failed: %s", agent, exc)
 
 
 async def _pump(ctx: WebContext) -> None:
-    """Forward agent events from Redis to the open pages; resubscribe after a Redis outage."""
+    """Forward agent events from Redis to the open pages; resubscribe after a Redis outage.
+
+    The wrap-up pause runs as a task of its own: a slow Asterisk must not hold
+    back the next screen pop.
+    """
+    holds: set[asyncio.Task[None]] = set()
     while True:
         try:
             async for event in subscribe_agent_events(ctx.redis_url, namespace=ctx.namespace):
                 ctx.hub.deliver(event)
                 if event.type == "complete":
-                    await _hold_for_wrap_up(ctx, event.agent)
+                    task = asyncio.create_task(_hold_for_wrap_up(ctx, event.agent))
+                    holds.add(task)
+                    task.add_done_callback(holds.discard)
         except (OSError, redis.RedisError) as exc:
             log.warning("agent events: Redis subscription lost (%s); retrying in 1 s", exc)
         await asyncio.sleep(1.0)

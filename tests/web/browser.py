@@ -50,9 +50,14 @@ def ensure_chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium for the session (Playwright's sync API)."""
+    """A headless Chromium for one test module (Playwright's sync API).
+
+    Not for the session: while Playwright's sync driver is up, its event loop
+    counts as running in the main thread, and later tests' ``asyncio.run``
+    would refuse to start.
+    """
     executable = ensure_chromium()
     try:
         from playwright.sync_api import sync_playwright

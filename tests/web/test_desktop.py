@@ -285,3 +285,14 @@ def test_a_callback_is_scheduled_only_when_the_rules_allow_it(console: Console) 
     )
     assert all(rule["ok"] for rule in json.loads(callback.rules))
     assert "2026-11-25" in client.get("/agent/history").text
+
+
+def test_ready_waits_for_the_disposition(console: Console) -> None:
+    client = console.login("ana")
+    connect(console, "agent1", "C1")
+    response = client.post("/agent/state", data={"csrf": console.csrf("/agent"), "action": "ready"})
+    assert response.status_code == 200
+    assert "Save the disposition first: wrap-up ends there" in response.text
+    assert agent_call(console.redis, "agent1", namespace=console.namespace).state == "talking"
+    bad = client.post("/agent/state", data={"csrf": console.csrf("/agent"), "action": "nap"})
+    assert bad.status_code == 400 and "expected ready or pause" in bad.text
