@@ -32,7 +32,9 @@ def _execution_step(redis_url: str) -> Step:
     from campaigns.cli_ops import MESSAGE_QUEUE
     from campaigns.run.execute import execution_step
 
-    return execution_step(Queue(MESSAGE_QUEUE, connection=Redis.from_url(redis_url)))
+    return execution_step(
+        Queue(MESSAGE_QUEUE, connection=Redis.from_url(redis_url)), clock=Clock.from_env()
+    )
 
 
 def _show(status_dict: dict[str, object]) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from campaigns.clock import Clock
 from campaigns.jobs.context import Target, load_targets, packs_for
 from campaigns.jobs.hours import next_allowed, only_hours_refused, seconds_left
 from campaigns.jobs.outcomes import latest_outcomes, regresses
@@ -94,6 +95,8 @@ class Runtime:
     reconciler: Reconciler
     sendgrid: SendGridTransport | None = None
     twilio: TwilioTransport | None = None
+    # The shared clock: the wall clock, or a compressed day (campaigns.clock).
+    clock: Clock = field(default_factory=Clock)
     _packs: dict[tuple[str, ...], tuple[Pack, ...]] = field(default_factory=dict)
 
     def packs(self, names: tuple[str, ...]) -> tuple[Pack, ...]:
@@ -517,7 +520,7 @@ def process_batch(
                 report.failed += 1
             else:
                 retry.add(aid)
-        record_outcomes(rt.engine, outcomes, now=_utcnow())
+        record_outcomes(rt.engine, outcomes, now=rt.clock.now())
     _note(rt.engine, batch, now, late)
     report.retry_later = len(retry)
     return report, retry
@@ -531,7 +534,3 @@ def _error_extra(error: TransportError) -> dict[str, Any]:
         "code": error.code,
         "permanent": error.permanent,
     }
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

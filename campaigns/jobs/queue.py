@@ -19,6 +19,7 @@ from redis import Redis
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
 
+from campaigns.clock import Clock
 from campaigns.db import make_engine
 from campaigns.jobs.batch import Runtime, process_batch
 from campaigns.jobs.plan import MessageBatch
@@ -63,6 +64,7 @@ def build_runtime(
         twilio=TwilioTransport.from_settings(channels, retry=once, trust_env=False)
         if channels.twilio
         else None,
+        clock=Clock.from_env(),
     )
 
 
@@ -98,6 +100,7 @@ def enqueue_batch(
     *,
     at: dt.datetime | None = None,
     retry: Retry | None = DEFAULT_RETRY,
+    clock: Clock | None = None,
 ) -> Job:
     """Schedule ``batch`` at ``at`` (default: its slot start; now if that has passed).
 
@@ -119,8 +122,10 @@ def enqueue_batch(
         "retry": retry,
         "description": f"{batch.channel} batch {batch.batch_id} ({len(batch.messages)} messages)",
     }
-    if when > dt.datetime.now(dt.UTC):
-        return queue.enqueue_at(when, JOB_FUNC, batch.to_payload(), **options)
+    # Slots are in the campaign's (possibly compressed) time; RQ schedules in real time.
+    real_when = (clock or Clock()).to_real(when)
+    if real_when > dt.datetime.now(dt.UTC):
+        return queue.enqueue_at(real_when, JOB_FUNC, batch.to_payload(), **options)
     return queue.enqueue(JOB_FUNC, batch.to_payload(), **options)
 
 
@@ -135,12 +140,12 @@ def send_batch_job(payload: dict[str, Any]) -> dict[str, Any]:
 
     def reschedule(sub: MessageBatch, at: dt.datetime) -> None:
         target = queue or message_queue(rt.settings)
-        enqueue_batch(target, sub, at=at)
+        enqueue_batch(target, sub, at=at, clock=rt.clock)
 
     report, retry = process_batch(
         rt,
         batch,
-        now=dt.datetime.now(dt.UTC),
+        now=rt.clock.now(),
         not_sent=not_sent,
         last_try=last_try,
         reschedule=reschedule,

@@ -118,6 +118,39 @@ def existing_keys(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
     return found
 
 
+_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+_PG_INSERT = (
+    f"INSERT INTO contact_events ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) RETURNING id"
+)
+
+
+def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in order and return their ids.
+
+    On PostgreSQL, psycopg's pipelined ``executemany(..., returning=True)``
+    inserts a thousand rows in about a fifth of the time SQLAlchemy's
+    multi-row INSERT takes, whose long statement psycopg re-parses each call.
+    """
+    if conn.dialect.name != "postgresql":
+        result = conn.execute(
+            sa.insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), rows
+        )
+        return [int(r[0]) for r in result]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.executemany(
+            _PG_INSERT, [tuple(row[c] for c in _COLUMNS) for row in rows], returning=True
+        )
+        ids: list[int] = []
+        while True:
+            ids.append(int(cursor.fetchone()[0]))
+            if not cursor.nextset():
+                break
+    return ids
+
+
 def append(conn: Connection, entries: Sequence[LedgerEntry], *, now: dt.datetime) -> list[int]:
     """Append ``entries`` in order; returns their ids. Call inside a transaction.
 
@@ -167,10 +200,7 @@ def append(conn: Connection, entries: Sequence[LedgerEntry], *, now: dt.datetime
         rows.append(row)
         positions.append(position)
     if rows:
-        result = conn.execute(
-            sa.insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), rows
-        )
-        new_ids = [int(r[0]) for r in result]
+        new_ids = _insert_returning_ids(conn, rows)
         for position, new_id in zip(positions, new_ids, strict=True):
             ids[position] = new_id
         ids = [new_ids[-1 - i] if i < 0 else i for i in ids]

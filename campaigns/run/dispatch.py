@@ -22,6 +22,7 @@ from rq import Queue
 from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
+from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS
 from campaigns.models import Customer, PlannedContact, Run
 from campaigns.report.data import plan_key
@@ -98,6 +99,7 @@ def dispatch_plan(
     *,
     voice: VoiceDispatcher | None = None,
     resync_before: dt.datetime | None = None,
+    clock: Clock | None = None,
 ) -> DispatchReport:
     """Schedule every planned contact not yet dispatched, and mark it dispatched.
 
@@ -151,7 +153,7 @@ def dispatch_plan(
                 ),
                 packs=packs,
             )
-            enqueue_batch(message_queue, batch)
+            enqueue_batch(message_queue, batch, clock=clock)
             _mark(engine, fresh)
             batches += 1
             messages += len(chunk)

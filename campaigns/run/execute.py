@@ -10,6 +10,7 @@ from rq import Queue
 from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
+from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS
 from campaigns.models import PlannedContact, Run
 from campaigns.report.data import plan_key
@@ -52,6 +53,7 @@ def execution_step(
     *,
     voice: VoiceDispatcher | None = None,
     grace: dt.timedelta = CLOSE_GRACE,
+    clock: Clock | None = None,
 ) -> Callable[[Engine, Run, Campaign, dt.datetime], str | None]:
     """The step ``advance`` runs for approved, dispatching and executing runs."""
 
@@ -59,12 +61,14 @@ def execution_step(
         if run.state == "approved":
             return "dispatching"
         if run.state == "dispatching":
-            dispatch_plan(engine, run, campaign, message_queue, voice=voice)
+            dispatch_plan(engine, run, campaign, message_queue, voice=voice, clock=clock)
             return "executing"
         day_end = slot_starts(campaign, run.day)[-1] + dt.timedelta(hours=1)
         if now < day_end:
             # Jobs lost with a Redis restart are recreated; the rest are found.
-            dispatch_plan(engine, run, campaign, message_queue, voice=voice, resync_before=now)
+            dispatch_plan(
+                engine, run, campaign, message_queue, voice=voice, resync_before=now, clock=clock
+            )
         if now < day_end + grace or unsettled_attempts(engine, run.id):
             return None  # still executing: slots open, or outcomes outstanding
         with engine.begin() as conn:

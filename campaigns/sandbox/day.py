@@ -172,7 +172,9 @@ def run_day(
     poll_s: float = 1.0,
 ) -> int:
     """Plan, dispatch and execute ``day`` until its run closes; returns the run id."""
-    step = execution_step(services.message_queue(), voice=voice, grace=dt.timedelta(minutes=20))
+    step = execution_step(
+        services.message_queue(), voice=voice, grace=dt.timedelta(minutes=20), clock=clock
+    )
     run_id = create_run(engine, campaign_path, day, needs_approval=False, now=clock.now())
     deadline = time.monotonic() + timeout_s
     state = advance(engine, run_id, now=clock.now(), dispatch=step)
