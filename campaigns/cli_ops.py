@@ -56,7 +56,7 @@ def up(
 ) -> None:
     """Start workers and the webhook receiver (and sandboxes); Ctrl-C stops them all."""
     settings = settings_of(ctx)
-    base = [sys.executable, "-m", "campaigns.cli", "--db", settings.database_url]
+    base = [sys.executable, "-m", "campaigns", "--db", settings.database_url]
     env = dict(os.environ)
     commands: list[list[str]] = []
     if sandbox:

@@ -134,7 +134,7 @@ def local_services(
             log = (log_dir / f"worker-{n}.log").open("ab")
             services.workers.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "campaigns.cli", "worker", "--workers", "1"],
+                    [sys.executable, "-m", "campaigns", "worker", "--workers", "1"],
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
