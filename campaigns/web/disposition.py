@@ -22,14 +22,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from campaigns.ledger.chain import EVENTS, LedgerEntry, append
+from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import LOOKBACK
 from campaigns.ledger.history import customer_histories
 from campaigns.models import Account, ContactPoint, Customer, Promise, Run
 from campaigns.run.state import campaign_of
 from campaigns.web.events import AgentCall
 from campaigns.web.models import Callback, Disposition
-from compliance import Decision, Proposal, evaluate, load_packs
+from compliance import Decision, Pack, Proposal, RuleResult, evaluate, load_packs
 
 PARTIES = ("right", "wrong_party", "wrong_number")
 RESULTS = ("promise", "refusal", "dispute", "callback", "none")
@@ -142,7 +142,9 @@ def _attempt(conn: Connection, attempt_id: int | None) -> Any:
     ).first()
 
 
-def _packs_for_call(conn: Connection, call: AgentCall, country: str, sub: str | None) -> tuple:
+def _packs_for_call(
+    conn: Connection, call: AgentCall, country: str, sub: str | None
+) -> tuple[Pack, ...]:
     if call.run_id is None:
         return ()
     run = conn.execute(sa.select(Run.__table__).where(Run.id == call.run_id)).mappings().first()
@@ -157,8 +159,6 @@ def check_callback(engine: Engine, call: AgentCall, at: dt.datetime) -> Decision
 
     Fails closed: no run, no rule pack or no time zone means no callback.
     """
-    from compliance import RuleResult
-
     assert call.customer_id is not None
     with engine.connect() as conn:
         customer = conn.execute(
@@ -208,6 +208,19 @@ def save_disposition(
     assert cid is not None
     key = f"disposition:{call.agent}:{call.attempt_id or now.isoformat()}"
     with engine.begin() as conn:
+        # The ledger lock first: two saves of one call (a double click, two
+        # tabs) queue here, and the second finds the first's wrap-up record.
+        lock_ledger(conn)
+        if call.attempt_id is not None:
+            done = conn.execute(
+                sa.select(Disposition.id).where(
+                    Disposition.agent == call.agent, Disposition.attempt_id == call.attempt_id
+                )
+            ).scalar()
+            if done is not None:
+                raise DispositionError(
+                    [f"call {call.attempt_id}: the disposition is already saved"]
+                )
         customer = conn.execute(sa.select(Customer).where(Customer.external_id == cid)).one()
         accounts = {
             str(a.external_id): a

@@ -296,3 +296,29 @@ def test_ready_waits_for_the_disposition(console: Console) -> None:
     assert agent_call(console.redis, "agent1", namespace=console.namespace).state == "talking"
     bad = client.post("/agent/state", data={"csrf": console.csrf("/agent"), "action": "nap"})
     assert bad.status_code == 400 and "expected ready or pause" in bad.text
+
+
+def test_a_call_is_dispositioned_once(console: Console) -> None:
+    client = console.login("ana")
+    attempt_id = connect(console, "agent1", "C1")
+    due = (console.clock.now.date() + dt.timedelta(days=2)).isoformat()
+    form = {"party": "right", "result": "promise", "promise_account": "A1", "amount": "10",
+            "due_on": due}  # fmt: skip
+    first = client.post(
+        "/agent/customer/C1/disposition", data={**form, "csrf": console.csrf("/agent")}
+    )
+    assert first.status_code == 200 and "Saved: promise" in first.text
+    # the same call attached again (a stale board, a second tab): no second promise
+    publish_agent_event(
+        console.redis,
+        AgentEvent("connect", "agent1", console.clock.now, customer_id="C1",
+                   attempt_id=attempt_id),
+        namespace=console.namespace,
+    )  # fmt: skip
+    again = client.post(
+        "/agent/customer/C1/disposition", data={**form, "csrf": console.csrf("/agent")}
+    )
+    assert again.status_code == 422 and "already saved" in again.text
+    with console.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Promise)).scalar_one() == 1
+    assert [r.kind for r in ledger_rows(console, "C1")].count("promise") == 1
