@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # servers have no display; figures only ever go to PNG bytes
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 COLOURS = {"voice": "#1f77b4", "sms": "#ff7f0e", "whatsapp": "#2ca02c", "email": "#9467bd"}
 
@@ -54,7 +55,11 @@ def histogram_png(histogram: Mapping[str, int], cap: int | None, title: str) -> 
     """Scopes by the peak count they reached in the rule's window, with the cap marked."""
     fig, ax = plt.subplots(figsize=(4.0, 2.2))
     counts = sorted((int(k), v) for k, v in histogram.items())
-    ax.bar([c for c, _ in counts], [v for _, v in counts], color="#1f77b4")
+    ax.bar([c for c, _ in counts], [v for _, v in counts], width=0.6, color="#1f77b4")
+    top = max([c for c, _ in counts] + [cap or 0])
+    ax.set_xlim(0.4, top + 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if cap is not None:
         ax.axvline(cap + 0.5, color="#d62728", linestyle="--", label=f"cap {cap}")
         ax.legend(fontsize=7)
