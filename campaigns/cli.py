@@ -141,10 +141,13 @@ def _register_subcommands() -> None:
     app.add_typer(sandbox_app, name="sandbox")
 
     from campaigns.cli_ops import metrics, up, worker
+    from campaigns.web.cli import users_app, web_command
 
     app.command("metrics")(metrics)
     app.command("worker")(worker)
     app.command("up")(up)
+    app.command("web")(web_command)
+    app.add_typer(users_app, name="users")
 
 
 _register_subcommands()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import campaigns.web.models  # noqa: F401  (its tables are part of the schema)
 from campaigns.db import make_engine
 from campaigns.models import Base
 

@@ -14,7 +14,7 @@ from campaigns.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker" / "compose.yml"
-LONG_RUNNING = {"postgres", "redis", "asterisk", "worker", "webhooks"}
+LONG_RUNNING = {"postgres", "redis", "asterisk", "worker", "webhooks", "web"}
 
 
 @pytest.fixture(scope="module")

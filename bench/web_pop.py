@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # imports tests.web helpers
 
 from campaigns.db import make_engine, migrate
 from campaigns.web.app import create_web_app
