@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from campaigns.cli import err_console, fail, print_json, settings_of
+from campaigns.clock import Clock
 from campaigns.config import ConfigError
 
 messages_app = typer.Typer(
@@ -165,7 +166,7 @@ def webhooks_command(
     settings = _messaging(ctx)
     engine = make_engine(settings.database_url)
     try:
-        app = create_webhook_app(settings, engine)
+        app = create_webhook_app(settings, engine, event_clock=Clock.from_env())
     except ValueError as exc:
         fail(f"SENDGRID_WEBHOOK_PUBLIC_KEY: {exc}", code=2)
     uvicorn.run(app, host=host, port=port, log_level="info")

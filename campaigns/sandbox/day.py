@@ -83,8 +83,12 @@ def local_services(
     workers: int = 2,
     log_dir: Path,
     extra_env: Mapping[str, str] | None = None,
+    mix: Any = None,
 ) -> Iterator[LocalServices]:
-    """Providers, webhook receiver and workers for one day; all stopped on exit."""
+    """Providers, webhook receiver and workers for one day; all stopped on exit.
+
+    ``mix`` (a ``channels.standin.WebhookMix``) sets what the stand-in reports back.
+    """
     import uvicorn
 
     from campaigns.db import make_engine
@@ -96,6 +100,7 @@ def local_services(
     port = _free_port()
     hooks = f"http://127.0.0.1:{port}"
     standin = start_standin(
+        mix=mix,
         sendgrid_webhook_url=f"{hooks}/webhooks/sendgrid",
         twilio_status_url=f"{hooks}/webhooks/twilio/status",
         twilio_inbound_url=f"{hooks}/webhooks/twilio/inbound",
@@ -118,7 +123,10 @@ def local_services(
     engine = make_engine(database_url)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_webhook_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
+            create_webhook_app(settings, engine, event_clock=clock),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

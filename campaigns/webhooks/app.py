@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from campaigns.clock import Clock
 from campaigns.jobs.settings import MessagingSettings
 from campaigns.webhooks.record import (
     OutcomeEvent,
@@ -77,7 +78,11 @@ def _rejected(exc: WebhookRejected) -> JSONResponse:
 
 
 def create_webhook_app(
-    settings: MessagingSettings, engine: Engine, *, clock: Callable[[], float] = time.time
+    settings: MessagingSettings,
+    engine: Engine,
+    *,
+    clock: Callable[[], float] = time.time,
+    event_clock: Clock | None = None,
 ) -> FastAPI:
     """The ASGI app behind ``cadencia webhooks``; routes under ``/webhooks/``.
 
@@ -85,6 +90,10 @@ def create_webhook_app(
     signatures cover it); without it the URL the app sees is used.
     """
     app = FastAPI(title="Cadencia webhooks", docs_url=None, redoc_url=None)
+    # Signatures are checked against real time (``clock``); ledger events are
+    # stamped on arrival by the shared clock, which a compressed day runs ahead,
+    # so an opt-out can never seem to precede the message it answered.
+    stamps = event_clock or Clock()
     sg = settings.channels.sendgrid
     public_key = load_public_key(sg.webhook_public_key) if sg and sg.webhook_public_key else None
     twilio = settings.channels.twilio
@@ -96,11 +105,11 @@ def create_webhook_app(
         return settings.webhook_base_url + request.url.path + (f"?{query}" if query else "")
 
     def sendgrid_events(events: tuple[EmailEvent, ...]) -> RecordSummary:
-        now = _utc(clock())
+        now = stamps.now()
         summary = RecordSummary()
         outcomes: list[OutcomeEvent] = []
         for e in events:
-            at = _utc(e.timestamp)
+            at = now
             opt_out = e.opt_out()
             if opt_out is not None:
                 summary.merge(record_opt_out(engine, opt_out, at=at, now=now))
@@ -113,7 +122,12 @@ def create_webhook_app(
             if attempt is None or not attempt.isdigit():
                 summary.unknown += 1
                 continue
-            extra = {"provider": "sendgrid", "event": e.event, "sg_event_id": e.sg_event_id}
+            extra = {
+                "provider": "sendgrid",
+                "event": e.event,
+                "sg_event_id": e.sg_event_id,
+                "provider_at": _utc(e.timestamp).isoformat(),
+            }
             if e.reason:
                 extra["reason"] = e.reason[:300]
             outcomes.append(
@@ -123,7 +137,7 @@ def create_webhook_app(
         return summary
 
     def twilio_status(event: MessageStatusEvent, attempt: str | None) -> RecordSummary:
-        now = _utc(clock())
+        now = stamps.now()
         outcome = TWILIO_OUTCOMES.get(event.status)
         if outcome is None:
             return RecordSummary()  # queued, sending, accepted: nothing settled yet
@@ -139,7 +153,7 @@ def create_webhook_app(
         )
 
     def twilio_inbound(message: InboundMessage) -> RecordSummary:
-        now = _utc(clock())
+        now = stamps.now()
         opt_out = message.opt_out()
         if opt_out is not None:
             return record_opt_out(engine, opt_out, at=now, now=now)

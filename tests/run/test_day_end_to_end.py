@@ -88,6 +88,11 @@ def test_compressed_day_executes_the_plan_exactly_once(tmp_path: Path, redis_url
     per_customer = Counter(keys[k].customer_id for k in attempts)
     assert max(per_customer.values()) <= 1  # Ley 21.320: two messages a week, two days apart
 
+    with engine.connect() as conn:
+        opt_outs = conn.execute(
+            sa.text("SELECT min(at) FROM contact_events WHERE kind = 'opt_out'")
+        ).scalar()
+    assert opt_outs is not None  # STOP replies arrived, stamped by the day's clock
     checked, findings = violations(
         engine, first_slot - dt.timedelta(hours=1), first_slot + dt.timedelta(days=1)
     )
