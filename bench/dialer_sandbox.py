@@ -266,18 +266,18 @@ def simulator(
     campaign: Campaign, agents: int, minutes: float, scale: float, seeds: int
 ) -> dict[str, Any]:
     """The same scaled scenario and pacing configuration in ``dialer.simulate``."""
-    # In the sandbox a person's answer reaches the queue only after AMD says
-    # HUMAN (0.5 s "hello" + 0.8 s of silence) and a machine is called at its
-    # 1.5 s greeting; the simulator has one "ring until resolved" time, so it
-    # gets the ring plus that 1.3 s (and the timeout likewise, to stay above it).
-    amd_human = 1.3
+    # In the sandbox AMD says HUMAN 1.8 s after the answer (0.5 s "hello",
+    # then amd.conf's silence) and MACHINE at 2.0 s (measured on the sandbox);
+    # the simulator knows one "ring until resolved" time, so it gets the ring
+    # plus 1.8 s (and the no-answer timeout likewise, to stay above it).
+    amd_human, amd_machine = 1.8, 2.0
     sc = Scenario(
         agents=agents,
         hours=minutes / 60.0,
         ring_seconds=(5.0 / scale + amd_human, 25.0 / scale + amd_human),
         busy_seconds=(0.2, 0.6),
         no_answer_timeout=30.0 / scale + amd_human,
-        amd_seconds=1.5 - amd_human,
+        amd_seconds=amd_machine - amd_human,
         talk_mean=180.0 / scale,
         wrap_seconds=30.0 / scale,
         grace_seconds=1.0,
@@ -361,6 +361,8 @@ async def bench(args: argparse.Namespace, state: sandbox.SandboxState, workdir: 
     stop.set()
     await desktop
     figures = queue_log_figures(state.queue_log, prefix, agents, began_unix, wall_s)
+    if args.keep_queue_log:
+        shutil.copyfile(state.queue_log, args.keep_queue_log)
     engine = make_engine(url)
     with engine.connect() as conn:
         attempts = conn.execute(
@@ -405,6 +407,7 @@ def main() -> None:
     parser.add_argument("--abandon-target", type=float, default=0.03)
     parser.add_argument("--sim-seeds", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep-queue-log", type=Path, help="copy Asterisk's queue_log here")
     args = parser.parse_args()
     missing = sandbox.prerequisites_missing()
     if missing:
