@@ -311,7 +311,7 @@ class DialSession:
         if self.pbx.connected:
             await self._resync_board()
         for lead in self.hopper.in_progress():
-            await self._resume(lead)
+            await self._resume(lead, may_dial=self.clock() < end)
         while self.clock() < end and (self._calls or self.hopper.remaining() > 0):
             if self.pbx.connected and not self._reconciling:
                 await self._pace(end)
@@ -369,9 +369,13 @@ class DialSession:
             return await self._replayed(reservation)
         return await self._originate(reservation)
 
-    async def _resume(self, lead: Lead) -> None:
-        """A lead a previous run took and did not finish."""
-        if not self.pbx.connected:
+    async def _resume(self, lead: Lead, *, may_dial: bool) -> None:
+        """A lead a previous run took and did not finish.
+
+        After the slot's end (a job rerun late) only calls that may already
+        exist are reconciled; a lead never dialed goes back, undialed.
+        """
+        if not self.pbx.connected or not (may_dial or self.hopper.was_dialing(lead)):
             self.hopper.give_back(lead)  # decided once AMI is back, via the normal path
             return
         await self._dial_lead(lead)

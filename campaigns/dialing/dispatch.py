@@ -9,6 +9,7 @@ from rq import Queue
 from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
+from campaigns.clock import Clock
 from campaigns.dialing.hopper import RedisHopper, reserved_keys
 from campaigns.dialing.job import DialSlot, enqueue_dial_session
 from campaigns.models import Run
@@ -25,8 +26,7 @@ def dispatch_voice_slot(
     slot: int,
     contacts: list[tuple[int, str]],
     *,
-    time_scale: float = 1.0,
-    origin: dt.datetime | None = None,
+    clock: Clock | None = None,
 ) -> DialSlot:
     """Fill the slot's hopper (once) in plan order and schedule its dial session.
 
@@ -35,8 +35,8 @@ def dispatch_voice_slot(
     dispatch repeated after a crash (or after Redis lost the hopper and the
     job: call it again to recreate them) neither re-offers a reserved contact
     nor doubles the job.
-    With ``time_scale`` > 1 and ``origin`` (a compressed day), the session
-    starts at ``origin`` plus the slot's offset in the day divided by the scale.
+    With a compressed ``clock`` (the demo's shared day) the job is scheduled
+    for the real instant that clock reads the slot's start.
     """
     starts = slot_starts(campaign, run.day)
     if not 0 <= slot < len(starts):
@@ -51,24 +51,23 @@ def dispatch_voice_slot(
         # then Redis lost the hopper) must be reconciled, never dialed blindly
         hopper.fill(contacts, reserved_keys(engine, [plan_key(pid) for pid, _ in contacts]))
     start = starts[slot]
-    dial = DialSlot(run.id, slot, start, start + dt.timedelta(hours=1), time_scale)
-    at = None
-    if origin is not None:
-        at = origin + (start - starts[0]) / time_scale
-    enqueue_dial_session(queue, dial, at=at)
+    clock = clock or Clock()
+    scale = clock.factor if clock.sim_start is not None else 1.0
+    dial = DialSlot(run.id, slot, start, start + dt.timedelta(hours=1), scale)
+    enqueue_dial_session(queue, dial, at=clock.to_real(start))
     return dial
 
 
-def voice_dispatcher(
-    queue: Queue, *, time_scale: float = 1.0, origin: dt.datetime | None = None
-) -> VoiceDispatcher:
-    """A ``VoiceDispatcher`` for ``campaigns.run.dispatch.dispatch_plan`` on ``queue``."""
+def voice_dispatcher(queue: Queue, *, clock: Clock | None = None) -> VoiceDispatcher:
+    """A ``VoiceDispatcher`` for ``campaigns.run.dispatch.dispatch_plan`` on ``queue``.
+
+    Workers must run with the same ``CADENCIA_SIM_CLOCK`` as the dispatcher
+    when the day is compressed, and with ``DialerSettings.to_env()``.
+    """
 
     def dispatch(
         engine: Engine, run: Run, campaign: Campaign, slot: int, contacts: list[tuple[int, str]]
     ) -> None:
-        dispatch_voice_slot(
-            queue, engine, run, campaign, slot, contacts, time_scale=time_scale, origin=origin
-        )
+        dispatch_voice_slot(queue, engine, run, campaign, slot, contacts, clock=clock)
 
     return dispatch

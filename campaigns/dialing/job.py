@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from campaigns.campaign import Campaign
+from campaigns.clock import Clock
 from campaigns.db import make_engine
 from campaigns.dialing.hopper import RedisHopper
 from campaigns.dialing.ledger import LedgerGuard, LedgerSink
@@ -244,8 +245,15 @@ async def run_dial_session(
     variables: Variables | None = None,
     wall: Callable[[], dt.datetime] | None = None,
     session_options: Mapping[str, Any] | None = None,
+    clock: Clock | None = None,
 ) -> SessionReport:
-    """Run one slot's session in this process (the job's body; tests call it directly)."""
+    """Run one slot's session in this process (the job's body; tests call it directly).
+
+    With a compressed ``clock`` (``CADENCIA_SIM_CLOCK``, the demo's shared
+    day) the session dials until that clock reads the slot's end and the
+    guard judges its instants; otherwise see :func:`_timing`.
+    """
+    scale = clock.factor if clock is not None and clock.sim_start is not None else slot.time_scale
     engine = make_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
     try:
@@ -256,7 +264,7 @@ async def run_dial_session(
         if run is None:
             raise ValueError(f"dial session: run {slot.run_id} does not exist")
         campaign = campaign_of(run)
-        cfg = config or pacing_config(campaign, slot.time_scale)
+        cfg = config or pacing_config(campaign, scale)
         day = run.day
         window_days = cfg.rule.window_days if cfg.rule.window is RuleWindow.ROLLING_DAYS else 0
         budget = AbandonBudget(cfg.rule, abandon_history(engine, campaign, day, window_days))
@@ -265,24 +273,13 @@ async def run_dial_session(
         if hopper.ensure(engine):
             log.warning("hopper of run %s slot %s rebuilt from the plan", slot.run_id, slot.slot)
         queue_name = settings.dial_queue or campaign.dialer.queue
-        board = AgentBoard(
-            queue_name, wrapup_seconds=campaign.agents.wrap_minutes * 60.0 / slot.time_scale
-        )
+        board = AgentBoard(queue_name, wrapup_seconds=campaign.agents.wrap_minutes * 60.0 / scale)
         static = dict(settings.dial_variables)
 
         def per_call(attempt_id: int, number: str) -> Mapping[str, str]:
             return {**static, **(variables(attempt_id, number) if variables else {})}
 
-        started = time.monotonic()
-
-        def virtual_now() -> dt.datetime:
-            # a compressed slot: the guard judges the instant the plan meant
-            if slot.time_scale == 1:
-                return dt.datetime.now(dt.UTC)
-            return slot.slot_start + dt.timedelta(
-                seconds=(time.monotonic() - started) * slot.time_scale
-            )
-
+        wall_now, duration = _timing(clock or Clock(), slot)
         client = AmiClient(
             settings.ami_host,
             settings.ami_port,
@@ -303,19 +300,19 @@ async def run_dial_session(
             variables=per_call,
         )
         session_cfg = SessionConfig(
-            duration_s=slot.duration_s,
+            duration_s=max(duration, 1e-3),
             day=day,
-            ring_timeout_s=campaign.dialer.ring_timeout_s / slot.time_scale,
+            ring_timeout_s=campaign.dialer.ring_timeout_s / scale,
             amd=campaign.dialer.amd,
             call_prefix=settings.call_prefix,
-            **{"drain_s": DRAIN_S / slot.time_scale, **dict(session_options or {})},
+            **{"drain_s": DRAIN_S / scale, **dict(session_options or {})},
         )
         guard = LedgerGuard(engine, campaign)
         sink = LedgerSink(engine)
         await client.connect()
         try:
             session = DialSession(
-                session_cfg, pacer, board, hopper, guard, sink, pbx, wall=wall or virtual_now
+                session_cfg, pacer, board, hopper, guard, sink, pbx, wall=wall or wall_now
             )
             return await session.run()
         finally:
@@ -325,11 +322,35 @@ async def run_dial_session(
         engine.dispose()
 
 
+def _timing(clock: Clock, slot: DialSlot) -> tuple[Callable[[], dt.datetime], float]:
+    """The instant the guard judges, and how many real seconds are left to dial.
+
+    A compressed shared clock says both. Without one, a slot with a
+    ``time_scale`` is taken to start now (tests, the sandbox bench), and a
+    real-time slot dials until its end, so a job resumed mid-slot stops on time.
+    """
+    if clock.sim_start is not None:
+        left = (slot.slot_end - clock.now()).total_seconds()
+        return clock.now, max(0.0, clock.real_seconds(left))
+    if slot.time_scale == 1:
+        left = (slot.slot_end - dt.datetime.now(dt.UTC)).total_seconds()
+        length = (slot.slot_end - slot.slot_start).total_seconds()
+        return (lambda: dt.datetime.now(dt.UTC)), min(length, max(0.0, left))
+    started = time.monotonic()
+
+    def virtual_now() -> dt.datetime:
+        return slot.slot_start + dt.timedelta(
+            seconds=(time.monotonic() - started) * slot.time_scale
+        )
+
+    return virtual_now, slot.duration_s
+
+
 def dial_session_job(payload: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point: run one slot's dial session; returns its report."""
     settings = DialerSettings.from_env(os.environ)
     slot = DialSlot.from_payload(payload)
-    report = asyncio.run(run_dial_session(settings, slot))
+    report = asyncio.run(run_dial_session(settings, slot, clock=Clock.from_env()))
     log.info("dial session run %s slot %s: %s", slot.run_id, slot.slot, report.as_dict())
     return report.as_dict()
 

@@ -12,6 +12,7 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy.orm import Session
 
+from campaigns.clock import Clock
 from campaigns.dialing import (
     DialerSettings,
     DialSlot,
@@ -46,7 +47,9 @@ def test_dispatch_plan_fills_the_hopper_and_schedules_one_session_per_slot(
         run = db.get(Run, world.run_id)
         assert run is not None
         db.expunge(run)
-    dispatcher = voice_dispatcher(dial_queue, time_scale=60.0)
+    # a compressed day: an hour slot lasts a minute, scheduled on the shared clock
+    clock = Clock.compressed(dt.datetime.combine(run.day, dt.time(0), tzinfo=dt.UTC), 60.0)
+    dispatcher = voice_dispatcher(dial_queue, clock=clock)
     report = dispatch_plan(
         world.engine, run, world.campaign, Queue("messages", connection=redis), voice=dispatcher
     )
