@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,3 +267,30 @@ def test_no_call_while_ami_is_down_and_the_reserved_lead_is_dialed_once_it_is_ba
     assert [n for _, n, _ in pbx.dialed] == ["busy"]
     assert report.reconnections == 1 and report.dials == 1
     assert [r.outcome for r in ledger.outcomes.values()] == ["busy"]
+
+
+def test_a_job_rerun_after_its_slot_only_reconciles() -> None:
+    hopper, ledger = leads("answer", "busy")
+    for lead in hopper.take(2):
+        ledger.reserve(lead, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    hopper.mark_dialing(Lead("plan:0", "C0"))
+    pbx = RecordedPbx(ongoing={call_id_for(ledger.attempts["plan:0"]): "answer"})
+    started = time.monotonic()
+    readings = iter([started])
+
+    def late_clock() -> float:
+        # the session reads its start, then every later reading is past the slot
+        return next(readings, time.monotonic() + 100.0)
+
+    config = SessionConfig(
+        duration_s=1.0, day=dt.date(2026, 11, 23), tick_s=0.02, drain_s=5, settle_s=0.2
+    )
+    pacer = Pacer(PacingConfig(mode=Mode.PROGRESSIVE))
+    s = DialSession(
+        config, pacer, AgentBoard("cadencia-test"), hopper, ledger, ledger, pbx, clock=late_clock
+    )
+    report = run(s.run())
+    assert pbx.dialed == []  # the slot is over: nobody new is called
+    assert report.adopted == 1
+    assert ledger.outcomes[ledger.attempts["plan:0"]].outcome == "conversation"
+    assert hopper.ready == [Lead("plan:1", "C1")] and report.leads_left == 1
