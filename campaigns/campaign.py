@@ -71,6 +71,9 @@ class Channel(_Strict):
     sender: str | None = None  # caller id, SMS/WhatsApp number or email address
     daily_budget: Money | None = None  # attempts per day (message channels); None = no cap
     template_set: str = "default"
+    # WhatsApp outside the 24-hour session window accepts only a template the
+    # provider approved (Twilio Content SID, "HX…"); without one it cannot send.
+    approved_template: Annotated[str, Field(pattern=r"^HX[0-9a-fA-F]{32}$")] | None = None
 
 
 class Agents(_Strict):
@@ -163,6 +166,17 @@ class Campaign(_Strict):
             raise ValueError(f"unknown channels {unknown}; use {list(CHANNEL_NAMES)}")
         if not any(c.enabled for c in value.values()):
             raise ValueError("no channel is enabled")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _whatsapp_template(cls, value: dict[str, Channel]) -> dict[str, Channel]:
+        whatsapp = value.get("whatsapp")
+        if whatsapp is not None and whatsapp.enabled and whatsapp.approved_template is None:
+            raise ValueError(
+                "whatsapp: approved_template is required (a provider-approved template, "
+                "the only kind WhatsApp accepts outside the 24-hour window)"
+            )
         return value
 
     @field_validator("timezone")

@@ -47,14 +47,14 @@ def _free_port() -> int:
 
 def senders_env(campaigns: list[Campaign]) -> str:
     """``CADENCIA_SENDERS`` from the campaign files' senders."""
-    return json.dumps(
-        {
-            c.name: {
-                name: ch.sender for name, ch in c.channels.items() if name != "voice" and ch.sender
-            }
-            for c in campaigns
-        }
-    )
+    senders: dict[str, dict[str, str]] = {}
+    for c in campaigns:
+        own = {name: ch.sender for name, ch in c.channels.items() if name != "voice" and ch.sender}
+        whatsapp = c.channels.get("whatsapp")
+        if whatsapp is not None and whatsapp.approved_template:
+            own["whatsapp_template"] = whatsapp.approved_template
+        senders[c.name] = own
+    return json.dumps(senders)
 
 
 @dataclass
