@@ -13,8 +13,8 @@ import typer
 
 from campaigns.cli import err_console, fail, settings_of
 
-MESSAGE_QUEUE = "messages"
-DIAL_QUEUE = "dialing"
+MESSAGE_QUEUE = "messages"  # campaigns.jobs.settings.DEFAULT_QUEUE
+DIAL_QUEUE = "dialer"  # campaigns.dialing.job.DEFAULT_QUEUE
 
 
 def worker(

@@ -139,7 +139,7 @@ def render_metrics(engine: Engine, redis: Redis | None, *, now: dt.datetime) -> 
             "# HELP cadencia_failed_jobs Jobs in RQ's failed registry.",
             "# TYPE cadencia_failed_jobs gauge",
         ]
-        for name in ("dialing", "messages"):
+        for name in ("dialer", "messages"):
             queue = Queue(name, connection=redis)
             out.append(_line("cadencia_queue_jobs", queue.count, {"queue": name}))
             out.append(

@@ -61,3 +61,13 @@ def test_app_services_run_commands_our_cli_has(compose: dict[str, Any]) -> None:
             path = words[:1]
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, f"{name}: cadencia {' '.join(path)}: {result.output}"
+
+
+def test_workers_listen_on_the_queues_jobs_are_sent_to(compose: dict[str, Any]) -> None:
+    from campaigns.cli_ops import DIAL_QUEUE, MESSAGE_QUEUE
+    from campaigns.dialing.job import DEFAULT_QUEUE as DIAL_JOBS
+    from campaigns.jobs.settings import DEFAULT_QUEUE as MESSAGE_JOBS
+
+    assert (DIAL_QUEUE, MESSAGE_QUEUE) == (DIAL_JOBS, MESSAGE_JOBS)
+    command = compose["services"]["worker"]["command"]
+    assert command[command.index("--queues") + 1].split(",") == [DIAL_JOBS, MESSAGE_JOBS]
