@@ -49,6 +49,9 @@ from dialer.session import DialSession, SessionConfig, SessionReport
 log = logging.getLogger(__name__)
 JOB_FUNC = "campaigns.dialing.job.dial_session_job"
 DEFAULT_QUEUE = "dialer"
+# A compressed day cannot compress the PBX: a call needs real seconds to be
+# set up and answered, so the ring timeout never drops below this.
+MIN_REAL_RING_S = 3.0
 FAILURE_TTL_S = 7 * 24 * 3600
 RESULT_TTL_S = 24 * 3600
 # After the slot ends, conversations in progress are followed this long (real
@@ -194,7 +197,7 @@ def pacing_config(campaign: Campaign, time_scale: float = 1.0) -> PacingConfig:
     """The pacer's settings from the campaign's dialer and agents, times scaled down."""
     d, agents = campaign.dialer, campaign.agents
     window = RuleWindow.CAMPAIGN_DAY if d.abandon_window == "day" else RuleWindow.ROLLING_DAYS
-    timeout = d.ring_timeout_s / time_scale
+    timeout = max(MIN_REAL_RING_S, d.ring_timeout_s / time_scale)
     priors = PacingPriors(
         live_rate=0.25,
         ring_seconds=(min(4.0, 0.5 * d.ring_timeout_s) / time_scale, 0.9 * timeout),
@@ -302,7 +305,7 @@ async def run_dial_session(
         session_cfg = SessionConfig(
             duration_s=max(duration, 1e-3),
             day=day,
-            ring_timeout_s=campaign.dialer.ring_timeout_s / scale,
+            ring_timeout_s=max(MIN_REAL_RING_S, campaign.dialer.ring_timeout_s / scale),
             amd=campaign.dialer.amd,
             call_prefix=settings.call_prefix,
             **{"drain_s": DRAIN_S / scale, **dict(session_options or {})},
