@@ -22,7 +22,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import redis
 import sqlalchemy as sa
@@ -39,10 +38,7 @@ from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_file
 from campaigns.run.inputs import slot_starts
 from campaigns.run.state import status
-from campaigns.sandbox.day import local_services, run_day
-from dialer.abandon_budget import AbandonRule
-from dialer.pacing import Mode, Pacer, PacingConfig, PacingPriors
-from dialer.simulate import Scenario, simulate
+from campaigns.sandbox.day import local_services, run_day, voice_day
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 12, 1)  # a Tuesday, no Colombian holiday
@@ -60,35 +56,6 @@ def database_size(url: str) -> int:
         )
     engine.dispose()
     return size
-
-
-def voice_day(campaign_path: Path, planned_voice: int) -> dict[str, Any]:
-    """The campaign's voice day in the simulator: its agents, slots and abandon rule."""
-    campaign = load_campaign(campaign_path)
-    agents = round(sum(campaign.agents.per_slot) / campaign.slots)
-    scenario = Scenario(
-        agents=agents,
-        hours=float(campaign.slots),
-        live_rate=campaign.priors.right_party_rate.get("voice", 0.25),
-        talk_mean=campaign.agents.talk_minutes * 60,
-        wrap_seconds=campaign.agents.wrap_minutes * 60,
-    )
-    policy = Pacer(
-        PacingConfig(
-            mode=Mode(campaign.dialer.mode),
-            rule=AbandonRule(max_rate=campaign.dialer.abandon_target),
-            priors=PacingPriors(live_rate=0.2),
-        )
-    )
-    result = simulate(scenario, policy, seed=1)
-    dialed = result.calls_per_hour * campaign.slots
-    return {
-        "agents": agents,
-        "planned_voice_attempts": planned_voice,
-        "simulated_dials_capacity": round(dialed),
-        "talk_minutes_per_agent_hour": round(result.talk_minutes_per_agent_hour, 2),
-        "abandon_pct": round(100 * result.abandon_rate, 2),
-    }
 
 
 def main() -> None:

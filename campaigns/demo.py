@@ -31,7 +31,8 @@ from campaigns.portfolio.validate import validate_file
 from campaigns.report.data import report_data
 from campaigns.report.html import render_html
 from campaigns.run.inputs import slot_starts
-from campaigns.sandbox.day import local_services, run_day
+from campaigns.sandbox import asterisk
+from campaigns.sandbox.day import local_services, run_day, voice_day
 
 OUT = Path("out")
 CUSTOMERS = 20_000
@@ -47,6 +48,18 @@ DEMO_REDIS = os.environ.get("CADENCIA_DEMO_REDIS_URL", "redis://127.0.0.1:6379/3
 def say(message: str) -> None:
     """Progress for the person watching."""
     print(f"[demo] {message}", flush=True)
+
+
+def start_pbx() -> tuple[asterisk.SandboxState | None, str]:
+    """The Asterisk sandbox when this machine can run it (root, debootstrap), else why not."""
+    missing = asterisk.prerequisites_missing()
+    if missing is not None:
+        return None, missing
+    say("starting the Asterisk 22 sandbox (the first time builds a Debian root: ~1–4 min)")
+    try:
+        return asterisk.start(name="demo"), ""
+    except asterisk.SandboxError as exc:
+        return None, str(exc)
 
 
 def main() -> int:
@@ -76,10 +89,18 @@ def main() -> int:
             return 1
         campaign = load_campaign(CAMPAIGN)
         first = slot_starts(campaign, DAY)[0]
+        pbx, why = start_pbx()
         clock = Clock.compressed(first - dt.timedelta(minutes=10), FACTOR)
         say(f"running {campaign.name} for {DAY} ({campaign.slots} hour-slots, x{FACTOR:.0f} time)")
         with local_services(
-            url, DEMO_REDIS, [campaign], clock, workers=2, log_dir=OUT / "logs"
+            url,
+            DEMO_REDIS,
+            [campaign],
+            clock,
+            workers=3 if pbx else 2,
+            log_dir=OUT / "logs",
+            asterisk=pbx,
+            agents=10,
         ) as services:
             seen: set[tuple[str, int]] = set()
 
@@ -99,6 +120,11 @@ def main() -> int:
                 poll_s=2.0,
                 timeout_s=1800,
             )
+        if pbx is None:
+            planned = report_data(engine, run_id)["plan"].get("by_channel", {}).get("voice", 0)
+            say(
+                f"voice in the dialer simulator ({why}): {json.dumps(voice_day(CAMPAIGN, planned))}"
+            )
         checked, findings = violations(
             engine, first - dt.timedelta(hours=2), first + dt.timedelta(days=1)
         )
@@ -108,6 +134,8 @@ def main() -> int:
         report = render_html(report_data(engine, run_id), OUT)
     finally:
         engine.dispose()
+        if pbx is not None:
+            asterisk.stop(pbx.name)
     say(f"finished in {time.perf_counter() - started:.0f}s")
     say(f"report: {report.resolve()}")
     return 0 if not findings and chain.ok else 1

@@ -29,11 +29,15 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy.engine import Engine
 
-from campaigns.campaign import Campaign
+from campaigns.campaign import Campaign, load_campaign
 from campaigns.clock import Clock
 from campaigns.run.dispatch import VoiceDispatcher
 from campaigns.run.execute import execution_step
 from campaigns.run.state import advance, create_run
+from campaigns.sandbox.asterisk import SandboxState
+from dialer.abandon_budget import AbandonRule
+from dialer.pacing import Mode, Pacer, PacingConfig, PacingPriors
+from dialer.simulate import Scenario, simulate
 
 MESSAGE_QUEUE = "messages"
 
@@ -57,6 +61,53 @@ def senders_env(campaigns: list[Campaign]) -> str:
     return json.dumps(senders)
 
 
+SANDBOX_QUEUE = "cadencia-test"  # the Asterisk test overlay's queue
+
+
+def sandbox_dialer_env(
+    state: SandboxState, clock: Clock, campaigns: list[Campaign], database_url: str, redis_url: str
+) -> dict[str, str]:
+    """Dialer settings for the sandbox: its AMI, its simulated phone network, compressed times."""
+    from campaigns.dialing import DialerSettings
+
+    talk_s = max(c.agents.talk_minutes for c in campaigns) * 60
+    settings = DialerSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        ami_host=state.host,
+        ami_port=state.port,
+        ami_username=state.username,
+        ami_secret=state.secret,
+        # The sandbox's [pstn] context plays debtors: answer, busy, machine…
+        channel_template="Local/{last7}@pstn",
+        dial_queue=SANDBOX_QUEUE,
+        dial_variables={
+            "PSTN_P_ANSWER": "25",
+            "PSTN_P_MACHINE": "15",
+            "PSTN_P_BUSY": "10",
+            "PSTN_TALK": "3600",  # the debtor stays on; the agent ends the call
+            "PSTN_RING": "1",  # real seconds: under the ring timeout's real-time floor
+            "__AGENT_TALK": f"{max(1.0, talk_s / clock.factor):.2f}",
+        },
+    )
+    return settings.to_env()
+
+
+def ready_agents(state: SandboxState, agents: int) -> None:
+    """Agents 1..N logged in to the sandbox's test queue and ready (1 and 2 are built in)."""
+    from campaigns.sandbox.asterisk import cli_command
+
+    for n in range(1, agents + 1):
+        if n > 2:
+            cli_command(
+                state,
+                f"queue add member Local/agent{n}@agents/n to {SANDBOX_QUEUE} "
+                f"penalty 0 as agent{n} state_interface Custom:agent{n}",
+            )
+        cli_command(state, f"devstate change Custom:agent{n} NOT_INUSE")
+        cli_command(state, f"queue unpause member Local/agent{n}@agents/n queue {SANDBOX_QUEUE}")
+
+
 @dataclass
 class LocalServices:
     """What is running for the day; ``env`` is what worker processes get."""
@@ -72,6 +123,17 @@ class LocalServices:
         """The RQ queue the run dispatches message batches to."""
         return Queue(MESSAGE_QUEUE, connection=Redis.from_url(self.redis_url))
 
+    def voice(self, clock: Clock) -> VoiceDispatcher | None:
+        """The voice dispatcher when a PBX was given (dial sessions on its queue), else None."""
+        if "CADENCIA_AMI_PORT" not in self.env:
+            return None
+        from campaigns.dialing import voice_dispatcher
+        from campaigns.dialing.job import DEFAULT_QUEUE
+
+        return voice_dispatcher(
+            Queue(DEFAULT_QUEUE, connection=Redis.from_url(self.redis_url)), clock=clock
+        )
+
 
 @contextlib.contextmanager
 def local_services(
@@ -84,10 +146,15 @@ def local_services(
     log_dir: Path,
     extra_env: Mapping[str, str] | None = None,
     mix: Any = None,
+    asterisk: SandboxState | None = None,
+    agents: int = 0,
 ) -> Iterator[LocalServices]:
     """Providers, webhook receiver and workers for one day; all stopped on exit.
 
     ``mix`` (a ``channels.standin.WebhookMix``) sets what the stand-in reports back.
+    With ``asterisk`` (a running sandbox), voice is dialed there: ``agents``
+    simulated agents are made ready in its test queue and the workers get the
+    dialer's settings, with ring and talk times compressed like the clock.
     """
     import uvicorn
 
@@ -119,6 +186,9 @@ def local_services(
         "PAYMENT_LINK_SECRET": secrets.token_hex(16),
         "CADENCIA_SIM_CLOCK": clock.to_env(),
     }
+    if asterisk is not None:
+        env.update(sandbox_dialer_env(asterisk, clock, campaigns, database_url, redis_url))
+        ready_agents(asterisk, agents)
     settings = MessagingSettings.from_env(env)
     engine = make_engine(database_url)
     server = uvicorn.Server(
@@ -174,14 +244,16 @@ def run_day(
     services: LocalServices,
     clock: Clock,
     *,
-    voice: VoiceDispatcher | None = None,
     timeout_s: float = 900,
     on_progress: Callable[[str, dt.datetime], None] | None = None,
     poll_s: float = 1.0,
 ) -> int:
     """Plan, dispatch and execute ``day`` until its run closes; returns the run id."""
     step = execution_step(
-        services.message_queue(), voice=voice, grace=dt.timedelta(minutes=20), clock=clock
+        services.message_queue(),
+        voice=services.voice(clock),
+        grace=dt.timedelta(minutes=20),
+        clock=clock,
     )
     run_id = create_run(engine, campaign_path, day, needs_approval=False, now=clock.now())
     deadline = time.monotonic() + timeout_s
@@ -197,3 +269,32 @@ def run_day(
         time.sleep(poll_s)
         state = advance(engine, run_id, now=clock.now(), dispatch=step)
     return run_id
+
+
+def voice_day(campaign_path: Path, planned_voice: int) -> dict[str, Any]:
+    """The campaign's voice day in the simulator: its agents, slots and abandon rule."""
+    campaign = load_campaign(campaign_path)
+    agents = round(sum(campaign.agents.per_slot) / campaign.slots)
+    scenario = Scenario(
+        agents=agents,
+        hours=float(campaign.slots),
+        live_rate=campaign.priors.right_party_rate.get("voice", 0.25),
+        talk_mean=campaign.agents.talk_minutes * 60,
+        wrap_seconds=campaign.agents.wrap_minutes * 60,
+    )
+    policy = Pacer(
+        PacingConfig(
+            mode=Mode(campaign.dialer.mode),
+            rule=AbandonRule(max_rate=campaign.dialer.abandon_target),
+            priors=PacingPriors(live_rate=0.2),
+        )
+    )
+    result = simulate(scenario, policy, seed=1)
+    dialed = result.calls_per_hour * campaign.slots
+    return {
+        "agents": agents,
+        "planned_voice_attempts": planned_voice,
+        "simulated_dials_capacity": round(dialed),
+        "talk_minutes_per_agent_hour": round(result.talk_minutes_per_agent_hour, 2),
+        "abandon_pct": round(100 * result.abandon_rate, 2),
+    }
