@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from campaigns.models import GuardDecisionRow, PlannedContact
 from campaigns.report.data import plan_key, report_data
 from campaigns.report.html import render_html
 from campaigns.run.inputs import slot_starts
+from campaigns.sandbox.asterisk import SandboxState
 from campaigns.sandbox.day import local_services, run_day
 from tests.run.test_planning import EXAMPLES, load_generated
 
@@ -103,4 +105,52 @@ def test_compressed_day_executes_the_plan_exactly_once(tmp_path: Path, redis_url
     page = render_html(data, tmp_path / "out")
     assert page.read_text(encoding="utf-8").count("data:image/png;base64,") >= 3
     json.dumps(data, default=str)
+    engine.dispose()
+
+
+@pytest.mark.asterisk
+@pytest.mark.slow
+def test_compressed_day_with_voice_on_the_sandbox_asterisk(
+    tmp_path: Path, redis_url: str, asterisk_sandbox: SandboxState
+) -> None:
+    url = f"sqlite:///{tmp_path}/day.db"
+    migrate(url)
+    load_generated(url, 150, ("CL",))
+    campaign_path = EXAMPLES / "cl-consumo.toml"
+    campaign = load_campaign(campaign_path)
+    first_slot = slot_starts(campaign, DAY)[0]
+    clock = Clock.compressed(first_slot - dt.timedelta(minutes=10), factor=360)
+    engine = make_engine(url)
+    with local_services(
+        url,
+        redis_url,
+        [campaign],
+        clock,
+        workers=3,
+        log_dir=tmp_path / "logs",
+        asterisk=asterisk_sandbox,
+        agents=4,
+    ) as services:
+        run_id = run_day(engine, campaign_path, DAY, services, clock, timeout_s=900)
+    with engine.connect() as conn:
+        voice = (
+            conn.execute(
+                sa.text(
+                    "SELECT (SELECT o.outcome FROM contact_events o WHERE o.resolves_id = a.id"
+                    " ORDER BY o.id DESC LIMIT 1) FROM contact_events a JOIN planned_contacts p"
+                    " ON a.idempotency_key = 'plan:' || p.id"
+                    " WHERE p.run_id = :r AND p.channel = 'voice'"
+                ),
+                {"r": run_id},
+            )
+            .scalars()
+            .all()
+        )
+    assert voice, "the plan's voice contacts were dialed"
+    assert "conversation" in voice  # calls reached the sandbox's agents
+    checked, findings = violations(
+        engine, first_slot - dt.timedelta(hours=1), first_slot + dt.timedelta(days=1)
+    )
+    assert checked > 0 and findings == []
+    assert verify(engine).ok
     engine.dispose()
