@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ from campaigns.run.inputs import slot_starts
 
 # How long after the last slot ends a run waits for late outcomes before closing.
 CLOSE_GRACE = dt.timedelta(minutes=30)
+# How many graces a run waits for its last outcomes before closing without them.
+PENDING_PATIENCE = 3
 
 
 def unsettled_attempts(engine: Engine, run_id: int) -> int:
@@ -69,14 +72,23 @@ def execution_step(
             dispatch_plan(
                 engine, run, campaign, message_queue, voice=voice, resync_before=now, clock=clock
             )
-        if now < day_end + grace or unsettled_attempts(engine, run.id):
-            return None  # still executing: slots open, or outcomes outstanding
+        if now < day_end + grace:
+            return None  # slots open, or late outcomes may still arrive
+        pending = unsettled_attempts(engine, run.id)
+        if pending and now < day_end + PENDING_PATIENCE * grace:
+            return None  # outcomes outstanding: give them longer
+        # A day ends. An attempt whose outcome never came (a call up when its
+        # session ended, a lost AMI event) stays visibly pending in the ledger
+        # for an operator to reconcile; the run records how many.
         with engine.begin() as conn:
             conn.execute(
                 sa.update(PlannedContact)
                 .where(PlannedContact.run_id == run.id, PlannedContact.status == "dispatched")
                 .values(status="closed")
             )
+            summary = json.loads(run.summary or "{}")
+            summary["pending_at_close"] = pending
+            conn.execute(sa.update(Run).where(Run.id == run.id).values(summary=json.dumps(summary)))
         return "closed"
 
     return step
