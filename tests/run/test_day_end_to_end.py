@@ -29,6 +29,7 @@ from campaigns.run.inputs import slot_starts
 from campaigns.sandbox.asterisk import SandboxState
 from campaigns.sandbox.day import local_services, run_day
 from tests.run.test_planning import EXAMPLES, load_generated
+from tests.support.asterisk import reset_agents
 
 DAY = dt.date(2026, 12, 1)  # a Tuesday, not a Chilean holiday
 
@@ -121,17 +122,22 @@ def test_compressed_day_with_voice_on_the_sandbox_asterisk(
     first_slot = slot_starts(campaign, DAY)[0]
     clock = Clock.compressed(first_slot - dt.timedelta(minutes=10), factor=360)
     engine = make_engine(url)
-    with local_services(
-        url,
-        redis_url,
-        [campaign],
-        clock,
-        workers=3,
-        log_dir=tmp_path / "logs",
-        asterisk=asterisk_sandbox,
-        agents=4,
-    ) as services:
-        run_id = run_day(engine, campaign_path, DAY, services, clock, timeout_s=900)
+    # The sandbox is shared by the session: use its two built-in agents only,
+    # and hand them back as other tests expect them.
+    try:
+        with local_services(
+            url,
+            redis_url,
+            [campaign],
+            clock,
+            workers=3,
+            log_dir=tmp_path / "logs",
+            asterisk=asterisk_sandbox,
+            agents=2,
+        ) as services:
+            run_id = run_day(engine, campaign_path, DAY, services, clock, timeout_s=900)
+    finally:
+        reset_agents(asterisk_sandbox)
     with engine.connect() as conn:
         voice = (
             conn.execute(
