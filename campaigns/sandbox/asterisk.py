@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 DEFAULT_SANDBOX_DIR = Path("/var/cache/cadencia")
@@ -387,47 +387,91 @@ def start(
         port = _free_port(socket.SOCK_STREAM)
         secret = secrets.token_hex(16)
         inside = _write_config(root, name, port, secret)
-        host_dir = root / inside.relative_to("/")
-        conf = f"{inside}/etc/asterisk.conf"
         version = str((_read_marker(root) or {}).get("asterisk_version", "unknown"))
-        # unshare without --fork execs in place: the pid we get is Asterisk's.
-        script = 'mount -t proc proc "$1/proc" && exec chroot "$1" /usr/sbin/asterisk ' + (
-            '-C "$2" -f -U asterisk -G asterisk'
-        )
-        cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
-        with (host_dir / "log" / "console.log").open("ab") as console:
-            proc = subprocess.Popen(
-                [*cmd, "sh", str(root), conf],
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _CHILDREN[proc.pid] = proc
-        state = SandboxState(
+        template = SandboxState(
             name=name,
-            pid=proc.pid,
+            pid=0,
             host="127.0.0.1",
             port=port,
             username=AMI_USER,
             secret=secret,
             root=str(root),
-            instance_dir=str(host_dir),
+            instance_dir=str(root / inside.relative_to("/")),
             asterisk_version=version,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = (host_dir / "log" / "console.log").read_text(errors="replace")[-2000:]
-                raise SandboxError(f"Asterisk exited with {proc.returncode} at start:\n{tail}")
-            if ami_login(state.host, port, AMI_USER, secret, timeout=5.0):
-                path = _state_path(base, name)
-                path.write_text(json.dumps(asdict(state)))
-                path.chmod(0o600)
-                return state
-            time.sleep(0.2)
-        _terminate(proc.pid, conf)
-        raise SandboxError(f"Asterisk did not answer an AMI Login on port {port} in {timeout}s")
+        return _launch(template, base, timeout)
+
+
+def _launch(template: SandboxState, base: Path, timeout: float) -> SandboxState:
+    """Run Asterisk on the instance directory of ``template``; wait for AMI; save the state."""
+    root, host_dir = Path(template.root), Path(template.instance_dir)
+    conf = _conf_of(template)
+    # unshare without --fork execs in place: the pid we get is Asterisk's.
+    script = 'mount -t proc proc "$1/proc" && exec chroot "$1" /usr/sbin/asterisk ' + (
+        '-C "$2" -f -U asterisk -G asterisk'
+    )
+    cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
+    with (host_dir / "log" / "console.log").open("ab") as console:
+        proc = subprocess.Popen(
+            [*cmd, "sh", str(root), conf],
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _CHILDREN[proc.pid] = proc
+    state = replace(template, pid=proc.pid)
+    port, secret = state.port, state.secret
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (host_dir / "log" / "console.log").read_text(errors="replace")[-2000:]
+            raise SandboxError(f"Asterisk exited with {proc.returncode} at start:\n{tail}")
+        if ami_login(state.host, port, AMI_USER, secret, timeout=5.0):
+            path = _state_path(base, state.name)
+            path.write_text(json.dumps(asdict(state)))
+            path.chmod(0o600)
+            return state
+        time.sleep(0.2)
+    _terminate(proc.pid, conf)
+    raise SandboxError(f"Asterisk did not answer an AMI Login on port {port} in {timeout}s")
+
+
+def kill(name: str = "default", base: Path | None = None, *, crash: bool = True) -> SandboxState:
+    """Take instance NAME down, keeping its directory, AMI port and secret, for ``revive``.
+
+    ``crash`` sends SIGKILL: Asterisk dies on the spot, as in a power cut or an
+    OOM kill (no Hangup events, no clean close of AMI connections, astdb as
+    last synced). Otherwise it is asked to stop (SIGTERM), hanging up its
+    calls first. Returns the state the instance had, for ``revive``.
+    """
+    base = base or sandbox_dir()
+    with _locked(base / "instances" / f"{name}.lock"):
+        state = status(name, base)
+        if state is None:
+            raise SandboxError(f"sandbox instance {name!r} is not running")
+        if crash:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(state.pid, signal.SIGKILL)
+        _terminate(state.pid, _conf_of(state))
+        _state_path(base, name).unlink(missing_ok=True)
+        return state
+
+
+def revive(state: SandboxState, base: Path | None = None, timeout: float = 60.0) -> SandboxState:
+    """Start again an instance that ``kill`` took down: same directory, port and secret.
+
+    The restarted Asterisk has none of the old one's channels; what it keeps
+    is what it keeps on disk (astdb: device states, queue pauses).
+    """
+    base = base or sandbox_dir()
+    with _locked(base / "instances" / f"{state.name}.lock"):
+        running = status(state.name, base)
+        if running is not None:
+            raise SandboxError(f"sandbox instance {state.name!r} is already running")
+        if not (Path(state.instance_dir) / "etc" / "asterisk.conf").is_file():
+            raise SandboxError(f"sandbox instance {state.name!r} has no directory to revive")
+        return _launch(state, base, timeout)
 
 
 # Asterisk processes this process started; reaped on stop so none is left a zombie.
