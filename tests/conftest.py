@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.asterisk import asterisk_sandbox  # noqa: F401  (a shared fixture)
+# Shared fixtures, defined with the test-bed they belong to.
+from tests.support.asterisk import asterisk_sandbox  # noqa: F401
 from tests.support.components import component_missing
+from tests.support.messaging import standin  # noqa: F401
+from tests.support.redis_server import dial_redis_url, private_redis  # noqa: F401
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CADENCIA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

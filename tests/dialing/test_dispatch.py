@@ -29,7 +29,7 @@ from campaigns.run.dispatch import dispatch_plan
 from dialer.abandon_budget import DayCount
 from dialer.pacing import Mode
 from dialer.session import CallResult, Lead
-from tests.dialing.world import make_world
+from tests.support.dialworld import make_world
 from tests.support.redis_server import PrivateRedis
 
 pytestmark = pytest.mark.redis

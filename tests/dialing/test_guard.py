@@ -12,7 +12,7 @@ from campaigns.dialing import LedgerGuard, LedgerSink
 from campaigns.ledger.chain import EVENTS
 from campaigns.models import ContactPoint, Customer
 from dialer.session import CallResult, Lead
-from tests.dialing.world import make_world
+from tests.support.dialworld import make_world
 
 
 def test_allowed_reserves_a_pending_attempt_and_a_replay_knows_it_is_settled(

@@ -10,7 +10,7 @@ from redis import Redis
 
 from campaigns.dialing import LedgerGuard, RedisHopper
 from dialer.session import Lead
-from tests.dialing.world import make_world
+from tests.support.dialworld import make_world
 from tests.support.redis_server import PrivateRedis
 
 pytestmark = pytest.mark.redis

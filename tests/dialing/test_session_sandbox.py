@@ -10,85 +10,21 @@ did, so "nobody dialed twice" is checked against the PBX itself.
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from redis import Redis
 
-from campaigns.dialing import RedisHopper, run_dial_session
-from campaigns.ledger.chain import EVENTS, verify
+from campaigns.dialing import run_dial_session
+from campaigns.ledger.chain import verify
 from campaigns.sandbox.asterisk import SandboxState, cli_command
-from dialer.ami import AmiClient, AmiEvent
 from dialer.session import call_id_for
-from tests.dialing.world import DialWorld, make_world, sandbox_settings
-from tests.support.asterisk import TcpProxy, reset_agents
+from tests.support.asterisk import Observer, reset_agents, run, until
+from tests.support.dialworld import fill, ledger, make_world, sandbox_settings
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
-T = TypeVar("T")
 FAST = {"tick_s": 0.2, "drain_s": 30.0}
-
-
-def run(coro: Coroutine[Any, Any, T], limit: float = 120.0) -> T:
-    return asyncio.run(asyncio.wait_for(coro, limit))
-
-
-class Observer:
-    """A direct AMI connection that records every event Asterisk sends."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self.client = AmiClient(state.host, state.port, state.username, state.secret)
-        self.events: list[AmiEvent] = []
-
-        async def keep(event: AmiEvent) -> None:
-            self.events.append(event)
-
-        self.client.add_event_handler(keep)
-
-    def named(self, name: str, uniqueid: str | None = None) -> list[AmiEvent]:
-        return [
-            e
-            for e in self.events
-            if e.name == name and (uniqueid is None or e.get("Uniqueid") == uniqueid)
-        ]
-
-    def channels_per_call(self, prefix: str) -> collections.Counter[str]:
-        """How many channels Asterisk created under each of the dialer's ChannelIds."""
-        return collections.Counter(
-            e.get("Uniqueid") or ""
-            for e in self.named("Newchannel")
-            if (e.get("Uniqueid") or "").startswith(f"{prefix}-a")
-            and not (e.get("Uniqueid") or "").endswith("-far")
-        )
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
-
-
-def ledger(world: DialWorld) -> tuple[dict[str, Any], dict[int, Any]]:
-    """Attempt rows by guard key, and outcome rows by the attempt they resolve."""
-    with world.engine.connect() as conn:
-        rows = conn.execute(sa.select(EVENTS).where(EVENTS.c.channel == "voice")).all()
-    attempts = {r.idempotency_key: r for r in rows if r.resolves_id is None}
-    outcomes: dict[int, Any] = {}
-    for r in rows:
-        if r.resolves_id is not None:
-            assert r.resolves_id not in outcomes, f"attempt {r.resolves_id} has two outcomes"
-            outcomes[r.resolves_id] = r
-    return attempts, outcomes
-
-
-def fill(world: DialWorld, dial_redis_url: str) -> None:
-    redis = Redis.from_url(dial_redis_url)
-    RedisHopper(redis, world.run_id, world.slot.slot).fill(world.contacts())
-    redis.close()
 
 
 def test_each_outcome_reaches_the_ledger(
@@ -170,41 +106,3 @@ def test_an_answer_with_no_agent_left_gets_the_safe_harbour_message(
     assert int(left.get("HoldTime") or 99) <= 2  # Asterisk's own measure of the wait
     assert report.outcomes == {"abandoned": 1}
     reset_agents(asterisk_sandbox, ready=2)
-
-
-def test_a_dropped_ami_connection_dials_nobody_twice(
-    asterisk_sandbox: SandboxState, dial_redis_url: str, tmp_path: Path
-) -> None:
-    reset_agents(asterisk_sandbox, ready=2)
-    numbers = ["5550001"] * 6
-    world = make_world(tmp_path, numbers)
-    fill(world, dial_redis_url)
-
-    async def scenario() -> Any:
-        proxy = TcpProxy(asterisk_sandbox.host, asterisk_sandbox.port)
-        port = await proxy.start()
-        settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url, port=port, talk_s=2.0)
-        observer = Observer(asterisk_sandbox)
-        async with observer.client:
-            session = asyncio.create_task(
-                run_dial_session(settings, world.slot, session_options=FAST)
-            )
-            # cut the cable while two debtors are talking to agents
-            await until(lambda: len(observer.named("AgentConnect")) >= 2)
-            proxy.kill_all()
-            report = await session
-        await proxy.stop()
-        return report, observer, proxy.accepted
-
-    report, observer, connections = run(scenario())
-    assert connections >= 2 and report.reconnections >= 1
-    per_call = observer.channels_per_call(world.prefix)
-    assert max(per_call.values()) == 1, "a debtor was dialed twice"
-    attempts, outcomes = ledger(world)
-    assert len(attempts) == len(numbers)
-    assert set(per_call) == {call_id_for(a.id, world.prefix) for a in attempts.values()}
-    # calls that lived through the cut were followed to their end on the new connection
-    settled = {a.id for a in attempts.values() if a.id in outcomes}
-    assert settled | set(report.left_pending) == {a.id for a in attempts.values()}
-    assert sum(o.outcome == "conversation" for o in outcomes.values()) >= 4
-    assert verify(world.engine).ok

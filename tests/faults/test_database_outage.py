@@ -16,6 +16,7 @@ from campaigns.db import make_engine
 from campaigns.ledger.chain import verify
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from compliance import Proposal, load_packs
+from tests.faults.invariants import check_ledger
 from tests.support.netfault import FlakyProxy
 from tests.support.portfolio import load_rows, us_row
 
@@ -81,4 +82,7 @@ def test_guard_fails_closed_during_a_postgres_outage_and_recovers(postgres_url: 
         )
     assert keys == ["k1", "k2"]  # k1 survived the outage, k3 was never reserved
     assert verify(direct).ok
+    # the two reservations are pending (nothing was dialed here), and the guard named them
+    state = check_ledger(direct, visibly_pending=[before.attempt_id, after.attempt_id])
+    assert len(state.pending) == 2
     direct.dispose()

@@ -2,7 +2,8 @@
 
 Invariant: validation never crashes; every problem is a located error
 (``file:line: field: message`` with a real line of the file), a file with
-errors never reaches the database, and a clean file loads completely.
+errors never reaches the database, a clean file loads completely, and the
+ledger passes every check of ``tests.faults.invariants``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from campaigns.db import make_engine, migrate
 from campaigns.portfolio import spec
 from campaigns.portfolio.load import load_portfolio, table_counts
 from campaigns.portfolio.validate import validate_text
+from tests.faults.invariants import check_ledger
 from tests.support.portfolio import row, to_csv
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -86,6 +88,8 @@ def test_a_file_with_errors_never_changes_the_database(
     else:
         load_portfolio(engine, result, now=NOW)
         assert table_counts(engine)["accounts"] >= len(result.accounts)
+    # an import (accepted or rejected) contacts nobody and leaves the ledger sound
+    assert not check_ledger(engine, visibly_pending=[]).attempts
     engine.dispose()
 
 

@@ -2,7 +2,8 @@
 
 Invariant: the plan lives in the database, so the run's next execution step
 recreates exactly the lost message jobs (same ids), and doing so again
-creates nothing more: no job is doubled, no planned contact is forgotten.
+creates nothing more: no job is doubled, no planned contact is forgotten, and
+the ledger passes every check of ``tests.faults.invariants``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rq.registry import ScheduledJobRegistry
 from campaigns.db import make_engine, migrate
 from campaigns.run.execute import execution_step
 from campaigns.run.state import advance, create_run, status
+from tests.faults.invariants import check_ledger
 from tests.run.test_planning import EXAMPLES, load_generated
 from tests.support.redis_server import PrivateRedis
 
@@ -58,4 +60,6 @@ def test_lost_queues_are_recreated_from_the_plan(tmp_path: Path) -> None:
         assert scheduled(queue) == first
         assert advance(engine, run_id, now=now, dispatch=step) == "executing"
         assert scheduled(queue) == first
+    # every slot is still ahead: nobody was contacted, and the ledger is sound
+    assert not check_ledger(engine, visibly_pending=[]).attempts
     engine.dispose()

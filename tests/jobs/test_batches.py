@@ -15,8 +15,8 @@ from campaigns.jobs import enqueue_batch, job_id
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.models import GuardDecisionRow
 from channels import text_notice, verify_payment_token
-from tests.jobs.conftest import World, set_zone, zone_at_local_hour
 from tests.support.components import free_port
+from tests.support.messaging import World, set_zone, zone_at_local_hour
 
 pytestmark = pytest.mark.redis
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from campaigns.cli import app
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from compliance import Proposal, load_packs
-from tests.jobs.conftest import World
+from tests.support.messaging import World
 
 pytestmark = pytest.mark.redis
 

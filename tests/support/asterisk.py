@@ -13,26 +13,34 @@ CADENCIA_REQUIRE_ALL=1).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
 from campaigns.sandbox import asterisk as sandbox
+from dialer.ami import AmiClient, AmiEvent
 from tests.support.components import component_missing
+
+T = TypeVar("T")
 
 COMPONENT = "Asterisk 22 sandbox"
 
 
-@pytest.fixture(scope="session")
-def asterisk_sandbox() -> Iterator[sandbox.SandboxState]:
-    """A running sandbox Asterisk: ``.host``, ``.port``, ``.username``,
-    ``.secret`` (AMI), ``.root`` (the Debian root) and ``.queue_log``."""
+@contextlib.contextmanager
+def running_sandbox(name: str) -> Iterator[sandbox.SandboxState]:
+    """A sandbox instance ``name`` for the duration of the block, removed afterwards.
+
+    Skips (fails under CADENCIA_REQUIRE_ALL=1) naming the component when it
+    cannot run here.
+    """
     missing = sandbox.prerequisites_missing()
     if missing:
         component_missing(COMPONENT, missing)
-    name = f"pytest-{os.getpid()}"
     try:
         state = sandbox.start(name, timeout=90.0)
     except sandbox.SandboxError as exc:
@@ -41,6 +49,14 @@ def asterisk_sandbox() -> Iterator[sandbox.SandboxState]:
         yield state
     finally:
         sandbox.stop(name, keep_files=False)
+
+
+@pytest.fixture(scope="session")
+def asterisk_sandbox() -> Iterator[sandbox.SandboxState]:
+    """A running sandbox Asterisk: ``.host``, ``.port``, ``.username``,
+    ``.secret`` (AMI), ``.root`` (the Debian root) and ``.queue_log``."""
+    with running_sandbox(f"pytest-{os.getpid()}") as state:
+        yield state
 
 
 def reset_agents(state: sandbox.SandboxState, ready: int = 2, total: int = 2) -> None:
@@ -54,6 +70,89 @@ def reset_agents(state: sandbox.SandboxState, ready: int = 2, total: int = 2) ->
         sandbox.cli_command(
             state, f"queue unpause member Local/agent{n}@agents/n queue cadencia-test"
         )
+
+
+def run(coro: Coroutine[Any, Any, T], limit: float = 120.0) -> T:
+    """Run a scenario coroutine to its end, failing it after ``limit`` seconds."""
+    return asyncio.run(asyncio.wait_for(coro, limit))
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait (polling) until ``predicate()`` holds; TimeoutError after ``timeout`` s."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+class Observer:
+    """A direct AMI connection that records every event Asterisk sends.
+
+    It is how a test checks what the PBX really did ("nobody dialed twice"),
+    independently of the dialer's own bookkeeping. Its client reconnects by
+    itself, so it keeps recording across a restart of Asterisk.
+    """
+
+    def __init__(self, state: sandbox.SandboxState) -> None:
+        self.client = AmiClient(
+            state.host, state.port, state.username, state.secret, backoff_max=1.0
+        )
+        self.events: list[AmiEvent] = []
+
+        async def keep(event: AmiEvent) -> None:
+            self.events.append(event)
+
+        self.client.add_event_handler(keep)
+
+    def named(self, name: str, uniqueid: str | None = None) -> list[AmiEvent]:
+        """Events called ``name`` (of channel ``uniqueid``), in arrival order."""
+        return [
+            e
+            for e in self.events
+            if e.name == name and (uniqueid is None or e.get("Uniqueid") == uniqueid)
+        ]
+
+    def channels_per_call(self, prefix: str) -> collections.Counter[str]:
+        """How many channels Asterisk created under each of the dialer's ChannelIds."""
+        return collections.Counter(
+            e.get("Uniqueid") or ""
+            for e in self.named("Newchannel")
+            if (e.get("Uniqueid") or "").startswith(f"{prefix}-a")
+            and not (e.get("Uniqueid") or "").endswith("-far")
+        )
+
+
+class ThreadObserver:
+    """An AMI connection in a thread of its own, recording Newchannel events
+    (for tests whose dialer runs in another process)."""
+
+    def __init__(self, state: sandbox.SandboxState) -> None:
+        self.state = state
+        self.channels: list[str] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        client = AmiClient(self.state.host, self.state.port, self.state.username, self.state.secret)
+
+        async def keep(event: AmiEvent) -> None:
+            if event.name == "Newchannel":
+                self.channels.append(event.get("Uniqueid") or "")
+
+        client.add_event_handler(keep)
+        async with client:
+            self._ready.set()
+            while not self._stop.is_set():
+                await asyncio.sleep(0.05)
+
+    def __enter__(self) -> ThreadObserver:
+        self._thread.start()
+        assert self._ready.wait(15), "observer could not log in to AMI"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 class _Pair:

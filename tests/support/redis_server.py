@@ -6,8 +6,10 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from types import TracebackType
 
+import pytest
 import redis
 
 from tests.support.components import component_missing, free_port
@@ -68,3 +70,20 @@ class PrivateRedis:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
         self.process = None
+
+
+@pytest.fixture()
+def private_redis() -> Iterator[PrivateRedis]:
+    """A private, non-persistent redis-server (a test may kill it: a crash loses all).
+
+    Dial sessions and crash tests use one: the shared test DB is flushed by
+    other test processes at any moment, and a session lives for seconds.
+    """
+    with PrivateRedis() as server:
+        yield server
+
+
+@pytest.fixture()
+def dial_redis_url(private_redis: PrivateRedis) -> str:
+    """The URL of the private Redis."""
+    return private_redis.url

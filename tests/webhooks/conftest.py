@@ -4,22 +4,25 @@ posting signed webhooks to it, and message jobs to produce attempts."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 from redis import Redis
 from rq import Queue
 
 from campaigns.db import make_engine
-from campaigns.webhooks import create_webhook_app
 from channels.standin import StandinHandle, WebhookMix, start_standin
-from tests.jobs.conftest import World, make_settings, portfolio_rows, set_zone, zone_at_local_hour
 from tests.support.components import free_port
+from tests.support.messaging import (
+    World,
+    make_settings,
+    portfolio_rows,
+    set_zone,
+    zone_at_local_hour,
+)
 from tests.support.portfolio import load_rows
+from tests.support.webhooks import serving_webhooks
 
 
 @dataclass
@@ -47,24 +50,12 @@ def hooks(database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) ->
     settings = make_settings(database_url, redis_url, standin, webhook_base_url=base)
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_webhook_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="webhooks", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
     redis = Redis.from_url(redis_url)
     try:
-        world = World(engine, settings, standin, redis, Queue(settings.queue, connection=redis))
-        yield Hooks(world, base)
+        with serving_webhooks(settings, engine, port):
+            world = World(engine, settings, standin, redis, Queue(settings.queue, connection=redis))
+            yield Hooks(world, base)
     finally:
         standin.stop()
-        server.should_exit = True
-        thread.join(timeout=10)
         redis.close()
         engine.dispose()

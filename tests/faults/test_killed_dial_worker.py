@@ -1,23 +1,22 @@
-"""A real ``rq worker`` running a dial session, SIGKILLed mid-slot; the job is rerun.
+"""Fault: a real ``rq worker`` running a dial session is SIGKILLed mid-slot, with
+two debtors talking to agents; the job is rerun.
 
 After the kill, calls already placed go on in Asterisk with nobody watching.
-The rerun resumes from the Redis hopper and the ledger: calls still up are
+Invariant: the rerun resumes from the Redis hopper and the ledger: calls still up are
 adopted (their conversations recorded when they end), calls that may have
 been placed and are gone stay visibly pending, the rest are dialed now, and
 Asterisk itself (watched by a separate AMI connection) never saw a debtor
-dialed twice.
+dialed twice; the ledger passes every check of ``tests.faults.invariants``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -32,46 +31,13 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from campaigns.dialing import RedisHopper, enqueue_dial_session, job_id
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.sandbox.asterisk import SandboxState
-from dialer.ami import AmiClient, AmiEvent
 from dialer.session import call_id_for
-from tests.dialing.world import make_world, sandbox_settings
-from tests.support.asterisk import reset_agents
+from tests.faults.invariants import check_ledger
+from tests.support.asterisk import ThreadObserver, reset_agents
+from tests.support.dialworld import make_world, sandbox_settings
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
 CALLS = 8
-
-
-class ThreadObserver:
-    """An AMI connection in a thread of its own, recording Newchannel events."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self.state = state
-        self.channels: list[str] = []
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        client = AmiClient(self.state.host, self.state.port, self.state.username, self.state.secret)
-
-        async def keep(event: AmiEvent) -> None:
-            if event.name == "Newchannel":
-                self.channels.append(event.get("Uniqueid") or "")
-
-        client.add_event_handler(keep)
-        async with client:
-            self._ready.set()
-            while not self._stop.is_set():
-                await asyncio.sleep(0.05)
-
-    def __enter__(self) -> ThreadObserver:
-        self._thread.start()
-        assert self._ready.wait(15), "observer could not log in to AMI"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
 
 def rq_worker(env: dict[str, str], dial_redis_url: str, queue: str) -> subprocess.Popen[bytes]:
@@ -166,4 +132,5 @@ def test_sigkilled_dial_worker_resumes_without_dialing_anyone_twice(
     assert report["dials"] == CALLS - dialed_before
     assert RedisHopper(redis, world.run_id, 0).in_progress() == []
     assert verify(world.engine).ok
+    check_ledger(world.engine, visibly_pending=report["left_pending"])
     redis.close()

@@ -14,13 +14,16 @@ import tomllib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from redis import Redis
 from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
 from campaigns.db import make_engine, migrate
-from campaigns.dialing import DialerSettings, DialSlot
+from campaigns.dialing import DialerSettings, DialSlot, RedisHopper
+from campaigns.ledger.chain import EVENTS
 from campaigns.models import Customer, PlannedContact, Run
 from campaigns.report.data import plan_key
 from campaigns.sandbox.asterisk import SandboxState
@@ -164,3 +167,23 @@ def sandbox_settings(
         rq_queue="dialer-test",
         call_prefix=world.prefix,
     )
+
+
+def fill(world: DialWorld, redis_url: str) -> None:
+    """Put the world's planned contacts in its slot's Redis hopper."""
+    redis = Redis.from_url(redis_url)
+    RedisHopper(redis, world.run_id, world.slot.slot).fill(world.contacts())
+    redis.close()
+
+
+def ledger(world: DialWorld) -> tuple[dict[str, Any], dict[int, Any]]:
+    """Voice attempt rows by guard key, and outcome rows by the attempt they resolve."""
+    with world.engine.connect() as conn:
+        rows = conn.execute(sa.select(EVENTS).where(EVENTS.c.channel == "voice")).all()
+    attempts = {r.idempotency_key: r for r in rows if r.resolves_id is None}
+    outcomes: dict[int, Any] = {}
+    for r in rows:
+        if r.resolves_id is not None:
+            assert r.resolves_id not in outcomes, f"attempt {r.resolves_id} has two outcomes"
+            outcomes[r.resolves_id] = r
+    return attempts, outcomes

@@ -1,8 +1,10 @@
-"""A real ``rq worker`` killed with SIGKILL in the middle of a batch; RQ recovers the job.
+"""Fault: a real ``rq worker`` is SIGKILLed in the middle of a text batch (some
+messages sent and recorded, some sent and not recorded); RQ recovers the job.
 
-Proves the exactly-once promise end to end: after the crash and the rerun,
-the provider holds every message at most once, and every attempt is settled
-(sent, reconciled with the provider) or visibly ambiguous.
+Invariant (exactly-once end to end): after the crash and the rerun the
+provider holds every message once, messages sent before the kill are
+reconciled with the provider rather than resent, every attempt is settled,
+and the ledger passes every check of ``tests.faults.invariants``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,17 @@ from campaigns.db import make_engine
 from campaigns.jobs import enqueue_batch, job_id
 from campaigns.ledger.chain import EVENTS, verify
 from channels.standin import StandinHandle
-from tests.jobs.conftest import World, make_settings, portfolio_rows, set_zone, zone_at_local_hour
+from tests.faults.invariants import check_ledger
 from tests.support.components import free_port
+from tests.support.messaging import (
+    World,
+    make_settings,
+    portfolio_rows,
+    set_zone,
+    zone_at_local_hour,
+)
 from tests.support.portfolio import load_rows
+from tests.support.redis_server import PrivateRedis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 MESSAGES = 240
@@ -50,8 +60,13 @@ def rq_worker(settings_env: dict[str, str], redis_url: str, queue: str) -> subpr
 
 
 def test_sigkill_mid_batch_then_recovery_sends_nothing_twice(
-    database_url: str, redis_url: str, standin: StandinHandle, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    private_redis: PrivateRedis,
+    standin: StandinHandle,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # a redis-server of its own: the shared test DB is flushed by other test processes
+    redis_url = private_redis.url
     engine = make_engine(database_url)
     load_rows(engine, portfolio_rows(MESSAGES), dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
     set_zone(engine, zone_at_local_hour(13))
@@ -131,5 +146,6 @@ def test_sigkill_mid_batch_then_recovery_sends_nothing_twice(
     assert set(outcomes) == attempts and max(outcomes.values()) == 1
     assert {str(a) for a in attempts} == set(per_attempt)
     assert verify(engine).ok
+    check_ledger(engine, visibly_pending=report["ambiguous"])
     redis.close()
     engine.dispose()
