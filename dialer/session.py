@@ -21,7 +21,9 @@ Never dialing anyone twice, whatever dies:
   left pending in the ledger, visibly, for an operator: never re-dialed blindly.
 * While AMI is down no call is placed (the client refuses to send); calls in
   flight are reconciled with the live channels after the reconnection, and
-  the agent board is rebuilt from QueueStatus.
+  the agent board is rebuilt from QueueStatus. An Originate refused because
+  Asterisk is shutting down placed no call: its lead goes back to the hopper
+  (not recorded as a failed attempt) and dialing pauses until Asterisk is back.
 """
 
 from __future__ import annotations
@@ -299,6 +301,7 @@ class DialSession:
         self._far: dict[str, str] = {}  # far side's uniqueid -> call id
         self._finished: set[str] = set()
         self._reconciling = False
+        self._pbx_paused_until = float("-inf")  # Asterisk said it is shutting down
         pbx.add_event_handler(self._on_event)
         pbx.add_connection_handler(self._on_connection)
 
@@ -313,7 +316,7 @@ class DialSession:
         for lead in self.hopper.in_progress():
             await self._resume(lead, may_dial=self.clock() < end)
         while self.clock() < end and (self._calls or self.hopper.remaining() > 0):
-            if self.pbx.connected and not self._reconciling:
+            if self.pbx.connected and not self._reconciling and not self._pbx_paused():
                 await self._pace(end)
             await asyncio.sleep(cfg.tick_s)
             await self._settle_hung_up()
@@ -347,7 +350,7 @@ class DialSession:
         decision = self.pacer.decide(self.snapshot())
         wanted, refusals = decision.calls, 0
         while wanted > 0 and refusals <= self.config.max_refusals_per_tick:
-            if not self.pbx.connected or self.clock() >= end:
+            if not self.pbx.connected or self.clock() >= end or self._pbx_paused():
                 return
             leads = self.hopper.take(1)
             if not leads:
@@ -439,7 +442,20 @@ class DialSession:
             self.report.dials += 1
             self._track_max()
             return True
-        except (AmiActionError, ValueError) as exc:  # refused, or a number it cannot dial
+        except AmiActionError as exc:
+            self._calls.pop(call_id, None)
+            if not exc.shutting_down:
+                await self._record(res.attempt_id, "failed", extra={"why": str(exc)})
+                self.hopper.finish(lead)
+                return False
+            # A PBX on its way down placed no call: the lead waits for it to come back.
+            log.warning("Asterisk is shutting down: %s not dialed, dialing paused", lead.key)
+            self.hopper.unmark_dialing(lead)
+            self.hopper.give_back(lead)
+            self.report.not_sent += 1
+            self._pbx_paused_until = self.clock() + max(self.config.settle_s, self.config.tick_s)
+            return False
+        except ValueError as exc:  # a number it cannot dial
             self._calls.pop(call_id, None)
             await self._record(res.attempt_id, "failed", extra={"why": str(exc)})
             self.hopper.finish(lead)
@@ -561,10 +577,15 @@ class DialSession:
             await self._finish(call, outcome, extra={"far_cause": call.far_cause})
 
     # ---- reconnection ------------------------------------------------------
+    def _pbx_paused(self) -> bool:
+        """Asterisk refused a call because it is shutting down, a moment ago."""
+        return self.clock() < self._pbx_paused_until
+
     async def _on_connection(self, change: ConnectionChange) -> None:
         if not change.connected:
             self._reconciling = True
             return
+        self._pbx_paused_until = float("-inf")
         self.report.reconnections += change.generation > 1
         try:
             await self._resync_board()

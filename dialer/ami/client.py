@@ -117,6 +117,12 @@ class AmiActionError(AmiError):
         self.action = action
         self.response = response
 
+    @property
+    def shutting_down(self) -> bool:
+        """Asterisk refused because it is shutting down (``core stop``, SIGTERM, a
+        restart): nothing was done, and the same action may succeed once it is back."""
+        return "shutting down" in (self.response.message or "").lower()
+
 
 @dataclass
 class _Pending:

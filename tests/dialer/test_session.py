@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dialer.agents import AgentBoard
-from dialer.ami import AmiEvent, AmiNotConnected, AmiParser, AmiResponse, ConnectionChange
+from dialer.ami import (
+    AmiActionError,
+    AmiEvent,
+    AmiNotConnected,
+    AmiParser,
+    AmiResponse,
+    ConnectionChange,
+)
 from dialer.ami.events import QueueMember, QueueStatusMember
 from dialer.pacing import Mode, Pacer, PacingConfig
 from dialer.session import (
@@ -267,6 +274,47 @@ def test_no_call_while_ami_is_down_and_the_reserved_lead_is_dialed_once_it_is_ba
     assert [n for _, n, _ in pbx.dialed] == ["busy"]
     assert report.reconnections == 1 and report.dials == 1
     assert [r.outcome for r in ledger.outcomes.values()] == ["busy"]
+
+
+class ShuttingDownPbx(RecordedPbx):
+    """Refuses every Originate the way Asterisk does while it shuts down."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopping = True
+        self.refused = 0
+
+    async def dial(
+        self, call_id: str, number: str, *, attempt_id: int, ring_timeout: float
+    ) -> AmiResponse:
+        if self.stopping:
+            self.refused += 1
+            response = AmiResponse("x", False, "Asterisk is shutting down", ())
+            raise AmiActionError("Originate", response)
+        return await super().dial(call_id, number, attempt_id=attempt_id, ring_timeout=ring_timeout)
+
+
+def test_an_originate_refused_while_asterisk_shuts_down_is_dialed_once_it_is_back() -> None:
+    hopper, ledger = leads("busy")
+    pbx = ShuttingDownPbx()
+
+    async def scenario() -> Any:
+        s = session(hopper, ledger, pbx)
+        task = asyncio.create_task(s.run())
+        await asyncio.sleep(0.5)
+        # no call was placed: nothing recorded, the lead waits; asked again only
+        # after a pause (settle_s), not in a loop
+        assert 1 <= pbx.refused <= 3 and ledger.outcomes == {} and hopper.taken == []
+        await pbx.set_connected(False, 1)
+        pbx.stopping = False
+        await pbx.set_connected(True, 2)
+        return await task
+
+    report = run(scenario())
+    assert [n for _, n, _ in pbx.dialed] == ["busy"]
+    assert len(ledger.attempts) == 1  # the same reservation, dialed once
+    assert [r.outcome for r in ledger.outcomes.values()] == ["busy"]
+    assert report.not_sent == pbx.refused and report.dials == 1
 
 
 def test_a_job_rerun_after_its_slot_only_reconciles() -> None:
