@@ -96,19 +96,30 @@ def run_day(
             DAY.isoformat(),
             "--wait",
         ]
-        driver = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        control = redis.Redis.from_url(redis_url)
+        if kill_at == "dispatching":
+            # Dispatching 200 customers' batches takes milliseconds, too short to
+            # catch by polling. With Redis refusing writes the driver stops at
+            # its first enqueue, in the dispatching state, until it is killed.
+            control.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")
+        try:
+            driver = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            if kill_at is not None:
+                deadline = time.monotonic() + 120
+                while state_of(url) != kill_at:
+                    assert driver.poll() is None, driver.stderr.read() if driver.stderr else ""
+                    assert time.monotonic() < deadline, f"never reached {kill_at}"
+                    time.sleep(0.01)
+                if kill_at == "executing":
+                    time.sleep(12)  # past the first slot's batches
+                os.kill(driver.pid, signal.SIGKILL)
+                driver.wait(timeout=10)
+        finally:
+            control.execute_command("CLIENT", "UNPAUSE")
+            control.close()
         if kill_at is not None:
-            deadline = time.monotonic() + 120
-            while state_of(url) != kill_at:
-                assert driver.poll() is None, driver.stderr.read() if driver.stderr else ""
-                assert time.monotonic() < deadline, f"never reached {kill_at}"
-                time.sleep(0.01)
-            if kill_at == "executing":
-                time.sleep(12)  # past the first slot's batches
-            os.kill(driver.pid, signal.SIGKILL)
-            driver.wait(timeout=10)
             driver = subprocess.Popen(
                 [sys.executable, "-m", "campaigns", "run", "--resume", "1", "--wait"],
                 env=env,
