@@ -95,7 +95,10 @@ class ContactPoint(Base):
     """A phone number (E.164) or an email address, with its consent state."""
 
     __tablename__ = "contact_points"
-    __table_args__ = (sa.UniqueConstraint("customer_id", "kind", "value"),)
+    __table_args__ = (
+        sa.UniqueConstraint("customer_id", "kind", "value"),
+        sa.Index("ix_contact_points_kind_value", "kind", "value"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)

@@ -110,11 +110,10 @@ def record_outcome_events(
 
 def _points(conn: Connection, channel: str, contact: str) -> list[Any]:
     kind = "email" if channel == "email" else "phone"
-    match = (
-        sa.func.lower(ContactPoint.value) == contact.strip().lower()
-        if kind == "email"
-        else ContactPoint.value == contact
-    )
+    # The portfolio loader stores emails lower-cased, so an equality on the
+    # lowered address uses ix_contact_points_kind_value; lower(value) could not.
+    value = contact.strip().lower() if kind == "email" else contact
+    match = ContactPoint.value == value
     return list(
         conn.execute(
             sa.select(
