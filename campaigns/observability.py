@@ -22,22 +22,74 @@ from sqlalchemy.engine import Engine
 from campaigns.ledger.chain import EVENTS
 from campaigns.models import Run
 
-PHONE_RE = re.compile(r"\+?\(?\d[\d\s().-]{6,}\d")
-EMAIL_RE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+EMAIL_RE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# A phone number: an optional + (or its URL form %2B), then 7+ digits with
+# spaces, dashes or brackets between (an area code may open with one). Dots
+# are left out on purpose, so IP addresses, decimals and durations in log
+# lines stay readable.
+PHONE_RE = re.compile(r"(?<![\w.])(?:\+|%2[Bb])?\(?\d[\d ()-]{5,}\d(?![\w.])")
+
+
+def mask_phone(number: str) -> str:
+    """``+573001234567`` → ``+57•••••••567``: enough to tell numbers apart, not to dial."""
+    plus = number.startswith("+") or number[:3].upper() == "%2B"
+    digits = [c for c in (number[3:] if number[:3].upper() == "%2B" else number) if c.isdigit()]
+    if len(digits) < 7:
+        return "•" * len(number)
+    keep_head = 2 if plus else 0
+    head = ("+" if plus else "") + "".join(digits[:keep_head])
+    return head + "•" * (len(digits) - keep_head - 3) + "".join(digits[-3:])
+
+
+def mask_email(address: str) -> str:
+    """``maria.nunez@example.com`` → ``m•••@example.com``."""
+    return EMAIL_RE.sub(lambda m: f"{m.group(1)}•••@{m.group(2)}", address)
+
+
+# ISO dates (and the year-month a timestamp's regex match stops at) are not phones.
+DATE_RE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
+
+
+def _mask_phone_like(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if DATE_RE.fullmatch(text.strip("()")):
+        return text
+    if text.count("(") == text.count(")"):
+        return mask_phone(text)
+    # Unbalanced brackets are two things side by side, e.g. RQ's "batch 133370
+    # (500 messages)": each side is judged alone, so ids and counts stay
+    # readable while a real number before a bracket is still masked.
+    cut = text.index("(") if text.count("(") > text.count(")") else text.rindex(")") + 1
+    return PHONE_RE.sub(_mask_phone_like, text[:cut]) + PHONE_RE.sub(_mask_phone_like, text[cut:])
 
 
 def mask_pii(text: str) -> str:
-    """Mask phone numbers (keep the last 2 digits) and emails (keep first letter, domain)."""
-    text = EMAIL_RE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    return PHONE_RE.sub(lambda m: "***" + re.sub(r"\D", "", m.group(0))[-2:], text)
+    """``text`` with every email address and phone-like number masked."""
+    return PHONE_RE.sub(_mask_phone_like, mask_email(text))
+
+
+def _masked_arg(value: object) -> object:
+    if isinstance(value, (int, float)) or value is None:
+        return value  # numbers keep their type: "%d" and uvicorn's status code need it
+    return mask_pii(value if isinstance(value, str) else str(value))
 
 
 class MaskingFilter(logging.Filter):
-    """Rewrites each record's message with contact data masked."""
+    """A logging filter that masks phone numbers and email addresses in every record.
+
+    The message and each argument are masked one by one, keeping the
+    arguments' shape: formatters such as uvicorn's access log unpack them.
+    Installed on handlers too, so third-party loggers are masked as well.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_pii(record.getMessage())
-        record.args = None
+        """Mask the record in place; never drops a record."""
+        if isinstance(record.msg, str):
+            record.msg = mask_pii(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked_arg(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _masked_arg(v) for k, v in record.args.items()}
         return True
 
 

@@ -4,7 +4,7 @@ Secrets come from the environment or ``*_FILE``: the AMI secret
 (``CADENCIA_AMI_SECRET[_FILE]``) and a new account's password
 (``CADENCIA_WEB_PASSWORD[_FILE]``, else asked on the terminal, never an argument
 that would show in ``ps`` and shell history). Every log line the server
-writes goes through ``PiiMaskingFilter``.
+writes goes through ``campaigns.observability.MaskingFilter``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ users_app = typer.Typer(
 
 def install_log_masking() -> None:
     """Mask phone numbers and emails on every handler of the root and uvicorn loggers."""
-    from campaigns.web.security import PiiMaskingFilter
+    from campaigns.observability import MaskingFilter
 
-    masking = PiiMaskingFilter()
+    masking = MaskingFilter()
     for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.addFilter(masking)

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from starlette.concurrency import run_in_threadpool
 
 from campaigns.audit import timeline
+from campaigns.observability import mask_email, mask_phone
 from campaigns.portfolio.view import CustomerNotFound, customer_360
 from campaigns.web.app import WebContext, context, role
 from campaigns.web.disposition import (
@@ -33,7 +34,7 @@ from campaigns.web.events import AgentCall, AgentEvent, agent_call, end_wrap, pu
 from campaigns.web.models import Callback, Disposition
 from campaigns.web.pbx import PbxUnavailable, queue_pause
 from campaigns.web.scripts import script_for
-from campaigns.web.security import CurrentUser, mask_email, mask_phone
+from campaigns.web.security import CurrentUser
 
 log = logging.getLogger(__name__)
 router = APIRouter()

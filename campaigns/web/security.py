@@ -1,4 +1,4 @@
-"""Accounts, passwords, sessions, CSRF tokens and the masking of personal data in logs.
+"""Accounts, passwords, sessions and CSRF tokens (log masking: ``campaigns.observability``).
 
 Passwords are hashed with Argon2id (``argon2-cffi``, the reference
 implementation's binding, OWASP's first choice). A session is a random token
@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -183,59 +182,3 @@ def logout(engine: Engine, token: str | None) -> None:
 def csrf_ok(expected: str, given: str | None) -> bool:
     """Constant-time comparison of the session's CSRF token with the one sent."""
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
-
-
-# -- personal data in logs ---------------------------------------------------
-
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-# A phone number: an optional + (or its URL form %2B), then 7+ digits with
-# spaces, dashes or brackets between. Dots are left out on purpose, so IP
-# addresses and decimals in log lines stay readable.
-_PHONE = re.compile(r"(?<![\w.])(?:\+|%2[Bb])?\d[\d ()-]{5,}\d(?![\w.])")
-
-
-def mask_phone(number: str) -> str:
-    """``+573001234567`` → ``+57•••••••567``: enough to tell numbers apart, not to dial."""
-    plus = number.startswith("+") or number[:3].upper() == "%2B"
-    digits = [c for c in (number[3:] if number[:3].upper() == "%2B" else number) if c.isdigit()]
-    if len(digits) < 7:
-        return "•" * len(number)
-    keep_head = 2 if plus else 0
-    head = ("+" if plus else "") + "".join(digits[:keep_head])
-    return head + "•" * (len(digits) - keep_head - 3) + "".join(digits[-3:])
-
-
-def mask_email(address: str) -> str:
-    """``maria.nunez@example.com`` → ``m•••@example.com``."""
-    return _EMAIL.sub(lambda m: f"{m.group(1)}•••@{m.group(2)}", address)
-
-
-def mask_pii(text: str) -> str:
-    """``text`` with every email address and phone-like number masked."""
-    text = mask_email(text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
-
-
-def _masked_arg(value: object) -> object:
-    if isinstance(value, (int, float)) or value is None:
-        return value  # numbers keep their type: "%d" and uvicorn's status code need it
-    return mask_pii(value if isinstance(value, str) else str(value))
-
-
-class PiiMaskingFilter(logging.Filter):
-    """A logging filter that masks phone numbers and email addresses in every record.
-
-    The message and each argument are masked one by one, keeping the
-    arguments' shape: formatters such as uvicorn's access log unpack them.
-    Installed on handlers too, so third-party loggers are masked as well.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Mask the record in place; never drops a record."""
-        if isinstance(record.msg, str):
-            record.msg = mask_pii(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_masked_arg(a) for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: _masked_arg(v) for k, v in record.args.items()}
-        return True

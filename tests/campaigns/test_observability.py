@@ -17,8 +17,19 @@ NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 
 def test_phone_numbers_and_emails_are_masked() -> None:
     text = "called +57 300 123 4567 then wrote maria.nunez@example.com and (212) 555-0123"
-    assert mask_pii(text) == "called ***67 then wrote m***@example.com and ***23"
+    assert mask_pii(text) == "called +57•••••••567 then wrote m•••@example.com and •••••••123"
     assert mask_pii("attempt 12345 of run 7") == "attempt 12345 of run 7"
+
+
+def test_ids_counts_and_durations_in_worker_logs_stay_readable() -> None:
+    # RQ's own lines, which were masked into "run1-email-s11-adf20f-•••00 messages)"
+    line = "email batch run1-email-s11-adf20f-133370 (500 messages) job in 0:00:00.921806s"
+    assert mask_pii(line) == line
+    assert mask_pii("planned 1500 (2026-12-01) at 10.0.0.12") == (
+        "planned 1500 (2026-12-01) at 10.0.0.12"
+    )
+    # a real number beside an unbalanced bracket is still masked
+    assert mask_pii("called 3001234567 (2nd try)") == "called •••••••567 (2nd try)"
 
 
 def test_json_log_lines_carry_extra_fields_and_no_contact_data() -> None:
@@ -33,7 +44,7 @@ def test_json_log_lines_carry_extra_fields_and_no_contact_data() -> None:
     )
     MaskingFilter().filter(record)
     doc = json.loads(JsonFormatter().format(record))
-    assert doc["message"] == "sms to ***67 failed" and doc["attempt_id"] == 42
+    assert doc["message"] == "sms to +57•••••••567 failed" and doc["attempt_id"] == 42
     assert doc["level"] == "WARNING" and doc["logger"] == "campaigns.jobs"
 
 

@@ -9,6 +9,7 @@ import logging
 import pytest
 import redis
 
+from campaigns.observability import MaskingFilter, mask_email, mask_phone, mask_pii
 from campaigns.web.events import (
     AgentEvent,
     AgentEventError,
@@ -19,7 +20,6 @@ from campaigns.web.events import (
     publish_agent_event,
     subscribe_agent_events,
 )
-from campaigns.web.security import PiiMaskingFilter, mask_email, mask_phone, mask_pii
 
 AT = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 
@@ -118,7 +118,7 @@ def test_log_records_are_masked_before_any_handler_writes_them(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     logger = logging.getLogger("tests.web.masking")
-    masking = PiiMaskingFilter()
+    masking = MaskingFilter()
     logger.addFilter(masking)
     try:
         with caplog.at_level(logging.INFO, logger="tests.web.masking"):
@@ -141,6 +141,6 @@ def test_uvicorn_access_lines_are_masked_and_still_format() -> None:
         ("127.0.0.1:5000", "GET", "/c?tel=%2B573001234567", "1.1", 200),
         None,
     )
-    assert PiiMaskingFilter().filter(record)
+    assert MaskingFilter().filter(record)
     line = AccessFormatter('%(client_addr)s "%(request_line)s" %(status_code)s').format(record)
     assert line == '127.0.0.1:5000 "GET /c?tel=+57•••••••567 HTTP/1.1" 200 OK'
