@@ -7,9 +7,12 @@ gives the dual bound ``L(p) = sum_i max_S (f_i(S) - p . use_i(S)) + p . cap``,
 which is >= the optimum for ANY ``p >= 0``: the reported upper bound is the
 smallest ``L`` evaluated on the full population, never an estimate.
 
-Price search: per-coordinate bracketing with secant steps (each constraint's
-use falls as its own price rises), warm-started on a random sample of
-customers with proportionally scaled capacities. The primal is the kernel's
+Price search: sign steps on a small sample, then Newton steps on use =
+capacity with a measured Jacobian, warm-started on a random sample of
+customers with proportionally scaled capacities. When Newton stalls (slots
+that every customer ranks alike make each slot's use jump between nothing
+and many times its room), a trust-region cutting-plane method minimises
+``L`` directly from its values and subgradients. The primal is the kernel's
 choice at the best prices, repaired (drop the cheapest attempts from any
 over-used constraint), greedily filled into the remaining room, and finally
 re-optimised exactly (OR-Tools) over the customers whose choice moves when
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from ortools.linear_solver.python import model_builder_helper as mbh
 
 from optimizer import kernel
 from optimizer.exact import solve_exact
@@ -212,6 +216,109 @@ def _newton(
         bound, _, _ = ev(anchor_p, write=True)
         best = min(best, bound)
     return _Search(anchor_p, best, it, anchor_u, trace)
+
+
+def _stalled(ev: _Evaluator, cons: _Constraints, s: _Search, tol: float) -> bool:
+    """Whether a search ended with some priced constraint still off balance."""
+    return _violation(ev, cons.active & ~cons.blocked, s.prices, s.usage) > tol
+
+
+def _cut_master(
+    cuts: list[tuple[float, F64, F64]],
+    center: F64,
+    best: float,
+    lo: F64,
+    hi: F64,
+    scale: F64,
+) -> tuple[F64, float] | None:
+    """Minimise the cutting-plane model of ``L`` over the box ``[lo, hi]`` (an LP).
+
+    ``cuts`` are ``(L(p_j), p_j, g_j)`` restricted to the free prices. The LP
+    is posed in steps from ``center`` in units of ``scale`` and in ``L``
+    relative to ``best``, so its coefficients are O(1) whatever the currency.
+    Returns (prices, model value) or None when the LP solver gives up.
+    """
+    k = center.size
+    unit = max(abs(best), 1.0)
+    h = mbh.ModelBuilderHelper()
+    # variables: the k price steps, then z (the model's L)
+    lower = np.append((lo - center) / scale, -np.inf)
+    upper = np.append((hi - center) / scale, np.inf)
+    integral = np.zeros(k + 1, np.bool_)
+    xv = h.add_var_array_with_bounds(lower, upper, integral, "d")  # type: ignore[arg-type]
+    idx = [int(xv[k])] + [int(xv[q]) for q in range(k)]
+    h.set_objective_coefficients([idx[0]], [1.0])
+    h.set_maximize(False)
+    for value, at, g in cuts:
+        # z >= L_j + g_j . (p - p_j), with p = center + scale * d
+        ct = h.add_linear_constraint()
+        h.set_constraint_lower_bound(ct, (value - best + float(g @ (center - at))) / unit)
+        h.set_constraint_upper_bound(ct, np.inf)
+        for var, coef in zip(idx, [1.0, *(-g * scale / unit).tolist()], strict=True):
+            h.add_term_to_constraint(ct, var, coef)
+    solver = mbh.ModelSolverHelper("glop")
+    solver.solve(h)
+    if solver.status() != mbh.SolveStatus.OPTIMAL:
+        return None
+    vals = np.asarray(solver.variable_values())
+    prices = np.clip(center + scale * vals[:k], lo, hi)
+    return prices, best + float(vals[k]) * unit
+
+
+def _bundle(
+    ev: _Evaluator, cons: _Constraints, start: F64, ref: F64, iters: int, tol: float
+) -> _Search:
+    """Minimise the dual ``L`` by cutting planes in a trust region (box) of prices.
+
+    Newton on use = capacity stalls when the slots are near-perfect
+    substitutes: every customer ranks the hours alike, so a few percent on one
+    price moves a slot's whole demand to its neighbour, use flips between 0 and
+    many times the room, and the measured slopes are noise. ``L`` itself is
+    convex and each evaluation gives a subgradient ``cap - use``, so the LP over
+    the cuts collected so far, inside a box around the best prices, always
+    points somewhere useful. The box grows after a step that delivers at least
+    a tenth of the predicted decrease and shrinks otherwise; the search stops
+    when the model promises less than ``tol`` relative improvement.
+
+    ``ref`` sets the price scale of constraints that start at zero. Every
+    evaluated ``L`` is a valid bound; the evaluator's choice is left at the
+    returned (best) prices.
+    """
+    free = np.flatnonzero(cons.active & ~cons.blocked)
+    if free.size == 0 or iters <= 0:
+        return _Search(start, np.inf, 0, np.zeros(start.size), [])
+    scale = np.maximum(np.maximum(start[free], ref[free]), 1e-9)
+    center = start.copy()
+    best, _, u_best = ev(center, write=True)
+    at_center = True
+    cuts = [(best, center[free].copy(), ev.cap[free] - u_best[free])]
+    delta = scale.copy()
+    trace = [_violation(ev, cons.active & ~cons.blocked, center, u_best)]
+    steps = 0
+    for _ in range(iters):
+        lo = np.maximum(center[free] - delta, 0.0)
+        hi = center[free] + delta
+        step = _cut_master(cuts, center[free], best, lo, hi, scale)
+        if step is None:
+            break
+        cand, predicted = step
+        if best - predicted <= tol * abs(best):
+            break
+        p = center.copy()
+        p[free] = cand
+        value, _, u = ev(p, write=True)
+        steps += 1
+        cuts.append((value, cand, ev.cap[free] - u[free]))
+        trace.append(_violation(ev, cons.active & ~cons.blocked, p, u))
+        if value <= best - 0.1 * (best - predicted):
+            center, best, u_best, at_center = p, value, u, True
+            delta = delta * 1.5
+        else:
+            at_center = False
+            delta = delta * 0.5
+    if not at_center:
+        ev(center, write=True)
+    return _Search(center, best, steps, u_best, trace)
 
 
 def _initial_guess(problem: Problem, cons: _Constraints) -> F64:
@@ -413,6 +520,11 @@ def solve_scale(
     jac = _jacobian(fine, cons, warm, 1.0)
     if fine.p is not problem:
         refined = _newton(fine, cons, warm.prices, jac, 4, params.usage_tolerance)
+        if _stalled(fine, cons, refined, params.usage_tolerance):
+            refined = _bundle(
+                fine, cons, refined.prices, init, params.bundle_iterations, params.gap_tolerance
+            )
+            stats["fine_sample_bundle_iterations"] = refined.iterations
         warm = refined
         stats["fine_sample_iterations"] = refined.iterations
     jac *= n / fine.p.n_customers
@@ -422,6 +534,12 @@ def solve_scale(
     if rough.p is problem:
         s = _Search(s.prices, min(s.bound, warm.bound), s.iterations, s.usage, s.trace)
     stats["price_iterations"] = s.iterations
+    if _stalled(ev, cons, s, params.usage_tolerance):
+        # Newton could not balance use (substitute slots): minimise L directly;
+        # every L evaluated on the way, Newton's included, is a valid bound
+        b = _bundle(ev, cons, s.prices, init, params.bundle_iterations, params.gap_tolerance)
+        stats["bundle_iterations"] = b.iterations
+        s = _Search(b.prices, min(s.bound, b.bound), s.iterations, b.usage, s.trace + b.trace)
     mark("full_prices")
     upper = s.bound
     stats["repaired_attempts"] = _repair(ev, cons)

@@ -202,6 +202,8 @@ class Params:
         max_iterations: price-search iterations on the full population.
         usage_tolerance: the full price search stops once every priced
             constraint's use is within this share of its capacity.
+        bundle_iterations: most cutting-plane steps per population (sample,
+            then everyone) when Newton leaves a constraint off balance.
         sample_size: customers in the sample that refines the warm-start
             prices and measures how each constraint's use responds to prices.
         sample_size_rough: customers in the first, rough price search.
@@ -219,6 +221,7 @@ class Params:
     gap_tolerance: float = 1e-4
     max_iterations: int = 8
     usage_tolerance: float = 1.5e-2
+    bundle_iterations: int = 150
     sample_size: int = 50_000
     sample_size_rough: int = 10_000
     parallel: bool = False

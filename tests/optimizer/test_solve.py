@@ -7,7 +7,7 @@ import pytest
 
 import optimizer as o
 from optimizer.synthetic import synthetic_problem
-from tests.optimizer.instances import random_problem
+from tests.optimizer.instances import random_problem, substitute_slots_problem
 
 SEEDS = range(8)
 
@@ -50,6 +50,24 @@ def test_decomposition_gap_shrinks_with_scale() -> None:
     assert plan.voice_minute_price.max() > 0
     assert plan.budget_price[1] > 0  # the SMS budget binds too
     assert plan.agent_hour_value.shape == (problem.n_slots,)
+
+
+def test_price_search_converges_when_every_customer_ranks_the_slots_alike() -> None:
+    # One contact a day, ~3% of customers fit in voice, hours ranked alike by
+    # all: each slot's use flips between 0 and ~25x its room as prices move.
+    # Newton alone stalled at prices ~10x too low (gap ~58% here, 83% on the
+    # 1M-customer Colombian day); the bound must come from near the dual optimum.
+    problem = substitute_slots_problem(20_000)
+    plan = o.solve(problem, o.Params(method="scale", marginal_max_customers=0))
+    assert o.check_plan(problem, plan) == []
+    assert plan.gap <= 0.02
+    assert int(plan.stats["bundle_iterations"]) > 0
+    # the scarce rooms are (almost) used up and priced
+    counts = np.bincount(plan.channel, minlength=problem.n_channels)
+    voice_calls = problem.voice_capacity().sum() / 1.1
+    assert counts[0] >= 0.97 * voice_calls - problem.n_slots
+    assert counts[1] >= 0.97 * problem.budget[1]
+    assert (plan.voice_minute_price > 0).all() and plan.budget_price[1] > 0
 
 
 def test_attempts_come_in_priority_order() -> None:
