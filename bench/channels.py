@@ -9,8 +9,11 @@ stand-in over real HTTP (its own process) → outcome row, carried by
 throwaway PostgreSQL database (the production path) unless ``--sqlite``.
 ``email_per_s`` / ``sms_per_s`` count messages sent (accepted by the stand-in
 and recorded) over the wall time from the first job's start to the last
-job's end. ``--profile N`` also runs one batch of N emails and one of N SMS
-in this process under cProfile and reports where the time goes.
+job's end; ``worker_cpu_ms_per_message`` (per channel) is the CPU the worker
+processes spent per message carried through, steadier than rates on a
+machine that is doing other work too. ``--profile N`` also runs one batch of
+N emails and one of N SMS in this process under cProfile and reports where
+the time goes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import io
 import json
 import os
 import pstats
+import resource
 import subprocess
 import sys
 import time
@@ -30,6 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import sqlalchemy as sa
 from redis import Redis
 from rq import Queue
@@ -125,8 +130,18 @@ def batches(ids: list[str], channel: str, size: int, tag: str) -> list[MessageBa
     ]
 
 
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent on anything but idling, since boot."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
 def run_workers(
-    settings: MessagingSettings, redis: Redis, work: list[MessageBatch], workers: int
+    settings: MessagingSettings,
+    redis: Redis,
+    work: list[MessageBatch],
+    workers: int,
+    standin: psutil.Process,
 ) -> dict[str, Any]:
     queue = Queue(settings.queue, connection=redis)
     jobs = [enqueue_batch(queue, b, retry=None) for b in work]
@@ -150,8 +165,13 @@ def run_workers(
         )
         for _ in range(workers)
     ]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    standin_before, machine_before = sum(standin.cpu_times()[:2]), busy_cpu_s()
     for p in procs:
         p.wait()
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    standin_s = sum(standin.cpu_times()[:2]) - standin_before
+    machine_s = busy_cpu_s() - machine_before
     totals: dict[str, Any] = {"sent": 0, "failed": 0, "dropped": 0, "refused": 0}
     starts, ends = [], []
     for j in jobs:
@@ -165,6 +185,20 @@ def run_workers(
         starts.append(job.started_at)
         ends.append(job.ended_at)
     totals["seconds"] = round((max(ends) - min(starts)).total_seconds(), 2)
+    # CPU the workers burnt (user + system), per message carried through: unlike
+    # messages per second it hardly moves when other work shares the machine.
+    cpu_s = sum(getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime"))
+    processed = sum(len(b.messages) for b in work)
+    totals["worker_cpu_s"] = round(cpu_s, 2)
+    totals["worker_cpu_ms_per_message"] = round(cpu_s / max(1, processed) * 1000, 3)
+    # Where the machine's CPU went while the workers ran: workers, the provider
+    # stand-in (a test double sharing these cores), and the rest, which on a
+    # quiet machine is PostgreSQL and Redis.
+    totals["cpu_ms_per_message"] = {
+        "workers": round(cpu_s / max(1, processed) * 1000, 3),
+        "standin": round(standin_s / max(1, processed) * 1000, 3),
+        "rest": round((machine_s - cpu_s - standin_s) / max(1, processed) * 1000, 3),
+    }
     return totals
 
 
@@ -239,10 +273,17 @@ def main() -> None:
             opt_out_url="https://bank.example/opt-out/{customer}/{channel}",
             queue="bench-messages",
         )
+        standin_proc = psutil.Process(standin.pid)
         email = run_workers(
-            settings, redis, batches(ids, "email", args.email_batch, "b"), args.workers
+            settings,
+            redis,
+            batches(ids, "email", args.email_batch, "b"),
+            args.workers,
+            standin_proc,
         )
-        sms = run_workers(settings, redis, batches(ids, "sms", args.sms_batch, "b"), args.workers)
+        sms = run_workers(
+            settings, redis, batches(ids, "sms", args.sms_batch, "b"), args.workers, standin_proc
+        )
         engine = make_engine(url)
         with engine.connect() as conn:
             rows = conn.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar_one()

@@ -87,6 +87,9 @@ def worker(
     # Work horses rebuild their settings from the environment.
     os.environ.update(settings.to_env())
     redis = Redis.from_url(settings.redis_url)
+    from campaigns.jobs.queue import settle_heap
+
+    settle_heap()  # work horses fork from here and inherit the frozen heap
     Worker([settings.queue], connection=redis).work(with_scheduler=True, burst=burst)
 
 

@@ -40,6 +40,9 @@ def worker(
     os.environ.update(messaging.to_env())
     os.environ["CADENCIA_DATABASE_URL"] = settings.database_url
     names = [q.strip() for q in queues.split(",") if q.strip()]
+    from campaigns.jobs.queue import settle_heap
+
+    settle_heap()  # work horses fork from here and inherit the frozen heap
     pool = WorkerPool(names, connection=Redis.from_url(settings.redis_url), num_workers=workers)
     err_console.print(f"{workers} workers on {names} (Redis {settings.redis_url})")
     pool.start(burst=burst)

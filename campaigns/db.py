@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -17,6 +19,22 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 def is_sqlite(engine: Engine) -> bool:
     """True when ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+READ_ONLY = "cadencia_read_only"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only, in one transaction that takes no write lock.
+
+    On SQLite every other transaction begins IMMEDIATE (it holds the single
+    write lock from the start); a worker that only reads (the 360 context, the
+    guard's first look at histories) must not queue behind the writers for it.
+    On PostgreSQL this is a plain read committed transaction.
+    """
+    with engine.connect() as conn, conn.execution_options(**{READ_ONLY: True}).begin():
+        yield conn
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -46,7 +64,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock at BEGIN, so check-then-insert
             # sequences (the contact guard) are serialised across processes.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A snapshot read (see ``reading``) needs no lock: under WAL a
+            # deferred transaction sees one consistent state beside writers.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -10,6 +10,7 @@ after the debtor's allowed contact hours have closed.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,12 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
 
 from channels.errors import SettingsError, TransportError
@@ -30,6 +27,7 @@ from channels.ratelimit import RateKey, RateLimiter, acquire_blocking
 from channels.report import SendReport
 from channels.retry import RetryPolicy, call_with_retry, parse_retry_after
 from channels.settings import ChannelSettings
+from channels.twilio_http import BaseUrlHttpClient
 
 PROVIDER = "twilio"
 WHATSAPP_SESSION = timedelta(hours=24)
@@ -71,68 +69,6 @@ def _address(number: str, channel: str) -> str:
     return number
 
 
-class BaseUrlHttpClient(TwilioHttpClient):
-    """``TwilioHttpClient`` that sends every request to ``base_url`` instead of
-    ``*.twilio.com`` (a regional edge, a proxy, or the local stand-in), keeping
-    the path. Remembers each thread's last response so callers can read headers
-    such as ``Retry-After`` that ``TwilioRestException`` does not carry."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float,
-        pool_connections: bool = True,
-        trust_env: bool = True,
-    ) -> None:
-        super().__init__(pool_connections=pool_connections, timeout=timeout)
-        parts = urlsplit(base_url.rstrip("/"))
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"Twilio base URL {base_url!r} must be http(s)://host[:port][/prefix]")
-        self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
-        self._local = threading.local()
-        if self.session is not None:
-            # Threads of one transport share the pool; size it for them.
-            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
-            self.session.mount("http://", adapter)
-            self.session.mount("https://", adapter)
-            # requests re-reads proxy variables from os.environ on every call
-            # (about a tenth of the client's CPU per message); a deployment
-            # that needs no *_PROXY / CA-bundle variables can switch it off.
-            self.session.trust_env = trust_env
-
-    def rewrite(self, url: str) -> str:
-        """``https://api.twilio.com/2010-04-01/...`` → ``<base>/2010-04-01/...``."""
-        parts = urlsplit(url)
-        return urlunsplit((self._scheme, self._netloc, self._prefix + parts.path, parts.query, ""))
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        """Send the request to the rewritten URL and remember the response."""
-        response = super().request(
-            method, self.rewrite(url), params, data, headers, auth, timeout, allow_redirects
-        )
-        self._local.last = response
-        return response
-
-    def last_response_header(self, name: str) -> str | None:
-        """A header of this thread's last response, if any."""
-        last: Response | None = getattr(self._local, "last", None)
-        if last is None or not last.headers:
-            return None
-        value = last.headers.get(name)
-        return str(value) if value is not None else None
-
-
 class TwilioTransport:
     """Sends ``TextMessage``s through ``twilio.rest.Client`` with explicit timeouts.
 
@@ -167,6 +103,11 @@ class TwilioTransport:
         self._limiter = limiter
         self._sleep = sleep
         self._clock = clock
+        # One pool for the transport's life: starting eight threads per send()
+        # cost ~0.2 ms per SMS. Remembered with its process id, because a
+        # forked child inherits the pool object but none of its threads.
+        self._pool: tuple[int, int, ThreadPoolExecutor] | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: ChannelSettings, **kwargs: Any) -> TwilioTransport:
@@ -215,25 +156,8 @@ class TwilioTransport:
             raise classify_twilio_error(
                 exc, self._http.last_response_header("Retry-After")
             ) from None
-        except requests.exceptions.ConnectTimeout as exc:
-            raise TransportError(
-                f"Twilio connect timeout: {exc}", provider=PROVIDER, permanent=False
-            ) from None
-        except requests.exceptions.Timeout as exc:
-            raise TransportError(
-                f"Twilio timed out after {self._timeout}s: {exc}",
-                provider=PROVIDER,
-                permanent=False,
-                ambiguous=True,
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            refused = "NewConnectionError" in repr(exc) or "Connection refused" in str(exc)
-            raise TransportError(
-                f"Twilio unreachable: {exc}",
-                provider=PROVIDER,
-                permanent=False,
-                ambiguous=not refused,
-            ) from None
+        except TransportError:
+            raise  # the HTTP client classified a connection failure
         except TwilioException as exc:
             raise TransportError(
                 f"Twilio client error: {exc}", provider=PROVIDER, permanent=False, ambiguous=True
@@ -305,9 +229,26 @@ class TwilioTransport:
             for item in ready:
                 one(item)
         else:
-            with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                list(pool.map(one, ready))
+            list(self._executor(concurrency).map(one, ready))
         return report
+
+    def _executor(self, concurrency: int) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            pid = os.getpid()
+            if self._pool is not None and self._pool[:2] == (pid, concurrency):
+                return self._pool[2]
+            if self._pool is not None and self._pool[0] == pid:
+                self._pool[2].shutdown(wait=True)
+            pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="twilio-send")
+            self._pool = (pid, concurrency, pool)
+            return pool
+
+    def close(self) -> None:
+        """Stop the sending threads (idempotent); a later ``send`` starts new ones."""
+        with self._pool_lock:
+            if self._pool is not None and self._pool[0] == os.getpid():
+                self._pool[2].shutdown(wait=True)
+            self._pool = None
 
 
 def _check_validity(seconds: int, name: str) -> None:

@@ -33,10 +33,10 @@ from campaigns.jobs.outcomes import latest_outcomes, regresses
 from campaigns.jobs.plan import MessageBatch, PlannedMessage
 from campaigns.jobs.reconcile import Reconciler
 from campaigns.jobs.settings import MessagingSettings
-from campaigns.jobs.sql import one_of
-from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
+from campaigns.ledger.chain import EVENTS, LedgerEntry, append, existing_keys, lock_ledger
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.models import GuardDecisionRow
+from campaigns.sql import one_of
 from channels import (
     EmailMessage,
     RenderedMessage,
@@ -248,12 +248,18 @@ def record_outcomes(
     with engine.begin() as conn:
         lock_ledger(conn)
         ids = [a for a, _, _ in outcomes]
+        c = EVENTS.c
+        # Only what the outcome row copies: the attempt's extra (the guard's
+        # grants) and hashes would be read and parsed for nothing.
         attempts = {
             int(r.id): r
             for r in conn.execute(
-                sa.select(EVENTS).where(one_of(EVENTS.c.id, ids, conn.dialect.name))
+                sa.select(
+                    c.id, c.customer_id, c.debt_ids, c.channel, c.direction,
+                    c.contact_point, c.line_type, c.campaign,
+                ).where(one_of(c.id, ids, conn.dialect.name))
             )
-        }
+        }  # fmt: skip
         current = latest_outcomes(conn, ids)
         entries = []
         for attempt_id, outcome, extra in outcomes:
@@ -387,7 +393,12 @@ def process_batch(
     report = BatchReport(batch.batch_id)
     if now >= batch.deadline:
         why = f"slot closed at {batch.deadline.isoformat()}; job ran at {now.isoformat()}"
-        _note(rt.engine, batch, now, [(m.key, m.customer_id, None, why) for m in batch.messages])
+        # Only messages never attempted are noted as dropped: an attempt an
+        # earlier run made stands, and a refusal beside it would mislead an audit.
+        with rt.engine.connect() as conn:
+            attempted = existing_keys(conn, (m.key for m in batch.messages))
+        unattempted = [m for m in batch.messages if m.key not in attempted]
+        _note(rt.engine, batch, now, [(m.key, m.customer_id, None, why) for m in unattempted])
         # Attempts an earlier run reserved but provably never sent must not stay
         # pending forever: they are settled as failed, with the reason.
         record_outcomes(
@@ -399,7 +410,8 @@ def process_batch(
             now=now,
         )
         report.failed = len(not_sent)
-        report.dropped = len(batch.messages) - len(not_sent)
+        report.dropped = len(unattempted)
+        report.already_done = len(attempted) - len(not_sent & set(attempted.values()))
         return report, set()
     missing = _missing_sender(rt, batch)
     if missing is not None:

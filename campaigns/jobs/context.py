@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.jobs.plan import Channel
-from campaigns.jobs.sql import one_of
 from campaigns.models import Account, ContactPoint, Customer
+from campaigns.sql import one_of
 from channels import AccountView, CustomerView
 
 # The rule packs that apply to a debtor, by where they live; the house rules

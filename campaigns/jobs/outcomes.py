@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from campaigns.jobs.sql import one_of
 from campaigns.ledger.chain import EVENTS
+from campaigns.sql import one_of
 
 # How far along an attempt is: a later event may not lower it.
 RANK = {"sent": 1, "delivered": 2, "failed": 2, "bounced": 2, "replied": 3}

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from campaigns.models import ContactEventRow, LedgerHead
+from campaigns.sql import one_of
 
 GENESIS = "0" * 64
 # Any constant works; it only has to be the same for every Cadencia process.
@@ -103,6 +104,23 @@ def _head(conn: Connection) -> tuple[str, int]:
     return (GENESIS, 0) if row is None else (str(row[0]), int(row[1]))
 
 
+def ledger_mark(conn: Connection) -> int:
+    """The id of the newest committed ledger row (0 for an empty ledger).
+
+    Every row is inserted under the ledger lock, held until its transaction
+    commits, so ids grow in commit order: a row not yet visible when the mark
+    was read gets a larger id. ``written_since`` then finds it.
+    """
+    value = conn.execute(sa.select(LedgerHead.last_event_id).where(LedgerHead.id == 1)).scalar()
+    return int(value) if value is not None else 0
+
+
+def written_since(conn: Connection, mark: int) -> set[str]:
+    """Customers with a ledger row newer than ``mark``."""
+    rows = conn.execute(sa.select(EVENTS.c.customer_id).where(EVENTS.c.id > mark).distinct())
+    return {str(r[0]) for r in rows}
+
+
 def existing_keys(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
     """Which idempotency keys are already in the ledger, with their row ids."""
     found: dict[str, int] = {}
@@ -111,7 +129,7 @@ def existing_keys(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
         chunk = wanted[start : start + 500]
         rows = conn.execute(
             sa.select(EVENTS.c.idempotency_key, EVENTS.c.id).where(
-                EVENTS.c.idempotency_key.in_(chunk)
+                one_of(EVENTS.c.idempotency_key, chunk, conn.dialect.name)
             )
         )
         found.update({str(k): int(i) for k, i in rows})

@@ -22,8 +22,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from campaigns.ledger.chain import LedgerEntry, append, existing_keys, lock_ledger
-from campaigns.ledger.history import PENDING_WORST_OUTCOME, CustomerHistory, customer_histories
+from campaigns.db import reading
+from campaigns.ledger.chain import (
+    LedgerEntry,
+    append,
+    existing_keys,
+    ledger_mark,
+    lock_ledger,
+    written_since,
+)
+from campaigns.ledger.history import (
+    PENDING_WORST_OUTCOME,
+    ConsentRows,
+    CustomerHistory,
+    consent_events_from_rows,
+    consent_rows,
+    customer_histories,
+)
 from campaigns.models import GuardDecisionRow
 from compliance import Decision, Event, Pack, Proposal, RuleResult, evaluate
 from compliance.evaluation import FAIL_CLOSED
@@ -114,64 +129,122 @@ def guard_and_reserve(
         return [GuardResult(r.key, False, None, _refusal(reason)) for r in requests]
 
 
+@dataclass
+class _Decided:
+    """Phase-one results for a batch: a decision and, if allowed, its pending row, by key."""
+
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+
+
+def _decide(
+    requests: Sequence[ContactRequest], histories: dict[str, CustomerHistory], out: _Decided
+) -> None:
+    """Evaluate ``requests`` in order; each allowed one joins its customer's history."""
+    for request in requests:
+        p = request.proposal
+        history = histories[p.customer_id]
+        decision = evaluate(request.packs, _before(history.events, p.at), p)
+        flight = _in_flight(history, p)
+        decision = Decision(decision.allowed and flight.ok, (*decision.results, flight))
+        out.decisions[request.key] = decision
+        out.entries.pop(request.key, None)
+        if not decision.allowed:
+            continue
+        out.entries[request.key] = LedgerEntry(
+            at=p.at,
+            customer_id=p.customer_id,
+            debt_ids=p.debt_ids,
+            channel=p.channel,
+            direction="outbound",
+            kind="attempt",
+            status="pending",
+            contact_point=p.contact_point,
+            line_type=p.line_type,
+            campaign=p.campaign,
+            # What the decision rested on, so `cadencia audit violations`
+            # can later re-judge this attempt by the rules of its day.
+            extra={
+                **request.extra,
+                "packs": [pack.name for pack in request.packs],
+                "timezones": list(p.timezones),
+                "autodialed": p.autodialed,
+                "agent_guaranteed": p.agent_guaranteed,
+            },
+            idempotency_key=request.key,
+        )
+        history.in_flight.append((p.channel, p.at))
+        history.events.append(_pending_event(out.entries[request.key]))
+
+
+def _pending_event(entry: LedgerEntry) -> Event:
+    """The event a just-reserved attempt adds to its customer's history.
+
+    It counts as the channel's worst outcome until the real one arrives.
+    """
+    return Event(
+        at=entry.at,
+        customer_id=entry.customer_id,
+        debt_ids=entry.debt_ids,
+        channel=entry.channel,
+        direction=entry.direction,
+        kind=entry.kind,
+        outcome=PENDING_WORST_OUTCOME[entry.channel],
+        contact_point=entry.contact_point,
+        campaign=entry.campaign,
+        line_type=entry.line_type,
+    )
+
+
+def _since(requests: Sequence[ContactRequest], now: dt.datetime) -> dt.datetime:
+    return min((r.proposal.at for r in requests), default=now) - LOOKBACK
+
+
+def _consent_moved(before: ConsentRows, after: ConsentRows) -> set[str]:
+    return {c for c in before.keys() | after.keys() if before.get(c) != after.get(c)}
+
+
 def _guard(
     engine: Engine, requests: Sequence[ContactRequest], now: dt.datetime
 ) -> list[GuardResult]:
-    results: list[GuardResult] = []
-    with engine.begin() as conn:
-        lock_ledger(conn)
+    # Phase one, without the lock: read every history and decide. This is
+    # most of the work, and two workers do it side by side.
+    with reading(engine) as conn:
+        mark = ledger_mark(conn)
         replayed = existing_keys(conn, (r.key for r in requests))
         fresh = [r for r in requests if r.key not in replayed]
-        since = min((r.proposal.at for r in fresh), default=now) - LOOKBACK
-        histories = customer_histories(conn, sorted({r.proposal.customer_id for r in fresh}), since)
-        decisions: dict[str, Decision] = {}
-        entries: list[LedgerEntry] = []
-        for request in fresh:
-            p = request.proposal
-            history = histories[p.customer_id]
-            decision = evaluate(request.packs, _before(history.events, p.at), p)
-            flight = _in_flight(history, p)
-            decision = Decision(decision.allowed and flight.ok, (*decision.results, flight))
-            decisions[request.key] = decision
-            if decision.allowed:
-                entry = LedgerEntry(
-                    at=p.at,
-                    customer_id=p.customer_id,
-                    debt_ids=p.debt_ids,
-                    channel=p.channel,
-                    direction="outbound",
-                    kind="attempt",
-                    status="pending",
-                    contact_point=p.contact_point,
-                    line_type=p.line_type,
-                    campaign=p.campaign,
-                    # What the decision rested on, so `cadencia audit violations`
-                    # can later re-judge this attempt by the rules of its day.
-                    extra={
-                        **request.extra,
-                        "packs": [pack.name for pack in request.packs],
-                        "timezones": list(p.timezones),
-                        "autodialed": p.autodialed,
-                        "agent_guaranteed": p.agent_guaranteed,
-                    },
-                    idempotency_key=request.key,
-                )
-                entries.append(entry)
-                history.in_flight.append((p.channel, p.at))
-                history.events.append(
-                    Event(
-                        at=p.at,
-                        customer_id=p.customer_id,
-                        debt_ids=p.debt_ids,
-                        channel=p.channel,
-                        direction="outbound",
-                        kind="attempt",
-                        outcome=PENDING_WORST_OUTCOME[p.channel],
-                        contact_point=p.contact_point,
-                        campaign=p.campaign,
-                        line_type=p.line_type,
-                    )
-                )
+        customers = sorted({r.proposal.customer_id for r in fresh})
+        points = consent_rows(conn, customers)
+        consents = consent_events_from_rows(points)
+        histories = customer_histories(conn, customers, _since(fresh, now), consents)
+    decided = _Decided()
+    _decide(fresh, histories, decided)
+
+    # Phase two, under the lock: whatever changed since phase one is decided
+    # again from what is now committed, so the check-then-reserve stays
+    # atomic (a worker racing for the same debtor cannot slip past a limit).
+    # A customer changed if the ledger gained a row of theirs after the mark
+    # (a concurrent reservation, an outcome, an opt-out), or if their consent
+    # state moved (the bank's file re-imported meanwhile).
+    with engine.begin() as conn:
+        lock_ledger(conn)
+        # Raw rows are compared; events are rebuilt only for the customers redecided.
+        points_now = consent_rows(conn, customers)
+        changed = written_since(conn, mark) & set(customers)
+        changed |= _consent_moved(points, points_now)
+        if changed:
+            # A key another worker appended meanwhile is a replay now; its
+            # phase-one decision is simply never read again.
+            late = existing_keys(conn, (r.key for r in fresh if r.proposal.customer_id in changed))
+            replayed.update(late)
+            fresh = [r for r in fresh if r.key not in late]
+            again = [r for r in fresh if r.proposal.customer_id in changed]
+            consents_now = consent_events_from_rows(
+                {c: rows for c, rows in points_now.items() if c in changed}
+            )
+            recent = customer_histories(conn, sorted(changed), _since(again, now), consents_now)
+            _decide(again, recent, decided)
+        entries = [decided.entries[r.key] for r in fresh if r.key in decided.entries]
         ids = dict(
             zip((e.idempotency_key for e in entries), append(conn, entries, now=now), strict=True)
         )
@@ -184,13 +257,14 @@ def _guard(
                         "request_key": r.key,
                         "customer_id": r.proposal.customer_id,
                         "channel": r.proposal.channel,
-                        "allowed": decisions[r.key].allowed,
+                        "allowed": decided.decisions[r.key].allowed,
                         "attempt_id": ids.get(r.key),
-                        "rules": json.dumps(decisions[r.key].to_dict()["rules"]),
+                        "rules": json.dumps(decided.decisions[r.key].to_dict()["rules"]),
                     }
                     for r in fresh
                 ],
             )
+    results: list[GuardResult] = []
     for request in requests:
         if request.key in replayed:
             results.append(
@@ -199,7 +273,7 @@ def _guard(
                 )
             )
         else:
-            decision = decisions[request.key]
+            decision = decided.decisions[request.key]
             results.append(
                 GuardResult(request.key, decision.allowed, ids.get(request.key), decision)
             )

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.models import ContactEventRow, ContactPoint, Customer
+from campaigns.sql import one_of
 from compliance import Event
 
 EVENTS: sa.Table = ContactEventRow.__table__  # type: ignore[assignment]
@@ -68,7 +69,9 @@ def ledger_rows(conn: Connection, customer_ids: Sequence[str], since: dt.datetim
         chunk = list(customer_ids[start : start + CHUNK])
         rows.extend(
             conn.execute(
-                sa.select(EVENTS).where(EVENTS.c.customer_id.in_(chunk), EVENTS.c.at >= since)
+                sa.select(EVENTS).where(
+                    one_of(EVENTS.c.customer_id, chunk, conn.dialect.name), EVENTS.c.at >= since
+                )
             )
         )
     rows.sort(key=lambda r: r.id)
@@ -97,7 +100,13 @@ def events_from_rows(rows: Iterable[Any]) -> list[Event]:
 
 
 def _point_event(
-    cid: str, channel: str, point: Any, kind: str, at: dt.datetime, granted: bool | None = None
+    cid: str,
+    channel: str,
+    value: str,
+    line_type: str | None,
+    kind: str,
+    at: dt.datetime,
+    granted: bool | None = None,
 ) -> Event:
     return Event(
         at=at,
@@ -106,15 +115,21 @@ def _point_event(
         channel=channel,
         direction="inbound",
         kind=kind,
-        contact_point=point.value,
-        line_type=point.line_type,
+        contact_point=value,
+        line_type=line_type,
         granted=granted,
     )
 
 
-def consent_events(conn: Connection, customer_ids: Sequence[str]) -> dict[str, list[Event]]:
-    """Consent and opt-out records implied by the contact points' current state."""
-    out: dict[str, list[Event]] = defaultdict(list)
+ConsentRows = dict[str, frozenset[tuple[Any, ...]]]
+
+
+def consent_rows(conn: Connection, customer_ids: Sequence[str]) -> ConsentRows:
+    """Each customer's contact points as plain tuples (kind, value, line type, consent, dates).
+
+    Comparing two readings tells whether a customer's consent state moved.
+    """
+    out: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
     for start in range(0, len(customer_ids), CHUNK):
         chunk = list(customer_ids[start : start + CHUNK])
         query = (
@@ -128,21 +143,38 @@ def consent_events(conn: Connection, customer_ids: Sequence[str]) -> dict[str, l
                 ContactPoint.opted_out_at,
             )
             .join(ContactPoint, ContactPoint.customer_id == Customer.id)
-            .where(Customer.external_id.in_(chunk))
+            .where(one_of(Customer.external_id, chunk, conn.dialect.name))
         )
-        for point in conn.execute(query):
-            cid = point.external_id
-            for channel in POINT_CHANNELS[point.kind]:
-                if point.consent in ("granted", "denied") and point.consent_at is not None:
-                    granted = point.consent == "granted"
+        for row in conn.execute(query):
+            out[row[0]].add(tuple(row[1:]))
+    return {cid: frozenset(points) for cid, points in out.items()}
+
+
+def consent_events_from_rows(rows: ConsentRows) -> dict[str, list[Event]]:
+    """Consent and opt-out records implied by ``consent_rows``."""
+    out: dict[str, list[Event]] = defaultdict(list)
+    for cid, points in rows.items():
+        for kind, value, line_type, consent, consent_at, opted_out_at in sorted(
+            points, key=lambda p: (p[0], p[1])
+        ):
+            for channel in POINT_CHANNELS[kind]:
+                if consent in ("granted", "denied") and consent_at is not None:
                     out[cid].append(
-                        _point_event(cid, channel, point, "consent", point.consent_at, granted)
-                    )
-                if point.opted_out_at is not None:
+                        _point_event(
+                            cid, channel, value, line_type, "consent", consent_at,
+                            consent == "granted",
+                        )
+                    )  # fmt: skip
+                if opted_out_at is not None:
                     out[cid].append(
-                        _point_event(cid, channel, point, "opt_out", point.opted_out_at)
+                        _point_event(cid, channel, value, line_type, "opt_out", opted_out_at)
                     )
     return out
+
+
+def consent_events(conn: Connection, customer_ids: Sequence[str]) -> dict[str, list[Event]]:
+    """Consent and opt-out records implied by the contact points' current state."""
+    return consent_events_from_rows(consent_rows(conn, customer_ids))
 
 
 @dataclass
@@ -154,9 +186,15 @@ class CustomerHistory:
 
 
 def customer_histories(
-    conn: Connection, customer_ids: Sequence[str], since: dt.datetime
+    conn: Connection,
+    customer_ids: Sequence[str],
+    since: dt.datetime,
+    consents: dict[str, list[Event]] | None = None,
 ) -> dict[str, CustomerHistory]:
-    """Each customer's history since ``since`` (consents of any age included), by time."""
+    """Each customer's history since ``since`` (consents of any age included), by time.
+
+    ``consents``: ``consent_events`` for these customers, if already read.
+    """
     histories: dict[str, CustomerHistory] = defaultdict(CustomerHistory)
     rows = ledger_rows(conn, customer_ids, since)
     resolved = {int(r.resolves_id) for r in rows if r.resolves_id is not None}
@@ -165,8 +203,10 @@ def customer_histories(
             histories[row.customer_id].in_flight.append((row.channel, row.at))
     for event in events_from_rows(rows):
         histories[event.customer_id].events.append(event)
-    for cid, events in consent_events(conn, customer_ids).items():
-        histories[cid].events.extend(events)
+    if consents is None:
+        consents = consent_events(conn, customer_ids)
+    for cid in customer_ids:
+        histories[cid].events.extend(consents.get(cid, ()))
     for history in histories.values():
         history.events.sort(key=lambda e: e.at)
     return histories

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -11,7 +12,8 @@ from channels.errors import TransportError
 from channels.ratelimit import RateKey, RateLimiter
 from channels.retry import RetryPolicy
 from channels.standin import StandinHandle
-from channels.twilio_transport import BaseUrlHttpClient, TextMessage, TwilioTransport
+from channels.twilio_http import BaseUrlHttpClient
+from channels.twilio_transport import TextMessage, TwilioTransport
 
 OURS = "+15005550006"
 
@@ -184,3 +186,30 @@ def test_report_counts_http_requests_including_retries(provider: StandinHandle) 
     report = _transport(provider, sleep=Sleeps()).send(messages, concurrency=1)
     assert len(report.accepted) == 3
     assert report.requests == 4 == provider.state.counts["twilio.requests"]
+
+
+def test_sends_reuse_one_pool_and_a_forked_child_gets_its_own(provider: StandinHandle) -> None:
+    """The sending threads outlive one send(); a fork (RQ's default worker) starts fresh ones."""
+    transport = _transport(provider)
+
+    def batch(tag: str) -> list[TextMessage]:
+        return [TextMessage(f"{tag}{i}", f"+52155123401{i:02d}", OURS, tag) for i in range(6)]
+
+    assert len(transport.send(batch("a"), concurrency=3).accepted) == 6
+    pool = transport._executor(3)
+    assert len(transport.send(batch("b"), concurrency=3).accepted) == 6
+    assert transport._executor(3) is pool
+    child = os.fork()
+    if child == 0:  # the child inherits the pool object but not its threads
+        try:
+            ok = len(transport.send(batch("c"), concurrency=3).accepted) == 6
+            transport.close()
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert transport._executor(3) is pool  # the parent's pool survives the child
+    transport.close()
+    assert len(transport.send(batch("d"), concurrency=3).accepted) == 6
+    transport.close()
+    assert sorted({t.body for t in provider.state.sent_texts()}) == ["a", "b", "c", "d"]
