@@ -95,6 +95,10 @@ class Dialer(_Strict):
     ring_timeout_s: Annotated[int, Field(ge=10, le=60)] = 25
     amd: bool = True
     queue: str = "cadencia"
+    # The Asterisk server that dials this campaign: its dial sessions go on the
+    # RQ queue ``dialer-<server>``, worked by that server's worker group. Empty:
+    # the one default server (queue ``dialer``).
+    server: Annotated[str, Field(pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")] = ""
 
 
 class Priors(_Strict):

@@ -25,15 +25,20 @@ POLL_SECONDS = 2.0
 
 
 def _execution_step(redis_url: str) -> Step:
-    """Dispatch to the message queue (and dial sessions) on ``redis_url``."""
+    """Dispatch message batches and voice slots' dial sessions to the queues on ``redis_url``."""
     from redis import Redis
     from rq import Queue
 
-    from campaigns.cli_ops import MESSAGE_QUEUE
+    from campaigns.cli_ops import DIAL_QUEUE, MESSAGE_QUEUE
+    from campaigns.dialing import voice_dispatcher
     from campaigns.run.execute import execution_step
 
+    redis = Redis.from_url(redis_url)
+    clock = Clock.from_env()
     return execution_step(
-        Queue(MESSAGE_QUEUE, connection=Redis.from_url(redis_url)), clock=Clock.from_env()
+        Queue(MESSAGE_QUEUE, connection=redis),
+        voice=voice_dispatcher(Queue(DIAL_QUEUE, connection=redis), clock=clock),
+        clock=clock,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from redis import Redis
 from rq import Queue
@@ -11,7 +12,7 @@ from sqlalchemy.engine import Engine
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.dialing.hopper import RedisHopper, reserved_keys
-from campaigns.dialing.job import DialSlot, enqueue_dial_session
+from campaigns.dialing.job import DialSlot, enqueue_dial_session, session_queue_name
 from campaigns.models import Run
 from campaigns.report.data import plan_key
 from campaigns.run.dispatch import VoiceDispatcher
@@ -27,8 +28,12 @@ def dispatch_voice_slot(
     contacts: list[tuple[int, str]],
     *,
     clock: Clock | None = None,
+    resync: bool = False,
 ) -> DialSlot:
     """Fill the slot's hopper (once) in plan order and schedule its dial session.
+
+    The session goes on ``queue``, or on ``dialer-<server>`` (same Redis) when
+    the campaign names the Asterisk server that dials it.
 
     ``contacts`` are (planned contact id, customer id) in priority order, as
     ``campaigns.run.dispatch`` passes them. Both steps are idempotent: a
@@ -37,6 +42,9 @@ def dispatch_voice_slot(
     nor doubles the job.
     With a compressed ``clock`` (the demo's shared day) the job is scheduled
     for the real instant that clock reads the slot's start.
+    ``resync``: the slot was dispatched before; a session that is scheduled,
+    running or finished stays as it is, only one Redis lost (or that failed)
+    is scheduled again.
     """
     starts = slot_starts(campaign, run.day)
     if not 0 <= slot < len(starts):
@@ -45,16 +53,19 @@ def dispatch_voice_slot(
         )
     redis = queue.connection
     assert isinstance(redis, Redis)
+    if campaign.dialer.server:
+        # Only that Asterisk server's workers (AMI settings) may run its sessions.
+        queue = Queue(session_queue_name(campaign), connection=redis)
+    start = starts[slot]
+    clock = clock or Clock()
+    scale = clock.factor_at(start)
+    dial = DialSlot(run.id, slot, start, start + dt.timedelta(hours=1), scale)
     hopper = RedisHopper(redis, run.id, slot)
     if not hopper.exists():
         # a contact already reserved (a dispatch that crashed after filling,
         # then Redis lost the hopper) must be reconciled, never dialed blindly
         hopper.fill(contacts, reserved_keys(engine, [plan_key(pid) for pid, _ in contacts]))
-    start = starts[slot]
-    clock = clock or Clock()
-    scale = clock.factor if clock.sim_start is not None else 1.0
-    dial = DialSlot(run.id, slot, start, start + dt.timedelta(hours=1), scale)
-    enqueue_dial_session(queue, dial, at=clock.to_real(start))
+    enqueue_dial_session(queue, dial, at=clock.to_real(start), keep_finished=resync)
     return dial
 
 
@@ -64,10 +75,4 @@ def voice_dispatcher(queue: Queue, *, clock: Clock | None = None) -> VoiceDispat
     Workers must run with the same ``CADENCIA_SIM_CLOCK`` as the dispatcher
     when the day is compressed, and with ``DialerSettings.to_env()``.
     """
-
-    def dispatch(
-        engine: Engine, run: Run, campaign: Campaign, slot: int, contacts: list[tuple[int, str]]
-    ) -> None:
-        dispatch_voice_slot(queue, engine, run, campaign, slot, contacts, clock=clock)
-
-    return dispatch
+    return functools.partial(dispatch_voice_slot, queue, clock=clock)

@@ -33,10 +33,12 @@ from sqlalchemy.orm import Session
 
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
+from campaigns.config import read_setting
 from campaigns.db import make_engine
 from campaigns.dialing.hopper import RedisHopper
 from campaigns.dialing.ledger import LedgerGuard, LedgerSink
 from campaigns.dialing.pbx import AmiPbx, Variables
+from campaigns.jobs.queue import reusable_job
 from campaigns.ledger.chain import EVENTS
 from campaigns.models import Run
 from campaigns.run.state import campaign_of
@@ -49,6 +51,13 @@ from dialer.session import DialSession, SessionConfig, SessionReport
 log = logging.getLogger(__name__)
 JOB_FUNC = "campaigns.dialing.job.dial_session_job"
 DEFAULT_QUEUE = "dialer"
+
+
+def session_queue_name(campaign: Campaign) -> str:
+    """The RQ queue of the campaign's dial sessions: one per Asterisk server."""
+    return f"{DEFAULT_QUEUE}-{campaign.dialer.server}" if campaign.dialer.server else DEFAULT_QUEUE
+
+
 # A compressed day cannot compress the PBX: a call needs real seconds to be
 # set up and answered, so the ring timeout never drops below this.
 MIN_REAL_RING_S = 3.0
@@ -88,9 +97,12 @@ class DialerSettings:
         """Read ``CADENCIA_*`` variables; a missing or bad one is named in the error."""
 
         def need(name: str) -> str:
-            value = env.get(name, "").strip()
+            # Any of them may come from NAME_FILE (a mounted secret), as every setting may.
+            value = (read_setting(env, name) or "").strip()
             if not value:
-                raise ValueError(f"dialer settings: environment variable {name} is not set")
+                raise ValueError(
+                    f"dialer settings: environment variable {name} (or {name}_FILE) is not set"
+                )
             return value
 
         port = need("CADENCIA_AMI_PORT")
@@ -256,7 +268,11 @@ async def run_dial_session(
     day) the session dials until that clock reads the slot's end and the
     guard judges its instants; otherwise see :func:`_timing`.
     """
-    scale = clock.factor if clock is not None and clock.sim_start is not None else slot.time_scale
+    scale = (
+        clock.factor_at(slot.slot_start)
+        if clock is not None and clock.sim_start is not None
+        else slot.time_scale
+    )
     engine = make_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
     try:
@@ -333,8 +349,7 @@ def _timing(clock: Clock, slot: DialSlot) -> tuple[Callable[[], dt.datetime], fl
     real-time slot dials until its end, so a job resumed mid-slot stops on time.
     """
     if clock.sim_start is not None:
-        left = (slot.slot_end - clock.now()).total_seconds()
-        return clock.now, max(0.0, clock.real_seconds(left))
+        return clock.now, clock.real_seconds_until(slot.slot_end)
     if slot.time_scale == 1:
         left = (slot.slot_end - dt.datetime.now(dt.UTC)).total_seconds()
         length = (slot.slot_end - slot.slot_start).total_seconds()
@@ -364,18 +379,18 @@ def enqueue_dial_session(
     *,
     at: dt.datetime | None = None,
     retry: Retry | None = DEFAULT_RETRY,
+    keep_finished: bool = False,
 ) -> Job:
     """Schedule the slot's session at ``at`` (default its start; now if that has passed).
 
-    A job with the same id still queued, scheduled or running is returned as is.
+    A job with the same id still queued, scheduled or running is returned as
+    is; with ``keep_finished`` (a resync looking for sessions Redis lost) so is
+    one that finished.
     """
     jid = job_id(slot)
-    try:
-        existing = Job.fetch(jid, connection=queue.connection)
-        if existing.get_status(refresh=True) not in ("finished", "failed", "canceled", "stopped"):
-            return existing
-    except Exception:  # NoSuchJobError or an unreadable leftover: enqueue afresh
-        pass
+    existing = reusable_job(queue, jid, keep_finished=keep_finished)
+    if existing is not None:
+        return existing
     when = at or slot.slot_start
     options: dict[str, Any] = {
         "job_id": jid,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from rq import Queue
@@ -29,7 +29,26 @@ from campaigns.report.data import plan_key
 
 BATCH_SIZE = 500
 
-VoiceDispatcher = Callable[[Engine, Run, Campaign, int, list[tuple[int, str]]], None]
+
+class VoiceDispatcher(Protocol):
+    """Fills a voice slot's hopper and schedules its dial session (``campaigns.dialing``)."""
+
+    def __call__(
+        self,
+        engine: Engine,
+        run: Run,
+        campaign: Campaign,
+        slot: int,
+        contacts: list[tuple[int, str]],
+        *,
+        resync: bool = False,
+    ) -> object:
+        """``contacts``: the slot's (planned id, customer id) in plan order (result unused).
+
+        ``resync``: the slot was dispatched before; recreate its session only
+        if the queue lost it or it failed (one that is scheduled, runs or
+        finished is left alone).
+        """
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,7 @@ class _Member:
     customer_id: str
     status: str
     slot_start: dt.datetime
+    value: float = 0.0
 
 
 def _plan_rows(engine: Engine, run_id: int) -> list[Any]:
@@ -61,6 +81,7 @@ def _plan_rows(engine: Engine, run_id: int) -> list[Any]:
                     PlannedContact.slot,
                     PlannedContact.slot_start,
                     PlannedContact.status,
+                    PlannedContact.value,
                     Customer.country,
                     Customer.subdivision,
                 )
@@ -112,23 +133,31 @@ def dispatch_plan(
     rows = _plan_rows(engine, run.id)
     groups: dict[tuple[int, str, tuple[str, ...]], list[_Member]] = defaultdict(list)
     voice_slots: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    voice_sent: dict[int, list[_Member]] = defaultdict(list)
     for row in rows:
         if row.channel == "voice":
             if row.status == "planned":
                 voice_slots[int(row.slot)].append((int(row.id), str(row.customer_id)))
+            elif row.status == "dispatched":
+                voice_sent[int(row.slot)].append(
+                    _Member(int(row.id), str(row.customer_id), row.status, row.slot_start)
+                )
             continue
         packs = campaign.packs_for(row.country, row.subdivision)
         groups[(int(row.slot), row.channel, packs)].append(
-            _Member(int(row.id), str(row.customer_id), row.status, row.slot_start)
+            _Member(int(row.id), str(row.customer_id), row.status, row.slot_start, float(row.value))
         )
     unsent: set[int] = set()
     if resync_before is not None:
         dispatched = [
-            m.planned_id for ms in groups.values() for m in ms if m.status == "dispatched"
+            m.planned_id
+            for ms in (*groups.values(), *voice_sent.values())
+            for m in ms
+            if m.status == "dispatched"
         ]
         unsent = set(dispatched) - _attempted(engine, dispatched)
     batches = messages = 0
-    for (slot, channel, packs), members in sorted(groups.items()):
+    for (slot, channel, packs), members, rank in _by_priority(groups):
         slot_start = members[0].slot_start
         slot_end = slot_start + dt.timedelta(hours=1)
         for first in range(0, len(members), BATCH_SIZE):
@@ -143,7 +172,9 @@ def dispatch_plan(
                 continue
             digest = hashlib.sha256(",".join(packs).encode()).hexdigest()[:6]
             batch = MessageBatch(
-                batch_id=f"run{run.id}-{channel}-s{slot}-{digest}-{chunk[0].planned_id}",
+                batch_id=(
+                    f"run{run.id}-s{slot}-p{rank:02d}-{channel}-{digest}-{chunk[0].planned_id}"
+                ),
                 campaign=campaign.name,
                 channel=channel,  # type: ignore[arg-type]
                 slot_start=slot_start,
@@ -153,7 +184,7 @@ def dispatch_plan(
                 ),
                 packs=packs,
             )
-            enqueue_batch(message_queue, batch, clock=clock)
+            enqueue_batch(message_queue, batch, clock=clock, keep_finished=not fresh)
             _mark(engine, fresh)
             batches += 1
             messages += len(chunk)
@@ -161,12 +192,43 @@ def dispatch_plan(
         for slot, contacts in sorted(voice_slots.items()):
             voice(engine, run, campaign, slot, contacts)
             _mark(engine, [pid for pid, _ in contacts])
+        if resync_before is not None:
+            # A Redis restart loses every scheduled dial session, so without
+            # this the rest of the day's voice slots would never dial. The
+            # session rebuilds its hopper from the plan and the ledger.
+            for slot, members in sorted(voice_sent.items()):
+                open_ = resync_before < members[0].slot_start + dt.timedelta(hours=1)
+                if open_ and any(m.planned_id in unsent for m in members):
+                    contacts = [(m.planned_id, m.customer_id) for m in members]
+                    voice(engine, run, campaign, slot, contacts, resync=True)
     return DispatchReport(
         batches,
         messages,
         len(voice_slots) if voice else 0,
         sum(len(c) for c in voice_slots.values()) if voice else 0,
     )
+
+
+def _by_priority(
+    groups: dict[tuple[int, str, tuple[str, ...]], list[_Member]],
+) -> list[tuple[tuple[int, str, tuple[str, ...]], list[_Member], int]]:
+    """Each slot's groups, most valuable message first, with their rank in the slot.
+
+    A slot's batches all fall due at its start: RQ queues them in the order
+    dispatched, and its scheduler releases jobs due at the same second in job-id
+    order, so the rank is dispatched first and written into the batch id. In
+    channel order a slot's bulk email went first and its SMS and WhatsApp, worth
+    more per message, waited behind it (on the 1M-debtor day, past the slot's close).
+    """
+    ordered = sorted(
+        groups.items(),
+        key=lambda g: (g[0][0], -sum(m.value for m in g[1]) / len(g[1]), g[0][1], g[0][2]),
+    )
+    return [
+        (key, members, rank)
+        for _, in_slot in itertools.groupby(ordered, key=lambda g: g[0][0])
+        for rank, (key, members) in enumerate(in_slot)
+    ]
 
 
 def _mark(engine: Engine, ids: list[int]) -> None:

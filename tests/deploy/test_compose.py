@@ -71,3 +71,41 @@ def test_workers_listen_on_the_queues_jobs_are_sent_to(compose: dict[str, Any]) 
     assert (DIAL_QUEUE, MESSAGE_QUEUE) == (DIAL_JOBS, MESSAGE_JOBS)
     command = compose["services"]["worker"]["command"]
     assert command[command.index("--queues") + 1].split(",") == [DIAL_JOBS, MESSAGE_JOBS]
+
+
+def test_app_containers_environment_configures_workers_web_and_dialer(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """Every variable compose sets is one the application reads, and it is enough:
+    a worker's message and dial settings and the console's PBX settings all load."""
+    from campaigns.config import Settings
+    from campaigns.dialing.job import DialerSettings
+    from campaigns.jobs.settings import MessagingSettings
+    from campaigns.web.pbx import AmiSettings
+
+    sources = "\n".join(
+        p.read_text(encoding="utf-8")
+        for package in ("campaigns", "channels")
+        for p in (ROOT / package).rglob("*.py")
+    )
+    contents = {"database_url": "postgresql://cadencia@postgres/cadencia"}
+    for name in ("worker", "web", "webhooks"):
+        env: dict[str, str] = {}
+        for key, value in (compose["services"][name].get("environment") or {}).items():
+            base = key.removesuffix("_FILE")
+            assert f'"{base}"' in sources, f"{name}: nothing reads {key}"
+            if key.endswith("_FILE"):
+                secret = value.removeprefix("/run/secrets/")
+                path = tmp_path / secret
+                path.write_text(contents.get(secret, f"{secret}-value") + "\n", encoding="utf-8")
+                value = str(path)
+            env[key] = str(value)
+        settings = Settings.from_env(env)
+        assert settings.database_url.startswith("postgresql+psycopg://cadencia@postgres")
+        messaging = MessagingSettings.from_env(env, database_url=settings.database_url)
+        assert messaging.channels.sendgrid is not None and messaging.channels.twilio is not None
+        dialer = DialerSettings.from_env({**env, "CADENCIA_DATABASE_URL": settings.database_url})
+        assert (dialer.ami_host, dialer.ami_port) == ("host.docker.internal", 5038)
+        assert dialer.ami_secret == "ami_secret-value"
+        pbx = AmiSettings.from_env(env)
+        assert pbx is not None and pbx.secret == "ami_secret-value"

@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from redis import Redis
 from rq import Queue
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session
 
 from campaigns.clock import Clock
+from campaigns.db import make_engine
 from campaigns.dialing import (
     DialerSettings,
     DialSlot,
@@ -142,4 +144,47 @@ def test_a_slot_dispatched_again_after_redis_lost_it_never_reoffers_a_reserved_c
     assert hopper.in_progress() == [first] and hopper.was_dialing(first)
     assert [lead.customer_id for lead in hopper.take(5)] == ["D1"]
     assert Queue("dialer", connection=redis).get_job_ids()  # the lost job is back
+    redis.close()
+
+
+@pytest.mark.parametrize("server", ["", "ast2"])
+def test_cadencia_run_schedules_the_dial_sessions_on_the_campaigns_server_queue(
+    private_redis: PrivateRedis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    """The production driver dispatches voice too: one session per voice slot, on
+    ``dialer`` or, when the campaign names its Asterisk server, ``dialer-<server>``."""
+    from typer.testing import CliRunner
+
+    from campaigns.cli import app
+    from campaigns.db import migrate
+    from tests.faults.test_redis_restart import working_day
+    from tests.run.test_planning import EXAMPLES, load_generated
+
+    url = f"sqlite:///{tmp_path}/v.db"
+    migrate(url)
+    load_generated(url, 300, ("CL",))
+    text = (EXAMPLES / "cl-consumo.toml").read_text(encoding="utf-8")
+    if server:
+        text = text.replace("[dialer]\n", f'[dialer]\nserver = "{server}"\n')
+    campaign = tmp_path / "cl.toml"
+    campaign.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("CADENCIA_REDIS_URL", private_redis.url)
+    day = working_day().isoformat()
+    result = CliRunner().invoke(
+        app, ["--db", url, "run", "--campaign", str(campaign), "--date", day]
+    )
+    assert result.exit_code == 0, result.output
+    redis = Redis.from_url(private_redis.url)
+    with make_engine(url).connect() as conn:
+        voice = conn.execute(
+            sa.select(PlannedContact.slot, PlannedContact.status).where(
+                PlannedContact.channel == "voice"
+            )
+        ).all()
+    assert voice and {status for _, status in voice} == {"dispatched"}
+    name = f"dialer-{server}" if server else "dialer"
+    sessions = set(ScheduledJobRegistry(queue=Queue(name, connection=redis)).get_job_ids())
+    assert sessions == {f"dial-run1-s{slot}" for slot in {int(s) for s, _ in voice}}
+    other = "dialer" if server else "dialer-ast2"
+    assert not ScheduledJobRegistry(queue=Queue(other, connection=redis)).get_job_ids()
     redis.close()

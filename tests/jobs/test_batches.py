@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -103,7 +104,7 @@ def test_sms_batch_one_request_each_and_rerun_sends_nothing_twice(world: World) 
 
 
 def test_scheduled_for_its_slot_with_enqueue_at(world: World) -> None:
-    start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
     batch = world.batch(["U0"], start=start)
     job = enqueue_batch(world.queue, batch)
     scheduled = ScheduledJobRegistry(queue=world.queue)
@@ -210,3 +211,37 @@ def test_unreachable_database_fails_closed_and_the_job_fails(
     assert Job.fetch(job_id(batch), connection=world.redis).get_status() == "failed"
     assert world.standin.state.sent_emails() == []
     assert world.standin.state.counts.get("sendgrid.requests", 0) == 0
+
+
+def test_a_finished_batch_is_not_run_again_by_a_resync_and_a_late_rerun_blames_no_sent_message(
+    world: World,
+) -> None:
+    """A resync looks for jobs Redis lost: one that finished stays finished, even
+    though one of its messages was refused (no attempt). And a rerun after the
+    slot closed (Redis lost it, the run recreated it late) notes as dropped only
+    what was never attempted: a sent message gets no refusal beside it."""
+    set_zone(world.engine, zone_at_local_hour(3), ["U1"])  # U1: outside allowed hours
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    batch = world.batch(["U0", "U1"], batch_id="r", start=start, minutes=60)
+    enqueue_batch(world.queue, batch)
+    world.drain()
+    assert [e.to_email for e in world.standin.state.sent_emails()] == ["mary0@example.com"]
+    first = Job.fetch(job_id(batch), connection=world.redis)
+    assert first.get_status() == "finished"
+    notes_before = job_notes(world)
+
+    again = enqueue_batch(world.queue, batch, keep_finished=True)
+    assert again.id == first.id and again.get_status() == "finished"
+    assert len(world.queue) == 0 and not ScheduledJobRegistry(queue=world.queue).get_job_ids()
+    assert job_notes(world) == notes_before
+
+    # Redis lost the finished job; it comes back after the slot closed.
+    world.redis.delete(first.key)
+    late = dataclasses.replace(batch, not_after=start + dt.timedelta(seconds=1))
+    enqueue_batch(world.queue, late, keep_finished=True, retry=None)
+    world.drain()
+    report = Job.fetch(job_id(late), connection=world.redis).return_value()
+    assert report is not None and (report["dropped"], report["already_done"]) == (1, 1)
+    late_notes = [key for key, rules in job_notes(world) if "slot closed" in rules]
+    assert late_notes == ["r:U1:email"]  # never U0, whose email went out
+    assert len(world.standin.state.sent_emails()) == 1
