@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import cProfile
 import datetime as dt
 import io
@@ -215,12 +216,14 @@ def run_workers(
     ]
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     standin_before, machine_before = sum(standin.cpu_times()[:2]), busy_cpu_s()
-    if analyze_every_s > 0:
-        with LedgerAnalyzer(settings.database_url, analyze_every_s):
-            for p in procs:
-                p.wait()
-    for p in procs:
-        p.wait()
+    analyzer = (
+        LedgerAnalyzer(settings.database_url, analyze_every_s)
+        if analyze_every_s > 0
+        else contextlib.nullcontext()
+    )
+    with analyzer:
+        for p in procs:
+            p.wait()
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     standin_s = sum(standin.cpu_times()[:2]) - standin_before
     machine_s = busy_cpu_s() - machine_before
@@ -336,21 +339,16 @@ def main() -> None:
             queue="bench-messages",
         )
         standin_proc = psutil.Process(standin.pid)
-        email = run_workers(
-            settings,
-            redis,
-            batches(ids, "email", args.email_batch, "b"),
-            args.workers,
-            standin_proc,
-            analyze_every,
-        )
-        sms = run_workers(
-            settings,
-            redis,
-            batches(ids, "sms", args.sms_batch, "b"),
-            args.workers,
-            standin_proc,
-            analyze_every,
+        email, sms = (
+            run_workers(
+                settings,
+                redis,
+                batches(ids, channel, size, "b"),
+                args.workers,
+                standin_proc,
+                analyze_every,
+            )
+            for channel, size in (("email", args.email_batch), ("sms", args.sms_batch))
         )
         engine = make_engine(url)
         with engine.connect() as conn:
