@@ -25,6 +25,7 @@ from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
 from campaigns.models import Account, ContactPoint, Customer
+from campaigns.reach import point_refusal
 from compliance import Pack, Proposal, load_packs
 from dialer.session import CallResult, Lead, Reservation
 
@@ -77,13 +78,11 @@ def load_voice_target(engine: Engine, customer_id: str) -> VoiceTarget | None:
         debt_ids = tuple(str(d) for d in debts)
     number, line_type, reasons = None, "unknown", []
     for p in phones:
-        if p.opted_out_at is not None:
-            reasons.append(f"{p.value} opted out")
-        elif p.wrong_number_at is not None:
-            reasons.append(f"{p.value} is a wrong number")
-        else:
+        why = point_refusal("voice", p.value, p.line_type, p.opted_out_at, p.wrong_number_at)
+        if why is None:
             number, line_type = p.value, p.line_type or "unknown"
             break
+        reasons.append(why)
     return VoiceTarget(
         customer_id=customer_id,
         country=c.country,

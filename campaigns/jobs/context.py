@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from campaigns.jobs.plan import Channel
 from campaigns.models import Account, ContactPoint, Customer
+from campaigns.reach import POINT_KIND, point_refusal
 from campaigns.sql import one_of
 from channels import AccountView, CustomerView
 
@@ -76,20 +77,16 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 def _pick_point(points: list[ContactPointRow], channel: Channel) -> tuple[Point | None, str | None]:
-    kind = "email" if channel == "email" else "phone"
+    kind = POINT_KIND[channel]
     mine = sorted((p for p in points if p.kind == kind), key=lambda p: p.position)
     if not mine:
         return None, f"no {kind} contact point"
     reasons = []
     for p in mine:
-        if p.opted_out_at is not None:
-            reasons.append(f"{p.value} opted out {p.opted_out_at.isoformat()}")
-        elif p.wrong_number_at is not None:
-            reasons.append(f"{p.value} unreachable since {p.wrong_number_at.isoformat()}")
-        elif channel != "email" and p.line_type == "landline":
-            reasons.append(f"{p.value} is a landline")
-        else:
+        why = point_refusal(channel, p.value, p.line_type, p.opted_out_at, p.wrong_number_at)
+        if why is None:
             return Point(p.value, p.line_type or "unknown"), None
+        reasons.append(why)
     return None, "; ".join(reasons)
 
 

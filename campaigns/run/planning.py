@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from campaigns.campaign import Campaign
 from campaigns.models import PlannedContact, RunCustomer
+from campaigns.reach import usable_channels
 from campaigns.run.inputs import (
     CampaignSlice,
     arm_of,
@@ -124,6 +125,15 @@ def plan_run(
     )
     ev, ev_debts = events_frame(events)
     allow = allowances(customers_frame, ev, day, slots, event_debts=ev_debts, channels=channels)
+    # A channel without a usable contact point (none on file, opted out, a wrong
+    # number, a landline for texts) is closed for the day: planning it would
+    # spend the debtor's attempt cap and the channel's budget on a contact the
+    # workers can only drop, instead of on a channel that reaches them.
+    reach = usable_channels(conn, ids, channels)
+    reachable = np.zeros((len(ids), len(channels)), dtype=bool)
+    for g, cid in enumerate(ids):
+        reachable[g] = [c in reach[cid] for c in channels]
+    slot_allowed = allow.slot_allowed & reachable[:, :, None]
     # Shared caps (e.g. Ley 2300's one contact a day on any channel) bound the total.
     total_cap = np.full(len(frame), MAX_ATTEMPTS_PER_DAY, np.int64)
     for cap in allow.shared_caps:
@@ -176,7 +186,7 @@ def plan_run(
         problem = _problem(
             campaign,
             frame.iloc[members],
-            allow.slot_allowed[members],
+            slot_allowed[members],
             allow.remaining[members],
             value[members],
             channels,
@@ -210,6 +220,13 @@ def plan_run(
         for local in np.flatnonzero(planned[members] == 0):
             explanation = explain(problem, plan, int(local))
             reasons[ids[int(members[local])]] = f"{explanation.reason}: {explanation.summary}"
+    for lost in np.flatnonzero(~reachable.any(axis=1)):
+        if arms[lost] != "holdout":
+            reasons[ids[int(lost)]] = (
+                "unreachable: no usable contact point for "
+                + ", ".join(channels)
+                + " (none on file, opted out, wrong number, or a landline for texts)"
+            )
     for held in np.flatnonzero(arms == "holdout"):
         reasons[ids[int(held)]] = "holdout: kept uncontacted to measure uplift"
     if rows:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from campaigns.campaign import load_campaign
 from campaigns.db import make_engine
 from campaigns.ledger.history import customer_histories
-from campaigns.models import PlannedContact, RunCustomer
+from campaigns.models import ContactPoint, PlannedContact, RunCustomer
 from campaigns.portfolio.generate import generate_portfolio
 from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_text
@@ -126,3 +126,62 @@ def test_customers_without_a_rule_pack_are_left_out_fail_closed(database_url: st
         countries = dict(conn.execute(sa.text("SELECT external_id, country FROM customers")).all())
     assert planned_customers and {countries[c] for c in planned_customers} == {"US"}
     engine.dispose()
+
+
+def test_channels_without_a_usable_contact_point_are_not_planned(database_url: str) -> None:
+    load_generated(database_url, 400, ("US",))
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        cut_off = conn.execute(
+            sa.text("SELECT id, external_id FROM customers ORDER BY external_id LIMIT 25")
+        ).all()
+        ids = [int(r[0]) for r in cut_off]
+        # Every phone a wrong number, every email opted out: nothing reaches them.
+        conn.execute(
+            sa.update(ContactPoint)
+            .where(ContactPoint.customer_id.in_(ids), ContactPoint.kind == "phone")
+            .values(wrong_number_at=NOW - dt.timedelta(days=3))
+        )
+        conn.execute(
+            sa.update(ContactPoint)
+            .where(ContactPoint.customer_id.in_(ids), ContactPoint.kind == "email")
+            .values(opted_out_at=NOW - dt.timedelta(days=2))
+        )
+        points: dict[str, list[tuple[str, str | None, bool]]] = defaultdict(list)
+        for cid, kind, line_type, out, wrong in conn.execute(
+            sa.text(
+                "SELECT c.external_id, p.kind, p.line_type, p.opted_out_at, p.wrong_number_at"
+                " FROM contact_points p JOIN customers c ON c.id = p.customer_id"
+            )
+        ):
+            points[cid].append((kind, line_type, out is None and wrong is None))
+    unreachable = {str(r[1]) for r in cut_off}
+    without_email = {c for c in points if not any(k == "email" and ok for k, _, ok in points[c])}
+    assert len(without_email - unreachable) > 20  # the generator leaves a quarter without one
+
+    run_id = create_run(engine, EXAMPLES / "us-cards.toml", TUESDAY, needs_approval=False, now=NOW)
+    assert advance(engine, run_id, now=NOW) == "approved"
+    with engine.connect() as conn:
+        planned = conn.execute(
+            sa.select(PlannedContact.customer_id, PlannedContact.channel).where(
+                PlannedContact.run_id == run_id
+            )
+        ).all()
+        reasons = dict(
+            conn.execute(
+                sa.select(RunCustomer.customer_id, RunCustomer.left_out_reason).where(
+                    RunCustomer.run_id == run_id, RunCustomer.arm != "holdout"
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert {ch for _, ch in planned} >= {"email", "sms"}
+    for cid, channel in planned:
+        kind = "email" if channel == "email" else "phone"
+        assert any(
+            k == kind and ok and not (channel in ("sms", "whatsapp") and line == "landline")
+            for k, line, ok in points[cid]
+        ), (cid, channel, points[cid])
+    assert not {cid for cid, _ in planned} & unreachable
+    judged = unreachable & reasons.keys()
+    assert judged and all(reasons[c].startswith("unreachable: ") for c in judged)

@@ -39,6 +39,7 @@ def test_plan_review_report_has_charts_and_reasons(tmp_path: Path) -> None:
         "no-attempts-left",
         "compliance-blocked",
         "holdout",
+        "unreachable",
     }
     assert set(data["left_out"]) <= known
 

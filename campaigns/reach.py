@@ -1,0 +1,75 @@
+"""Which channels can reach a debtor: one rule for the planner, the workers and the dialer.
+
+A contact point is usable for a channel unless the debtor opted out of it or
+it is known to be wrong; SMS and WhatsApp also need a line that is not a
+landline. The workers pick the first usable point at send time; the planner
+leaves out every channel with no usable point, so the day's plan never spends
+a debtor's daily attempt cap, a channel budget or an agent's minute on a
+contact no worker could make.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from campaigns.models import ContactPoint, Customer
+from campaigns.sql import one_of
+
+POINT_KIND = {"voice": "phone", "sms": "phone", "whatsapp": "phone", "email": "email"}
+TEXT_CHANNELS = frozenset({"sms", "whatsapp"})
+CHUNK = 5000
+
+
+def point_refusal(
+    channel: str,
+    value: str,
+    line_type: str | None,
+    opted_out_at: dt.datetime | None,
+    wrong_number_at: dt.datetime | None,
+) -> str | None:
+    """Why the point ``value`` cannot carry ``channel`` (of its own kind), or None if it can."""
+    if opted_out_at is not None:
+        return f"{value} opted out {opted_out_at.isoformat()}"
+    if wrong_number_at is not None:
+        return f"{value} unreachable since {wrong_number_at.isoformat()}"
+    if channel in TEXT_CHANNELS and line_type == "landline":
+        return f"{value} is a landline"
+    return None
+
+
+def usable_channels(
+    conn: Connection, customer_ids: Sequence[str], channels: Iterable[str]
+) -> dict[str, frozenset[str]]:
+    """Per customer (creditor id): which of ``channels`` a usable point exists for.
+
+    A customer with no usable point at all maps to an empty set; unknown ids too.
+    """
+    wanted = tuple(channels)
+    found: dict[str, set[str]] = defaultdict(set)
+    dialect = conn.dialect.name
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = list(customer_ids[start : start + CHUNK])
+        rows = conn.execute(
+            sa.select(
+                Customer.external_id,
+                ContactPoint.kind,
+                ContactPoint.value,
+                ContactPoint.line_type,
+                ContactPoint.opted_out_at,
+                ContactPoint.wrong_number_at,
+            )
+            .join(ContactPoint, ContactPoint.customer_id == Customer.id)
+            .where(one_of(Customer.external_id, chunk, dialect))
+        )
+        for cid, kind, value, line_type, opted_out_at, wrong_number_at in rows:
+            for channel in wanted:
+                if POINT_KIND[channel] != kind:
+                    continue
+                if point_refusal(channel, value, line_type, opted_out_at, wrong_number_at) is None:
+                    found[cid].add(channel)
+    return {cid: frozenset(found.get(cid, ())) for cid in customer_ids}
