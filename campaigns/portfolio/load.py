@@ -214,6 +214,14 @@ def load_portfolio(
             closed = conn.execute(sa.text(CLOSE_ABSENT_ACCOUNTS).bindparams(now_param)).rowcount
         for table in STAGING_DDL:
             conn.execute(sa.text(f"DROP TABLE {table}"))
+        if conn.dialect.name == "postgresql":
+            # The day's run usually starts right after the import, before
+            # autovacuum (if it runs at all) has looked at the new rows: without
+            # statistics the planner takes a batch's 500 customers for a handful
+            # and joins them to a sequential scan of every contact point (60 ms
+            # instead of 3 ms per lookup at 150,000 debtors, growing with the file).
+            for table in ("customers", "accounts", "contact_points"):
+                conn.execute(sa.text(f"ANALYZE {table}"))
     n_customers, n_accounts = len(portfolio.customers), len(portfolio.accounts)
     n_points = len(portfolio.contact_points)
     return ImportSummary(

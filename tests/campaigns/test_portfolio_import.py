@@ -237,3 +237,28 @@ def test_same_number_unknown_then_granted_keeps_the_stated_consent() -> None:
     assert result.errors == []
     (phone,) = [p for p in result.contact_points if p.kind == "phone"]
     assert (phone.position, phone.consent, phone.line_type) == (1, "granted", "mobile")
+
+
+def test_import_leaves_statistics_for_the_day_that_follows(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # The day's run starts right after the import. Without statistics the
+    # planner guesses the tables' sizes and picks sequential scans of every
+    # contact point for each worker batch, so the import analyzes what it loaded.
+    path = tmp_path / "p.csv"
+    generate_file(path, 3000, 7, countries=("US",))
+    engine = make_engine(postgres_url)
+    load_portfolio(engine, validate_file(path), now=NOW)
+    with engine.connect() as conn:
+        for table in ("customers", "accounts", "contact_points"):
+            analyzed = conn.execute(
+                sa.text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = :t"),
+                {"t": table},
+            ).scalar()
+            estimated = conn.execute(
+                sa.text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}
+            ).scalar_one()
+            actual = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+            assert analyzed is not None, table
+            assert abs(estimated - actual) <= 0.1 * actual, (table, estimated, actual)
+    engine.dispose()
