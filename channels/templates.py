@@ -199,12 +199,11 @@ class TemplateCatalog:
                         variable="opt_out_url",
                     )
                 notice_text = email_notice(request.language, request.opt_out_url)
-                notice_html = Markup("<p>{}</p>").format(
-                    Markup(escape(notice_text)).replace(
-                        escape(request.opt_out_url),
-                        Markup('<a href="{0}">{0}</a>').format(request.opt_out_url),
-                    )
-                )
+                # Plain f-strings over escaped parts: Markup.format runs a
+                # string.Formatter per call, a tenth of an email's rendering.
+                url = escape(request.opt_out_url)
+                link = Markup(f'<a href="{url}">{url}</a>')
+                notice_html = Markup(f"<p>{escape(notice_text).replace(url, link)}</p>")
             else:
                 notice_text = text_notice(request.language)
             context["opt_out_notice"] = notice_text

@@ -32,10 +32,14 @@ from campaigns.jobs.hours import next_allowed, only_hours_refused, seconds_left
 from campaigns.jobs.outcomes import latest_outcomes, regresses
 from campaigns.jobs.plan import MessageBatch, PlannedMessage
 from campaigns.jobs.reconcile import Reconciler
-from campaigns.jobs.settings import MessagingSettings
+from campaigns.jobs.settings import MessagingSettings, Senders
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, existing_keys, lock_ledger
-from campaigns.ledger.guard import ContactRequest, guard_and_reserve
-from campaigns.models import GuardDecisionRow
+from campaigns.ledger.guard import (
+    ContactRequest,
+    DecisionRecord,
+    guard_and_reserve,
+    record_decisions,
+)
 from campaigns.sql import one_of
 from channels import (
     EmailMessage,
@@ -128,20 +132,20 @@ def _note(
     if not notes:
         return
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(GuardDecisionRow),
+        record_decisions(
+            conn,
             [
-                {
-                    "decided_at": now,
-                    "request_key": key,
-                    "customer_id": customer,
-                    "channel": batch.channel,
-                    "allowed": False,
-                    "attempt_id": attempt,
-                    "rules": json.dumps(
+                DecisionRecord(
+                    now,
+                    key,
+                    customer,
+                    batch.channel,
+                    False,
+                    attempt,
+                    json.dumps(
                         [{"rule": JOB_RULE, "citation": JOB_CITATION, "ok": False, "detail": why}]
                     ),
-                }
+                )
                 for key, customer, attempt, why in notes
             ],
         )
@@ -287,8 +291,7 @@ def record_outcomes(
         append(conn, entries, now=now)
 
 
-def _email(rt: Runtime, batch: MessageBatch, item: _Item) -> EmailMessage:
-    senders = rt.settings.senders_for(batch.campaign)
+def _email(rt: Runtime, batch: MessageBatch, senders: Senders, item: _Item) -> EmailMessage:
     assert senders.email is not None and item.target.point is not None
     r = item.rendered
     unsubscribe = None
@@ -310,8 +313,9 @@ def _email(rt: Runtime, batch: MessageBatch, item: _Item) -> EmailMessage:
     )
 
 
-def _text(rt: Runtime, batch: MessageBatch, item: _Item, now: dt.datetime) -> TextMessage:
-    senders = rt.settings.senders_for(batch.campaign)
+def _text(
+    rt: Runtime, batch: MessageBatch, senders: Senders, item: _Item, now: dt.datetime
+) -> TextMessage:
     sender = senders.whatsapp if batch.channel == "whatsapp" else senders.sms
     assert sender is not None and item.target.point is not None
     callback = None
@@ -337,11 +341,12 @@ def _text(rt: Runtime, batch: MessageBatch, item: _Item, now: dt.datetime) -> Te
 
 
 def _send(rt: Runtime, batch: MessageBatch, items: list[_Item], now: dt.datetime) -> SendReport:
+    senders = rt.settings.senders_for(batch.campaign)
     if batch.channel == "email":
         assert rt.sendgrid is not None
-        return rt.sendgrid.send([_email(rt, batch, i) for i in items])
+        return rt.sendgrid.send([_email(rt, batch, senders, i) for i in items])
     assert rt.twilio is not None
-    return rt.twilio.send([_text(rt, batch, i, now) for i in items])
+    return rt.twilio.send([_text(rt, batch, senders, i, now) for i in items])
 
 
 def _missing_sender(rt: Runtime, batch: MessageBatch) -> str | None:

@@ -150,7 +150,10 @@ def load_targets(
                 ContactPoint.position,
                 ContactPoint.opted_out_at,
                 ContactPoint.wrong_number_at,
-            ).where(one_of(ContactPoint.customer_id, keys, dialect))
+            ).where(
+                one_of(ContactPoint.customer_id, keys, dialect),
+                ContactPoint.kind == POINT_KIND[channel],
+            )
         ):
             points[int(p.customer_id)].append(ContactPointRow(*p))
     out: dict[str, Target] = {}

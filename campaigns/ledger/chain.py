@@ -10,6 +10,7 @@ never fork the chain, and a guard's check-then-reserve is atomic.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -69,6 +70,10 @@ class LedgerEntry:
     idempotency_key: str | None = None
 
 
+# A batch's rows share their instants (the decision time, the recording time):
+# each is formatted once instead of twice per row. Equal instants in other
+# zones format alike, since the text is in UTC.
+@functools.lru_cache(maxsize=1024)
 def _instant(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 

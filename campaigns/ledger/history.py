@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,14 +150,22 @@ def consent_rows(conn: Connection, customer_ids: Sequence[str]) -> ConsentRows:
     return {cid: frozenset(points) for cid, points in out.items()}
 
 
-def consent_events_from_rows(rows: ConsentRows) -> dict[str, list[Event]]:
-    """Consent and opt-out records implied by ``consent_rows``."""
+def consent_events_from_rows(
+    rows: ConsentRows, channels: Collection[str] | None = None
+) -> dict[str, list[Event]]:
+    """Consent and opt-out records implied by ``consent_rows``, on ``channels`` (default all).
+
+    ``compliance.evaluate`` reads a proposal's consent and opt-out records on
+    its own channel only, so the guard builds just those.
+    """
     out: dict[str, list[Event]] = defaultdict(list)
     for cid, points in rows.items():
         for kind, value, line_type, consent, consent_at, opted_out_at in sorted(
             points, key=lambda p: (p[0], p[1])
         ):
             for channel in POINT_CHANNELS[kind]:
+                if channels is not None and channel not in channels:
+                    continue
                 if consent in ("granted", "denied") and consent_at is not None:
                     out[cid].append(
                         _point_event(
