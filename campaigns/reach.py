@@ -2,7 +2,8 @@
 
 A contact point is usable for a channel unless the debtor opted out of it or
 it is known to be wrong; SMS and WhatsApp also need a line that is not a
-landline. The workers pick the first usable point at send time; the planner
+landline. The workers and the dialer pick the first usable point at send time
+(consented points first, see ``preference``); the planner
 leaves out every channel with no usable point, so the day's plan never spends
 a debtor's daily attempt cap, a channel budget or an agent's minute on a
 contact no worker could make.
@@ -23,6 +24,19 @@ from campaigns.sql import one_of
 POINT_KIND = {"voice": "phone", "sms": "phone", "whatsapp": "phone", "email": "email"}
 TEXT_CHANNELS = frozenset({"sms", "whatsapp"})
 CHUNK = 5000
+
+
+# Among a debtor's usable points, one with recorded consent is tried first and
+# one whose consent was denied last, each group in the bank's order: consent is
+# what the law may require (TCPA for autodialed texts and calls to mobiles,
+# Colombia's Ley 2300 for every channel), and the guard would refuse a contact
+# on the bank's first number while a second, consented one sits unused.
+CONSENT_ORDER = {"granted": 0, "unknown": 1, "denied": 2}
+
+
+def preference(consent: str | None, position: int) -> tuple[int, int]:
+    """Sort key for a channel's candidate points: consented first, then the bank's order."""
+    return CONSENT_ORDER.get(consent or "unknown", 1), position
 
 
 def point_refusal(

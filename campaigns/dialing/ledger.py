@@ -25,7 +25,7 @@ from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
 from campaigns.models import Account, ContactPoint, Customer
-from campaigns.reach import point_refusal
+from campaigns.reach import point_refusal, preference
 from compliance import Pack, Proposal, load_packs
 from dialer.session import CallResult, Lead, Reservation
 
@@ -65,16 +65,19 @@ def load_voice_target(engine: Engine, customer_id: str) -> VoiceTarget | None:
             .where(Account.customer_id == c.id, Account.status == "open")
             .order_by(Account.external_id)
         ).scalars()
-        phones = conn.execute(
-            sa.select(
-                ContactPoint.value,
-                ContactPoint.line_type,
-                ContactPoint.opted_out_at,
-                ContactPoint.wrong_number_at,
-            )
-            .where(ContactPoint.customer_id == c.id, ContactPoint.kind == "phone")
-            .order_by(ContactPoint.position)
-        ).all()
+        phones = sorted(
+            conn.execute(
+                sa.select(
+                    ContactPoint.value,
+                    ContactPoint.line_type,
+                    ContactPoint.opted_out_at,
+                    ContactPoint.wrong_number_at,
+                    ContactPoint.consent,
+                    ContactPoint.position,
+                ).where(ContactPoint.customer_id == c.id, ContactPoint.kind == "phone")
+            ).all(),
+            key=lambda p: preference(p.consent, p.position),
+        )
         debt_ids = tuple(str(d) for d in debts)
     number, line_type, reasons = None, "unknown", []
     for p in phones:

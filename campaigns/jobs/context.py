@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from campaigns.jobs.plan import Channel
 from campaigns.models import Account, ContactPoint, Customer
-from campaigns.reach import POINT_KIND, point_refusal
+from campaigns.reach import POINT_KIND, point_refusal, preference
 from campaigns.sql import one_of
 from channels import AccountView, CustomerView
 
@@ -78,7 +78,9 @@ def _split_name(name: str) -> tuple[str, str]:
 
 def _pick_point(points: list[ContactPointRow], channel: Channel) -> tuple[Point | None, str | None]:
     kind = POINT_KIND[channel]
-    mine = sorted((p for p in points if p.kind == kind), key=lambda p: p.position)
+    mine = sorted(
+        (p for p in points if p.kind == kind), key=lambda p: preference(p.consent, p.position)
+    )
     if not mine:
         return None, f"no {kind} contact point"
     reasons = []
@@ -99,6 +101,7 @@ class ContactPointRow:
     value: str
     line_type: str | None
     position: int
+    consent: str | None
     opted_out_at: dt.datetime | None
     wrong_number_at: dt.datetime | None
 
@@ -148,6 +151,7 @@ def load_targets(
                 ContactPoint.value,
                 ContactPoint.line_type,
                 ContactPoint.position,
+                ContactPoint.consent,
                 ContactPoint.opted_out_at,
                 ContactPoint.wrong_number_at,
             ).where(

@@ -14,7 +14,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from campaigns.jobs import enqueue_batch, job_id
 from campaigns.ledger.chain import EVENTS, verify
-from campaigns.models import GuardDecisionRow
+from campaigns.models import ContactPoint, Customer, GuardDecisionRow
 from channels import text_notice, verify_payment_token
 from tests.support.components import free_port
 from tests.support.messaging import World, set_zone, zone_at_local_hour
@@ -101,6 +101,31 @@ def test_sms_batch_one_request_each_and_rerun_sends_nothing_twice(world: World) 
     result = Job.fetch(job_id(batch), connection=world.redis).return_value()
     assert result["already_done"] == 3 and result["sent"] == 0
     assert len(world.standin.state.sent_texts()) == 3
+
+
+def test_a_text_goes_to_the_consented_number_not_the_first_one(world: World) -> None:
+    # TCPA: an autodialed text to a mobile needs the debtor's consent. The bank's
+    # first number has none on record, their second one has: the text goes to
+    # the second instead of being refused.
+    with world.engine.begin() as conn:
+        cid = conn.execute(sa.select(Customer.id).where(Customer.external_id == "U0")).scalar_one()
+        conn.execute(
+            sa.update(ContactPoint)
+            .where(ContactPoint.customer_id == cid, ContactPoint.kind == "phone")
+            .values(consent="unknown", consent_at=None)
+        )
+        conn.execute(
+            sa.insert(ContactPoint).values(
+                customer_id=cid, kind="phone", value="+12125559999", line_type="mobile",
+                position=2, consent="granted",
+                consent_at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), consent_source="app",
+            )
+        )  # fmt: skip
+    enqueue_batch(world.queue, world.batch(["U0", "U1"], "sms"))
+    world.drain()
+    texts = world.standin.state.sent_texts()
+    assert sorted(t.to for t in texts) == ["+12125551001", "+12125559999"]
+    assert job_notes(world) == []
 
 
 def test_scheduled_for_its_slot_with_enqueue_at(world: World) -> None:
