@@ -3,10 +3,12 @@
     .venv/bin/python bench/channels.py --messages 200000
 
 Half the messages are emails, half SMS, to generated US debtors. As in a daily
-run, a message is planned only where the planner would plan it: for a debtor
+run, a message is planned only where the planner could plan it: for a debtor
 with a usable contact point on its channel (``campaigns.reach``; about a
-quarter of the generated debtors have no email address), so more debtors are
-generated than messages. ``--all-debtors`` plans one email and one SMS for
+quarter of the generated debtors have no email address) whom the compliance
+allowances let be contacted on it this hour (a tenth denied email, a third
+gave no consent to autodialed texts), so more debtors are generated than
+messages. ``--all-debtors`` plans one email and one SMS for
 every debtor instead, as earlier versions of this bench did; the workers then
 drop the unreachable ones. Each message goes render → guard (one call per
 batch) → pending ledger row → provider stand-in over real HTTP (its own
@@ -41,7 +43,9 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import psutil
 import sqlalchemy as sa
 from redis import Redis
@@ -61,13 +65,17 @@ from campaigns.jobs import (  # noqa: E402
     enqueue_batch,
     process_batch,
 )
+from campaigns.jobs.context import packs_for  # noqa: E402
 from campaigns.ledger.chain import EVENTS  # noqa: E402
 from campaigns.models import Customer  # noqa: E402
 from campaigns.portfolio.generate import generate_file  # noqa: E402
 from campaigns.portfolio.load import load_portfolio  # noqa: E402
 from campaigns.portfolio.validate import validate_file  # noqa: E402
 from campaigns.reach import usable_channels  # noqa: E402
+from campaigns.run.inputs import histories  # noqa: E402
 from channels import ChannelSettings  # noqa: E402
+from compliance import allowances  # noqa: E402
+from compliance.frames import events_frame  # noqa: E402
 
 
 def midday_zone(now: dt.datetime) -> str:
@@ -127,16 +135,49 @@ def load_debtors(url: str, customers: int, cache: Path) -> list[str]:
 def planned_for(
     url: str, ids: list[str], channel: str, wanted: int, all_debtors: bool
 ) -> list[str]:
-    """The first ``wanted`` debtors a daily run would plan ``channel`` for (or just the first)."""
+    """The first ``wanted`` debtors a daily run could plan ``channel`` for now (or just the first).
+
+    As the planner decides: a usable contact point on the channel
+    (``campaigns.reach``) and the compliance allowances open this hour's slot
+    (consent, opt-outs, local hours, caps; the guard still re-checks each).
+    """
     if all_debtors:
         return ids[:wanted]
+    now = dt.datetime.now(dt.UTC)
+    slot = now.replace(minute=0, second=0, microsecond=0)
     engine = make_engine(url)
     with engine.connect() as conn:
         reach = usable_channels(conn, ids, (channel,))
+        rows = conn.execute(
+            sa.select(
+                Customer.external_id, Customer.country, Customer.subdivision, Customer.timezones
+            )
+        ).all()
+        where = {str(r[0]): r for r in rows}
+        packs = [",".join(packs_for(where[c].country, where[c].subdivision) or ()) for c in ids]
+        events = histories(conn, ids, packs, slot)
     engine.dispose()
-    chosen = [c for c in ids if channel in reach[c]][:wanted]
+    zone = ZoneInfo(where[ids[0]].timezones.split(";")[0])
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "packs": packs,
+            "timezones": [where[c].timezones.replace(";", ",") for c in ids],
+        }
+    )
+    frame, debts = events_frame(events)
+    allow = allowances(
+        customers,
+        frame,
+        slot.astimezone(zone).date(),
+        [slot],
+        event_debts=debts,
+        channels=(channel,),
+    )
+    open_now = allow.slot_allowed[:, 0, 0] & (allow.remaining[:, 0] > 0)
+    chosen = [c for c, ok in zip(ids, open_now, strict=True) if ok and channel in reach[c]][:wanted]
     if len(chosen) < wanted:
-        raise SystemExit(f"only {len(chosen)} of {len(ids)} debtors reachable by {channel}")
+        raise SystemExit(f"only {len(chosen)} of {len(ids)} debtors can be planned {channel} now")
     return chosen
 
 
@@ -345,9 +386,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     per_channel = args.messages // 2
-    # A quarter of generated debtors have no email address (and a few no
-    # usable phone): generate enough that each channel gets its share.
-    customers = per_channel if args.all_debtors else per_channel * 3 // 2
+    # A third of generated debtors cannot be planned email now (no address,
+    # opted out, consent denied), and about as many SMS (no consent for an
+    # autodialed text): generate enough that each channel gets its share.
+    customers = per_channel if args.all_debtors else per_channel * 2
     url, drop = database(args)
     standin, provider_env = start_standin()
     redis = Redis.from_url(args.redis)
