@@ -19,9 +19,9 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -234,36 +234,63 @@ def _settled(engine: Engine, attempt_ids: Iterable[int]) -> set[int]:
         return {int(r[0]) for r in rows}
 
 
+class _AttemptFacts(NamedTuple):
+    """What an outcome row copies from its attempt."""
+
+    customer_id: str
+    debt_ids: tuple[str, ...]
+    channel: str
+    direction: str
+    contact_point: str | None
+    line_type: str | None
+    campaign: str | None
+
+
 def record_outcomes(
     engine: Engine,
     outcomes: Sequence[tuple[int, str, dict[str, Any]]],
     *,
     now: dt.datetime,
+    reserved: Mapping[int, Proposal] | None = None,
 ) -> None:
     """Append (attempt id, outcome, extra) rows in one transaction.
 
     The same rows ``campaigns.ledger.record_outcome`` writes (same idempotency
     key ``outcome:<attempt>:<outcome>``), batched: one ledger lock and one
     insert for a whole provider request instead of one per message. An
-    outcome that would move an attempt backwards is skipped.
+    outcome that would move an attempt backwards is skipped. ``reserved``:
+    the proposals this very run reserved attempts for, whose pending rows
+    hold exactly their fields; any other attempt is read back from the ledger.
     """
     if not outcomes:
         return
+    known = reserved or {}
     with engine.begin() as conn:
         lock_ledger(conn)
         ids = [a for a, _, _ in outcomes]
+        unknown = [a for a in ids if a not in known]
         c = EVENTS.c
         # Only what the outcome row copies: the attempt's extra (the guard's
         # grants) and hashes would be read and parsed for nothing.
-        attempts = {
-            int(r.id): r
+        attempts: dict[int, _AttemptFacts] = {
+            int(r.id): _AttemptFacts(
+                r.customer_id, tuple(json.loads(r.debt_ids)), r.channel, r.direction,
+                r.contact_point, r.line_type, r.campaign,
+            )
             for r in conn.execute(
                 sa.select(
                     c.id, c.customer_id, c.debt_ids, c.channel, c.direction,
                     c.contact_point, c.line_type, c.campaign,
-                ).where(one_of(c.id, ids, conn.dialect.name))
+                ).where(one_of(c.id, unknown, conn.dialect.name))
             )
-        }  # fmt: skip
+        } if unknown else {}  # fmt: skip
+        for attempt_id in ids:
+            if attempt_id in known:
+                p = known[attempt_id]
+                attempts[attempt_id] = _AttemptFacts(
+                    p.customer_id, p.debt_ids, p.channel, "outbound",
+                    p.contact_point, p.line_type, p.campaign,
+                )  # fmt: skip
         current = latest_outcomes(conn, ids)
         entries = []
         for attempt_id, outcome, extra in outcomes:
@@ -274,7 +301,7 @@ def record_outcomes(
                 LedgerEntry(
                     at=now,
                     customer_id=a.customer_id,
-                    debt_ids=tuple(json.loads(a.debt_ids)),
+                    debt_ids=a.debt_ids,
                     channel=a.channel,
                     direction=a.direction,
                     kind="attempt",
@@ -457,9 +484,12 @@ def process_batch(
     to_send: list[_Item] = []
     waiting: list[tuple[_Item, dt.datetime]] = []
     reconciled: list[tuple[int, str, dict[str, Any]]] = []
-    for item, result in zip(items, results, strict=True):
+    reserved: dict[int, Proposal] = {}
+    for item, request, result in zip(items, requests, results, strict=True):
         if result.allowed and result.attempt_id is not None:
             item.attempt_id = result.attempt_id
+            if not result.replayed:
+                reserved[result.attempt_id] = request.proposal
         if result.replayed:
             aid = item.attempt_id
             if aid in settled:
@@ -537,7 +567,7 @@ def process_batch(
                 report.failed += 1
             else:
                 retry.add(aid)
-        record_outcomes(rt.engine, outcomes, now=rt.clock.now())
+        record_outcomes(rt.engine, outcomes, now=rt.clock.now(), reserved=reserved)
     _note(rt.engine, batch, now, late)
     report.retry_later = len(retry)
     return report, retry
