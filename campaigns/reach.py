@@ -12,7 +12,6 @@ contact no worker could make.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -64,8 +63,14 @@ def usable_channels(
     A customer with no usable point at all maps to an empty set; unknown ids too.
     """
     wanted = tuple(channels)
-    found: dict[str, set[str]] = defaultdict(set)
+    # A point's verdict depends on its kind, line type and whether it carries an
+    # opt-out or a wrong-number mark, not on its value: judged once per
+    # combination (a million debtors hold millions of points), with sets shared.
+    verdicts: dict[tuple[str, str | None, bool, bool], frozenset[str]] = {}
+    shared: dict[frozenset[str], frozenset[str]] = {}
+    found: dict[str, frozenset[str]] = {}
     dialect = conn.dialect.name
+    kinds = sorted({POINT_KIND[c] for c in wanted})
     for start in range(0, len(customer_ids), CHUNK):
         chunk = list(customer_ids[start : start + CHUNK])
         rows = conn.execute(
@@ -78,12 +83,17 @@ def usable_channels(
                 ContactPoint.wrong_number_at,
             )
             .join(ContactPoint, ContactPoint.customer_id == Customer.id)
-            .where(one_of(Customer.external_id, chunk, dialect))
+            .where(one_of(Customer.external_id, chunk, dialect), ContactPoint.kind.in_(kinds))
         )
         for cid, kind, value, line_type, opted_out_at, wrong_number_at in rows:
-            for channel in wanted:
-                if POINT_KIND[channel] != kind:
-                    continue
-                if point_refusal(channel, value, line_type, opted_out_at, wrong_number_at) is None:
-                    found[cid].add(channel)
-    return {cid: frozenset(found.get(cid, ())) for cid in customer_ids}
+            key = (kind, line_type, opted_out_at is not None, wrong_number_at is not None)
+            if key not in verdicts:
+                verdicts[key] = frozenset(
+                    c
+                    for c in wanted
+                    if POINT_KIND[c] == kind
+                    and point_refusal(c, value, line_type, opted_out_at, wrong_number_at) is None
+                )
+            union = found.get(cid, frozenset()) | verdicts[key]
+            found[cid] = shared.setdefault(union, union)
+    return {cid: found.get(cid, frozenset()) for cid in customer_ids}
