@@ -65,9 +65,19 @@ SANDBOX_QUEUE = "cadencia-test"  # the Asterisk test overlay's queue
 
 
 def sandbox_dialer_env(
-    state: SandboxState, clock: Clock, campaigns: list[Campaign], database_url: str, redis_url: str
+    state: SandboxState,
+    clock: Clock,
+    campaigns: list[Campaign],
+    database_url: str,
+    redis_url: str,
+    *,
+    answer_percent: int = 25,
 ) -> dict[str, str]:
-    """Dialer settings for the sandbox: its AMI, its simulated phone network, compressed times."""
+    """Dialer settings for the sandbox: its AMI, its simulated phone network, compressed times.
+
+    ``answer_percent``: the share of simulated debtors who pick up (the rest:
+    15% machines, 10% busy, the others never answer).
+    """
     from campaigns.dialing import DialerSettings
 
     talk_s = max(c.agents.talk_minutes for c in campaigns) * 60
@@ -82,7 +92,7 @@ def sandbox_dialer_env(
         channel_template="Local/{last7}@pstn",
         dial_queue=SANDBOX_QUEUE,
         dial_variables={
-            "PSTN_P_ANSWER": "25",
+            "PSTN_P_ANSWER": str(answer_percent),
             "PSTN_P_MACHINE": "15",
             "PSTN_P_BUSY": "10",
             "PSTN_TALK": "3600",  # the debtor stays on; the agent ends the call
@@ -148,13 +158,15 @@ def local_services(
     mix: Any = None,
     asterisk: SandboxState | None = None,
     agents: int = 0,
+    answer_percent: int = 25,
 ) -> Iterator[LocalServices]:
     """Providers, webhook receiver and workers for one day; all stopped on exit.
 
     ``mix`` (a ``channels.standin.WebhookMix``) sets what the stand-in reports back.
     With ``asterisk`` (a running sandbox), voice is dialed there: ``agents``
     simulated agents are made ready in its test queue and the workers get the
-    dialer's settings, with ring and talk times compressed like the clock.
+    dialer's settings, with ring and talk times compressed like the clock, and
+    ``answer_percent`` of the simulated debtors answering.
     """
     import uvicorn
 
@@ -187,7 +199,11 @@ def local_services(
         "CADENCIA_SIM_CLOCK": clock.to_env(),
     }
     if asterisk is not None:
-        env.update(sandbox_dialer_env(asterisk, clock, campaigns, database_url, redis_url))
+        env.update(
+            sandbox_dialer_env(
+                asterisk, clock, campaigns, database_url, redis_url, answer_percent=answer_percent
+            )
+        )
         ready_agents(asterisk, agents)
     settings = MessagingSettings.from_env(env)
     engine = make_engine(database_url)
