@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,8 +22,13 @@ from campaigns.models import ContactPoint, Customer
 from campaigns.sql import one_of
 
 POINT_KIND = {"voice": "phone", "sms": "phone", "whatsapp": "phone", "email": "email"}
+# The other way round: the channels a point of each kind can carry.
+POINT_CHANNELS = {
+    kind: tuple(c for c, k in POINT_KIND.items() if k == kind) for kind in ("phone", "email")
+}
 TEXT_CHANNELS = frozenset({"sms", "whatsapp"})
 CHUNK = 5000
+P = TypeVar("P", bound="CandidatePoint")
 
 
 # Among a debtor's usable points, one with recorded consent is tried first and
@@ -53,6 +59,37 @@ def point_refusal(
     if channel in TEXT_CHANNELS and line_type == "landline":
         return f"{value} is a landline"
     return None
+
+
+class CandidatePoint(Protocol):
+    """The columns of a contact point that picking one reads."""
+
+    @property
+    def value(self) -> str: ...
+    @property
+    def line_type(self) -> str | None: ...
+    @property
+    def consent(self) -> str | None: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def opted_out_at(self) -> dt.datetime | None: ...
+    @property
+    def wrong_number_at(self) -> dt.datetime | None: ...
+
+
+def pick_point(channel: str, points: Iterable[P]) -> tuple[P | None, list[str]]:
+    """The point of ``points`` (all of the channel's kind) to use, and why the ones tried fail.
+
+    Points are tried in ``preference`` order; ``(None, reasons)`` when none can be used.
+    """
+    reasons: list[str] = []
+    for p in sorted(points, key=lambda p: preference(p.consent, p.position)):
+        why = point_refusal(channel, p.value, p.line_type, p.opted_out_at, p.wrong_number_at)
+        if why is None:
+            return p, reasons
+        reasons.append(why)
+    return None, reasons
 
 
 def usable_channels(

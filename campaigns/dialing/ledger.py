@@ -25,7 +25,7 @@ from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
 from campaigns.models import Account, ContactPoint, Customer
-from campaigns.reach import point_refusal, preference
+from campaigns.reach import pick_point
 from compliance import Pack, Proposal, load_packs
 from dialer.session import CallResult, Lead, Reservation
 
@@ -65,27 +65,20 @@ def load_voice_target(engine: Engine, customer_id: str) -> VoiceTarget | None:
             .where(Account.customer_id == c.id, Account.status == "open")
             .order_by(Account.external_id)
         ).scalars()
-        phones = sorted(
-            conn.execute(
-                sa.select(
-                    ContactPoint.value,
-                    ContactPoint.line_type,
-                    ContactPoint.opted_out_at,
-                    ContactPoint.wrong_number_at,
-                    ContactPoint.consent,
-                    ContactPoint.position,
-                ).where(ContactPoint.customer_id == c.id, ContactPoint.kind == "phone")
-            ).all(),
-            key=lambda p: preference(p.consent, p.position),
-        )
+        phones = conn.execute(
+            sa.select(
+                ContactPoint.value,
+                ContactPoint.line_type,
+                ContactPoint.opted_out_at,
+                ContactPoint.wrong_number_at,
+                ContactPoint.consent,
+                ContactPoint.position,
+            ).where(ContactPoint.customer_id == c.id, ContactPoint.kind == "phone")
+        ).all()
         debt_ids = tuple(str(d) for d in debts)
-    number, line_type, reasons = None, "unknown", []
-    for p in phones:
-        why = point_refusal("voice", p.value, p.line_type, p.opted_out_at, p.wrong_number_at)
-        if why is None:
-            number, line_type = p.value, p.line_type or "unknown"
-            break
-        reasons.append(why)
+    chosen, reasons = pick_point("voice", phones)
+    number = chosen.value if chosen is not None else None
+    line_type = (chosen.line_type if chosen is not None else None) or "unknown"
     return VoiceTarget(
         customer_id=customer_id,
         country=c.country,

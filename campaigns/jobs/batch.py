@@ -268,29 +268,32 @@ def record_outcomes(
     with engine.begin() as conn:
         lock_ledger(conn)
         ids = [a for a, _, _ in outcomes]
-        unknown = [a for a in ids if a not in known]
-        c = EVENTS.c
-        # Only what the outcome row copies: the attempt's extra (the guard's
-        # grants) and hashes would be read and parsed for nothing.
-        attempts: dict[int, _AttemptFacts] = {
-            int(r.id): _AttemptFacts(
-                r.customer_id, tuple(json.loads(r.debt_ids)), r.channel, r.direction,
-                r.contact_point, r.line_type, r.campaign,
+        attempts = {
+            aid: _AttemptFacts(
+                p.customer_id, p.debt_ids, p.channel, "outbound",
+                p.contact_point, p.line_type, p.campaign,
             )
-            for r in conn.execute(
+            for aid in ids
+            if (p := known.get(aid)) is not None
+        }  # fmt: skip
+        unknown = [a for a in ids if a not in attempts]
+        if unknown:
+            c = EVENTS.c
+            # Only what the outcome row copies: the attempt's extra (the guard's
+            # grants) and hashes would be read and parsed for nothing.
+            rows = conn.execute(
                 sa.select(
                     c.id, c.customer_id, c.debt_ids, c.channel, c.direction,
                     c.contact_point, c.line_type, c.campaign,
                 ).where(one_of(c.id, unknown, conn.dialect.name))
-            )
-        } if unknown else {}  # fmt: skip
-        for attempt_id in ids:
-            if attempt_id in known:
-                p = known[attempt_id]
-                attempts[attempt_id] = _AttemptFacts(
-                    p.customer_id, p.debt_ids, p.channel, "outbound",
-                    p.contact_point, p.line_type, p.campaign,
-                )  # fmt: skip
+            )  # fmt: skip
+            attempts.update(
+                (int(r.id), _AttemptFacts(
+                    r.customer_id, tuple(json.loads(r.debt_ids)), r.channel, r.direction,
+                    r.contact_point, r.line_type, r.campaign,
+                ))
+                for r in rows
+            )  # fmt: skip
         current = latest_outcomes(conn, ids)
         entries = []
         for attempt_id, outcome, extra in outcomes:

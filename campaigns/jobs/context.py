@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from campaigns.jobs.plan import Channel
 from campaigns.models import Account, ContactPoint, Customer
-from campaigns.reach import POINT_KIND, point_refusal, preference
+from campaigns.reach import POINT_KIND, pick_point
 from campaigns.sql import one_of
 from channels import AccountView, CustomerView
 
@@ -78,18 +78,13 @@ def _split_name(name: str) -> tuple[str, str]:
 
 def _pick_point(points: list[ContactPointRow], channel: Channel) -> tuple[Point | None, str | None]:
     kind = POINT_KIND[channel]
-    mine = sorted(
-        (p for p in points if p.kind == kind), key=lambda p: preference(p.consent, p.position)
-    )
+    mine = [p for p in points if p.kind == kind]
     if not mine:
         return None, f"no {kind} contact point"
-    reasons = []
-    for p in mine:
-        why = point_refusal(channel, p.value, p.line_type, p.opted_out_at, p.wrong_number_at)
-        if why is None:
-            return Point(p.value, p.line_type or "unknown"), None
-        reasons.append(why)
-    return None, "; ".join(reasons)
+    chosen, reasons = pick_point(channel, mine)
+    if chosen is None:
+        return None, "; ".join(reasons)
+    return Point(chosen.value, chosen.line_type or "unknown"), None
 
 
 @dataclass(frozen=True)

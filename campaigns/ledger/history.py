@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.models import ContactEventRow, ContactPoint, Customer
+from campaigns.reach import POINT_CHANNELS
 from campaigns.sql import one_of
 from compliance import Event
 
@@ -31,7 +32,6 @@ PENDING_WORST_OUTCOME = {
     "whatsapp": "delivered",
     "email": "delivered",
 }
-POINT_CHANNELS = {"phone": ("voice", "sms", "whatsapp"), "email": ("email",)}
 CHUNK = 500
 
 
