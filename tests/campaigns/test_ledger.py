@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import multiprocessing
 
+import pytest
 import sqlalchemy as sa
 
 from campaigns.db import make_engine
-from campaigns.ledger.chain import LedgerEntry, append_now, verify
+from campaigns.ledger.chain import EVENTS, LedgerEntry, append_now, verify
 from campaigns.ledger.guard import guard_and_reserve
 from campaigns.ledger.outcomes import record_outcome
 from tests.support.components import free_port
@@ -61,6 +64,40 @@ def test_chain_verifies_and_detects_edit_deletion_and_truncation(database_url: s
     report = verify(engine)
     assert (report.ok, report.event_id) == (False, ids[6])
     assert report.problem == "a row before this one was deleted or altered"
+    engine.dispose()
+
+
+def test_appended_rows_read_back_as_written_in_order(database_url: str) -> None:
+    engine = make_engine(database_url)
+    first = append_now(engine, [entry(i) for i in range(3)], now=TUESDAY_10_BOGOTA)
+    ids = append_now(engine, [entry(i) for i in range(3, 6)], now=TUESDAY_11_NEW_YORK)
+    assert first + ids == sorted(first + ids) and len(set(first + ids)) == 6
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(sa.select(EVENTS).where(EVENTS.c.id.in_(ids)).order_by(EVENTS.c.id))
+            .mappings()
+            .all()
+        )
+    assert [r["idempotency_key"] for r in rows] == ["k3", "k4", "k5"]
+    assert rows[0]["at"] == TUESDAY_10_BOGOTA + dt.timedelta(minutes=3)
+    assert rows[0]["recorded_at"] == TUESDAY_11_NEW_YORK
+    assert (rows[0]["outcome"], rows[0]["resolves_id"], rows[0]["duration_s"]) == (
+        "delivered",
+        None,
+        None,
+    )
+    assert json.loads(rows[2]["extra"]) == {"provider_id": "SM5"}
+    assert json.loads(rows[2]["debt_ids"]) == ["A5"]
+    assert verify(engine).ok
+    engine.dispose()
+
+
+def test_a_naive_instant_is_refused_and_nothing_is_written(database_url: str) -> None:
+    engine = make_engine(database_url)
+    naive = dataclasses.replace(entry(1), at=dt.datetime(2026, 3, 3, 10, 0))
+    with pytest.raises(ValueError, match="k1: at=2026-03-03T10:00:00 has no UTC offset"):
+        append_now(engine, [entry(0), naive], now=TUESDAY_10_BOGOTA)
+    assert verify(engine).events == 0
     engine.dispose()
 
 
