@@ -269,7 +269,9 @@ def _guard(
         fresh = [r for r in requests if r.key not in replayed]
         customers = sorted({r.proposal.customer_id for r in fresh})
         channels = {r.proposal.channel for r in fresh}
-        points = consent_rows(conn, customers)
+        # evaluate() reads consent records of the proposal's own channel only,
+        # so only the points that can carry the batch's channels are read.
+        points = consent_rows(conn, customers, channels)
         consents = consent_events_from_rows(points, channels)
         histories = customer_histories(conn, customers, _since(fresh, now), consents)
     decided = _Decided()
@@ -284,7 +286,7 @@ def _guard(
     with engine.begin() as conn:
         lock_ledger(conn)
         # Raw rows are compared; events are rebuilt only for the customers redecided.
-        points_now = consent_rows(conn, customers)
+        points_now = consent_rows(conn, customers, channels)
         changed = written_since(conn, mark) & set(customers)
         changed |= _consent_moved(points, points_now)
         if changed:

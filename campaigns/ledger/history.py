@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.models import ContactEventRow, ContactPoint, Customer
-from campaigns.reach import POINT_CHANNELS
+from campaigns.reach import POINT_CHANNELS, POINT_KIND
 from campaigns.sql import one_of
 from compliance import Event
 
@@ -124,11 +124,15 @@ def _point_event(
 ConsentRows = dict[str, frozenset[tuple[Any, ...]]]
 
 
-def consent_rows(conn: Connection, customer_ids: Sequence[str]) -> ConsentRows:
+def consent_rows(
+    conn: Connection, customer_ids: Sequence[str], channels: Collection[str] | None = None
+) -> ConsentRows:
     """Each customer's contact points as plain tuples (kind, value, line type, consent, dates).
 
+    Only the points that can carry one of ``channels`` (default: every point).
     Comparing two readings tells whether a customer's consent state moved.
     """
+    kinds = None if channels is None else sorted({POINT_KIND[c] for c in channels})
     out: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
     for start in range(0, len(customer_ids), CHUNK):
         chunk = list(customer_ids[start : start + CHUNK])
@@ -145,6 +149,8 @@ def consent_rows(conn: Connection, customer_ids: Sequence[str]) -> ConsentRows:
             .join(ContactPoint, ContactPoint.customer_id == Customer.id)
             .where(one_of(Customer.external_id, chunk, conn.dialect.name))
         )
+        if kinds is not None:
+            query = query.where(ContactPoint.kind.in_(kinds))
         for row in conn.execute(query):
             out[row[0]].add(tuple(row[1:]))
     return {cid: frozenset(points) for cid, points in out.items()}

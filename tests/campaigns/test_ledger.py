@@ -6,13 +6,15 @@ import dataclasses
 import datetime as dt
 import json
 import multiprocessing
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
 
 from campaigns.db import make_engine
-from campaigns.ledger.chain import EVENTS, LedgerEntry, append_now, verify
-from campaigns.ledger.guard import guard_and_reserve
+from campaigns.ledger.chain import EVENTS, LEDGER_LOCK_KEY, LedgerEntry, append_now, verify
+from campaigns.ledger.guard import GuardResult, guard_and_reserve
 from campaigns.ledger.outcomes import record_outcome
 from tests.support.components import free_port
 from tests.support.portfolio import load_rows, row, us_row
@@ -209,4 +211,44 @@ def test_in_flight_call_blocks_a_second_until_its_outcome_is_recorded(database_u
     (third,) = guard_and_reserve(engine, [us_call("c", later)], now=later)
     assert third.allowed
     assert verify(engine).events == 3  # two attempts and one outcome row
+    engine.dispose()
+
+
+def test_consent_withdrawn_while_the_guard_waits_for_the_ledger_lock_is_honoured(
+    postgres_url: str,
+) -> None:
+    """Phase one decides without the lock; what the bank changes meanwhile must still count.
+
+    PostgreSQL only: SQLite serialises whole transactions, so there a guard
+    never waits between its two phases.
+    """
+    engine = make_engine(postgres_url)
+    load_rows(engine, [row()], now=TUESDAY_10_BOGOTA)
+    results: list[GuardResult] = []
+    with engine.connect() as holder:
+        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+        guard = threading.Thread(
+            target=lambda: results.extend(
+                guard_and_reserve(engine, [colombian_call("k")], now=TUESDAY_10_BOGOTA)
+            )
+        )
+        guard.start()
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        for _ in range(200):
+            if holder.execute(sa.text(waiting)).scalar():
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the guard never waited for the ledger lock")
+        with engine.begin() as bank:  # the bank's file re-imported: consent denied
+            bank.execute(
+                sa.text("UPDATE contact_points SET consent = 'denied', consent_at = :at"),
+                {"at": TUESDAY_10_BOGOTA - dt.timedelta(minutes=5)},
+            )
+        holder.commit()
+    guard.join(timeout=30)
+    (result,) = results
+    assert not result.allowed and result.attempt_id is None
+    assert "co-canales-autorizados" in {r.rule for r in result.decision.results if not r.ok}
+    assert verify(engine).events == 0
     engine.dispose()
