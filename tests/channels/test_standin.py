@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -103,3 +106,47 @@ def test_run_forever_serves_until_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _raw(base: str, request: bytes) -> list[bytes]:
+    """Send ``request`` bytes as is; the status lines of every response, until the server closes."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    # A body has no line end, so the next status line follows it directly.
+    return re.findall(rb"HTTP/1\.1 \d{3} [^\r]*", received)
+
+
+def test_requests_are_parsed_like_a_strict_http_server(provider: StandinHandle) -> None:
+    sid, token = provider.state.twilio_account_sid, provider.state.twilio_auth_token
+    auth = base64.b64encode(f"{sid}:{token}".encode()).decode()
+    body = b"To=%2B5215512345678&From=%2B15005550006&Body=hola"
+    create = (
+        f"POST /2010-04-01/Accounts/{sid}/Messages.json HTTP/1.1\r\nHost: x\r\n"
+        f"authorization:  Basic {auth}  \r\ncontent-length: {len(body)}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+    ).encode()
+    # Header names in any case, padded values; keep-alive until "Connection: close".
+    statuses = _raw(
+        provider.base_url,
+        create + b"\r\n" + body + create + b"Connection: close\r\n\r\n" + body,
+    )
+    assert statuses == [b"HTTP/1.1 201 Created"] * 2
+    assert len(provider.state.sent_texts("+5215512345678")) == 2
+    # HTTP/1.0 without keep-alive closes after one response.
+    assert _raw(provider.base_url, b"GET /_standin/stats HTTP/1.0\r\n\r\n" * 2) == [
+        b"HTTP/1.1 200 OK"
+    ]
+    for bad, status in [
+        (b"GET /_standin/stats\r\n\r\n", b"400"),
+        (b"GET /_standin/stats HTTP/2.0\r\n\r\n", b"400"),
+        (b"GET /_standin/stats HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+        (b"GET /_standin/stats HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", b"431"),
+        (b"GET /_standin/stats HTTP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n", b"431"),
+    ]:
+        (line,) = _raw(provider.base_url, bad)
+        assert line.split()[1] == status, (bad[:40], line)
+    assert len(provider.state.sent_texts("+5215512345678")) == 2  # nothing else stored
