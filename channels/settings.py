@@ -16,6 +16,8 @@ from channels.errors import SettingsError
 
 DEFAULT_SENDGRID_HOST = "https://api.sendgrid.com"
 DEFAULT_TWILIO_BASE = "https://api.twilio.com"
+DEFAULT_TWILIO_CONCURRENCY = 8
+MAX_TWILIO_CONCURRENCY = 100  # Twilio's default API concurrency limit per account
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class TwilioSettings:
     account_sid: str
     auth_token: str
     api_base: str = DEFAULT_TWILIO_BASE
+    # Requests in flight per worker process. Twilio answers in ~0.1-0.3 s, so
+    # a worker's texts per second are about concurrency / latency; the
+    # account's own concurrency limit caps the sum over all workers.
+    concurrency: int = DEFAULT_TWILIO_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ class ChannelSettings:
 
         Names: ``SENDGRID_API_KEY``, ``SENDGRID_API_HOST``,
         ``SENDGRID_WEBHOOK_PUBLIC_KEY``, ``TWILIO_ACCOUNT_SID``,
-        ``TWILIO_AUTH_TOKEN``, ``TWILIO_API_BASE``, ``PAYMENT_LINK_URL_PATTERN``,
+        ``TWILIO_AUTH_TOKEN``, ``TWILIO_API_BASE``, ``TWILIO_CONCURRENCY``,
+        ``PAYMENT_LINK_URL_PATTERN``,
         ``PAYMENT_LINK_SECRET``, ``PAYMENT_LINK_TTL_HOURS``,
         ``CHANNELS_HTTP_TIMEOUT_S``. Any of them may instead be given as
         ``NAME_FILE`` naming a file whose content (trailing newline stripped)
@@ -116,6 +123,12 @@ class ChannelSettings:
                 account_sid=tw["TWILIO_ACCOUNT_SID"],
                 auth_token=tw["TWILIO_AUTH_TOKEN"],
                 api_base=_url(get("TWILIO_API_BASE") or DEFAULT_TWILIO_BASE, "TWILIO_API_BASE"),
+                concurrency=_count(
+                    get("TWILIO_CONCURRENCY"),
+                    "TWILIO_CONCURRENCY",
+                    DEFAULT_TWILIO_CONCURRENCY,
+                    MAX_TWILIO_CONCURRENCY,
+                ),
             )
         payment = None
         pl = group(("PAYMENT_LINK_URL_PATTERN", "PAYMENT_LINK_SECRET"))
@@ -159,4 +172,16 @@ def _positive(value: str | None, name: str, default: float) -> float:
         raise SettingsError(f"{name}={value!r} is not a number") from None
     if number <= 0:
         raise SettingsError(f"{name}={value!r} must be positive")
+    return number
+
+
+def _count(value: str | None, name: str, default: int, maximum: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not a whole number") from None
+    if not 1 <= number <= maximum:
+        raise SettingsError(f"{name}={value!r} must be between 1 and {maximum}")
     return number

@@ -26,7 +26,7 @@ from channels.errors import SettingsError, TransportError
 from channels.ratelimit import RateKey, RateLimiter, acquire_blocking
 from channels.report import SendReport
 from channels.retry import RetryPolicy, call_with_retry, parse_retry_after
-from channels.settings import ChannelSettings
+from channels.settings import DEFAULT_TWILIO_CONCURRENCY, ChannelSettings
 from channels.twilio_http import BaseUrlHttpClient
 
 PROVIDER = "twilio"
@@ -90,9 +90,12 @@ class TwilioTransport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         trust_env: bool = True,
+        concurrency: int = DEFAULT_TWILIO_CONCURRENCY,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         _check_validity(default_validity_s, "default_validity_s")
         self._http = BaseUrlHttpClient(api_base, timeout=timeout_s, trust_env=trust_env)
         self._client = Client(account_sid, auth_token, http_client=self._http)
@@ -103,6 +106,7 @@ class TwilioTransport:
         self._limiter = limiter
         self._sleep = sleep
         self._clock = clock
+        self._concurrency = concurrency
         # One pool for the transport's life: starting eight threads per send()
         # cost ~0.2 ms per SMS. Remembered with its process id, because a
         # forked child inherits the pool object but none of its threads.
@@ -121,6 +125,7 @@ class TwilioTransport:
             settings.twilio.auth_token,
             api_base=settings.twilio.api_base,
             timeout_s=kwargs.pop("timeout_s", settings.http_timeout_s),
+            concurrency=kwargs.pop("concurrency", settings.twilio.concurrency),
             **kwargs,
         )
 
@@ -197,8 +202,12 @@ class TwilioTransport:
             raise outcome
         return outcome
 
-    def send(self, messages: Iterable[TextMessage], *, concurrency: int = 8) -> SendReport:
+    def send(
+        self, messages: Iterable[TextMessage], *, concurrency: int | None = None
+    ) -> SendReport:
         """Send each message (one request each, ``concurrency`` in flight); report per message.
+
+        ``concurrency`` defaults to the transport's (``TWILIO_CONCURRENCY``).
 
         Every message is checked before the first is sent, so a ``ValueError``
         (e.g. a validity outside Twilio's range) means nothing went out.
@@ -214,6 +223,7 @@ class TwilioTransport:
             except TransportError as exc:
                 report.failed[m.message_id] = exc
         lock = threading.Lock()
+        in_flight = self._concurrency if concurrency is None else concurrency
 
         def one(item: tuple[TextMessage, dict[str, object]]) -> None:
             m, params = item
@@ -225,11 +235,11 @@ class TwilioTransport:
                 else:
                     report.accepted[m.message_id] = outcome
 
-        if concurrency <= 1 or len(ready) <= 1:
+        if in_flight <= 1 or len(ready) <= 1:
             for item in ready:
                 one(item)
         else:
-            list(self._executor(concurrency).map(one, ready))
+            list(self._executor(in_flight).map(one, ready))
         return report
 
     def _executor(self, concurrency: int) -> ThreadPoolExecutor:

@@ -84,6 +84,7 @@ class MessagingSettings:
                 TWILIO_ACCOUNT_SID=tw.account_sid,
                 TWILIO_AUTH_TOKEN=tw.auth_token,
                 TWILIO_API_BASE=tw.api_base,
+                TWILIO_CONCURRENCY=str(tw.concurrency),
             )
         if pl is not None:
             env.update(

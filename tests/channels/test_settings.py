@@ -19,6 +19,7 @@ def test_full_configuration() -> None:
             "TWILIO_ACCOUNT_SID": "AC1",
             "TWILIO_AUTH_TOKEN": "tok",
             "TWILIO_API_BASE": "http://127.0.0.1:9000",
+            "TWILIO_CONCURRENCY": "32",
             "PAYMENT_LINK_URL_PATTERN": "https://pay.example/{token}",
             "PAYMENT_LINK_SECRET": "k",
             "CHANNELS_HTTP_TIMEOUT_S": "2.5",
@@ -27,6 +28,7 @@ def test_full_configuration() -> None:
     assert s.sendgrid is not None and s.sendgrid.api_host == "http://127.0.0.1:9000"
     assert s.sendgrid.webhook_public_key == "MFkw"
     assert s.twilio is not None and (s.twilio.account_sid, s.twilio.auth_token) == ("AC1", "tok")
+    assert s.twilio.concurrency == 32
     assert s.payment_link is not None and s.payment_link.ttl_hours == 72.0
     assert s.http_timeout_s == 2.5
 
@@ -74,3 +76,8 @@ def test_errors_name_the_variable(tmp_path: Path) -> None:
         )
     with pytest.raises(SettingsError, match="CHANNELS_HTTP_TIMEOUT_S"):
         ChannelSettings.from_mapping({"CHANNELS_HTTP_TIMEOUT_S": "-1"})
+    twilio = {"TWILIO_ACCOUNT_SID": "a", "TWILIO_AUTH_TOKEN": "b"}
+    assert ChannelSettings.from_mapping(twilio).twilio.concurrency == 8  # type: ignore[union-attr]
+    for bad, why in [("0", "between 1 and 100"), ("101", "between 1 and 100"), ("4.5", "whole")]:
+        with pytest.raises(SettingsError, match=f"TWILIO_CONCURRENCY='{bad}'.*{why}"):
+            ChannelSettings.from_mapping({**twilio, "TWILIO_CONCURRENCY": bad})

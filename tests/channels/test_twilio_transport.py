@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from channels.errors import TransportError
 from channels.ratelimit import RateKey, RateLimiter
 from channels.retry import RetryPolicy
+from channels.settings import ChannelSettings
 from channels.standin import StandinHandle
 from channels.twilio_http import BaseUrlHttpClient
 from channels.twilio_transport import TextMessage, TwilioTransport
@@ -213,3 +215,17 @@ def test_sends_reuse_one_pool_and_a_forked_child_gets_its_own(provider: StandinH
     assert len(transport.send(batch("d"), concurrency=3).accepted) == 6
     transport.close()
     assert sorted({t.body for t in provider.state.sent_texts()}) == ["a", "b", "c", "d"]
+
+
+def test_requests_in_flight_follow_the_configured_concurrency(provider: StandinHandle) -> None:
+    settings = ChannelSettings.from_mapping({**provider.env(), "TWILIO_CONCURRENCY": "3"})
+    transport = TwilioTransport.from_settings(settings)
+    provider.state.fail_next("twilio", 9, status=None, delay_s=0.05)  # slow answers overlap
+    report = transport.send(
+        [TextMessage(f"k{i}", f"+52155123402{i:02d}", OURS, "x") for i in range(9)]
+    )
+    assert len(report.accepted) == 9
+    # The pool grows to as many threads as requests overlap, up to its limit.
+    senders = [t for t in threading.enumerate() if t.name.startswith("twilio-send")]
+    assert len(senders) == 3
+    transport.close()
