@@ -72,7 +72,11 @@ def test_chain_verifies_and_detects_edit_deletion_and_truncation(database_url: s
 def test_appended_rows_read_back_as_written_in_order(database_url: str) -> None:
     engine = make_engine(database_url)
     first = append_now(engine, [entry(i) for i in range(3)], now=TUESDAY_10_BOGOTA)
-    ids = append_now(engine, [entry(i) for i in range(3, 6)], now=TUESDAY_11_NEW_YORK)
+    # COPY's text format escapes tabs, line ends and backslashes: they must round-trip.
+    odd = dataclasses.replace(
+        entry(5), campaign="tab\there\nnext \\ ñ", extra={"note": "tab\there\nnext \\ ñ \x01"}
+    )
+    ids = append_now(engine, [entry(3), entry(4), odd], now=TUESDAY_11_NEW_YORK)
     assert first + ids == sorted(first + ids) and len(set(first + ids)) == 6
     with engine.connect() as conn:
         rows = (
@@ -88,7 +92,8 @@ def test_appended_rows_read_back_as_written_in_order(database_url: str) -> None:
         None,
         None,
     )
-    assert json.loads(rows[2]["extra"]) == {"provider_id": "SM5"}
+    assert json.loads(rows[2]["extra"]) == {"note": "tab\there\nnext \\ ñ \x01"}
+    assert rows[2]["campaign"] == "tab\there\nnext \\ ñ"
     assert json.loads(rows[2]["debt_ids"]) == ["A5"]
     assert verify(engine).ok
     engine.dispose()
