@@ -31,7 +31,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from campaigns.web.events import NAMESPACE, AgentEvent, subscribe_agent_events
 from campaigns.web.models import WebUser
 from campaigns.web.pbx import AmiSettings, PbxUnavailable, queue_pause
-from campaigns.web.security import CurrentUser, csrf_ok, login, logout, session_user
+from campaigns.web.security import (
+    CurrentUser,
+    LoginThrottled,
+    csrf_ok,
+    login,
+    logout,
+    session_user,
+)
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).parent
@@ -246,22 +253,40 @@ def create_web_app(
         # a double-submit token: cookie and form field must match.
         if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf):
             raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
-        token = login(ctx.engine, username.strip(), password, now=ctx.clock())
+        # Behind a reverse proxy this is the browser's address only if the proxy
+        # is trusted (`cadencia web --trusted-proxies`); else every failure
+        # would count against the proxy, one client for all browsers.
+        client = request.client.host if request.client else "unknown"
+        throttled: LoginThrottled | None = None
+        try:
+            token = login(ctx.engine, username.strip(), password, now=ctx.clock(), client=client)
+        except LoginThrottled as exc:
+            token, throttled = None, exc
         if token is None:
-            log.info("failed login for %r", username[:80])
             again = secrets.token_urlsafe(24)
+            if throttled is not None:
+                log.warning("login refused for %r from %s: %s", username[:80], client, throttled)
+                minutes = max(1, -(-int(throttled.retry_after.total_seconds()) // 60))
+                status, error = 429, f"Too many failed logins. Try again in {minutes} minutes."
+            else:
+                log.info("failed login for %r from %s", username[:80], client)
+                status, error = 401, "Wrong username or password."
             response: Response = ctx.render(
                 request,
                 "login.html",
                 None,
-                status=401,
+                status=status,
                 login_csrf=again,
                 next=next,
-                error="Wrong username or password.",
+                error=error,
             )
             response.set_cookie(
                 LOGIN_CSRF_COOKIE, again, httponly=True, samesite="strict", secure=secure_cookies
             )
+            if throttled is not None:
+                response.headers["Retry-After"] = str(
+                    max(1, int(throttled.retry_after.total_seconds()))
+                )
             return response
         user = session_user(ctx.engine, token, now=ctx.clock())
         assert user is not None

@@ -40,9 +40,10 @@ def install_log_masking() -> None:
 def _require_console_tables(engine: Engine) -> None:
     from campaigns.db import schema_revision
 
-    if (schema_revision(engine) or "") < "0004":
+    # 0004: accounts and sessions; 0007: failed logins, for throttling.
+    if (schema_revision(engine) or "") < "0007":
         engine.dispose()
-        fail("the database has no console tables: run `cadencia init` first", code=2)
+        fail("the database lacks the console's tables: run `cadencia init` first", code=2)
 
 
 def web_command(
@@ -56,6 +57,13 @@ def web_command(
             help="Send session cookies over plain HTTP (local development only).",
         ),
     ] = False,
+    trusted_proxies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated addresses of reverse proxies whose X-Forwarded-For names "
+            "the browser (login throttling counts failures per browser address).",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Serve the web console: agent desktop, campaign dashboard, compliance pages."""
     import uvicorn
@@ -76,7 +84,14 @@ def web_command(
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_masking()
-    config = uvicorn.Config(app, host=host, port=port, log_level="info")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips=trusted_proxies,
+    )
     server = uvicorn.Server(config)
     install_log_masking()  # uvicorn adds its handlers in Config(); mask those too
     server.run()

@@ -1,4 +1,4 @@
-"""The web console's tables: user accounts, login sessions and scheduled callbacks.
+"""The web console's tables: user accounts, login sessions, failed logins, callbacks.
 
 Defined on ``campaigns.models.Base`` so ``Base.metadata`` describes the whole
 schema; migration 0004 creates them.
@@ -44,6 +44,21 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class LoginFailure(Base):
+    """A failed login, kept while it counts towards throttling (migration 0007)."""
+
+    __tablename__ = "web_login_failures"
+    __table_args__ = (
+        sa.Index("ix_web_login_failures_username_at", "username", "at"),
+        sa.Index("ix_web_login_failures_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80))
+    client: Mapped[str] = mapped_column(sa.String(64))  # the client's address
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class Callback(Base):

@@ -23,9 +23,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from campaigns.web.models import ROLES, WebSession, WebUser
+from campaigns.web.models import ROLES, LoginFailure, WebSession, WebUser
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
+# Throttling password guessing (OWASP Authentication Cheat Sheet): within a
+# window, a few failures lock one account for the rest of it, and more from
+# one client address lock that client out of every account. A lock is
+# temporary, so a guesser cannot keep a real agent out for long.
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_CLIENT = 20
 _hasher = PasswordHasher()
 # Verified when the user does not exist, so a login for an unknown name costs
 # the same time as a wrong password and does not reveal which names exist.
@@ -36,6 +43,18 @@ MIN_PASSWORD = 10
 
 class AccountError(ValueError):
     """A user account cannot be created as asked; the message says which field and why."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this account or from this client: none is tried now.
+
+    ``retry_after``: when the oldest counted failure leaves the window.
+    """
+
+    def __init__(self, why: str, retry_after: dt.timedelta) -> None:
+        super().__init__(why)
+        self.why = why
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -111,8 +130,35 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
-def login(engine: Engine, username: str, password: str, *, now: dt.datetime) -> str | None:
-    """A new session token for a right username and password, else None."""
+def _throttle(engine: Engine, username: str, client: str, now: dt.datetime) -> None:
+    since = now - THROTTLE_WINDOW
+    f = LoginFailure
+    with engine.connect() as conn:
+        for column, value, limit, what in (
+            (f.username, username, MAX_FAILURES_PER_ACCOUNT, f"account {username!r}"),
+            (f.client, client, MAX_FAILURES_PER_CLIENT, f"client {client}"),
+        ):
+            count, oldest = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(f.at)).where(column == value, f.at > since)
+            ).one()
+            if count >= limit:
+                raise LoginThrottled(
+                    f"{count} failed logins for {what} in the last "
+                    f"{int(THROTTLE_WINDOW.total_seconds() // 60)} minutes",
+                    oldest + THROTTLE_WINDOW - now,
+                )
+
+
+def login(
+    engine: Engine, username: str, password: str, *, now: dt.datetime, client: str = "unknown"
+) -> str | None:
+    """A new session token for a right username and password, else None.
+
+    Raises ``LoginThrottled``, without looking at the password, while the
+    account or the client (its address) has too many recent failures.
+    """
+    username, client = username[:80], client[:64]
+    _throttle(engine, username, client, now)
     with engine.connect() as conn:
         user = conn.execute(
             sa.select(WebUser.id, WebUser.password_hash, WebUser.active).where(
@@ -121,8 +167,10 @@ def login(engine: Engine, username: str, password: str, *, now: dt.datetime) -> 
         ).first()
     if user is None:
         verify_password(_DUMMY_HASH, password)
-        return None
-    if not verify_password(user.password_hash, password) or not user.active:
+    if user is None or not verify_password(user.password_hash, password) or not user.active:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(LoginFailure).values(username=username, client=client, at=now))
+            conn.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - THROTTLE_WINDOW))
         return None
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
@@ -136,6 +184,8 @@ def login(engine: Engine, username: str, password: str, *, now: dt.datetime) -> 
             )
         )
         conn.execute(sa.delete(WebSession).where(WebSession.expires_at < now))
+        # The right password ends the account's run of failures.
+        conn.execute(sa.delete(LoginFailure).where(LoginFailure.username == username))
     return token
 
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 
-from campaigns.web.security import AccountError, create_user, hash_password, verify_password
+from campaigns.web.security import (
+    MAX_FAILURES_PER_ACCOUNT,
+    MAX_FAILURES_PER_CLIENT,
+    THROTTLE_WINDOW,
+    AccountError,
+    create_user,
+    hash_password,
+    verify_password,
+)
 from tests.web.conftest import PASSWORD, Console
 
 pytestmark = pytest.mark.redis
@@ -143,3 +152,55 @@ def test_pages_forbid_framing_and_foreign_scripts(console: Console) -> None:
     (session,) = [c for c in cookie if c.name == "cadencia_session"]
     assert session.has_nonstandard_attr("HttpOnly")
     assert "<script>" not in response.text  # only same-origin script files
+
+
+def _try(console: Console, username: str, password: str) -> httpx.Response:
+    return console.client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf": console.csrf("/login")},
+        follow_redirects=False,
+    )
+
+
+def test_guessing_an_account_locks_it_for_the_window_even_to_the_right_password(
+    console: Console,
+) -> None:
+    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        assert _try(console, "ana", "wrong password!").status_code == 401
+    locked = _try(console, "ana", PASSWORD)
+    assert locked.status_code == 429
+    assert "Too many failed logins. Try again in 15 minutes." in locked.text
+    assert locked.headers["Retry-After"] == str(int(THROTTLE_WINDOW.total_seconds()))
+    assert "cadencia_session" not in locked.cookies
+    assert _try(console, "mara", PASSWORD).status_code == 303  # other accounts are not locked
+    console.client.cookies.clear()
+    console.clock.now += THROTTLE_WINDOW
+    assert _try(console, "ana", PASSWORD).status_code == 303
+
+
+def test_the_right_password_clears_the_accounts_failures(console: Console) -> None:
+    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+        assert _try(console, "ana", "wrong password!").status_code == 401
+    assert _try(console, "ana", PASSWORD).status_code == 303
+    console.client.cookies.clear()
+    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+        assert _try(console, "ana", "wrong password!").status_code == 401
+    assert _try(console, "ana", PASSWORD).status_code == 303
+
+
+def test_one_client_guessing_many_accounts_is_locked_out_of_all(console: Console) -> None:
+    for n in range(MAX_FAILURES_PER_CLIENT):
+        console.clock.now += dt.timedelta(seconds=30)
+        assert _try(console, f"guess{n}", "wrong password!").status_code == 401
+    refused = _try(console, "mara", PASSWORD)
+    assert refused.status_code == 429 and "cadencia_session" not in refused.cookies
+    # The oldest failure leaves the window 15 minutes after it happened.
+    assert refused.headers["Retry-After"] == str(
+        int(
+            (
+                THROTTLE_WINDOW - dt.timedelta(seconds=30 * (MAX_FAILURES_PER_CLIENT - 1))
+            ).total_seconds()
+        )
+    )
+    console.clock.now += THROTTLE_WINDOW
+    assert _try(console, "mara", PASSWORD).status_code == 303
