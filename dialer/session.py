@@ -249,6 +249,7 @@ class SessionReport:
     reconnections: int = 0
     max_in_flight: int = 0
     leads_left: int = 0
+    stopped: str | None = None  # why dialing ended before the slot did, if it was stopped
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -302,20 +303,36 @@ class DialSession:
         self._finished: set[str] = set()
         self._reconciling = False
         self._pbx_paused_until = float("-inf")  # Asterisk said it is shutting down
+        self._stop_reason: str | None = None
         pbx.add_event_handler(self._on_event)
         pbx.add_connection_handler(self._on_connection)
 
     # ---- the loop ----------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """Place no more calls (``reason`` goes in the report); calls in flight still finish.
+
+        Safe to call from the session's event loop at any time, more than once
+        (the first reason is kept).
+        """
+        if self._stop_reason is None:
+            log.warning("dial session stopping: %s", reason)
+            self._stop_reason = reason
+            self.report.stopped = reason
+
     async def run(self) -> SessionReport:
-        """Dial until the slot ends or the hopper is empty, then wait for calls in flight."""
+        """Dial until the slot ends, the hopper empties or :meth:`stop`; then let calls finish."""
         cfg = self.config
         start = self.clock()
         end = start + cfg.duration_s
         if self.pbx.connected:
             await self._resync_board()
         for lead in self.hopper.in_progress():
-            await self._resume(lead, may_dial=self.clock() < end)
-        while self.clock() < end and (self._calls or self.hopper.remaining() > 0):
+            await self._resume(lead, may_dial=self.clock() < end and self._stop_reason is None)
+        while (
+            self._stop_reason is None
+            and self.clock() < end
+            and (self._calls or self.hopper.remaining() > 0)
+        ):
             if self.pbx.connected and not self._reconciling and not self._pbx_paused():
                 await self._pace(end)
             await asyncio.sleep(cfg.tick_s)
@@ -350,7 +367,12 @@ class DialSession:
         decision = self.pacer.decide(self.snapshot())
         wanted, refusals = decision.calls, 0
         while wanted > 0 and refusals <= self.config.max_refusals_per_tick:
-            if not self.pbx.connected or self.clock() >= end or self._pbx_paused():
+            if (
+                self._stop_reason is not None
+                or not self.pbx.connected
+                or self.clock() >= end
+                or self._pbx_paused()
+            ):
                 return
             leads = self.hopper.take(1)
             if not leads:

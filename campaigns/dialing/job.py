@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy.engine import Engine
@@ -36,6 +37,13 @@ from campaigns.clock import Clock
 from campaigns.config import read_setting
 from campaigns.db import make_engine
 from campaigns.dialing.hopper import RedisHopper
+from campaigns.dialing.lease import (
+    ACQUIRE_WAIT_S,
+    SlotLease,
+    acquire_within,
+    keep_lease,
+    lease_key,
+)
 from campaigns.dialing.ledger import LedgerGuard, LedgerSink
 from campaigns.dialing.pbx import AmiPbx, Variables
 from campaigns.jobs.queue import reusable_job
@@ -261,8 +269,13 @@ async def run_dial_session(
     wall: Callable[[], dt.datetime] | None = None,
     session_options: Mapping[str, Any] | None = None,
     clock: Clock | None = None,
+    lease_wait_s: float = ACQUIRE_WAIT_S,
 ) -> SessionReport:
     """Run one slot's session in this process (the job's body; tests call it directly).
+
+    Only one session dials a slot (``campaigns.dialing.lease``): if another
+    still holds its lease after ``lease_wait_s``, this one returns without
+    dialing, its report's ``stopped`` saying why.
 
     With a compressed ``clock`` (``CADENCIA_SIM_CLOCK``, the demo's shared
     day) the session dials until that clock reads the slot's end and the
@@ -275,7 +288,18 @@ async def run_dial_session(
     )
     engine = make_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
+    lease = SlotLease(redis, lease_key(slot.run_id, slot.slot))
     try:
+        if not await acquire_within(lease, lease_wait_s):
+            # Another session dials this slot (a job RQ re-enqueued while its
+            # first run still lives): this one must not pace against it.
+            report = SessionReport()
+            report.stopped = (
+                f"run {slot.run_id} slot {slot.slot} is dialed by another session "
+                f"({lease.current_holder() or 'its lease just expired'}): not started"
+            )
+            log.warning("%s", report.stopped)
+            return report
         with Session(engine) as db:
             run = db.get(Run, slot.run_id)
             if run is not None:
@@ -329,14 +353,22 @@ async def run_dial_session(
         guard = LedgerGuard(engine, campaign)
         sink = LedgerSink(engine)
         await client.connect()
+        keeper: asyncio.Task[None] | None = None
         try:
             session = DialSession(
                 session_cfg, pacer, board, hopper, guard, sink, pbx, wall=wall or wall_now
             )
+            keeper = asyncio.create_task(keep_lease(lease, session.stop))
             return await session.run()
         finally:
+            if keeper is not None:
+                keeper.cancel()
             await client.close()
     finally:
+        try:
+            lease.release()
+        except RedisError as exc:  # it expires by itself within LEASE_TTL_S
+            log.warning("lease %s not released: %s", lease.key, exc)
         redis.close()
         engine.dispose()
 

@@ -342,3 +342,25 @@ def test_a_job_rerun_after_its_slot_only_reconciles() -> None:
     assert report.adopted == 1
     assert ledger.outcomes[ledger.attempts["plan:0"]].outcome == "conversation"
     assert hopper.ready == [Lead("plan:1", "C1")] and report.leads_left == 1
+
+
+def test_a_stopped_session_places_no_more_calls_and_lets_those_in_flight_finish() -> None:
+    hopper, ledger = leads("answer", "busy", "noanswer", "busy", "noanswer", "answer")
+    pbx = RecordedPbx()
+    s = session(hopper, ledger, pbx)
+
+    async def scenario() -> None:
+        dialing = asyncio.create_task(s.run())
+        while not pbx.dialed:  # the first call is up
+            await asyncio.sleep(0.005)
+        s.stop("lease lost: now held by another session")
+        s.stop("a later reason")  # the first one is kept
+        await dialing
+
+    run(scenario())
+    dialed = len(pbx.dialed)
+    assert 1 <= dialed < 6  # progressive, two agents: it stopped before the end
+    assert s.report.stopped == "lease lost: now held by another session"
+    # every call placed got its outcome; the rest stay in the hopper, undialed
+    assert sorted(ledger.outcomes) == sorted(a for _, _, a in pbx.dialed)
+    assert len(hopper.ready) == 6 - dialed == s.report.leads_left
