@@ -163,13 +163,17 @@ def _url(value: str, name: str) -> str:
     return value.rstrip("/")
 
 
+def _parsed(value: str, name: str, kind: type[float] | type[int], what: str) -> float:
+    try:
+        return kind(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not {what}") from None
+
+
 def _positive(value: str | None, name: str, default: float) -> float:
     if value is None:
         return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise SettingsError(f"{name}={value!r} is not a number") from None
+    number = _parsed(value, name, float, "a number")
     if number <= 0:
         raise SettingsError(f"{name}={value!r} must be positive")
     return number
@@ -178,10 +182,7 @@ def _positive(value: str | None, name: str, default: float) -> float:
 def _count(value: str | None, name: str, default: int, maximum: int) -> int:
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(f"{name}={value!r} is not a whole number") from None
+    number = int(_parsed(value, name, int, "a whole number"))
     if not 1 <= number <= maximum:
         raise SettingsError(f"{name}={value!r} must be between 1 and {maximum}")
     return number

@@ -91,11 +91,11 @@ def _dead_here(holder: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another host's process cannot be checked: assume it lives
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return True
     except PermissionError:
-        return False  # exists, another user's
+        pass  # it exists, as another user's
     return False
 
 

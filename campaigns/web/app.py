@@ -266,7 +266,7 @@ def create_web_app(
             again = secrets.token_urlsafe(24)
             if throttled is not None:
                 log.warning("login refused for %r from %s: %s", username[:80], client, throttled)
-                minutes = max(1, -(-int(throttled.retry_after.total_seconds()) // 60))
+                minutes = -(-throttled.retry_after_s // 60)  # rounded up
                 status, error = 429, f"Too many failed logins. Try again in {minutes} minutes."
             else:
                 log.info("failed login for %r from %s", username[:80], client)
@@ -284,9 +284,7 @@ def create_web_app(
                 LOGIN_CSRF_COOKIE, again, httponly=True, samesite="strict", secure=secure_cookies
             )
             if throttled is not None:
-                response.headers["Retry-After"] = str(
-                    max(1, int(throttled.retry_after.total_seconds()))
-                )
+                response.headers["Retry-After"] = str(throttled.retry_after_s)
             return response
         user = session_user(ctx.engine, token, now=ctx.clock())
         assert user is not None

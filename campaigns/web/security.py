@@ -48,13 +48,13 @@ class AccountError(ValueError):
 class LoginThrottled(Exception):
     """Too many failed logins for this account or from this client: none is tried now.
 
-    ``retry_after``: when the oldest counted failure leaves the window.
+    ``retry_after_s``: whole seconds (at least 1) until the oldest counted
+    failure leaves the window.
     """
 
     def __init__(self, why: str, retry_after: dt.timedelta) -> None:
         super().__init__(why)
-        self.why = why
-        self.retry_after = retry_after
+        self.retry_after_s = max(1, int(retry_after.total_seconds()))
 
 
 @dataclass(frozen=True)
