@@ -162,7 +162,8 @@ def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[
 
     On PostgreSQL the ids are taken from the sequence first and the rows go in
     with one ``COPY``: a thousand single-row INSERTs, even pipelined, cost
-    PostgreSQL three times the CPU and hold the ledger lock longer.
+    both sides more CPU and held the ledger lock longer (the channels bench
+    went from ~3,700 to ~4,300 emails a second with this change alone).
     """
     if conn.dialect.name != "postgresql":
         result = conn.execute(

@@ -98,7 +98,7 @@ def record_decisions(conn: Connection, records: Sequence[DecisionRecord]) -> Non
 
     On PostgreSQL with one ``COPY``: SQLAlchemy's per-row parameter
     processing cost more than the insert itself for a batch of a thousand
-    decisions, and single-row INSERTs cost the server several times COPY's CPU.
+    decisions, and pipelined single-row INSERTs cost more on both sides.
     """
     if not records:
         return
