@@ -1,16 +1,19 @@
 # Cadencia: `make test` installs everything and runs every check; `make demo`
-# runs a whole daily run on embedded defaults.
+# runs a whole daily run on embedded defaults. Installs come from the lock
+# files in requirements/ (hashes checked); `make lock` refreshes them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/dev.txt
 
-.PHONY: test demo install lint typecheck imports pytest clean
+.PHONY: test test-fast demo install lint typecheck imports audit pytest lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,13 +28,27 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
+audit: $(STAMP)
+	$(BIN)/python scripts/audit_dependencies.py
+
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck imports pytest
+test: lint typecheck imports audit pytest
+
+# The tests that need neither root nor Asterisk (PostgreSQL and Redis still).
+test-fast: lint typecheck imports
+	$(BIN)/pytest -m "not asterisk" $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m campaigns.demo
+	$(BIN)/python -m sandbox.demo
+
+# Re-resolve the pinned set from pyproject.toml (newest releases its ranges allow).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+		--generate-hashes --upgrade -q -o requirements/runtime.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --upgrade -q -o requirements/dev.txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache out

@@ -55,8 +55,8 @@ from rq.job import Job
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from campaigns.db import make_engine, migrate  # noqa: E402
-from campaigns.jobs import (  # noqa: E402
+from campaigns.ledger.chain import EVENTS  # noqa: E402
+from campaigns.messaging import (  # noqa: E402
     MessageBatch,
     MessagingSettings,
     PlannedMessage,
@@ -65,14 +65,14 @@ from campaigns.jobs import (  # noqa: E402
     enqueue_batch,
     process_batch,
 )
-from campaigns.jobs.context import packs_for  # noqa: E402
-from campaigns.ledger.chain import EVENTS  # noqa: E402
-from campaigns.models import Customer  # noqa: E402
+from campaigns.messaging.context import packs_for  # noqa: E402
 from campaigns.portfolio.generate import generate_file  # noqa: E402
 from campaigns.portfolio.load import load_portfolio  # noqa: E402
 from campaigns.portfolio.validate import validate_file  # noqa: E402
 from campaigns.reach import usable_channels  # noqa: E402
 from campaigns.run.inputs import histories  # noqa: E402
+from campaigns.storage.db import make_engine, migrate  # noqa: E402
+from campaigns.storage.models import Customer  # noqa: E402
 from channels import ChannelSettings  # noqa: E402
 from compliance import allowances  # noqa: E402
 from compliance.frames import events_frame  # noqa: E402
@@ -87,7 +87,7 @@ def midday_zone(now: dt.datetime) -> str:
 def start_standin() -> tuple[subprocess.Popen[str], dict[str, str]]:
     port = 18000 + os.getpid() % 1000
     code = (
-        "from channels.standin import WebhookMix, run_forever; "
+        "from sandbox.providers import WebhookMix, run_forever; "
         f"run_forever('127.0.0.1', {port}, max_stored=1_000_000, mix=WebhookMix(replied=0.0))"
     )
     proc = subprocess.Popen(

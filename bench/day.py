@@ -39,15 +39,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from campaigns.campaign import load_campaign
 from campaigns.clock import Clock
-from campaigns.db import make_engine, migrate
-from campaigns.models import PlannedContact
 from campaigns.portfolio.generate import generate_file
 from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_file
-from campaigns.report.data import report_data
 from campaigns.run.inputs import slot_starts
+from campaigns.run.report.data import report_data
 from campaigns.run.state import advance, create_run, status
-from campaigns.sandbox.day import local_services, run_day, voice_day
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import PlannedContact
+from sandbox.day import local_services, run_day, voice_day
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 12, 1)  # a Tuesday, no Colombian holiday

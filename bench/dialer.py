@@ -3,7 +3,7 @@
     python bench/dialer.py --agents 50 --live-rate 0.25 --talk 180 --wrap 30 --hours 8 \\
         --mode predictive [--abandon-target 0.03] [--days 3] [--seed 1]
 
-Scenario (issue 6): a dialed call is a live answer with probability
+Scenario: a dialed call is a live answer with probability
 ``--live-rate`` after a 5-25 s ring, an answering machine with 0.15 (AMD decides
 in 2.5 s), busy 0.10, otherwise no answer until a 30 s timeout; talk time is
 log-normal (mean ``--talk``, CV 0.6); wrap-up ``--wrap`` s; a live answer with

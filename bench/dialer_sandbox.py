@@ -47,7 +47,6 @@ import sqlalchemy as sa
 from redis import Redis
 
 from campaigns.campaign import Campaign
-from campaigns.db import make_engine, migrate
 from campaigns.dialing import (
     DialerSettings,
     DialSlot,
@@ -56,12 +55,13 @@ from campaigns.dialing import (
     run_dial_session,
 )
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import Customer, PlannedContact, Run
-from campaigns.sandbox import asterisk as sandbox
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import Customer, PlannedContact, Run
 from dialer.agents import WRAPUP_PAUSE_REASON
 from dialer.ami import AmiClient, AmiEvent
 from dialer.pacing import Pacer
 from dialer.simulate import Scenario, simulate
+from sandbox import asterisk as sandbox
 from tests.support.portfolio import load_rows, us_row
 
 CAMPAIGN = """

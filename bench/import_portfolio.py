@@ -20,10 +20,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from campaigns.db import make_engine, migrate
 from campaigns.portfolio.generate import generate_file
 from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_file
+from campaigns.storage.db import make_engine, migrate
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # imports tests.web helpers
 
-from campaigns.db import make_engine, migrate
-from campaigns.web.app import create_web_app
-from campaigns.web.events import AgentEvent, end_wrap, publish_agent_event
+from cadencia.console.app import create_web_app
+from campaigns.agents.events import AgentEvent, end_wrap, publish_agent_event
+from campaigns.storage.db import make_engine, migrate
 from tests.web.browser import CHROMIUM_ARGS, LiveServer, ensure_chromium
 from tests.web.conftest import PASSWORD, seed
 

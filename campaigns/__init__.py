@@ -1,9 +1,11 @@
-"""Cadencia's application: the composition root.
+"""Cadencia's application core: the one package that wires the leaves together.
 
-Storage (SQLAlchemy), the contact ledger, portfolio import, the daily run,
-RQ job entry points, the CLI and the web console live here. This is the ONLY
-package that wires the others together.
+``storage`` (models, engine, migrations), ``ledger`` (chain, guard, audit),
+``portfolio`` (import), ``run`` (plan, dispatch, report), ``dialing`` (voice),
+``messaging`` (email, SMS, WhatsApp batches), ``webhooks`` (provider events),
+``agents`` (the agent-event contract, dispositions), and the modules
+``campaign``, ``reach``, ``clock``, ``settings``, ``metrics``, ``observability``.
 
 May import: ``compliance``, ``optimizer``, ``dialer``, ``channels`` and
-third-party libraries.
+third-party libraries; never ``cadencia`` (the entry points) or ``sandbox``.
 """

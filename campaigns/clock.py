@@ -14,7 +14,6 @@ for each change.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -118,9 +117,14 @@ class Clock:
         )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Clock:
-        """The clock ``CADENCIA_SIM_CLOCK`` describes, or the wall clock when unset."""
-        value = (os.environ if env is None else env).get("CADENCIA_SIM_CLOCK", "").strip()
+    def from_env(cls, env: Mapping[str, str]) -> Clock:
+        """The clock ``env["CADENCIA_SIM_CLOCK"]`` describes, or the wall clock when unset."""
+        return cls.parse(env.get("CADENCIA_SIM_CLOCK"))
+
+    @classmethod
+    def parse(cls, value: str | None) -> Clock:
+        """The clock a ``CADENCIA_SIM_CLOCK`` value describes (``to_env``); wall clock if empty."""
+        value = (value or "").strip()
         if not value:
             return cls()
         expected = (

@@ -18,8 +18,8 @@ from typing import Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from campaigns.models import ContactPoint, Customer
-from campaigns.sql import one_of
+from campaigns.storage.models import ContactPoint, Customer
+from campaigns.storage.sql import one_of
 
 POINT_KIND = {"voice": "phone", "sms": "phone", "whatsapp": "phone", "email": "email"}
 # The other way round: the channels a point of each kind can carry.

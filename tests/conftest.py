@@ -33,7 +33,7 @@ def fresh_postgres() -> Iterator[str]:
     """A new, migrated PostgreSQL database for one test; dropped afterwards."""
     import sqlalchemy as sa
 
-    from campaigns.db import migrate
+    from campaigns.storage.db import migrate
 
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"cadencia_t_{uuid.uuid4().hex[:12]}"
@@ -94,7 +94,7 @@ def redis_conn(redis_url: str) -> Iterator[object]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated database, once on SQLite and once on PostgreSQL."""
-    from campaigns.db import migrate
+    from campaigns.storage.db import migrate
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/cadencia.db"

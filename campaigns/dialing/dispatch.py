@@ -13,10 +13,10 @@ from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.dialing.hopper import RedisHopper, reserved_keys
 from campaigns.dialing.job import DialSlot, enqueue_dial_session, session_queue_name
-from campaigns.models import Run
-from campaigns.report.data import plan_key
 from campaigns.run.dispatch import VoiceDispatcher
 from campaigns.run.inputs import slot_starts
+from campaigns.run.state import plan_key
+from campaigns.storage.models import Run
 
 
 def dispatch_voice_slot(

@@ -21,8 +21,8 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import PlannedContact
-from campaigns.report.data import plan_key
+from campaigns.run.state import plan_key
+from campaigns.storage.models import PlannedContact
 from dialer.session import Lead
 
 _TAKE = """

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,8 +32,6 @@ from sqlalchemy.orm import Session
 
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
-from campaigns.config import read_setting
-from campaigns.db import make_engine
 from campaigns.dialing.hopper import RedisHopper
 from campaigns.dialing.lease import (
     ACQUIRE_WAIT_S,
@@ -46,10 +42,12 @@ from campaigns.dialing.lease import (
 )
 from campaigns.dialing.ledger import LedgerGuard, LedgerSink
 from campaigns.dialing.pbx import AmiPbx, Variables
-from campaigns.jobs.queue import reusable_job
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import Run
+from campaigns.messaging.queue import reusable_job
 from campaigns.run.state import campaign_of
+from campaigns.settings import DEFAULT_DIAL_QUEUE, DialerSettings, Settings
+from campaigns.storage.db import make_engine
+from campaigns.storage.models import Run
 from dialer.abandon_budget import AbandonBudget, AbandonRule, DayCount, RuleWindow
 from dialer.agents import AgentBoard
 from dialer.ami import AmiClient
@@ -58,7 +56,7 @@ from dialer.session import DialSession, SessionConfig, SessionReport
 
 log = logging.getLogger(__name__)
 JOB_FUNC = "campaigns.dialing.job.dial_session_job"
-DEFAULT_QUEUE = "dialer"
+DEFAULT_QUEUE = DEFAULT_DIAL_QUEUE
 
 
 def session_queue_name(campaign: Campaign) -> str:
@@ -76,90 +74,6 @@ RESULT_TTL_S = 24 * 3600
 DRAIN_S = 900.0
 # AMI unreachable when the slot starts: try again soon, the slot is short.
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])
-
-
-@dataclass(frozen=True)
-class DialerSettings:
-    """What a dialer worker needs; built from its environment, never at import time.
-
-    ``dial_queue`` overrides the campaign's Asterisk queue (the sandbox's is
-    ``cadencia-test``); ``dial_variables`` are channel variables added to every
-    call (the sandbox's simulated ring and talk times).
-    """
-
-    database_url: str
-    redis_url: str
-    ami_host: str
-    ami_port: int
-    ami_username: str
-    ami_secret: str
-    channel_template: str = "PJSIP/{e164}@carrier"
-    dial_queue: str | None = None
-    dial_variables: Mapping[str, str] = field(default_factory=dict)
-    queue_wait_s: int | None = None
-    rq_queue: str = DEFAULT_QUEUE
-    call_prefix: str = "cadencia"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DialerSettings:
-        """Read ``CADENCIA_*`` variables; a missing or bad one is named in the error."""
-
-        def need(name: str) -> str:
-            # Any of them may come from NAME_FILE (a mounted secret), as every setting may.
-            value = (read_setting(env, name) or "").strip()
-            if not value:
-                raise ValueError(
-                    f"dialer settings: environment variable {name} (or {name}_FILE) is not set"
-                )
-            return value
-
-        port = need("CADENCIA_AMI_PORT")
-        if not port.isdigit():
-            raise ValueError(f"dialer settings: CADENCIA_AMI_PORT={port!r} is not a port number")
-        raw_vars = env.get("CADENCIA_DIAL_VARIABLES", "").strip() or "{}"
-        try:
-            variables = json.loads(raw_vars)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"dialer settings: CADENCIA_DIAL_VARIABLES is not JSON: {exc}"
-            ) from None
-        if not isinstance(variables, dict):
-            raise ValueError("dialer settings: CADENCIA_DIAL_VARIABLES must be a JSON object")
-        wait = env.get("CADENCIA_DIAL_QUEUE_WAIT", "").strip()
-        return cls(
-            database_url=need("CADENCIA_DATABASE_URL"),
-            redis_url=need("CADENCIA_REDIS_URL"),
-            ami_host=env.get("CADENCIA_AMI_HOST", "127.0.0.1"),
-            ami_port=int(port),
-            ami_username=need("CADENCIA_AMI_USERNAME"),
-            ami_secret=need("CADENCIA_AMI_SECRET"),
-            channel_template=env.get("CADENCIA_DIAL_CHANNEL") or cls.channel_template,
-            dial_queue=env.get("CADENCIA_DIAL_QUEUE") or None,
-            dial_variables={str(k): str(v) for k, v in variables.items()},
-            queue_wait_s=int(wait) if wait else None,
-            rq_queue=env.get("CADENCIA_DIALER_QUEUE") or DEFAULT_QUEUE,
-            call_prefix=env.get("CADENCIA_CALL_PREFIX") or "cadencia",
-        )
-
-    def to_env(self) -> dict[str, str]:
-        """The worker environment that rebuilds these settings."""
-        env = {
-            "CADENCIA_DATABASE_URL": self.database_url,
-            "CADENCIA_REDIS_URL": self.redis_url,
-            "CADENCIA_AMI_HOST": self.ami_host,
-            "CADENCIA_AMI_PORT": str(self.ami_port),
-            "CADENCIA_AMI_USERNAME": self.ami_username,
-            "CADENCIA_AMI_SECRET": self.ami_secret,
-            "CADENCIA_DIAL_CHANNEL": self.channel_template,
-            "CADENCIA_DIAL_VARIABLES": json.dumps(dict(self.dial_variables)),
-            "CADENCIA_DIALER_QUEUE": self.rq_queue,
-            "CADENCIA_CALL_PREFIX": self.call_prefix,
-        }
-        if self.dial_queue:
-            env["CADENCIA_DIAL_QUEUE"] = self.dial_queue
-        if self.queue_wait_s is not None:
-            env["CADENCIA_DIAL_QUEUE_WAIT"] = str(self.queue_wait_s)
-        return env
 
 
 @dataclass(frozen=True)
@@ -398,9 +312,9 @@ def _timing(clock: Clock, slot: DialSlot) -> tuple[Callable[[], dt.datetime], fl
 
 def dial_session_job(payload: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point: run one slot's dial session; returns its report."""
-    settings = DialerSettings.from_env(os.environ)
+    settings = Settings.load()
     slot = DialSlot.from_payload(payload)
-    report = asyncio.run(run_dial_session(settings, slot, clock=Clock.from_env()))
+    report = asyncio.run(run_dial_session(settings.dialer(), slot, clock=settings.clock()))
     log.info("dial session run %s slot %s: %s", slot.run_id, slot.slot, report.as_dict())
     return report.as_dict()
 

@@ -24,8 +24,8 @@ from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
-from campaigns.models import Account, ContactPoint, Customer
 from campaigns.reach import pick_point
+from campaigns.storage.models import Account, ContactPoint, Customer
 from compliance import Pack, Proposal, load_packs
 from dialer.session import CallResult, Lead, Reservation
 

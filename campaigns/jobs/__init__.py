@@ -1,43 +1,6 @@
-"""Message delivery through RQ workers: batches of planned emails and texts.
+"""Old home of ``campaigns.messaging``, kept for one release for RQ jobs already queued.
 
-``enqueue_batch`` schedules a batch for its slot; workers run
-``send_batch_job``, which renders, guards (fail closed), reserves, sends
-through SendGrid or Twilio and records every outcome in the contact ledger,
-sending nothing twice when a job is retried or recovered after a crash.
+RQ stores a job's function as a dotted path, and a run schedules its
+message batches up to a day ahead: a job enqueued before an upgrade still
+names ``campaigns.jobs.queue.send_batch_job``. Remove after the next release.
 """
-
-from campaigns.jobs.batch import BatchReport, Runtime, process_batch, record_outcomes
-from campaigns.jobs.plan import BatchError, MessageBatch, PlannedMessage
-from campaigns.jobs.queue import (
-    DEFAULT_RETRY,
-    FAILURE_TTL_S,
-    RESULT_TTL_S,
-    TransientSendFailure,
-    build_runtime,
-    enqueue_batch,
-    job_id,
-    message_queue,
-    send_batch_job,
-)
-from campaigns.jobs.settings import MessagingSettings, Senders
-
-__all__ = [
-    "DEFAULT_RETRY",
-    "FAILURE_TTL_S",
-    "RESULT_TTL_S",
-    "BatchError",
-    "BatchReport",
-    "MessageBatch",
-    "MessagingSettings",
-    "PlannedMessage",
-    "Runtime",
-    "Senders",
-    "TransientSendFailure",
-    "build_runtime",
-    "enqueue_batch",
-    "job_id",
-    "message_queue",
-    "process_batch",
-    "record_outcomes",
-    "send_batch_job",
-]

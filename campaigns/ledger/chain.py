@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from campaigns.models import ContactEventRow, LedgerHead
-from campaigns.sql import one_of
+from campaigns.storage.models import ContactEventRow, LedgerHead
+from campaigns.storage.sql import one_of
 
 GENESIS = "0" * 64
 # Any constant works; it only has to be the same for every Cadencia process.

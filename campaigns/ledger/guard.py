@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from campaigns.db import reading
 from campaigns.ledger.chain import (
     LedgerEntry,
     append,
@@ -40,7 +39,8 @@ from campaigns.ledger.history import (
     consent_rows,
     customer_histories,
 )
-from campaigns.models import GuardDecisionRow
+from campaigns.storage.db import reading
+from campaigns.storage.models import GuardDecisionRow
 from compliance import Decision, Event, Pack, Proposal, RuleResult, evaluate
 from compliance.evaluation import FAIL_CLOSED
 

@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from campaigns.models import ContactEventRow, ContactPoint, Customer
 from campaigns.reach import POINT_CHANNELS, POINT_KIND
-from campaigns.sql import one_of
+from campaigns.storage.models import ContactEventRow, ContactPoint, Customer
+from campaigns.storage.sql import one_of
 from compliance import Event
 
 EVENTS: sa.Table = ContactEventRow.__table__  # type: ignore[assignment]

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from campaigns.models import UtcDateTime
-from campaigns.portfolio.validate import ValidatedPortfolio
+from campaigns.portfolio.rows import ValidatedPortfolio
+from campaigns.storage.models import UtcDateTime
 
 STAGING_DDL = {
     "stage_customers": "external_id VARCHAR(64) PRIMARY KEY, name VARCHAR(200), country VARCHAR(2),"

@@ -13,7 +13,7 @@ import itertools
 import multiprocessing
 from dataclasses import dataclass, field
 
-from campaigns.portfolio.validate import (
+from campaigns.portfolio.rows import (
     AccountRecord,
     ContactPointRecord,
     CustomerRecord,

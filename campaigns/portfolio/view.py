@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
-from campaigns.models import Customer
+from campaigns.storage.models import Customer
 
 
 class CustomerNotFound(LookupError):

@@ -24,8 +24,8 @@ from sqlalchemy.engine import Engine
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import Customer, PlannedContact, Run
-from campaigns.report.data import plan_key
+from campaigns.run.state import plan_key
+from campaigns.storage.models import Customer, PlannedContact, Run
 
 BATCH_SIZE = 500
 
@@ -128,7 +128,7 @@ def dispatch_plan(
     open at that instant that hold dispatched contacts with no attempt yet: the
     queue may have lost them (a Redis restart); existing jobs are found, not doubled.
     """
-    from campaigns.jobs import MessageBatch, PlannedMessage, enqueue_batch
+    from campaigns.messaging import MessageBatch, PlannedMessage, enqueue_batch
 
     rows = _plan_rows(engine, run.id)
     groups: dict[tuple[int, str, tuple[str, ...]], list[_Member]] = defaultdict(list)

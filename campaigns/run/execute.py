@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import PlannedContact, Run
-from campaigns.report.data import plan_key
 from campaigns.run.dispatch import VoiceDispatcher, dispatch_plan
 from campaigns.run.inputs import slot_starts
+from campaigns.run.state import plan_key
+from campaigns.storage.models import PlannedContact, Run
 
 # How long after the last slot ends a run waits for late outcomes before closing.
 CLOSE_GRACE = dt.timedelta(minutes=30)

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.campaign import Campaign
-from campaigns.models import PlannedContact, RunCustomer
 from campaigns.reach import usable_channels
 from campaigns.run.inputs import (
     CampaignSlice,
@@ -32,6 +31,7 @@ from campaigns.run.inputs import (
     slot_starts,
 )
 from campaigns.run.model import priors_of
+from campaigns.storage.models import PlannedContact, RunCustomer
 from compliance import allowances
 from compliance.frames import events_frame
 from optimizer import Params, Plan, Problem, solve

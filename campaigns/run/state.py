@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from campaigns.campaign import Campaign, load_campaign
-from campaigns.models import PlannedContact, Run, RunCustomer
+from campaigns.storage.models import PlannedContact, Run, RunCustomer
 
 STATES = (
     "planning",
@@ -55,6 +55,11 @@ class RunStatus:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {**self.__dict__, "day": self.day.isoformat()}
+
+
+def plan_key(planned_contact_id: int) -> str:
+    """The guard key of the attempt made for a planned contact."""
+    return f"plan:{planned_contact_id}"
 
 
 def campaign_of(run: Run) -> Campaign:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from campaigns.clock import Clock
-from campaigns.jobs.settings import MessagingSettings
+from campaigns.settings import MessagingSettings
 from campaigns.webhooks.record import (
     OutcomeEvent,
     RecordSummary,

@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from campaigns.jobs.outcomes import latest_outcomes, regresses
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, existing_keys, lock_ledger
-from campaigns.models import ContactPoint, Customer
+from campaigns.messaging.outcomes import latest_outcomes, regresses
+from campaigns.storage.models import ContactPoint, Customer
 from channels import OptOutEvent
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The application image's install steps, as a plain script so CI can run them
-# without a Docker engine: build a wheel from the source tree, install it into
-# a fresh virtual environment at PREFIX, and prove the entry point works.
+# without a Docker engine: install the locked, hash-checked runtime set
+# (requirements/runtime.txt), build a wheel from the source tree and install
+# it without resolving anything else, and prove the entry point works.
 #   docker/app/install.sh PREFIX [SOURCE_DIR]
 set -euo pipefail
 prefix=${1:?usage: install.sh PREFIX [SOURCE_DIR]}
@@ -11,8 +12,10 @@ wheels=$(mktemp -d)
 trap 'rm -rf "$wheels"' EXIT
 "$python" -m venv "$prefix"
 "$prefix/bin/pip" install --quiet --upgrade pip wheel
+"$prefix/bin/pip" install --quiet --require-hashes -r "$source_dir/requirements/runtime.txt"
 "$prefix/bin/pip" wheel --quiet --no-deps --wheel-dir "$wheels" "$source_dir"
-"$prefix/bin/pip" install --quiet "$wheels"/cadencia-*.whl
+"$prefix/bin/pip" install --quiet --no-deps "$wheels"/cadencia-*.whl
+"$prefix/bin/pip" check
 # The installed package, not the source tree, must carry its data files.
 cd /
 "$prefix/bin/cadencia" --help >/dev/null
@@ -20,7 +23,7 @@ cd /
   'import json,sys; packs=json.load(sys.stdin); assert len(packs) >= 10, packs'
 "$prefix/bin/python" - <<'PY'
 from channels import TemplateCatalog
-from campaigns.db import MIGRATIONS_DIR
+from campaigns.storage.db import MIGRATIONS_DIR
 assert (MIGRATIONS_DIR / "env.py").exists(), MIGRATIONS_DIR
 TemplateCatalog.builtin()
 print("cadencia installed and self-checked")

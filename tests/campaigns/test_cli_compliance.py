@@ -9,10 +9,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from campaigns.cli import app
-from campaigns.db import make_engine, migrate
+from cadencia.cli import app
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.outcomes import record_outcome
+from campaigns.storage.db import make_engine, migrate
 from compliance import Proposal, load_packs
 from tests.support.portfolio import load_rows, us_row
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from campaigns.cli import app
+from cadencia.cli import app
 
 runner = CliRunner()
 

@@ -12,10 +12,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from campaigns.db import make_engine
 from campaigns.ledger.chain import EVENTS, LEDGER_LOCK_KEY, LedgerEntry, append_now, verify
 from campaigns.ledger.guard import GuardResult, guard_and_reserve
 from campaigns.ledger.outcomes import record_outcome
+from campaigns.storage.db import make_engine
 from tests.support.components import free_port
 from tests.support.portfolio import load_rows, row, us_row
 from tests.support.race import contend

@@ -6,11 +6,13 @@ import datetime as dt
 import json
 import logging
 
+from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
-from campaigns.db import make_engine
 from campaigns.ledger.chain import LedgerEntry, append_now
-from campaigns.observability import JsonFormatter, MaskingFilter, mask_pii, render_metrics
+from campaigns.metrics import render_metrics
+from campaigns.observability import JsonFormatter, MaskingFilter, mask_pii
+from campaigns.storage.db import make_engine
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 
@@ -38,17 +40,19 @@ def test_json_log_lines_carry_extra_fields_and_no_contact_data() -> None:
             "msg": "sms to %s failed",
             "args": ("+573001234567",),
             "levelname": "WARNING",
-            "name": "campaigns.jobs",
+            "name": "campaigns.messaging",
             "attempt_id": 42,
         }
     )
     MaskingFilter().filter(record)
     doc = json.loads(JsonFormatter().format(record))
     assert doc["message"] == "sms to +57•••••••567 failed" and doc["attempt_id"] == 42
-    assert doc["level"] == "WARNING" and doc["logger"] == "campaigns.jobs"
+    assert doc["level"] == "WARNING" and doc["logger"] == "campaigns.messaging"
 
 
 def test_metrics_from_the_ledger_and_rq(database_url: str, redis_url: str) -> None:
+    """The exposition parses with prometheus-client's own parser, odd campaign names too."""
+    odd = 'co "tarjetas" \\ 2'  # a quote and a backslash, which the format must escape
     engine = make_engine(database_url)
     entries = [
         LedgerEntry(
@@ -59,20 +63,37 @@ def test_metrics_from_the_ledger_and_rq(database_url: str, redis_url: str) -> No
             direction="outbound",
             kind="attempt",
             outcome=outcome,
-            campaign="co-tarjetas",
+            campaign=campaign,
         )
+        for campaign in ("co-tarjetas", odd)
         for i, outcome in enumerate(["conversation"] * 3 + ["abandoned", "busy"])
     ]
     append_now(engine, entries, now=NOW)
     text = render_metrics(engine, Redis.from_url(redis_url), now=NOW)
     engine.dispose()
-    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
-    assert (
-        lines[
-            'cadencia_attempts_today{campaign="co-tarjetas",channel="voice",outcome="conversation"}'
-        ]
-        == "3"
-    )
-    assert float(lines['cadencia_abandon_ratio_today{campaign="co-tarjetas"}']) == 0.25
-    assert lines['cadencia_queue_jobs{queue="messages"}'] == "0"
-    assert all(line.startswith(("# HELP", "# TYPE", "cadencia_")) for line in text.splitlines())
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families.values()
+        for s in family.samples
+    }
+    for campaign in ("co-tarjetas", odd):
+        key = (("campaign", campaign), ("channel", "voice"), ("outcome", "conversation"))
+        assert samples[("cadencia_attempts_today", key)] == 3
+        assert samples[("cadencia_abandon_ratio_today", (("campaign", campaign),))] == 0.25
+    assert samples[("cadencia_queue_jobs", (("queue", "messages"),))] == 0
+    assert set(families) >= {
+        "cadencia_attempts_today",
+        "cadencia_abandon_ratio_today",
+        "cadencia_attempts_pending",
+        "cadencia_runs",
+        "cadencia_queue_jobs",
+        "cadencia_failed_jobs",
+    }
+    # One family's samples follow its own HELP and TYPE lines, never another's.
+    current = None
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            current = line.split()[2]
+        elif not line.startswith("#"):
+            assert line.startswith(current), (current, line)

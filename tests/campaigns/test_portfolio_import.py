@@ -8,11 +8,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from campaigns.db import make_engine
 from campaigns.portfolio.generate import generate_file
 from campaigns.portfolio.load import load_portfolio, table_counts
 from campaigns.portfolio.validate import validate_file, validate_text
 from campaigns.portfolio.view import customer_360
+from campaigns.storage.db import make_engine
 from tests.support.portfolio import row, to_csv
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)

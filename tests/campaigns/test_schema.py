@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import campaigns.web.models  # noqa: F401  (the console's tables join Base.metadata)
-from campaigns.db import make_engine
-from campaigns.models import Base
+import campaigns.storage.accounts  # noqa: F401  (the console's tables join Base.metadata)
+from campaigns.storage.db import make_engine
+from campaigns.storage.models import Base
 
 
 def test_migrated_database_matches_the_models(database_url: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from channels.standin import StandinHandle, WebhookMix, start_standin
+from sandbox.providers import StandinHandle, WebhookMix, start_standin
 from tests.channels.receiver import Receiver
 
 

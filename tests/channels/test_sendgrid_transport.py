@@ -7,7 +7,7 @@ import pytest
 from channels.errors import TransportError
 from channels.retry import RetryPolicy
 from channels.sendgrid_transport import EmailMessage, SendGridTransport
-from channels.standin import StandinHandle
+from sandbox.providers import StandinHandle
 
 
 def _emails(n: int, *, prefix: str = "att", html: bool = True) -> list[EmailMessage]:

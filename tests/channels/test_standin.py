@@ -16,8 +16,8 @@ from typing import Any
 
 from channels.sendgrid_transport import EmailMessage, SendGridTransport
 from channels.settings import ChannelSettings
-from channels.standin import StandinHandle, WebhookMix
 from channels.twilio_transport import TextMessage, TwilioTransport
+from sandbox.providers import StandinHandle, WebhookMix
 from tests.channels.receiver import Receiver
 from tests.support.components import free_port
 
@@ -87,7 +87,7 @@ def test_mix_decides_outcomes_reproducibly(provider: StandinHandle, receiver: Re
 
 def test_run_forever_serves_until_sigterm() -> None:
     port = free_port()
-    code = f"from channels.standin import run_forever; run_forever('127.0.0.1', {port})"
+    code = f"from sandbox.providers import run_forever; run_forever('127.0.0.1', {port})"
     proc = subprocess.Popen(
         [sys.executable, "-u", "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

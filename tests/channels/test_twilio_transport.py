@@ -13,9 +13,9 @@ from channels.errors import TransportError
 from channels.ratelimit import RateKey, RateLimiter
 from channels.retry import RetryPolicy
 from channels.settings import ChannelSettings
-from channels.standin import StandinHandle
 from channels.twilio_http import BaseUrlHttpClient
 from channels.twilio_transport import TextMessage, TwilioTransport
+from sandbox.providers import StandinHandle
 
 OURS = "+15005550006"
 

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from channels.errors import WebhookRejected
 from channels.sendgrid_transport import EmailMessage, SendGridTransport
-from channels.standin import StandinHandle
 from channels.twilio_transport import TextMessage, TwilioTransport
 from channels.webhooks_sendgrid import (
     SIGNATURE_HEADER,
@@ -23,6 +22,7 @@ from channels.webhooks_sendgrid import (
     verified_events,
 )
 from channels.webhooks_twilio import parse_inbound, verified_inbound, verified_status_callback
+from sandbox.providers import StandinHandle
 from tests.channels.receiver import Receiver
 
 OURS = "+15005550006"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from campaigns.cli import app
+from cadencia.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker" / "compose.yml"
@@ -64,9 +64,9 @@ def test_app_services_run_commands_our_cli_has(compose: dict[str, Any]) -> None:
 
 
 def test_workers_listen_on_the_queues_jobs_are_sent_to(compose: dict[str, Any]) -> None:
-    from campaigns.cli_ops import DIAL_QUEUE, MESSAGE_QUEUE
+    from cadencia.cli.ops import DIAL_QUEUE, MESSAGE_QUEUE
     from campaigns.dialing.job import DEFAULT_QUEUE as DIAL_JOBS
-    from campaigns.jobs.settings import DEFAULT_QUEUE as MESSAGE_JOBS
+    from campaigns.settings import DEFAULT_MESSAGE_QUEUE as MESSAGE_JOBS
 
     assert (DIAL_QUEUE, MESSAGE_QUEUE) == (DIAL_JOBS, MESSAGE_JOBS)
     command = compose["services"]["worker"]["command"]
@@ -78,14 +78,11 @@ def test_app_containers_environment_configures_workers_web_and_dialer(
 ) -> None:
     """Every variable compose sets is one the application reads, and it is enough:
     a worker's message and dial settings and the console's PBX settings all load."""
-    from campaigns.config import Settings
-    from campaigns.dialing.job import DialerSettings
-    from campaigns.jobs.settings import MessagingSettings
-    from campaigns.web.pbx import AmiSettings
+    from campaigns.settings import Settings
 
     sources = "\n".join(
         p.read_text(encoding="utf-8")
-        for package in ("campaigns", "channels")
+        for package in ("cadencia", "campaigns", "channels")
         for p in (ROOT / package).rglob("*.py")
     )
     contents = {"database_url": "postgresql://cadencia@postgres/cadencia"}
@@ -100,12 +97,12 @@ def test_app_containers_environment_configures_workers_web_and_dialer(
                 path.write_text(contents.get(secret, f"{secret}-value") + "\n", encoding="utf-8")
                 value = str(path)
             env[key] = str(value)
-        settings = Settings.from_env(env)
+        settings = Settings.load(env)
         assert settings.database_url.startswith("postgresql+psycopg://cadencia@postgres")
-        messaging = MessagingSettings.from_env(env, database_url=settings.database_url)
+        messaging = settings.messaging()
         assert messaging.channels.sendgrid is not None and messaging.channels.twilio is not None
-        dialer = DialerSettings.from_env({**env, "CADENCIA_DATABASE_URL": settings.database_url})
+        dialer = settings.dialer()
         assert (dialer.ami_host, dialer.ami_port) == ("host.docker.internal", 5038)
         assert dialer.ami_secret == "ami_secret-value"
-        pbx = AmiSettings.from_env(env)
+        pbx = settings.ami()
         assert pbx is not None and pbx.secret == "ami_secret-value"

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from campaigns.sandbox.asterisk import SandboxState
 from dialer.ami import (
     AmiActionError,
     AmiAuthError,
@@ -29,6 +28,7 @@ from dialer.ami import (
     typed_event,
 )
 from dialer.ami.events import AgentConnect, OriginateResponse, QueueStatusMember
+from sandbox.asterisk import SandboxState
 from tests.support.asterisk import TcpProxy, reset_agents
 
 pytestmark = pytest.mark.asterisk

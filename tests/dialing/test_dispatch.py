@@ -14,7 +14,6 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session
 
 from campaigns.clock import Clock
-from campaigns.db import make_engine
 from campaigns.dialing import (
     DialerSettings,
     DialSlot,
@@ -26,8 +25,9 @@ from campaigns.dialing import (
     voice_dispatcher,
 )
 from campaigns.dialing.job import abandon_history
-from campaigns.models import PlannedContact, Run
 from campaigns.run.dispatch import dispatch_plan
+from campaigns.storage.db import make_engine
+from campaigns.storage.models import PlannedContact, Run
 from dialer.abandon_budget import DayCount
 from dialer.pacing import Mode
 from dialer.session import CallResult, Lead
@@ -155,8 +155,8 @@ def test_cadencia_run_schedules_the_dial_sessions_on_the_campaigns_server_queue(
     ``dialer`` or, when the campaign names its Asterisk server, ``dialer-<server>``."""
     from typer.testing import CliRunner
 
-    from campaigns.cli import app
-    from campaigns.db import migrate
+    from cadencia.cli import app
+    from campaigns.storage.db import migrate
     from tests.faults.test_redis_restart import working_day
     from tests.run.test_planning import EXAMPLES, load_generated
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from campaigns.db import make_engine
 from campaigns.dialing import LedgerGuard, LedgerSink
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import ContactPoint, Customer
+from campaigns.storage.db import make_engine
+from campaigns.storage.models import ContactPoint, Customer
 from dialer.session import CallResult, Lead
 from tests.support.dialworld import make_world
 

@@ -18,8 +18,8 @@ import pytest
 
 from campaigns.dialing import run_dial_session
 from campaigns.ledger.chain import verify
-from campaigns.sandbox.asterisk import SandboxState, cli_command
 from dialer.session import call_id_for
+from sandbox.asterisk import SandboxState, cli_command
 from tests.support.asterisk import Observer, reset_agents, run, until
 from tests.support.dialworld import fill, ledger, make_world, sandbox_settings
 

@@ -9,11 +9,11 @@ After any fault the contact ledger must show:
   existing attempt of the same customer and channel, written after it; a
   voice attempt has at most one outcome; a message attempt's outcomes only
   ever climb the ladder the jobs and the webhook receiver share
-  (``campaigns.jobs.outcomes.RANK``: sent < delivered/failed/bounced < replied);
+  (``campaigns.messaging.outcomes.RANK``: sent < delivered/failed/bounced < replied);
 * **every pending attempt listed**: the attempts without an outcome are
   returned, so the test can require that each one is visibly pending (named
   by the job's report) rather than silently lost;
-* **zero compliance findings**: ``campaigns.audit.violations``, the logic of
+* **zero compliance findings**: ``campaigns.ledger.audit.violations``, the logic of
   ``cadencia audit violations``, re-judges every attempt and finds nothing;
 * **the hash chain verifies** (``campaigns.ledger.chain.verify``).
 
@@ -32,9 +32,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from campaigns.audit import violations
-from campaigns.jobs.outcomes import RANK, regresses
+from campaigns.ledger.audit import violations
 from campaigns.ledger.chain import EVENTS, verify
+from campaigns.messaging.outcomes import RANK, regresses
 
 
 @dataclass(frozen=True)

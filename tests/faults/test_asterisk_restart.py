@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 
 from campaigns.dialing import run_dial_session
-from campaigns.sandbox import asterisk as sandbox
 from dialer.session import call_id_for
+from sandbox import asterisk as sandbox
 from tests.faults.invariants import check_ledger
 from tests.support.asterisk import Observer, reset_agents, run, running_sandbox, until
 from tests.support.dialworld import fill, ledger, make_world, sandbox_settings

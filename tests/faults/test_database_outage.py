@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from campaigns.db import make_engine
 from campaigns.ledger.chain import verify
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+from campaigns.storage.db import make_engine
 from compliance import Proposal, load_packs
 from tests.faults.invariants import check_ledger
 from tests.support.netfault import FlakyProxy

@@ -30,8 +30,8 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from campaigns.dialing import RedisHopper, enqueue_dial_session, job_id
 from campaigns.ledger.chain import EVENTS, verify
-from campaigns.sandbox.asterisk import SandboxState
 from dialer.session import call_id_for
+from sandbox.asterisk import SandboxState
 from tests.faults.invariants import check_ledger
 from tests.support.asterisk import ThreadObserver, reset_agents
 from tests.support.dialworld import make_world, sandbox_settings

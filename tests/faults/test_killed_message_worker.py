@@ -27,10 +27,10 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from campaigns.db import make_engine
-from campaigns.jobs import enqueue_batch, job_id
 from campaigns.ledger.chain import EVENTS, verify
-from channels.standin import StandinHandle
+from campaigns.messaging import enqueue_batch, job_id
+from campaigns.storage.db import make_engine
+from sandbox.providers import StandinHandle
 from tests.faults.invariants import check_ledger
 from tests.support.components import free_port
 from tests.support.messaging import (

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.db import make_engine, migrate
 from campaigns.portfolio import spec
 from campaigns.portfolio.load import load_portfolio, table_counts
 from campaigns.portfolio.validate import validate_text
+from campaigns.storage.db import make_engine, migrate
 from tests.faults.invariants import check_ledger
 from tests.support.portfolio import row, to_csv
 

@@ -22,10 +22,10 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
-from campaigns.db import make_engine
-from campaigns.jobs import enqueue_batch, job_id
+from campaigns.messaging import enqueue_batch, job_id
+from campaigns.storage.db import make_engine
 from channels import ChannelSettings
-from channels.standin import StandinHandle
+from sandbox.providers import StandinHandle
 from tests.faults.invariants import check_ledger
 from tests.support.components import free_port
 from tests.support.messaging import (

@@ -17,11 +17,11 @@ from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from campaigns.db import make_engine, migrate
 from campaigns.dialing import RedisHopper, voice_dispatcher
-from campaigns.models import PlannedContact
 from campaigns.run.execute import execution_step
 from campaigns.run.state import advance, create_run, status
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import PlannedContact
 from compliance.localtime import is_holiday
 from tests.faults.invariants import check_ledger
 from tests.run.test_planning import EXAMPLES, load_generated

@@ -32,11 +32,11 @@ from redis import Redis
 from rq import Queue
 from twilio.request_validator import RequestValidator
 
-from campaigns.db import make_engine
-from campaigns.jobs import enqueue_batch
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import ContactPoint
-from channels.standin import StandinHandle
+from campaigns.messaging import enqueue_batch
+from campaigns.storage.db import make_engine
+from campaigns.storage.models import ContactPoint
+from sandbox.providers import StandinHandle
 from tests.faults.invariants import check_ledger
 from tests.support.components import free_port
 from tests.support.messaging import (

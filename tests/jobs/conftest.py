@@ -11,8 +11,8 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from campaigns.db import make_engine
-from channels.standin import StandinHandle
+from campaigns.storage.db import make_engine
+from sandbox.providers import StandinHandle
 from tests.support.messaging import (
     World,
     make_settings,

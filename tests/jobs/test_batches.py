@@ -12,9 +12,9 @@ from rq import Retry, SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from campaigns.jobs import enqueue_batch, job_id
 from campaigns.ledger.chain import EVENTS, verify
-from campaigns.models import ContactPoint, Customer, GuardDecisionRow
+from campaigns.messaging import enqueue_batch, job_id
+from campaigns.storage.models import ContactPoint, Customer, GuardDecisionRow
 from channels import text_notice, verify_payment_token
 from tests.support.components import free_port
 from tests.support.messaging import World, set_zone, zone_at_local_hour
@@ -270,3 +270,16 @@ def test_a_finished_batch_is_not_run_again_by_a_resync_and_a_late_rerun_blames_n
     late_notes = [key for key, rules in job_notes(world) if "slot closed" in rules]
     assert late_notes == ["r:U1:email"]  # never U0, whose email went out
     assert len(world.standin.state.sent_emails()) == 1
+
+
+def test_a_job_enqueued_under_the_old_path_still_runs(world: World) -> None:
+    """RQ keeps a job's function as a dotted path; jobs queued before the move still run."""
+    customers = ["U0", "U1"]
+    batch = world.batch(customers)
+    world.queue.enqueue("campaigns.jobs.queue.send_batch_job", batch.to_payload())
+    SimpleWorker([world.queue], connection=world.redis).work(burst=True)
+    assert sorted(e.to_email for e in world.standin.state.sent_emails()) == [
+        "mary0@example.com",
+        "mary1@example.com",
+    ]
+    assert all(v == ["sent"] for v in attempts(world).values())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from campaigns.cli import app
+from cadencia.cli import app
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from compliance import Proposal, load_packs
 from tests.support.messaging import World

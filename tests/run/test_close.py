@@ -10,13 +10,12 @@ import sqlalchemy as sa
 from redis import Redis
 from rq import Queue
 
-from campaigns.db import make_engine, migrate
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
-from campaigns.models import PlannedContact, Run
-from campaigns.report.data import plan_key
 from campaigns.run.execute import CLOSE_GRACE, PENDING_PATIENCE, execution_step
 from campaigns.run.inputs import slot_starts
-from campaigns.run.state import advance, campaign_of, create_run
+from campaigns.run.state import advance, campaign_of, create_run, plan_key
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import PlannedContact, Run
 from compliance import Proposal, load_packs
 from tests.run.test_planning import EXAMPLES, NOW, TUESDAY, load_generated
 

@@ -17,17 +17,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from campaigns.audit import violations
 from campaigns.campaign import load_campaign
 from campaigns.clock import Clock
-from campaigns.db import make_engine, migrate
+from campaigns.ledger.audit import violations
 from campaigns.ledger.chain import verify
-from campaigns.models import GuardDecisionRow, PlannedContact
-from campaigns.report.data import plan_key, report_data
-from campaigns.report.html import render_html
 from campaigns.run.inputs import slot_starts
-from campaigns.sandbox.asterisk import SandboxState
-from campaigns.sandbox.day import local_services, run_day
+from campaigns.run.report.data import report_data
+from campaigns.run.report.html import render_html
+from campaigns.run.state import plan_key
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import GuardDecisionRow, PlannedContact
+from sandbox.asterisk import SandboxState
+from sandbox.day import local_services, run_day
 from tests.run.test_planning import EXAMPLES, load_generated
 from tests.support.asterisk import reset_agents
 

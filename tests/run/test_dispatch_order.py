@@ -17,9 +17,9 @@ from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from campaigns.models import PlannedContact
 from campaigns.run.execute import execution_step
 from campaigns.run.state import advance
+from campaigns.storage.models import PlannedContact
 from tests.faults.test_redis_restart import chilean_run
 from tests.support.redis_server import PrivateRedis
 

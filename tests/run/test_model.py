@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from campaigns.campaign import load_campaign
-from campaigns.db import make_engine, migrate
 from campaigns.ledger.interchange import import_events
 from campaigns.run.model import learned_model
+from campaigns.storage.db import make_engine, migrate
 from compliance import Event
 from tests.run.test_planning import EXAMPLES, NOW, load_generated
 

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from campaigns.campaign import load_campaign
-from campaigns.db import make_engine
 from campaigns.ledger.history import customer_histories
-from campaigns.models import ContactPoint, PlannedContact, RunCustomer
 from campaigns.portfolio.generate import generate_portfolio
 from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_text
 from campaigns.run.state import advance, create_run, status
+from campaigns.storage.db import make_engine
+from campaigns.storage.models import ContactPoint, PlannedContact, RunCustomer
 from compliance import Proposal, evaluate, load_packs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

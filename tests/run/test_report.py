@@ -9,16 +9,16 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from campaigns.cli import app
-from campaigns.db import make_engine
-from campaigns.report.data import report_data
+from cadencia.cli import app
+from campaigns.run.report.data import report_data
 from campaigns.run.state import advance, create_run
+from campaigns.storage.db import make_engine
 from tests.run.test_planning import EXAMPLES, NOW, TUESDAY, load_generated
 
 
 def test_plan_review_report_has_charts_and_reasons(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/r.db"
-    from campaigns.db import migrate
+    from campaigns.storage.db import migrate
 
     migrate(url)
     load_generated(url, 600, ("CL",))

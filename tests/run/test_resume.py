@@ -25,9 +25,9 @@ import sqlalchemy as sa
 
 from campaigns.campaign import load_campaign
 from campaigns.clock import Clock
-from campaigns.db import make_engine, migrate
 from campaigns.run.inputs import slot_starts
-from campaigns.sandbox.day import local_services
+from campaigns.storage.db import make_engine, migrate
+from sandbox.day import local_services
 from tests.run.test_planning import EXAMPLES, load_generated
 
 DAY = dt.date(2026, 12, 1)  # a Tuesday, not a Chilean holiday
@@ -88,7 +88,7 @@ def run_day(
         command = [
             sys.executable,
             "-m",
-            "campaigns",
+            "cadencia",
             "run",
             "--campaign",
             str(campaign_path),
@@ -121,7 +121,7 @@ def run_day(
             control.close()
         if kill_at is not None:
             driver = subprocess.Popen(
-                [sys.executable, "-m", "campaigns", "run", "--resume", "1", "--wait"],
+                [sys.executable, "-m", "cadencia", "run", "--resume", "1", "--wait"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

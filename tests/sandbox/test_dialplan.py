@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from campaigns.sandbox.asterisk import SandboxState, cli_command
 from dialer.ami import AmiClient, AmiEvent, OriginateReason, typed_event
 from dialer.ami.events import AgentComplete, OriginateResponse, UserEvent
+from sandbox.asterisk import SandboxState, cli_command
 from tests.support.asterisk import reset_agents
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.sandbox import asterisk as sandbox
+from sandbox import asterisk as sandbox
 from tests.support.components import component_missing
 
 pytestmark = pytest.mark.asterisk
 
-CLI = "from campaigns.sandbox.cli import sandbox_app; sandbox_app()"
+CLI = "from cadencia.cli.sandbox import sandbox_app; sandbox_app()"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """The ``asterisk_sandbox`` fixture: a real Asterisk 22 for the whole session.
 
-It starts a private instance of the sandbox (``campaigns.sandbox.asterisk``),
+It starts a private instance of the sandbox (``sandbox.asterisk``),
 building the cached Debian root first if needed (minutes, once per machine),
 and stops it at the end of the session. Each pytest process gets its own
 instance name, so engineers and CI running at once do not share an Asterisk.
@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from campaigns.sandbox import asterisk as sandbox
 from dialer.ami import AmiClient, AmiEvent
+from sandbox import asterisk as sandbox
 from tests.support.components import component_missing
 
 T = TypeVar("T")

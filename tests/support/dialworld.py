@@ -21,12 +21,12 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
-from campaigns.db import make_engine, migrate
 from campaigns.dialing import DialerSettings, DialSlot, RedisHopper
 from campaigns.ledger.chain import EVENTS
-from campaigns.models import Customer, PlannedContact, Run
-from campaigns.report.data import plan_key
-from campaigns.sandbox.asterisk import SandboxState
+from campaigns.run.state import plan_key
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import Customer, PlannedContact, Run
+from sandbox.asterisk import SandboxState
 from tests.support.portfolio import load_rows, us_row
 
 CAMPAIGN_TOML = """

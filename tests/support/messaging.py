@@ -17,10 +17,10 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy.engine import Engine
 
-from campaigns.jobs import MessageBatch, MessagingSettings, PlannedMessage, Senders
-from campaigns.models import Customer
+from campaigns.messaging import MessageBatch, MessagingSettings, PlannedMessage, Senders
+from campaigns.storage.models import Customer
 from channels import ChannelSettings
-from channels.standin import StandinHandle, WebhookMix, start_standin
+from sandbox.providers import StandinHandle, WebhookMix, start_standin
 from tests.support.portfolio import us_row
 
 SENDERS = {"default": Senders(email="cobranza@bank.example", sms="+15005550006")}

@@ -6,8 +6,8 @@ import datetime as dt
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
-from campaigns.db import make_engine
 from campaigns.ledger.guard import guard_and_reserve
+from campaigns.storage.db import make_engine
 from tests.support.requests import colombian_call
 
 

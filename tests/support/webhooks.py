@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 from sqlalchemy.engine import Engine
 
-from campaigns.jobs import MessagingSettings
+from campaigns.messaging import MessagingSettings
 from campaigns.webhooks import create_webhook_app
 
 

@@ -14,10 +14,10 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from campaigns.db import make_engine
+from cadencia.console.app import create_web_app
+from cadencia.console.security import create_user
 from campaigns.ledger.chain import LedgerEntry, append_now
-from campaigns.web.app import create_web_app
-from campaigns.web.security import create_user
+from campaigns.storage.db import make_engine
 from tests.support.portfolio import load_rows, row
 from tests.web.browser import browser  # noqa: F401  (a shared fixture)
 

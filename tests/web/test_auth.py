@@ -7,7 +7,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from campaigns.web.security import (
+from cadencia.console.security import (
     MAX_FAILURES_PER_ACCOUNT,
     MAX_FAILURES_PER_CLIENT,
     THROTTLE_WINDOW,

@@ -26,17 +26,16 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from campaigns.db import make_engine, migrate
+from cadencia.console.app import create_web_app
+from campaigns.agents.events import AgentEvent, publish_agent_event
 from campaigns.ledger.chain import EVENTS, verify
-from campaigns.models import PlannedContact
 from campaigns.portfolio.view import customer_360
-from campaigns.report.data import plan_key
-from campaigns.run.state import advance, create_run
-from campaigns.sandbox import asterisk as sandbox
-from campaigns.web.app import create_web_app
-from campaigns.web.events import AgentEvent, publish_agent_event
-from campaigns.web.pbx import AmiSettings
+from campaigns.run.state import advance, create_run, plan_key
+from campaigns.settings import AmiSettings
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import PlannedContact
 from dialer.ami import AmiClient, AmiEvent
+from sandbox import asterisk as sandbox
 from tests.support.asterisk import reset_agents
 from tests.web.browser import LiveServer
 from tests.web.conftest import PASSWORD, pending_call, seed

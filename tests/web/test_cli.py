@@ -8,10 +8,10 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from campaigns.cli import main as root_callback
-from campaigns.db import make_engine, migrate
-from campaigns.web.cli import users_app, web_command
-from campaigns.web.security import login
+from cadencia.cli.app import main as root_callback
+from cadencia.cli.web import users_app, web_command
+from cadencia.console.security import login
+from campaigns.storage.db import make_engine, migrate
 
 
 def cli() -> typer.Typer:

@@ -8,11 +8,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from campaigns.agents.events import AgentEvent, agent_call, publish_agent_event
 from campaigns.ledger.chain import EVENTS, verify
-from campaigns.models import ContactPoint, Customer, Promise
 from campaigns.portfolio.view import customer_360
-from campaigns.web.events import AgentEvent, agent_call, publish_agent_event
-from campaigns.web.models import Disposition
+from campaigns.storage.accounts import Disposition
+from campaigns.storage.models import ContactPoint, Customer, Promise
 from tests.web.conftest import Console, pending_call
 
 pytestmark = pytest.mark.redis
@@ -235,7 +235,7 @@ def test_a_callback_without_rules_to_check_it_is_refused(console: Console) -> No
 
 def test_a_callback_is_scheduled_only_when_the_rules_allow_it(console: Console) -> None:
     from campaigns.run.state import advance, create_run
-    from campaigns.web.models import Callback
+    from campaigns.storage.accounts import Callback
     from tests.web.test_pages import EXAMPLES
 
     now = console.clock.now  # Tuesday 10:00 in Bogotá

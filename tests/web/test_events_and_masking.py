@@ -9,8 +9,7 @@ import logging
 import pytest
 import redis
 
-from campaigns.observability import MaskingFilter, mask_email, mask_phone, mask_pii
-from campaigns.web.events import (
+from campaigns.agents.events import (
     AgentEvent,
     AgentEventError,
     agent_board,
@@ -20,6 +19,7 @@ from campaigns.web.events import (
     publish_agent_event,
     subscribe_agent_events,
 )
+from campaigns.observability import MaskingFilter, mask_email, mask_phone, mask_pii
 
 AT = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 

@@ -11,8 +11,8 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from campaigns.db import make_engine
-from channels.standin import StandinHandle, WebhookMix, start_standin
+from campaigns.storage.db import make_engine
+from sandbox.providers import StandinHandle, WebhookMix, start_standin
 from tests.support.components import free_port
 from tests.support.messaging import (
     World,

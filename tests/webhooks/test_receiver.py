@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from twilio.request_validator import RequestValidator
 
-from campaigns.jobs import enqueue_batch
 from campaigns.ledger.chain import EVENTS, verify
-from campaigns.models import ContactPoint
+from campaigns.messaging import enqueue_batch
+from campaigns.storage.models import ContactPoint
 from tests.webhooks.conftest import Hooks
 
 pytestmark = pytest.mark.redis

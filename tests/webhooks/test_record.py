@@ -7,10 +7,10 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from campaigns.db import make_engine
-from campaigns.jobs import record_outcomes
 from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+from campaigns.messaging import record_outcomes
+from campaigns.storage.db import make_engine
 from campaigns.webhooks import OutcomeEvent, record_outcome_events
 from compliance import Proposal, load_packs
 

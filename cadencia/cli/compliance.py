@@ -1,0 +1,345 @@
+"""``cadencia compliance|ledger|audit …``: what compliance officers run."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cadencia.cli._common import err_console, fail, print_json, ready_engine
+
+compliance_app = typer.Typer(help="Rule packs and what-if checks.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The contact ledger's JSON-lines interchange.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Audit contacts, violations and the ledger's integrity.", no_args_is_help=True
+)
+
+JSON_OPT = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _day(value: str, option: str) -> dt.datetime:
+    """A date (UTC midnight) or an ISO instant with offset."""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a date (YYYY-MM-DD) or ISO 8601 instant", code=2)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _optional_day(value: str | None, option: str) -> dt.datetime | None:
+    return None if not value else _day(value, option)
+
+
+@compliance_app.command("packs")
+def list_packs(as_json: JSON_OPT = False) -> None:
+    """List the shipped rule packs and every rule with its statute citation."""
+    from compliance import available_packs, load_pack
+
+    packs = [load_pack(name) for name in available_packs()]
+    if as_json:
+        print_json(
+            [
+                {
+                    "pack": p.name,
+                    "title": p.title,
+                    "jurisdiction": p.jurisdiction,
+                    "rules": [
+                        {
+                            "id": r.id,
+                            "kind": r.kind,
+                            "citation": r.citation,
+                            "description": " ".join(r.description.split()),
+                        }
+                        for r in p.rules
+                    ],
+                }
+                for p in packs
+            ]
+        )
+        return
+    console = Console()
+    for pack in packs:
+        table = Table(
+            "rule",
+            "kind",
+            "citation",
+            "description",
+            title=f"{pack.name} — {pack.title} ({pack.jurisdiction})",
+            show_lines=True,
+        )
+        for r in pack.rules:
+            table.add_row(r.id, r.kind, r.citation, " ".join(r.description.split()))
+        console.print(table)
+
+
+@compliance_app.command("check")
+def check(
+    pack: Annotated[str, typer.Option(help="Comma-separated packs, e.g. us-regf,house.")],
+    history: Annotated[Path, typer.Option(help="JSON-lines history (docs/ledger-format.md).")],
+    proposal: Annotated[Path, typer.Option(help="JSON object: the contact being considered.")],
+    as_json: JSON_OPT = False,
+) -> None:
+    """What-if: could we make this contact, given this history? Exit 0 allowed, 3 refused."""
+    from campaigns.ledger.interchange import parse_jsonl
+    from compliance import ComplianceInputError, evaluate, load_packs, proposal_from_dict
+
+    try:
+        packs = load_packs([p.strip() for p in pack.split(",") if p.strip()])
+    except (ComplianceInputError, KeyError, FileNotFoundError) as exc:
+        fail(f"--pack: {exc}", code=2)
+    parsed = parse_jsonl(history)
+    if parsed.errors:
+        for error in parsed.errors:
+            err_console.print(error, markup=False, highlight=False)
+        fail(f"{history}: {len(parsed.errors)} errors", code=2)
+    try:
+        doc = json.loads(proposal.read_text(encoding="utf-8"))
+        prop = proposal_from_dict(doc, where=str(proposal))
+    except (OSError, json.JSONDecodeError) as exc:
+        fail(f"{proposal}: cannot read the proposal: {exc}", code=2)
+    except ComplianceInputError as exc:
+        fail(str(exc), code=2)
+    decision = evaluate(packs, parsed.events, prop)
+    if as_json:
+        print_json(decision.to_dict())
+    else:
+        table = Table(
+            "rule",
+            "ok",
+            "citation",
+            "detail",
+            title="allowed" if decision.allowed else "NOT allowed",
+        )
+        for r in decision.results:
+            table.add_row(r.rule, "yes" if r.ok else "[red]no[/]", r.citation, r.detail)
+        Console().print(table)
+    if not decision.allowed:
+        raise typer.Exit(3)
+
+
+@ledger_app.command("import")
+def ledger_import(ctx: typer.Context, file: Path, as_json: JSON_OPT = False) -> None:
+    """Seed the ledger from another system's JSON-lines history: all lines or none."""
+    from campaigns.ledger.interchange import import_events, parse_jsonl
+
+    parsed = parse_jsonl(file)
+    if parsed.errors:
+        if as_json:
+            print_json({"ok": False, "errors": parsed.errors})
+        for error in parsed.errors[:100]:
+            err_console.print(error, markup=False, highlight=False)
+        fail(f"{file}: {len(parsed.errors)} errors; nothing was imported")
+    engine = ready_engine(ctx)
+    try:
+        new = import_events(engine, parsed.events, now=dt.datetime.now(dt.UTC))
+    finally:
+        engine.dispose()
+    result = {
+        "ok": True,
+        "events": len(parsed.events),
+        "new": new,
+        "already_present": len(parsed.events) - new,
+    }
+    if as_json:
+        print_json(result)
+    else:
+        err_console.print(
+            f"imported {new} new events ({result['already_present']} already present)"
+        )
+
+
+@ledger_app.command("export")
+def ledger_export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File (default stdout).")
+    ] = None,
+    customer: Annotated[str | None, typer.Option(help="Only this customer.")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="From this date (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Up to this date (exclusive).")] = None,
+) -> None:
+    """Export settled events as JSON lines (pending attempts are counted, not written)."""
+    from campaigns.ledger.interchange import export_jsonl
+
+    engine = ready_engine(ctx)
+    filters = {
+        "customer_id": customer,
+        "since": _optional_day(since, "--from"),
+        "until": _optional_day(until, "--to"),
+    }
+    try:
+        if output is None:
+            written, pending = export_jsonl(engine, sys.stdout, **filters)
+        else:
+            with output.open("w", encoding="utf-8") as out:
+                written, pending = export_jsonl(engine, out, **filters)
+    finally:
+        engine.dispose()
+    err_console.print(f"exported {written} events; {pending} pending attempts not yet settled")
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context, as_json: JSON_OPT = False) -> None:
+    """Recompute the ledger's hash chain; exit 1 if any row was edited or deleted."""
+    from campaigns.ledger.chain import verify
+
+    engine = ready_engine(ctx)
+    try:
+        report = verify(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(report.as_dict())
+    elif report.ok:
+        err_console.print(f"ledger intact: {report.events} events, every link verified")
+    if not report.ok:
+        fail(f"ledger BROKEN at event {report.event_id}: {report.problem}")
+
+
+@audit_app.command("contacts")
+def audit_contacts(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Option(help="The customer's id.")],
+    debt: Annotated[str | None, typer.Option(help="Only events about this debt.")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="From this date.")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Up to this date (exclusive).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """A customer's contact timeline: every attempt, outcome, consent and promise."""
+    from campaigns.ledger.audit import timeline
+
+    if fmt not in ("table", "csv", "json"):
+        fail(f"--format must be table, csv or json, not {fmt!r}", code=2)
+    engine = ready_engine(ctx)
+    try:
+        rows = timeline(
+            engine,
+            customer,
+            debt_id=debt,
+            since=_optional_day(since, "--from"),
+            until=_optional_day(until, "--to"),
+        )
+    finally:
+        engine.dispose()
+    columns = [
+        "at",
+        "channel",
+        "direction",
+        "kind",
+        "outcome",
+        "debt_ids",
+        "contact_point",
+        "campaign",
+        "agent",
+        "pending",
+    ]
+    if fmt == "json":
+        print_json(rows)
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([";".join(r[c]) if c == "debt_ids" else r.get(c, "") for c in columns])
+    else:
+        table = Table(
+            *columns, title=f"Contacts of {customer}" + (f", debt {debt}" if debt else "")
+        )
+        for r in rows:
+            table.add_row(
+                *(";".join(r[c]) if c == "debt_ids" else str(r.get(c, "")) for c in columns)
+            )
+        Console().print(table)
+
+
+@audit_app.command("violations")
+def audit_violations(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--from", help="From this date.")],
+    until: Annotated[str, typer.Option("--to", help="Up to this date (exclusive).")],
+    pack: Annotated[
+        str, typer.Option(help="Packs for attempts that recorded none (imported).")
+    ] = "",
+    as_json: JSON_OPT = False,
+) -> None:
+    """Re-judge every attempt in the period by the rules of its day; exit 1 on any finding."""
+    from campaigns.ledger.audit import violations
+
+    engine = ready_engine(ctx)
+    defaults = tuple(p.strip() for p in pack.split(",") if p.strip())
+    try:
+        checked, findings = violations(
+            engine, _day(since, "--from"), _day(until, "--to"), default_packs=defaults
+        )
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json({"checked": checked, "findings": [f.as_dict() for f in findings]})
+    else:
+        for f in findings:
+            reasons = "; ".join(f"{r['rule']} ({r['citation']}): {r['detail']}" for r in f.failed)
+            err_console.print(
+                f"{f.kind}: event {f.event_id} {f.at.isoformat()} {f.customer_id} "
+                f"{f.channel}: {reasons}",
+                markup=False,
+                highlight=False,
+            )
+        err_console.print(f"{checked} attempts re-evaluated, {len(findings)} findings")
+    if findings:
+        raise typer.Exit(1)
+
+
+@audit_app.command("frequency")
+def audit_frequency(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--from", help="From this date.")],
+    until: Annotated[str, typer.Option("--to", help="Up to this date (exclusive).")],
+    pack: Annotated[
+        str, typer.Option(help="Packs for attempts that recorded none (imported).")
+    ] = "",
+    as_json: JSON_OPT = False,
+) -> None:
+    """Per-rule histograms: how close each debt, customer or number came to its cap."""
+    from campaigns.ledger.audit_frequency import cap_usage
+
+    engine = ready_engine(ctx)
+    defaults = tuple(p.strip() for p in pack.split(",") if p.strip())
+    try:
+        report = cap_usage(
+            engine, _day(since, "--from"), _day(until, "--to"), default_packs=defaults
+        )
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(report)
+        return
+    table = Table(
+        "rule",
+        "campaign",
+        "channel",
+        "cap",
+        "scopes",
+        "peak count → scopes",
+        "at cap",
+        "over",
+        title="Frequency caps: peak counts reached in the period",
+    )
+    for r in report:
+        histogram = "  ".join(f"{k}→{v}" for k, v in r["histogram"].items())
+        table.add_row(
+            r["rule"],
+            r["campaign"] or "",
+            r["channel"],
+            str(r["cap"]),
+            str(r["scopes"]),
+            histogram,
+            str(r["at_cap"]),
+            str(r["over_cap"]),
+        )
+    Console().print(table)

@@ -1,0 +1,115 @@
+"""``cadencia worker`` and ``cadencia up``: the processes a run needs on one machine."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from cadencia.cli._common import err_console, fail, settings_of
+from campaigns.settings import DEFAULT_DIAL_QUEUE as DIAL_QUEUE
+from campaigns.settings import DEFAULT_MESSAGE_QUEUE as MESSAGE_QUEUE
+
+
+def worker(
+    ctx: typer.Context,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    queues: Annotated[str, typer.Option(help="Comma-separated RQ queues.")] = (
+        f"{DIAL_QUEUE},{MESSAGE_QUEUE}"
+    ),
+    burst: Annotated[bool, typer.Option(help="Quit when the queues are empty.")] = False,
+) -> None:
+    """An RQ worker pool with the scheduler, on Cadencia's queues (dial sessions first)."""
+    from redis import Redis
+    from rq.worker_pool import WorkerPool
+
+    settings = settings_of(ctx)
+    # Work horses are new processes: they rebuild their settings from the
+    # environment, which must hold what this one resolved (--db included).
+    settings.export()
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    from campaigns.messaging.queue import settle_heap
+
+    settle_heap()  # work horses fork from here and inherit the frozen heap
+    pool = WorkerPool(names, connection=Redis.from_url(settings.redis_url), num_workers=workers)
+    err_console.print(f"{workers} workers on {names} (Redis {settings.redis_url})")
+    pool.start(burst=burst)
+
+
+def up(
+    ctx: typer.Context,
+    sandbox: Annotated[
+        bool, typer.Option(help="Also start the provider stand-in and the Asterisk sandbox.")
+    ] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    webhook_port: Annotated[int, typer.Option(help="Port of the webhook receiver.")] = 8080,
+    providers_port: Annotated[int, typer.Option(help="Port of the provider stand-in.")] = 8025,
+) -> None:
+    """Start workers and the webhook receiver (and sandboxes); Ctrl-C stops them all."""
+    settings = settings_of(ctx)
+    base = [sys.executable, "-m", "cadencia", "--db", settings.database_url]
+    commands: list[list[str]] = []
+    if sandbox:
+        from sandbox import asterisk
+
+        with err_console.status("starting the Asterisk sandbox (first time: builds a Debian root)"):
+            try:
+                state = asterisk.start()
+            except asterisk.SandboxError as exc:
+                fail(f"Asterisk sandbox: {exc}")
+        err_console.print(f"Asterisk {state.asterisk_version} AMI on {state.host}:{state.port}")
+        commands.append(
+            [
+                *base,
+                "sandbox",
+                "providers",
+                "--port",
+                str(providers_port),
+                "--webhooks",
+                f"http://127.0.0.1:{webhook_port}",
+            ]
+        )
+    commands.append([*base, "webhooks", "--port", str(webhook_port)])
+    commands.append([*base, "worker", "--workers", str(workers)])
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        for command in commands:
+            children.append(subprocess.Popen(command))
+            time.sleep(0.5)  # let the stand-in bind before the others point at it
+        err_console.print(f"{len(children)} processes up; Ctrl-C stops them")
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        died = next(i for i, c in enumerate(children) if c.poll() is not None)
+        name = " ".join(commands[died][5:7])
+        fail(f"{name} exited with {children[died].returncode}; stopping the rest")
+    except KeyboardInterrupt:
+        err_console.print("stopping…")
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if sandbox:
+            from sandbox import asterisk
+
+            asterisk.stop()
+
+
+def metrics(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9108,
+) -> None:
+    """Serve Prometheus metrics at /metrics: outcomes, abandon rate, runs, queues, failures."""
+    from cadencia.metrics import serve_metrics
+
+    serve_metrics(settings_of(ctx), host=host, port=port)

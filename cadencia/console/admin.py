@@ -1,0 +1,66 @@
+"""Administration: the list of accounts and a form to add one."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from cadencia.console.deps import WebContext, context, role
+from cadencia.console.security import AccountError, CurrentUser, create_user
+from campaigns.storage.accounts import ROLES, WebUser
+
+router = APIRouter()
+admins = role("admin")
+
+
+def _users(ctx: WebContext) -> list[object]:
+    with ctx.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(
+                    WebUser.username,
+                    WebUser.role,
+                    WebUser.agent_id,
+                    WebUser.queue_interface,
+                    WebUser.active,
+                ).order_by(WebUser.username)
+            )
+        )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users(
+    request: Request, user: CurrentUser = Depends(admins), ctx: WebContext = Depends(context)
+) -> Response:
+    """Every account and the form to add one."""
+    return ctx.render(request, "admin_users.html", user, users=_users(ctx), roles=ROLES, error="")
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+async def add_user(
+    request: Request, user: CurrentUser = Depends(admins), ctx: WebContext = Depends(context)
+) -> Response:
+    """Create an account from the form."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    try:
+        create_user(
+            ctx.engine,
+            form.get("username", "").strip(),
+            form.get("password", ""),
+            form.get("role", ""),
+            now=ctx.clock(),
+            agent_id=form.get("agent_id") or None,
+            queue_interface=form.get("queue_interface") or None,
+        )
+    except AccountError as exc:
+        return ctx.render(
+            request,
+            "admin_users.html",
+            user,
+            status=422,
+            users=_users(ctx),
+            roles=ROLES,
+            error=str(exc),
+        )
+    return RedirectResponse("/admin/users", status_code=303)

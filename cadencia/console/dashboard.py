@@ -1,0 +1,153 @@
+"""The campaign dashboard: today's runs, plan against actual, agents, abandons, promises.
+
+The page polls ``/dashboard/data.json`` every two seconds and swaps in the
+figures and a fresh chart; every figure is computed from the database and
+the agent board at request time, so the page is exactly as live as the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from cadencia.console.charts import progress_png
+from cadencia.console.deps import WebContext, context, role
+from cadencia.console.security import CurrentUser
+from campaigns.agents.events import agent_board
+from campaigns.run.report.data import report_data
+from campaigns.run.report.html import render_html
+from campaigns.storage.models import Promise, Run
+
+router = APIRouter()
+managers = role("manager")
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def dashboard_data(ctx: WebContext) -> dict[str, Any]:
+    """Every figure the dashboard shows, JSON-ready."""
+    today = ctx.clock().date()
+    start, end = _day_bounds(today)
+    with ctx.engine.connect() as conn:
+        run_ids = [
+            int(r)
+            for r in conn.execute(
+                sa.select(Run.id).where(Run.day == today).order_by(Run.campaign)
+            ).scalars()
+        ]
+        promise_rows = conn.execute(
+            sa.select(Promise.currency, sa.func.count(), sa.func.sum(Promise.amount))
+            .where(Promise.created_at >= start, Promise.created_at < end)
+            .group_by(Promise.currency)
+        ).all()
+    runs = []
+    for run_id in run_ids:
+        data = report_data(ctx.engine, run_id)
+        planned = {c: sum(v) for c, v in data["planned_per_slot"].items()}
+        actual = {c: sum(v) for c, v in data["actual_per_slot"].items()}
+        runs.append(
+            {
+                "id": run_id,
+                "campaign": data["run"]["campaign"],
+                "state": data["run"]["state"],
+                "planned": planned,
+                "actual": actual,
+                "outcomes": data["outcomes"],
+                "abandon_pct": data["abandon_pct"],
+                "abandon_target_pct": data["abandon_target_pct"],
+                "over_budget": (
+                    data["abandon_pct"] is not None
+                    and data["abandon_pct"] > data["abandon_target_pct"]
+                ),
+                "execution": data["execution"],
+            }
+        )
+    agents = [
+        {
+            "agent": a.agent,
+            "state": a.state,
+            "reason": a.reason,
+            "customer": a.customer_id,
+            "since": a.at,
+        }
+        for a in agent_board(ctx.redis, namespace=ctx.namespace)
+    ]
+    promises = {
+        str(cur): {"count": int(n), "amount": str(Decimal(total or 0))}
+        for cur, n, total in promise_rows
+    }
+    return {
+        "day": today.isoformat(),
+        "runs": runs,
+        "agents": agents,
+        "promises": promises,
+        "agents_by_state": _count_states(agents),
+    }
+
+
+def _count_states(agents: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for agent in agents:
+        counts[agent["state"]] += 1
+    return dict(sorted(counts.items()))
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(
+    request: Request, user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
+) -> Response:
+    """The dashboard page."""
+    return ctx.render(request, "dashboard.html", user, data=dashboard_data(ctx))
+
+
+@router.get("/dashboard/data.json")
+def dashboard_json(
+    user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
+) -> JSONResponse:
+    """The dashboard's figures, for the page's polling."""
+    return JSONResponse(dashboard_data(ctx), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dashboard/run/{run_id}/progress.png")
+def progress(
+    run_id: int, user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
+) -> Response:
+    """Plan against actual per channel and hour for one run."""
+    try:
+        data = report_data(ctx.engine, run_id)
+    except LookupError:
+        raise HTTPException(404, f"run {run_id} does not exist") from None
+    png = progress_png(
+        data["hours"],
+        data["planned_per_slot"],
+        data["actual_per_slot"],
+        f"{data['run']['campaign']} {data['run']['day']}: plan vs actual",
+    )
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/runs/{run_id}/report", response_class=HTMLResponse)
+def run_report(
+    run_id: int,
+    user: CurrentUser = Depends(role("manager", "compliance")),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    """The run's full report (the same one ``cadencia run report`` writes)."""
+    try:
+        data = report_data(ctx.engine, run_id)
+    except LookupError:
+        raise HTTPException(404, f"run {run_id} does not exist") from None
+    with tempfile.TemporaryDirectory(prefix="cadencia-report-") as tmp:
+        page = Path(render_html(data, Path(tmp))).read_text(encoding="utf-8")
+    return HTMLResponse(page)

@@ -1,0 +1,296 @@
+"""The agent desktop: ready/pause, the screen pop by server-sent events, the disposition.
+
+Scope: an agent sees the customer currently attached to them (from connect
+until their disposition is saved) and their own dispositions, nothing else.
+The attachment lives in Redis (``campaigns.agents.events``), written by the dial
+session's connect event, so the check cannot be talked round from the browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from cadencia.console.deps import WebContext, context, role
+from cadencia.console.pbx import PbxUnavailable, queue_pause
+from cadencia.console.scripts import script_for
+from cadencia.console.security import CurrentUser
+from campaigns.agents.disposition import (
+    DispositionError,
+    check_callback,
+    parse_form,
+    save_disposition,
+)
+from campaigns.agents.events import AgentCall, AgentEvent, agent_call, end_wrap, publish_agent_event
+from campaigns.ledger.audit import timeline
+from campaigns.observability import mask_email, mask_phone
+from campaigns.portfolio.view import CustomerNotFound, customer_360
+from campaigns.storage.accounts import Callback, Disposition
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+agent_only = role("agent")
+PAUSE_REASONS = ("break", "lunch", "training", "meeting", "technical")
+HEARTBEAT_S = 15.0
+
+
+def _agent(user: CurrentUser) -> str:
+    if not user.agent_id:
+        raise HTTPException(403, "this account is not bound to a queue member")
+    return user.agent_id
+
+
+def _current(ctx: WebContext, user: CurrentUser) -> AgentCall:
+    return agent_call(ctx.redis, _agent(user), namespace=ctx.namespace)
+
+
+def panel_data(ctx: WebContext, call: AgentCall, agent: str) -> dict[str, Any] | None:
+    """Everything the screen pop shows for the agent's attached customer (None: no call)."""
+    if not call.customer_id:
+        return None
+    try:
+        view = customer_360(ctx.engine, call.customer_id)
+    except CustomerNotFound:
+        return {"missing": call.customer_id, "call": call}
+    for point in view["contact_points"]:
+        point["masked"] = (
+            mask_phone(point["value"]) if point["kind"] == "phone" else mask_email(point["value"])
+        )
+    history = timeline(ctx.engine, call.customer_id)
+    language, script = script_for(view, agent)
+    return {
+        "call": call,
+        "view": view,
+        "history": list(reversed(history))[:50],
+        "open_promises": [p for p in view["promises"] if p["status"] == "pending"],
+        "script": script,
+        "language": language,
+        "today": ctx.clock().date().isoformat(),
+    }
+
+
+@router.get("/agent", response_class=HTMLResponse)
+def desktop(
+    request: Request,
+    user: CurrentUser = Depends(agent_only),
+    ctx: WebContext = Depends(context),
+    notice: str = "",
+) -> Response:
+    """The desktop page, with the attached customer already shown if there is one."""
+    call = _current(ctx, user)
+    return ctx.render(
+        request,
+        "agent.html",
+        user,
+        call=call,
+        panel=panel_data(ctx, call, _agent(user)),
+        reasons=PAUSE_REASONS,
+        notice=notice,
+        errors=[],
+    )
+
+
+@router.get("/agent/panel", response_class=HTMLResponse)
+def panel(
+    request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
+) -> Response:
+    """The screen-pop fragment the page fetches when an event arrives."""
+    call = _current(ctx, user)
+    return ctx.render(
+        request,
+        "_panel.html",
+        user,
+        call=call,
+        panel=panel_data(ctx, call, _agent(user)),
+        errors=[],
+    )
+
+
+@router.get("/agent/events")
+async def events(
+    request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
+) -> StreamingResponse:
+    """Server-sent events: this agent's connects, completes and state changes."""
+    agent = _agent(user)
+    queue = ctx.hub.listen(agent)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 1000\n: connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield b": heartbeat\n\n"
+                    continue
+                doc = {"type": event.type, "state": event.state, "at": event.at.isoformat()}
+                yield f"event: agent\ndata: {json.dumps(doc)}\n\n".encode()
+        finally:
+            ctx.hub.forget(agent, queue)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/agent/state")
+async def set_state(
+    request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
+) -> Response:
+    """Ready or pause (with a reason): QueuePause in Asterisk first, then the agent board."""
+    form = await request.form()
+    action, reason = str(form.get("action", "")), str(form.get("reason", "") or "")
+    agent = _agent(user)
+    call = await run_in_threadpool(_current, ctx, user)
+    if action not in ("ready", "pause"):
+        raise HTTPException(400, f"action {action!r}: expected ready or pause")
+    if action == "pause" and reason not in PAUSE_REASONS:
+        raise HTTPException(400, f"reason {reason!r}: expected one of {', '.join(PAUSE_REASONS)}")
+    if action == "ready" and call.customer_id:
+        notice = "Save the disposition first: wrap-up ends there"
+        return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
+    if ctx.ami is None or not user.queue_interface:
+        raise HTTPException(503, "no Asterisk manager configured: cannot change queue state")
+    try:
+        await queue_pause(
+            ctx.ami, user.queue_interface, paused=action == "pause", reason=reason or None
+        )
+    except PbxUnavailable as exc:
+        log.error("agent %s: %s", agent, exc)
+        raise HTTPException(503, f"Asterisk did not take the change: {exc}") from None
+    event = AgentEvent(
+        "state",
+        agent,
+        ctx.clock(),
+        state="ready" if action == "ready" else "paused",
+        reason=reason if action == "pause" else None,
+    )
+    await run_in_threadpool(publish_agent_event, ctx.redis, event, namespace=ctx.namespace)
+    return RedirectResponse("/agent", status_code=303)
+
+
+def _own_customer(ctx: WebContext, user: CurrentUser, customer_id: str) -> AgentCall:
+    call = _current(ctx, user)
+    if call.customer_id != customer_id:
+        log.warning(
+            "agent %s refused customer %s: not connected to them", user.username, customer_id
+        )
+        raise HTTPException(403, "you can only open the customer connected to you")
+    return call
+
+
+@router.get("/agent/customer/{customer_id}", response_class=HTMLResponse)
+def customer_page(
+    customer_id: str,
+    request: Request,
+    user: CurrentUser = Depends(agent_only),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    """The attached customer on a page of its own; any other customer is 403."""
+    call = _own_customer(ctx, user, customer_id)
+    return ctx.render(
+        request,
+        "agent.html",
+        user,
+        call=call,
+        panel=panel_data(ctx, call, _agent(user)),
+        reasons=PAUSE_REASONS,
+        notice="",
+        errors=[],
+    )
+
+
+@router.post("/agent/customer/{customer_id}/disposition", response_class=HTMLResponse)
+async def disposition(
+    customer_id: str,
+    request: Request,
+    user: CurrentUser = Depends(agent_only),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    """Validate and save the disposition; then the agent is ready again (wrap-up over)."""
+    call = await run_in_threadpool(_own_customer, ctx, user, customer_id)
+    raw = {k: str(v) for k, v in (await request.form()).items()}
+    now = ctx.clock()
+    panel = await run_in_threadpool(panel_data, ctx, call, _agent(user))
+    if panel is None or "view" not in panel:
+        raise HTTPException(404, f"customer {customer_id!r} is not in the portfolio")
+    try:
+        form = parse_form(raw, panel["view"], today=now.date())
+        decision = None
+        if form.result == "callback":
+            assert form.callback_at is not None
+            decision = await run_in_threadpool(check_callback, ctx.engine, call, form.callback_at)
+            if not decision.allowed:
+                refused = [r for r in decision.results if not r.ok]
+                raise DispositionError(
+                    [
+                        f"callback_at: refused by {r.rule} ({r.citation}): {r.detail}"
+                        for r in refused
+                    ]
+                )
+        await run_in_threadpool(
+            save_disposition, ctx.engine, call, form, now=now, callback_decision=decision
+        )
+    except DispositionError as exc:
+        return ctx.render(
+            request,
+            "agent.html",
+            user,
+            status=422,
+            call=call,
+            panel=panel,
+            reasons=PAUSE_REASONS,
+            notice="",
+            errors=exc.errors,
+            posted=raw,
+        )
+    log.info("agent %s saved %s/%s for %s", call.agent, form.party, form.result, customer_id)
+    notice = f"Saved: {form.result if form.party == 'right' else form.party} for {customer_id}"
+    state, reason = "ready", None
+    if ctx.ami is not None and user.queue_interface:
+        try:
+            await queue_pause(ctx.ami, user.queue_interface, paused=False)
+        except PbxUnavailable as exc:
+            log.error("agent %s: %s", call.agent, exc)
+            state, reason = "paused", "technical"
+            notice += " — Asterisk did not unpause you; press Ready again"
+    await run_in_threadpool(
+        lambda: end_wrap(
+            ctx.redis, call.agent, state=state, now=now, reason=reason, namespace=ctx.namespace
+        )
+    )
+    return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
+
+
+@router.get("/agent/history", response_class=HTMLResponse)
+def history(
+    request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
+) -> Response:
+    """The agent's own dispositions, newest first, and the callbacks they scheduled."""
+    agent = _agent(user)
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(Disposition)
+            .where(Disposition.agent == agent)
+            .order_by(Disposition.id.desc())
+            .limit(200)
+        ).all()
+        callbacks = conn.execute(
+            sa.select(Callback)
+            .where(Callback.agent == agent, Callback.status == "scheduled")
+            .order_by(Callback.at)
+        ).all()
+    return ctx.render(request, "agent_history.html", user, rows=rows, callbacks=callbacks)

@@ -1,0 +1,130 @@
+"""Logging in and out, and the landing page that sends each role home."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from cadencia.console.deps import (
+    COOKIE,
+    HOME,
+    LOGIN_CSRF_COOKIE,
+    WebContext,
+    context,
+    current_user,
+    home_of,
+    role,
+)
+from cadencia.console.security import CurrentUser, LoginThrottled, csrf_ok, login, logout
+from cadencia.console.security import session_user as user_of_session
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+SESSION_MAX_AGE_S = 12 * 3600
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "", ctx: WebContext = Depends(context)) -> Response:
+    """The login form, with a fresh double-submit CSRF token."""
+    token = secrets.token_urlsafe(24)
+    response = ctx.render(request, "login.html", None, login_csrf=token, next=next, error="")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=ctx.secure_cookies
+    )
+    return response
+
+
+def _refused(
+    request: Request,
+    ctx: WebContext,
+    next: str,
+    throttled: LoginThrottled | None,
+) -> Response:
+    again = secrets.token_urlsafe(24)
+    if throttled is not None:
+        minutes = -(-throttled.retry_after_s // 60)  # rounded up
+        status, error = 429, f"Too many failed logins. Try again in {minutes} minutes."
+    else:
+        status, error = 401, "Wrong username or password."
+    response: Response = ctx.render(
+        request, "login.html", None, status=status, login_csrf=again, next=next, error=error
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, again, httponly=True, samesite="strict", secure=ctx.secure_cookies
+    )
+    if throttled is not None:
+        response.headers["Retry-After"] = str(throttled.retry_after_s)
+    return response
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    username: str = Form(...),
+    password: str = Form(...),
+    csrf: str = Form(""),
+    next: str = Form(""),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    """Check the password (throttled), open a session, and go to ``next`` or home."""
+    # Login CSRF (a forged login into the attacker's account) is stopped by
+    # a double-submit token: cookie and form field must match.
+    if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
+    # Behind a reverse proxy this is the browser's address only if the proxy
+    # is trusted (`cadencia web --trusted-proxies`); else every failure
+    # would count against the proxy, one client for all browsers.
+    client = request.client.host if request.client else "unknown"
+    try:
+        token = login(ctx.engine, username.strip(), password, now=ctx.clock(), client=client)
+    except LoginThrottled as exc:
+        log.warning("login refused for %r from %s: %s", username[:80], client, exc)
+        return _refused(request, ctx, next, exc)
+    if token is None:
+        log.info("failed login for %r from %s", username[:80], client)
+        return _refused(request, ctx, next, None)
+    user = user_of_session(ctx.engine, token, now=ctx.clock())
+    assert user is not None
+    target = next if next.startswith("/") and not next.startswith("//") else home_of(user)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.secure_cookies,
+        max_age=SESSION_MAX_AGE_S,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    log.info("login %s (%s)", user.username, user.role)
+    return response
+
+
+@router.post("/logout")
+def logout_submit(
+    request: Request,
+    user: CurrentUser = Depends(role(*HOME)),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    """End the session."""
+    logout(ctx.engine, request.cookies.get(COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(
+    request: Request,
+    user: CurrentUser | None = Depends(current_user),
+    ctx: WebContext = Depends(context),
+) -> Response:
+    """Admins get the index; everyone else goes to their role's home, or to the login."""
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    if user.role != "admin":
+        return RedirectResponse(home_of(user), status_code=303)
+    return ctx.render(request, "index.html", user)

@@ -1,0 +1,344 @@
+"""The agent's disposition: validated against the debtor's balances and the rules, then saved.
+
+Saving is one transaction: the attempt's outcome (unless the dial session
+already recorded it), the promise or dispute as ledger events (through
+``campaigns.ledger.chain.append``, so they join the hash chain), the
+``promises`` row, a wrong number on its contact point, a callback the rules
+allow, and the wrap-up record. A promise and a dispute are ledger events
+because the compliance rules read them: a pending promise holds further
+contact (house rule H-1), an open dispute holds collection (H-2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from campaigns.agents.events import AgentCall
+from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
+from campaigns.ledger.guard import LOOKBACK
+from campaigns.ledger.history import customer_histories
+from campaigns.run.state import campaign_of
+from campaigns.storage.accounts import Callback, Disposition
+from campaigns.storage.models import Account, ContactPoint, Customer, Promise, Run
+from compliance import Decision, Pack, Proposal, RuleResult, evaluate, load_packs
+
+PARTIES = ("right", "wrong_party", "wrong_number")
+RESULTS = ("promise", "refusal", "dispute", "callback", "none")
+PROMISE_HORIZON = dt.timedelta(days=90)
+
+
+class DispositionError(ValueError):
+    """The form cannot be saved; ``errors`` name each field and what is wrong."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Form:
+    """A validated disposition."""
+
+    party: str
+    result: str
+    promise_account: str | None = None  # an account id, or None for the total
+    amount: Decimal | None = None
+    currency: str | None = None
+    due_on: dt.date | None = None
+    callback_at: dt.datetime | None = None
+
+
+def parse_form(raw: Mapping[str, str], view: Mapping[str, Any], *, today: dt.date) -> Form:
+    """Check the posted fields against the customer's 360 ``view``; raise naming each problem.
+
+    A promise is for one open account (at most its balance) or for the total
+    in one currency (at most the total due), due between today and 90 days out.
+    """
+    errors: list[str] = []
+    party = raw.get("party", "")
+    if party not in PARTIES:
+        errors.append(f"party: choose one of {', '.join(PARTIES)}")
+    result = raw.get("result", "none") if party == "right" else "none"
+    if result not in RESULTS:
+        errors.append(f"result: choose one of {', '.join(RESULTS)}")
+    if errors:
+        raise DispositionError(errors)
+    if result == "promise":
+        return _promise(raw, view, today, errors)
+    if result == "callback":
+        text = raw.get("callback_at", "")
+        try:
+            local = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise DispositionError(
+                [f"callback_at: {text!r} is not a date and time (YYYY-MM-DDTHH:MM)"]
+            ) from None
+        zone = ZoneInfo((view.get("timezones") or ["UTC"])[0])
+        at = local.replace(tzinfo=zone) if local.tzinfo is None else local
+        return Form(party, result, callback_at=at.astimezone(dt.UTC))
+    return Form(party, result)
+
+
+def _promise(
+    raw: Mapping[str, str], view: Mapping[str, Any], today: dt.date, errors: list[str]
+) -> Form:
+    scope = raw.get("promise_account", "total") or "total"
+    text = raw.get("amount", "").strip().replace(",", "")
+    try:
+        amount = Decimal(text)
+        if not amount.is_finite() or amount <= 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        errors.append(f"amount: {text!r} is not a positive amount")
+        amount = Decimal(0)
+    open_accounts = {a["account_id"]: a for a in view["accounts"] if a["status"] == "open"}
+    if scope == "total":
+        totals = {c: Decimal(v) for c, v in view["total_due"].items()}
+        currency = raw.get("currency") or (next(iter(totals)) if len(totals) == 1 else "")
+        if currency not in totals:
+            errors.append(f"currency: {currency!r} is not owed; owed in {sorted(totals)}")
+            limit = None
+        else:
+            limit = totals[currency]
+        account = None
+    else:
+        acc = open_accounts.get(scope)
+        if acc is None:
+            errors.append(f"promise_account: {scope!r} is not an open account of this customer")
+            limit, currency, account = None, "", None
+        else:
+            limit, currency, account = Decimal(acc["balance"]), acc["currency"], scope
+    if limit is not None and amount > limit:
+        where = f"account {account}" if account else f"the total due in {currency}"
+        errors.append(f"amount: {amount} exceeds the balance of {where} ({limit})")
+    due_text = raw.get("due_on", "")
+    try:
+        due_on = dt.date.fromisoformat(due_text)
+    except ValueError:
+        errors.append(f"due_on: {due_text!r} is not a date (YYYY-MM-DD)")
+        due_on = today
+    else:
+        if not today <= due_on <= today + PROMISE_HORIZON:
+            errors.append(f"due_on: {due_on} must be between {today} and {today + PROMISE_HORIZON}")
+    if errors:
+        raise DispositionError(errors)
+    return Form("right", "promise", account, amount, currency, due_on)
+
+
+def _attempt(conn: Connection, attempt_id: int | None) -> Any:
+    if attempt_id is None:
+        return None
+    return conn.execute(
+        sa.select(EVENTS).where(EVENTS.c.id == attempt_id, EVENTS.c.kind == "attempt")
+    ).first()
+
+
+def _packs_for_call(
+    conn: Connection, call: AgentCall, country: str, sub: str | None
+) -> tuple[Pack, ...]:
+    if call.run_id is None:
+        return ()
+    run = conn.execute(sa.select(Run.__table__).where(Run.id == call.run_id)).mappings().first()
+    if run is None:
+        return ()
+    names = campaign_of(Run(**dict(run))).packs_for(country, sub)
+    return tuple(load_packs(names)) if names else ()
+
+
+def check_callback(engine: Engine, call: AgentCall, at: dt.datetime) -> Decision:
+    """What the rules of the call's campaign say about calling the debtor back at ``at``.
+
+    Fails closed: no run, no rule pack or no time zone means no callback.
+    """
+    assert call.customer_id is not None
+    with engine.connect() as conn:
+        customer = conn.execute(
+            sa.select(Customer).where(Customer.external_id == call.customer_id)
+        ).first()
+        if customer is None:
+            return Decision(False, (RuleResult("callback", "", False, "customer unknown"),))
+        packs = _packs_for_call(conn, call, customer.country, customer.subdivision)
+        zones = tuple(z for z in customer.timezones.split(";") if z)
+        if not packs or not zones:
+            missing = "rule packs for this call's campaign" if not packs else "a time zone"
+            return Decision(
+                False, (RuleResult("callback", "", False, f"cannot check: no {missing}"),)
+            )
+        debts = tuple(
+            str(d)
+            for d in conn.execute(
+                sa.select(Account.external_id).where(
+                    Account.customer_id == customer.id, Account.status == "open"
+                )
+            ).scalars()
+        )
+        history = customer_histories(conn, [call.customer_id], at - LOOKBACK)[call.customer_id]
+    proposal = Proposal(
+        at=at,
+        customer_id=call.customer_id,
+        debt_ids=debts,
+        channel="voice",
+        timezones=zones,
+        campaign=call.campaign,
+        autodialed=False,  # an agent dials a requested callback by hand
+        agent_guaranteed=True,
+    )
+    return evaluate(packs, history.events, proposal)
+
+
+def save_disposition(
+    engine: Engine,
+    call: AgentCall,
+    form: Form,
+    *,
+    now: dt.datetime,
+    callback_decision: Decision | None = None,
+) -> int:
+    """Write everything the disposition means, in one transaction; returns its id."""
+    cid = call.customer_id
+    assert cid is not None
+    key = f"disposition:{call.agent}:{call.attempt_id or now.isoformat()}"
+    with engine.begin() as conn:
+        # The ledger lock first: two saves of one call (a double click, two
+        # tabs) queue here, and the second finds the first's wrap-up record.
+        lock_ledger(conn)
+        if call.attempt_id is not None:
+            done = conn.execute(
+                sa.select(Disposition.id).where(
+                    Disposition.agent == call.agent, Disposition.attempt_id == call.attempt_id
+                )
+            ).scalar()
+            if done is not None:
+                raise DispositionError(
+                    [f"call {call.attempt_id}: the disposition is already saved"]
+                )
+        customer = conn.execute(sa.select(Customer).where(Customer.external_id == cid)).one()
+        accounts = {
+            str(a.external_id): a
+            for a in conn.execute(
+                sa.select(Account).where(
+                    Account.customer_id == customer.id, Account.status == "open"
+                )
+            )
+        }
+        attempt = _attempt(conn, call.attempt_id)
+        debts = tuple(json.loads(attempt.debt_ids)) if attempt is not None else tuple(accounts)
+        common: dict[str, Any] = {
+            "customer_id": cid,
+            "channel": "voice",
+            "direction": attempt.direction if attempt is not None else "outbound",
+            "campaign": call.campaign,
+            "agent": call.agent,
+        }
+        entries: list[LedgerEntry] = []
+        if attempt is not None and attempt.status == "pending":
+            settled = conn.execute(
+                sa.select(sa.func.count()).where(EVENTS.c.resolves_id == attempt.id)
+            ).scalar_one()
+            if not settled:
+                outcome = "conversation" if form.party == "right" else "wrong_party"
+                entries.append(
+                    LedgerEntry(
+                        at=now,
+                        debt_ids=debts,
+                        kind="attempt",
+                        outcome=outcome,
+                        resolves_id=int(attempt.id),
+                        contact_point=attempt.contact_point,
+                        line_type=attempt.line_type,
+                        extra={"source": "agent disposition", "result": form.result},
+                        idempotency_key=f"outcome:{attempt.id}:{outcome}",
+                        **common,
+                    )
+                )
+        promise_id = callback_id = None
+        if form.result == "promise":
+            assert form.amount is not None and form.due_on is not None
+            promised = (form.promise_account,) if form.promise_account else debts
+            entries.append(
+                LedgerEntry(
+                    at=now,
+                    debt_ids=promised,
+                    kind="promise",
+                    extra={
+                        "until": form.due_on.isoformat(),
+                        "amount": str(form.amount),
+                        "currency": form.currency,
+                    },
+                    idempotency_key=f"{key}:promise",
+                    **common,
+                )
+            )
+            account_pk = accounts[form.promise_account].id if form.promise_account else None
+            promise_id = conn.execute(
+                sa.insert(Promise).values(
+                    customer_id=customer.id,
+                    account_id=account_pk,
+                    amount=form.amount,
+                    currency=form.currency,
+                    due_on=form.due_on,
+                    status="pending",
+                    created_at=now,
+                    source=call.agent,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        elif form.result == "dispute":
+            entries.append(
+                LedgerEntry(
+                    at=now,
+                    debt_ids=debts,
+                    kind="dispute",
+                    extra={"resolved": False},
+                    idempotency_key=f"{key}:dispute",
+                    **common,
+                )
+            )
+        elif form.result == "callback":
+            assert form.callback_at is not None and callback_decision is not None
+            callback_id = conn.execute(
+                sa.insert(Callback).values(
+                    customer_id=cid,
+                    at=form.callback_at,
+                    agent=call.agent,
+                    campaign=call.campaign,
+                    attempt_id=call.attempt_id,
+                    status="scheduled",
+                    rules=json.dumps(callback_decision.to_dict()["rules"]),
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        if form.party == "wrong_number":
+            number = attempt.contact_point if attempt is not None else None
+            query = sa.update(ContactPoint).where(
+                ContactPoint.customer_id == customer.id, ContactPoint.kind == "phone"
+            )
+            if number:
+                query = query.where(ContactPoint.value == number)
+            else:
+                query = query.where(ContactPoint.position == 1)
+            conn.execute(query.values(wrong_number_at=now))
+        append(conn, entries, now=now)
+        disposition_id = conn.execute(
+            sa.insert(Disposition).values(
+                customer_id=cid,
+                agent=call.agent,
+                attempt_id=call.attempt_id,
+                run_id=call.run_id,
+                campaign=call.campaign,
+                party=form.party,
+                result=form.result,
+                promise_id=promise_id,
+                callback_id=callback_id,
+                saved_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    return int(disposition_id)

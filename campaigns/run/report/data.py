@@ -1,0 +1,158 @@
+"""The figures of a run report, computed from the run's tables and the ledger.
+
+Execution is linked to the plan by the guard's idempotency key: the attempt
+made for planned contact N carries the key ``plan:N``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from campaigns.ledger.chain import EVENTS
+from campaigns.run.state import campaign_of, plan_key
+from campaigns.storage.models import PlannedContact, Run, RunCustomer
+
+RPC = {"conversation", "replied"}
+
+
+def _reason_class(reason: str | None) -> str:
+    return "contacted" if not reason else reason.split(":", 1)[0]
+
+
+def _uplift(optimised: list[float], control: list[float]) -> dict[str, float] | None:
+    """Difference of means per customer with a normal 95% interval (Welch)."""
+    if len(optimised) < 2 or len(control) < 2:
+        return None
+
+    def mean_var(xs: list[float]) -> tuple[float, float]:
+        m = sum(xs) / len(xs)
+        return m, sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+
+    m1, v1 = mean_var(optimised)
+    m0, v0 = mean_var(control)
+    diff = m1 - m0
+    se = math.sqrt(v1 / len(optimised) + v0 / len(control))
+    return {
+        "optimised_mean": m1,
+        "control_mean": m0,
+        "difference": diff,
+        "ci95_low": diff - 1.96 * se,
+        "ci95_high": diff + 1.96 * se,
+    }
+
+
+def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
+    """Every figure the report shows, JSON-ready."""
+    with engine.connect() as conn:
+        run = conn.execute(sa.select(Run.__table__).where(Run.id == run_id)).mappings().first()
+        if run is None:
+            raise LookupError(f"run {run_id} does not exist")
+        planned = (
+            conn.execute(sa.select(PlannedContact.__table__).where(PlannedContact.run_id == run_id))
+            .mappings()
+            .all()
+        )
+        customers = (
+            conn.execute(sa.select(RunCustomer.__table__).where(RunCustomer.run_id == run_id))
+            .mappings()
+            .all()
+        )
+        keys = [plan_key(int(p["id"])) for p in planned]
+        attempts: dict[str, Any] = {}
+        for start in range(0, len(keys), 500):
+            rows = conn.execute(
+                sa.select(EVENTS.c.id, EVENTS.c.idempotency_key).where(
+                    EVENTS.c.idempotency_key.in_(keys[start : start + 500])
+                )
+            ).all()
+            attempts.update({str(k): int(i) for i, k in rows})
+        outcomes: dict[int, Any] = {}
+        ids = list(attempts.values())
+        for start in range(0, len(ids), 500):
+            for row in conn.execute(
+                sa.select(EVENTS.c.resolves_id, EVENTS.c.outcome, EVENTS.c.duration_s)
+                .where(EVENTS.c.resolves_id.in_(ids[start : start + 500]))
+                .order_by(EVENTS.c.id)
+            ):
+                outcomes[int(row.resolves_id)] = row  # the last outcome wins
+    run_row = dict(run)
+    campaign = campaign_of(Run(**run_row))  # the stored campaign text
+    summary = json.loads(run["summary"] or "{}")
+    channels = list(summary.get("by_channel", {}))
+    slots = campaign.slots
+    hours = [f"{campaign.first_hour + t:02d}:00" for t in range(slots)]
+
+    planned_grid = {c: [0] * slots for c in channels}
+    actual_grid = {c: [0] * slots for c in channels}
+    outcome_counts: dict[str, Counter[str]] = defaultdict(Counter)
+    talk_seconds = [0.0] * slots
+    per_customer: dict[str, float] = defaultdict(float)
+    status: Counter[str] = Counter()
+    for p in planned:
+        planned_grid[p["channel"]][p["slot"]] += 1
+        attempt = attempts.get(plan_key(int(p["id"])))
+        if attempt is None:
+            status[
+                "not yet attempted" if p["status"] in ("planned", "dispatched") else p["status"]
+            ] += 1
+            continue
+        actual_grid[p["channel"]][p["slot"]] += 1
+        settled = outcomes.get(attempt)
+        outcome = settled.outcome if settled is not None else "pending"
+        status["settled" if settled is not None else "pending"] += 1
+        outcome_counts[p["channel"]][outcome] += 1
+        if outcome in RPC:
+            per_customer[p["customer_id"]] += 1.0
+        if settled is not None and settled.duration_s and p["channel"] == "voice":
+            talk_seconds[p["slot"]] += float(settled.duration_s)
+    voice = outcome_counts.get("voice", Counter())
+    live = voice["conversation"] + voice["abandoned"] + voice["wrong_party"]
+    arms: dict[str, list[float]] = defaultdict(list)
+    for c in customers:
+        if c["arm"] in ("optimised", "challenger", "holdout"):
+            arms[c["arm"]].append(per_customer.get(c["customer_id"], 0.0))
+    left_out = Counter(
+        _reason_class(c["left_out_reason"]) for c in customers if c["planned_attempts"] == 0
+    )
+    handle = (
+        campaign.agents.talk_minutes + campaign.agents.wrap_minutes
+    ) * campaign.priors.right_party_rate.get("voice", 0.25)
+    capacity = [
+        a * 60 * campaign.agents.occupancy / handle if handle else 0.0
+        for a in campaign.agents.per_slot
+    ]
+    return {
+        "run": {k: str(v) for k, v in run_row.items() if k not in ("campaign_toml", "summary")},
+        "plan": summary,
+        "hours": hours,
+        "channels": channels,
+        "planned_per_slot": planned_grid,
+        "actual_per_slot": actual_grid,
+        "voice_capacity_attempts_per_slot": [round(c, 1) for c in capacity],
+        "agents_per_slot": list(campaign.agents.per_slot),
+        "left_out": dict(left_out.most_common()),
+        "left_out_examples": [
+            {"customer_id": c["customer_id"], "reason": c["left_out_reason"]}
+            for c in customers
+            if c["planned_attempts"] == 0
+        ][:25],
+        "execution": dict(status),
+        "outcomes": {c: dict(v) for c, v in outcome_counts.items()},
+        "abandon_pct": round(100 * voice["abandoned"] / live, 2) if live else None,
+        "abandon_target_pct": 100 * campaign.dialer.abandon_target,
+        "talk_minutes_per_agent_hour": [
+            round(s / 60 / a, 1) if a else 0.0
+            for s, a in zip(talk_seconds, campaign.agents.per_slot, strict=True)
+        ],
+        "uplift_rpc_per_customer": {
+            "vs_challenger": _uplift(arms["optimised"], arms["challenger"]),
+            "vs_holdout": _uplift(arms["optimised"], arms["holdout"]),
+        },
+        "arms": {a: len(v) for a, v in arms.items()},
+    }

@@ -1,0 +1,484 @@
+"""Every setting Cadencia reads, in one typed place, loaded once at each entry point.
+
+``Settings.load()`` is the only reader of the process environment in the
+product: an entry point (the CLI's root callback, an RQ job function, the
+console) calls it once and passes the result, or the view of it a feature
+needs (``messaging()``, ``dialer()``, ``ami()``, ``clock()``), down. Every
+variable may instead be given as ``NAME_FILE``, the path of a file holding
+the value (Docker and Kubernetes mount secrets that way); setting both is an
+error. A bad value is a ``ConfigError`` that names the variable.
+
+The variables, with their defaults, are the aliases of ``Settings``' fields.
+The SendGrid, Twilio and payment-link variables are listed here and parsed
+by ``channels.ChannelSettings.from_mapping``, the channels package's own
+contract for its configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from campaigns.clock import Clock
+from channels import ChannelSettings, SettingsError
+
+DEFAULT_DATABASE_URL = "sqlite:///cadencia.db"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MESSAGE_QUEUE = "messages"
+DEFAULT_DIAL_QUEUE = "dialer"
+DEFAULT_AMI_PORT = 5038
+DEFAULT_DIAL_CHANNEL = "PJSIP/{e164}@carrier"
+# The channels package's variables, handed to ChannelSettings.from_mapping as given.
+CHANNEL_VARIABLES = (
+    "SENDGRID_API_KEY",
+    "SENDGRID_API_HOST",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_API_BASE",
+    "TWILIO_CONCURRENCY",
+    "PAYMENT_LINK_URL_PATTERN",
+    "PAYMENT_LINK_SECRET",
+    "PAYMENT_LINK_TTL_HOURS",
+    "CHANNELS_HTTP_TIMEOUT_S",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names it."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` onto the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not (url.startswith("sqlite") or url.startswith("postgresql+")):
+        raise ValueError(f"{url!r}: expected sqlite:///FILE or postgresql://USER@HOST/DB")
+    return url
+
+
+def read_variable(env: Mapping[str, str], name: str) -> str | None:
+    """``env[name]``, or the content of the file ``env[name + '_FILE']`` names; None if unset.
+
+    An empty value counts as unset. A file's trailing line end is dropped.
+    """
+    direct = env.get(name) or None
+    path = env.get(f"{name}_FILE") or None
+    if direct is not None and path is not None:
+        raise ConfigError(f"both {name} and {name}_FILE are set; set only one")
+    if path is None:
+        return direct
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE={path}: cannot read: {exc.strerror}") from None
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """A settings source over an environment mapping, honouring ``NAME_FILE`` for every name."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env = env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """The raw value of ``field`` (by its variable name), None when unset."""
+        name = str(field.validation_alias)
+        return read_variable(self.env, name), name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, info in self.settings_cls.model_fields.items():
+            value, alias, _ = self.get_field_value(info, name)
+            if value is not None:
+                values[alias] = value
+        return values
+
+
+def _variable(default: Any, name: str, description: str) -> Any:
+    return Field(default, validation_alias=name, description=description)
+
+
+class Settings(BaseSettings):
+    """Everything Cadencia's processes need to know about their environment."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    database_url: str = _variable(
+        DEFAULT_DATABASE_URL, "CADENCIA_DATABASE_URL", "sqlite:///FILE or postgresql://…"
+    )
+    redis_url: str = _variable(DEFAULT_REDIS_URL, "CADENCIA_REDIS_URL", "RQ and agent events")
+    log_format: str = _variable("text", "CADENCIA_LOG_FORMAT", "text, or json for log shipping")
+    sim_clock: str | None = _variable(
+        None, "CADENCIA_SIM_CLOCK", "a compressed day's clock (campaigns.clock); unset: wall"
+    )
+    message_queue: str = _variable(DEFAULT_MESSAGE_QUEUE, "CADENCIA_MESSAGE_QUEUE", "RQ queue")
+    senders: str | None = _variable(
+        None, "CADENCIA_SENDERS", 'JSON: {"default": {"email": …, "sms": …}, "<campaign>": {…}}'
+    )
+    opt_out_url: str | None = _variable(
+        None, "CADENCIA_OPT_OUT_URL", "email opt-out page, {customer} and {channel} placeholders"
+    )
+    webhook_base_url: str | None = _variable(
+        None, "CADENCIA_WEBHOOK_BASE_URL", "public URL of `cadencia webhooks`"
+    )
+    provider_standin_url: str | None = _variable(
+        None, "CADENCIA_PROVIDER_STANDIN_URL", "the local provider stand-in (sandbox only)"
+    )
+    channel_variables: dict[str, str] = Field(default_factory=dict, exclude=True)
+    ami_host: str | None = _variable(None, "CADENCIA_AMI_HOST", "Asterisk AMI; unset: no PBX")
+    ami_port: int = _variable(DEFAULT_AMI_PORT, "CADENCIA_AMI_PORT", "AMI port")
+    ami_username: str = _variable("cadencia", "CADENCIA_AMI_USERNAME", "AMI user")
+    ami_secret: str | None = _variable(None, "CADENCIA_AMI_SECRET", "AMI password")
+    dial_channel: str = _variable(
+        DEFAULT_DIAL_CHANNEL, "CADENCIA_DIAL_CHANNEL", "Originate channel, {e164} placeholder"
+    )
+    dial_queue: str | None = _variable(
+        None, "CADENCIA_DIAL_QUEUE", "Asterisk queue for every campaign (the sandbox's)"
+    )
+    dial_variables: str | None = _variable(
+        None, "CADENCIA_DIAL_VARIABLES", "JSON object of channel variables added to every call"
+    )
+    dial_queue_wait_s: int | None = _variable(
+        None, "CADENCIA_DIAL_QUEUE_WAIT", "seconds an answered call waits in the queue"
+    )
+    dialer_queue: str = _variable(DEFAULT_DIAL_QUEUE, "CADENCIA_DIALER_QUEUE", "RQ queue")
+    call_prefix: str = _variable("cadencia", "CADENCIA_CALL_PREFIX", "ActionID/call id prefix")
+    web_password: str | None = _variable(
+        None, "CADENCIA_WEB_PASSWORD", "a new console account's password (`users add`)"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what ``load`` hands over: the environment is read there, with ``NAME_FILE``."""
+        return (init_settings,)
+
+    @classmethod
+    def load(
+        cls, env: Mapping[str, str] | None = None, *, database_url: str | None = None
+    ) -> Settings:
+        """Settings from ``env`` (default: this process's environment); ``database_url`` wins.
+
+        Raises ``ConfigError`` naming the first bad variable.
+        """
+        env = os.environ if env is None else env
+        values = _Environment(cls, env)()
+        values["channel_variables"] = {
+            name: value for name in CHANNEL_VARIABLES if (value := read_variable(env, name))
+        }
+        if database_url:
+            values["CADENCIA_DATABASE_URL"] = database_url
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, values)) from None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError("expected text or json")
+        return value.lower()
+
+    @field_validator("opt_out_url", "webhook_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("sim_clock")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        Clock.parse(value)
+        return value
+
+    @field_validator("senders")
+    @classmethod
+    def _senders(cls, value: str | None) -> str | None:
+        _parse_senders(value)
+        return value
+
+    @field_validator("dial_variables")
+    @classmethod
+    def _dial_variables(cls, value: str | None) -> str | None:
+        _parse_object(value, "a JSON object")
+        return value
+
+    @field_validator("channel_variables")
+    @classmethod
+    def _channels(cls, value: dict[str, str]) -> dict[str, str]:
+        try:
+            ChannelSettings.from_mapping(value)
+        except SettingsError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def clock(self) -> Clock:
+        """The clock of this process: compressed when ``CADENCIA_SIM_CLOCK`` says so."""
+        return Clock.parse(self.sim_clock)
+
+    def channels(self) -> ChannelSettings:
+        """The SendGrid, Twilio and payment-link configuration."""
+        return ChannelSettings.from_mapping(self.channel_variables)
+
+    def messaging(self) -> MessagingSettings:
+        """What a message worker or the webhook receiver needs."""
+        return MessagingSettings(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            channels=self.channels(),
+            senders=_parse_senders(self.senders),
+            webhook_base_url=self.webhook_base_url,
+            opt_out_url=self.opt_out_url,
+            standin_url=self.provider_standin_url,
+            queue=self.message_queue,
+        )
+
+    def ami(self) -> AmiSettings | None:
+        """Where to log in to Asterisk's AMI; None when no PBX is configured (no host)."""
+        if self.ami_host is None:
+            return None
+        if self.ami_secret is None:
+            raise ConfigError("CADENCIA_AMI_SECRET (or CADENCIA_AMI_SECRET_FILE) is not set")
+        return AmiSettings(self.ami_host, self.ami_port, self.ami_username, self.ami_secret)
+
+    def dialer(self) -> DialerSettings:
+        """What a dial-session worker needs; the PBX must be configured."""
+        ami = self.ami()
+        if ami is None:
+            raise ConfigError("CADENCIA_AMI_HOST is not set: the dialer needs Asterisk's AMI")
+        return DialerSettings(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            ami_host=ami.host,
+            ami_port=ami.port,
+            ami_username=ami.username,
+            ami_secret=ami.secret,
+            channel_template=self.dial_channel,
+            dial_queue=self.dial_queue,
+            dial_variables=_parse_object(self.dial_variables, "a JSON object"),
+            queue_wait_s=self.dial_queue_wait_s,
+            rq_queue=self.dialer_queue,
+            call_prefix=self.call_prefix,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that rebuilds these settings in a child process."""
+        env = dict(self.channel_variables)
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if info.validation_alias is not None and value is not None:
+                env[str(info.validation_alias)] = str(value)
+        return env
+
+    def export(self) -> None:
+        """Put these settings in this process's environment, for the workers it forks."""
+        os.environ.update(self.to_env())
+
+
+def _explain(exc: ValidationError, values: Mapping[str, Any]) -> str:
+    """The first error as ``NAME=value: what is wrong`` (secrets are not echoed)."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if name == "channel_variables":
+        return message
+    shown = values.get(name)
+    if shown is None or "SECRET" in name or "PASSWORD" in name:
+        return f"{name}: {message}"
+    return f"{name}={shown!r}: {message}"
+
+
+@dataclass(frozen=True)
+class Senders:
+    """Who a campaign's messages come from: an email address and phone numbers (E.164)."""
+
+    email: str | None = None
+    email_name: str | None = None
+    sms: str | None = None
+    whatsapp: str | None = None
+    # Approved WhatsApp template (Twilio Content SID) for outside the 24-hour session.
+    whatsapp_template: str | None = None
+
+
+def _parse_object(raw: str | None, what: str) -> dict[str, str]:
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"expected {what}")
+    return {str(k): v for k, v in parsed.items()}
+
+
+def _parse_senders(raw: str | None) -> dict[str, Senders]:
+    senders: dict[str, Senders] = {}
+    for campaign, spec in _parse_object(raw, "a JSON object of campaigns").items():
+        if not isinstance(spec, dict):
+            raise ValueError(f"campaign {campaign!r}: expected an object")
+        unknown = set(spec) - set(Senders.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"campaign {campaign!r}: unknown keys {sorted(unknown)}")
+        senders[campaign] = Senders(**{k: str(v) for k, v in spec.items()})
+    return senders
+
+
+@dataclass(frozen=True)
+class MessagingSettings:
+    """Everything a message worker or the webhook receiver needs.
+
+    ``webhook_base_url`` is the public URL of ``cadencia webhooks`` (Twilio
+    status callbacks point there, and Twilio signs that exact URL).
+    ``opt_out_url`` is the page a US debtor may use to opt out of email
+    (12 CFR 1006.6(e)), with ``{customer}`` and ``{channel}`` placeholders.
+    ``standin_url`` is set only against the local provider stand-in: it lets a
+    retried job ask the provider whether an ambiguous attempt went out.
+    """
+
+    database_url: str
+    redis_url: str
+    channels: ChannelSettings
+    senders: Mapping[str, Senders] = field(default_factory=dict)
+    webhook_base_url: str | None = None
+    opt_out_url: str | None = None
+    standin_url: str | None = None
+    queue: str = DEFAULT_MESSAGE_QUEUE
+
+    def senders_for(self, campaign: str) -> Senders:
+        """The campaign's senders, each falling back to the ``default`` entry."""
+        base = self.senders.get("default", Senders())
+        own = self.senders.get(campaign, Senders())
+        return Senders(
+            email=own.email or base.email,
+            email_name=own.email_name or base.email_name,
+            sms=own.sms or base.sms,
+            whatsapp=own.whatsapp or base.whatsapp,
+            whatsapp_template=own.whatsapp_template or base.whatsapp_template,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The worker-process environment that rebuilds these settings (for ``rq worker``)."""
+        env = {
+            "CADENCIA_DATABASE_URL": self.database_url,
+            "CADENCIA_REDIS_URL": self.redis_url,
+            "CADENCIA_MESSAGE_QUEUE": self.queue,
+            "CADENCIA_SENDERS": json.dumps(
+                {k: {n: v for n, v in vars(s).items() if v} for k, s in self.senders.items()}
+            ),
+            "CHANNELS_HTTP_TIMEOUT_S": str(self.channels.http_timeout_s),
+        }
+        sg, tw, pl = self.channels.sendgrid, self.channels.twilio, self.channels.payment_link
+        if sg is not None:
+            env.update(SENDGRID_API_KEY=sg.api_key, SENDGRID_API_HOST=sg.api_host)
+            if sg.webhook_public_key:
+                env["SENDGRID_WEBHOOK_PUBLIC_KEY"] = sg.webhook_public_key
+        if tw is not None:
+            env.update(
+                TWILIO_ACCOUNT_SID=tw.account_sid,
+                TWILIO_AUTH_TOKEN=tw.auth_token,
+                TWILIO_API_BASE=tw.api_base,
+                TWILIO_CONCURRENCY=str(tw.concurrency),
+            )
+        if pl is not None:
+            env.update(
+                PAYMENT_LINK_URL_PATTERN=pl.url_pattern,
+                PAYMENT_LINK_SECRET=pl.secret,
+                PAYMENT_LINK_TTL_HOURS=str(pl.ttl_hours),
+            )
+        for name, value in (
+            ("CADENCIA_WEBHOOK_BASE_URL", self.webhook_base_url),
+            ("CADENCIA_OPT_OUT_URL", self.opt_out_url),
+            ("CADENCIA_PROVIDER_STANDIN_URL", self.standin_url),
+        ):
+            if value:
+                env[name] = value
+        return env
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, database_url: str | None = None
+    ) -> MessagingSettings:
+        """``Settings.load(env, database_url=…).messaging()``."""
+        return Settings.load(env, database_url=database_url).messaging()
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    """Where an AMI user logs in."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    """What a dialer worker needs.
+
+    ``dial_queue`` overrides the campaign's Asterisk queue (the sandbox's is
+    ``cadencia-test``); ``dial_variables`` are channel variables added to every
+    call (the sandbox's simulated ring and talk times).
+    """
+
+    database_url: str
+    redis_url: str
+    ami_host: str
+    ami_port: int
+    ami_username: str
+    ami_secret: str
+    channel_template: str = DEFAULT_DIAL_CHANNEL
+    dial_queue: str | None = None
+    dial_variables: Mapping[str, str] = field(default_factory=dict)
+    queue_wait_s: int | None = None
+    rq_queue: str = DEFAULT_DIAL_QUEUE
+    call_prefix: str = "cadencia"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DialerSettings:
+        """``Settings.load(env).dialer()``."""
+        return Settings.load(env).dialer()
+
+    def to_env(self) -> dict[str, str]:
+        """The worker environment that rebuilds these settings."""
+        env = {
+            "CADENCIA_DATABASE_URL": self.database_url,
+            "CADENCIA_REDIS_URL": self.redis_url,
+            "CADENCIA_AMI_HOST": self.ami_host,
+            "CADENCIA_AMI_PORT": str(self.ami_port),
+            "CADENCIA_AMI_USERNAME": self.ami_username,
+            "CADENCIA_AMI_SECRET": self.ami_secret,
+            "CADENCIA_DIAL_CHANNEL": self.channel_template,
+            "CADENCIA_DIAL_VARIABLES": json.dumps(dict(self.dial_variables)),
+            "CADENCIA_DIALER_QUEUE": self.rq_queue,
+            "CADENCIA_CALL_PREFIX": self.call_prefix,
+        }
+        if self.dial_queue:
+            env["CADENCIA_DIAL_QUEUE"] = self.dial_queue
+        if self.queue_wait_s is not None:
+            env["CADENCIA_DIAL_QUEUE_WAIT"] = str(self.queue_wait_s)
+        return env

@@ -1,0 +1,95 @@
+"""The web console's tables: user accounts, login sessions, failed logins, callbacks.
+
+Defined on ``campaigns.storage.models.Base`` so ``Base.metadata`` describes the whole
+schema; migration 0004 creates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaigns.storage.models import Base, UtcDateTime
+
+ROLES = ("agent", "manager", "compliance", "admin")
+
+
+class WebUser(Base):
+    """A person who logs in. Agents are bound to one Asterisk queue member."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(12))  # agent | manager | compliance | admin
+    # The queue member's name (AgentConnect's MemberName) and its interface
+    # (what QueuePause names): ``agent7`` and ``Local/agent7@agents/n``.
+    agent_id: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    queue_interface: Mapped[str | None] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(sa.Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A login. Only the SHA-256 of the cookie's token is stored: a leaked table logs no one in."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("web_users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class LoginFailure(Base):
+    """A failed login, kept while it counts towards throttling (migration 0007)."""
+
+    __tablename__ = "web_login_failures"
+    __table_args__ = (
+        sa.Index("ix_web_login_failures_username_at", "username", "at"),
+        sa.Index("ix_web_login_failures_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80))
+    client: Mapped[str] = mapped_column(sa.String(64))  # the client's address
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Callback(Base):
+    """A callback the debtor asked for, at a time the compliance rules allowed."""
+
+    __tablename__ = "web_callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    agent: Mapped[str] = mapped_column(sa.String(80))
+    campaign: Mapped[str | None] = mapped_column(sa.String(80))
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    status: Mapped[str] = mapped_column(sa.String(10))  # scheduled | done | cancelled
+    rules: Mapped[str] = mapped_column(sa.Text)  # JSON: the decision that allowed it
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Disposition(Base):
+    """What an agent recorded at the end of a call: the wrap-up, one row per save."""
+
+    __tablename__ = "web_dispositions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    agent: Mapped[str] = mapped_column(sa.String(80), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    run_id: Mapped[int | None] = mapped_column(sa.Integer)
+    campaign: Mapped[str | None] = mapped_column(sa.String(80))
+    party: Mapped[str] = mapped_column(sa.String(12))  # right | wrong_party | wrong_number
+    result: Mapped[str] = mapped_column(sa.String(12))  # promise|refusal|dispute|callback|none
+    promise_id: Mapped[int | None] = mapped_column(sa.Integer)
+    callback_id: Mapped[int | None] = mapped_column(sa.Integer)
+    saved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,266 @@
+"""The portfolio's tables: customers, their accounts, contact points and promises.
+
+The customer is the unit (see docs/architecture.md): every account, contact point
+and promise hangs off one customer row, keyed internally by an integer and
+externally by the creditor's own id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+MONEY = sa.Numeric(14, 2)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """An instant, always aware and in UTC when read back, on SQLite as on PostgreSQL.
+
+    SQLite has no time-zone type; without this it silently drops the offset and
+    hands back naive datetimes, and the ledger's local-hour checks would drift.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: instants must carry an offset")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; ``Base.metadata`` is what Alembic migrates."""
+
+
+class Customer(Base):
+    """One debtor (a person or a company), however many accounts they hold."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    country: Mapped[str] = mapped_column(sa.String(2))
+    subdivision: Mapped[str | None] = mapped_column(sa.String(6))
+    # Candidate IANA zones separated by ";". Several when the file could not
+    # pin one down: compliance then requires every one of them to allow a contact.
+    timezones: Mapped[str] = mapped_column(sa.String(200))
+    language: Mapped[str] = mapped_column(sa.String(5))
+    behavior_score: Mapped[int | None] = mapped_column(sa.Integer)
+    segment: Mapped[str | None] = mapped_column(sa.String(40))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    accounts: Mapped[list[Account]] = relationship(back_populates="customer")
+    contact_points: Mapped[list[ContactPoint]] = relationship(back_populates="customer")
+    promises: Mapped[list[Promise]] = relationship(back_populates="customer")
+
+
+class Account(Base):
+    """One debt: a card, a loan, a mortgage."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(sa.String(20))
+    balance: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    days_past_due: Mapped[int] = mapped_column(sa.Integer)
+    minimum_due: Mapped[Decimal] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(sa.String(10))  # open | closed
+    opened_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="accounts")
+
+
+class ContactPoint(Base):
+    """A phone number (E.164) or an email address, with its consent state."""
+
+    __tablename__ = "contact_points"
+    __table_args__ = (
+        sa.UniqueConstraint("customer_id", "kind", "value"),
+        sa.Index("ix_contact_points_kind_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(5))  # phone | email
+    value: Mapped[str] = mapped_column(sa.String(254))
+    line_type: Mapped[str | None] = mapped_column(sa.String(10))  # mobile|landline|unknown
+    position: Mapped[int] = mapped_column(sa.SmallInteger)
+    consent: Mapped[str] = mapped_column(sa.String(10))  # granted | denied | unknown
+    consent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    consent_source: Mapped[str | None] = mapped_column(sa.String(80))
+    # Sticky: once a debtor opts out (STOP, a cease letter, the bank's file) a
+    # later portfolio import never clears it; only a recorded new consent can.
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    wrong_number_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="contact_points")
+
+
+class Promise(Base):
+    """A promise to pay, for one account or the customer's total."""
+
+    __tablename__ = "promises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    due_on: Mapped[dt.date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(10))  # pending | kept | broken | cancelled
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(sa.String(40))  # agent id, "import", "webhook"…
+
+    customer: Mapped[Customer] = relationship(back_populates="promises")
+
+
+class ContactEventRow(Base):
+    """One row of the append-only, hash-chained contact ledger.
+
+    Rows are never updated or deleted. An attempt is written ``pending`` before
+    the PBX or provider is called; each outcome that follows is a new row whose
+    ``resolves_id`` points at that attempt (kind ``attempt``, status ``final``).
+    ``hash`` = SHA-256 over ``prev_hash`` and the row's canonical JSON, so any
+    edit or deletion breaks the chain (``cadencia audit verify``).
+    """
+
+    __tablename__ = "contact_events"
+    __table_args__ = (sa.Index("ix_contact_events_customer_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    customer_id: Mapped[str] = mapped_column(sa.String(64))
+    debt_ids: Mapped[str] = mapped_column(sa.Text)  # JSON list
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    direction: Mapped[str] = mapped_column(sa.String(10))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(10))  # pending | final
+    resolves_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    contact_point: Mapped[str | None] = mapped_column(sa.String(254))
+    line_type: Mapped[str | None] = mapped_column(sa.String(10))
+    campaign: Mapped[str | None] = mapped_column(sa.String(80))
+    agent: Mapped[str | None] = mapped_column(sa.String(80))
+    duration_s: Mapped[float | None] = mapped_column(sa.Float)
+    extra: Mapped[str] = mapped_column(sa.Text)  # JSON object: granted, until, provider ids…
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class GuardDecisionRow(Base):
+    """Why the contact-time guard refused (or allowed) a proposed contact."""
+
+    __tablename__ = "guard_decisions"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    decided_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    request_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    allowed: Mapped[bool] = mapped_column(sa.Boolean)
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    rules: Mapped[str] = mapped_column(sa.Text)  # JSON: the Decision's rules
+
+
+class LedgerHead(Base):
+    """The newest chain link, updated with every append, so a truncated tail shows."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    last_event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_hash: Mapped[str] = mapped_column(sa.String(64))
+    events: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class Run(Base):
+    """One campaign's day: a state machine persisted so a crash can resume it.
+
+    allowances → planned → (approved) → dispatched → executing → closed. The
+    campaign file's text is stored with the run, so a resumed or audited run
+    uses exactly the configuration it started with.
+    """
+
+    __tablename__ = "runs"
+    __table_args__ = (sa.UniqueConstraint("campaign", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign: Mapped[str] = mapped_column(sa.String(80))
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    campaign_toml: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(20))
+    needs_approval: Mapped[bool] = mapped_column(sa.Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    summary: Mapped[str] = mapped_column(sa.Text)  # JSON: plan figures, prices, timings
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class PlannedContact(Base):
+    """One attempt the plan calls for: customer, channel, hour slot, priority."""
+
+    __tablename__ = "planned_contacts"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "customer_id", "channel", "slot"),
+        sa.Index("ix_planned_contacts_run_slot", "run_id", "slot", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"))
+    customer_id: Mapped[str] = mapped_column(sa.String(64))
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    slot: Mapped[int] = mapped_column(sa.SmallInteger)
+    slot_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    rank: Mapped[int] = mapped_column(sa.SmallInteger)
+    value: Mapped[float] = mapped_column(sa.Float)
+    arm: Mapped[str] = mapped_column(sa.String(12))  # optimised | challenger
+    status: Mapped[str] = mapped_column(sa.String(12))  # planned | dispatched | done | dropped
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class RunCustomer(Base):
+    """Every customer the run considered, with their arm and why they got no contact."""
+
+    __tablename__ = "run_customers"
+    __table_args__ = (sa.UniqueConstraint("run_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64))
+    arm: Mapped[str] = mapped_column(sa.String(12))  # optimised | challenger | holdout
+    segment: Mapped[str] = mapped_column(sa.String(40))
+    expected_amount: Mapped[float] = mapped_column(sa.Float)
+    planned_attempts: Mapped[int] = mapped_column(sa.SmallInteger)
+    left_out_reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,0 +1,129 @@
+"""campaigns.settings: every variable in one typed place, NAME_FILE for each, named errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from campaigns.settings import ConfigError, Settings
+
+# A valid value for every variable Settings reads (by alias).
+SAMPLES = {
+    "CADENCIA_DATABASE_URL": "postgresql://cadencia@db/cadencia",
+    "CADENCIA_REDIS_URL": "redis://cache:6379/2",
+    "CADENCIA_LOG_FORMAT": "json",
+    "CADENCIA_SIM_CLOCK": "2026-11-24T13:00:00+00:00,1764000000.0,60.0",
+    "CADENCIA_MESSAGE_QUEUE": "msgs",
+    "CADENCIA_SENDERS": '{"default": {"email": "cobranza@bank.example", "sms": "+15005550006"}}',
+    "CADENCIA_OPT_OUT_URL": "https://bank.example/opt-out/{customer}/{channel}",
+    "CADENCIA_WEBHOOK_BASE_URL": "https://hooks.bank.example/",
+    "CADENCIA_PROVIDER_STANDIN_URL": "http://127.0.0.1:8025",
+    "CADENCIA_AMI_HOST": "pbx",
+    "CADENCIA_AMI_PORT": "5039",
+    "CADENCIA_AMI_USERNAME": "dialer",
+    "CADENCIA_AMI_SECRET": "s3cret",
+    "CADENCIA_DIAL_CHANNEL": "PJSIP/{e164}@trunk2",
+    "CADENCIA_DIAL_QUEUE": "cadencia-test",
+    "CADENCIA_DIAL_VARIABLES": '{"RING_S": "2"}',
+    "CADENCIA_DIAL_QUEUE_WAIT": "30",
+    "CADENCIA_DIALER_QUEUE": "dialer-b",
+    "CADENCIA_CALL_PREFIX": "cad2",
+    "CADENCIA_WEB_PASSWORD": "a long enough secret",
+}
+
+
+def variables() -> list[str]:
+    return sorted(
+        str(info.validation_alias)
+        for info in Settings.model_fields.values()
+        if info.validation_alias is not None
+    )
+
+
+def test_every_variable_has_a_sample_here() -> None:
+    assert variables() == sorted(SAMPLES)
+
+
+def test_defaults_need_no_environment() -> None:
+    s = Settings.load({})
+    assert s.database_url == "sqlite:///cadencia.db"
+    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert s.ami() is None and s.clock().sim_start is None
+    assert s.channels().sendgrid is None and s.messaging().queue == "messages"
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_each_variable_is_read_directly_and_from_a_file(name: str, tmp_path: Path) -> None:
+    secret = tmp_path / "value"
+    secret.write_text(SAMPLES[name] + "\n", encoding="utf-8")
+    direct = Settings.load({name: SAMPLES[name]})
+    from_file = Settings.load({f"{name}_FILE": str(secret)})
+    assert direct == from_file
+    assert direct != Settings.load({})
+    assert direct.to_env()[name]
+
+
+def test_provider_variables_reach_the_channels_package(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("tok\n", encoding="utf-8")
+    s = Settings.load(
+        {
+            "TWILIO_ACCOUNT_SID": "AC1",
+            "TWILIO_AUTH_TOKEN_FILE": str(tmp_path / "token"),
+            "SENDGRID_API_KEY": "SG.x",
+        }
+    )
+    twilio = s.channels().twilio
+    assert twilio is not None and twilio.auth_token == "tok"
+    assert s.messaging().channels.sendgrid is not None
+
+
+def test_to_env_rebuilds_the_same_settings() -> None:
+    s = Settings.load({**SAMPLES, "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"})
+    assert Settings.load(s.to_env()) == s
+    assert s.dialer().ami_port == 5039 and s.dialer().dial_variables == {"RING_S": "2"}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CADENCIA_AMI_PORT": "five"}, "CADENCIA_AMI_PORT='five'"),
+        ({"CADENCIA_DATABASE_URL": "mysql://x"}, "CADENCIA_DATABASE_URL="),
+        ({"CADENCIA_LOG_FORMAT": "xml"}, "CADENCIA_LOG_FORMAT='xml'"),
+        ({"CADENCIA_SENDERS": "[1"}, "CADENCIA_SENDERS="),
+        ({"CADENCIA_SENDERS": '{"x": {"fax": "1"}}'}, "unknown keys"),
+        ({"CADENCIA_DIAL_VARIABLES": "[1]"}, "CADENCIA_DIAL_VARIABLES="),
+        ({"CADENCIA_OPT_OUT_URL": "bank.example"}, "CADENCIA_OPT_OUT_URL="),
+        ({"CADENCIA_SIM_CLOCK": "noon"}, "CADENCIA_SIM_CLOCK"),
+        ({"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN missing"),
+        (
+            {"CADENCIA_AMI_SECRET": "a", "CADENCIA_AMI_SECRET_FILE": "/x"},
+            "both CADENCIA_AMI_SECRET",
+        ),
+        ({"CADENCIA_REDIS_URL_FILE": "/nonexistent/x"}, "CADENCIA_REDIS_URL_FILE"),
+    ],
+)
+def test_bad_values_are_errors_that_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[")):
+        Settings.load(env)
+
+
+def test_secrets_are_not_echoed_in_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"CADENCIA_AMI_SECRET": "hunter2", "CADENCIA_AMI_PORT": "x"})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_pbx_is_configured_by_its_host_and_needs_a_secret() -> None:
+    assert Settings.load({"CADENCIA_AMI_SECRET": "s"}).ami() is None
+    with pytest.raises(ConfigError, match="CADENCIA_AMI_SECRET"):
+        Settings.load({"CADENCIA_AMI_HOST": "pbx"}).ami()
+    with pytest.raises(ConfigError, match="CADENCIA_AMI_HOST"):
+        Settings.load({}).dialer()
+    ami = Settings.load({"CADENCIA_AMI_HOST": "pbx", "CADENCIA_AMI_SECRET": "s"}).ami()
+    assert ami is not None and (ami.port, ami.username) == (5038, "cadencia")
+
+
+def test_the_command_line_database_wins_over_the_environment() -> None:
+    s = Settings.load({"CADENCIA_DATABASE_URL": "sqlite:///a.db"}, database_url="sqlite:///b.db")
+    assert s.database_url == "sqlite:///b.db"
