@@ -43,8 +43,8 @@ default autodialing and no guaranteed agent):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -363,6 +363,232 @@ def _open_disputes(led: Ledger, n: int) -> np.ndarray:
     return held
 
 
+@dataclass
+class _Ctx:
+    """What the per-kind steps read (the coded inputs, shared masks) and write (``out``)."""
+
+    port: Portfolio
+    led: Ledger
+    day: date
+    campaign: str | None
+    out: _Builder
+    attempts: np.ndarray  # bool per ledger row: an attempt
+    # Rules sharing a window share its row mask: (window, days) -> attempts inside it.
+    windows: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    # Per channel code: (has a consent/opt-out record, the latest one refuses).
+    consents: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    pairs: Pairs | None = None  # (customer, debt) pairs of the per-debt caps' rows
+
+    def in_window(self, rule: Rule) -> np.ndarray:
+        """Attempt rows inside ``rule``'s window for contacts on day D (computed once)."""
+        key = (rule.window, rule.days)
+        if key not in self.windows:
+            since = _window_starts(self.port, rule, self.day)
+            self.windows[key] = self.attempts & (self.led.at >= since[self.led.cidx])
+        return self.windows[key]
+
+    def consent_state(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_consent_state` of the channel of output ``column`` (computed once)."""
+        code = CHANNELS.index(self.out.channels[column])
+        if code not in self.consents:
+            self.consents[code] = _consent_state(self.led, self.port.n, code)
+        return self.consents[code]
+
+
+def _debt_pairs(ctx: _Ctx, rules: list[Rule]) -> Pairs | None:
+    """The (customer, debt) pairs every per-debt ``frequency_cap`` of ``rules`` counts on.
+
+    Factorising the pairs is the costly part, so it is done once, on the union of
+    those caps' rows, rather than once per cap.
+    """
+    per_debt = [r for r in rules if r.kind == "frequency_cap" and r.scope == "debt"]
+    if not per_debt:
+        return None
+    relevant = np.logical_or.reduce([ctx.in_window(r) for r in per_debt])
+    relevant &= np.logical_or.reduce([ctx.port.applies(r) for r in per_debt])[ctx.led.cidx]
+    return ctx.led.pairs(relevant)
+
+
+# One step per rule kind, in the order of evaluation._CHECKS. Each narrows ``ctx.out``
+# for the customers where ``applies`` is set; a step runs only for a rule that applies
+# to someone and covers at least one requested channel.
+
+
+def _contact_hours(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    # Nothing per customer: the hours depend on the slot, not on the ledger, so
+    # _slot_hours applies them once per pack set x zone set.
+    pass
+
+
+def _frequency_cap(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    counted = _count(ctx.led, ctx.port.n, rule, ctx.in_window(rule), ctx.campaign, ctx.pairs)
+    ctx.out.cap(rule, applies, rule.max - counted)
+
+
+def _channel_limit(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    led, out = ctx.led, ctx.out
+    m = ctx.in_window(rule) & (led.dr == 0)
+    m &= member(led.ch, rule.channels, CHANNELS)
+    # One bit per channel used outbound in the window: a distinct count is a bit count.
+    used = np.zeros(ctx.port.n, dtype=np.int64)
+    np.bitwise_or.at(used, led.cidx[m], np.left_shift(1, led.ch[m].astype(np.int64)))
+    for j in out.columns(rule.channels):
+        # A contact on channel j adds j to the channels used (if not there yet).
+        with_j = used | (1 << CHANNELS.index(out.channels[j]))
+        distinct = sum((with_j >> k) & 1 for k in range(len(CHANNELS)))
+        out.blocked[:, j] |= applies & (distinct > rule.max)
+
+
+def _last_trigger(
+    ctx: _Ctx, triggers: np.ndarray, applies: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(customers, latest trigger instant)`` over the rows ``triggers``, where ``applies``.
+
+    Only the latest trigger matters: every wait ends later for a later trigger.
+    """
+    last = _last_per_customer(ctx.port.n, ctx.led.cidx[triggers], ctx.led.at[triggers])
+    cust = np.flatnonzero((last > _EARLIEST) & applies)
+    return cust, last[cust]
+
+
+def _cooldown(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    led = ctx.led
+    m = ctx.attempts & member(led.ch, rule.trigger_channels, CHANNELS)
+    m &= member(led.oc, rule.trigger_outcomes, OUTCOMES)
+    if len(rule.trigger_directions) == 1:
+        m &= led.dr == (0 if "outbound" in rule.trigger_directions else 1)
+    # Any debt's trigger counts, whatever the rule's scope: a contact concerns all
+    # the customer's debts.
+    cust, at = _last_trigger(ctx, m, applies)
+    ctx.out.wait(rule, cust, _latest_day_start(ctx.port, cust, rule.days, utc_ns=at))
+
+
+def _min_spacing(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    led = ctx.led
+    m = ctx.attempts & (led.dr == 0)
+    m &= member(led.ch, rule.channels, CHANNELS)
+    cust, at = _last_trigger(ctx, m, applies)
+    # Both readings of "days apart": days x 24 hours, and the local date days later.
+    until = np.maximum(
+        at + rule.days * _NS_DAY,
+        _latest_day_start(ctx.port, cust, rule.days, utc_ns=at),
+    )
+    # days >= 1, so a first contact on day D closes the channels for the rest of it.
+    ctx.out.cap(rule, applies, np.ones(ctx.port.n, dtype=np.int64))
+    ctx.out.wait(rule, cust, until)
+
+
+def _consent(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    out = ctx.out
+    for j in out.columns(rule.channels):
+        # The plan knows neither the line type nor the dialing mode: the line is
+        # read as unknown, and autodialed when the channel is by default.
+        has, refused = ctx.consent_state(j)
+        if "unknown" in rule.line_types and (
+            not rule.autodialed_only or out.channels[j] in AUTODIALED_BY_DEFAULT
+        ):
+            out.blocked[:, j] |= applies & ~(has & ~refused)
+
+
+def _opt_out(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    out = ctx.out
+    for j in out.columns(rule.channels):
+        _, refused = ctx.consent_state(j)
+        out.blocked[:, j] |= applies & refused
+
+
+def _cease(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    ceased = np.zeros(ctx.port.n, dtype=bool)
+    ceased[ctx.led.cidx[ctx.led.kd == CEASE]] = True
+    ctx.out.block(rule, applies & ceased)
+
+
+def _lockout(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    led = ctx.led
+    m = ctx.attempts & member(led.ch, rule.channels, CHANNELS)
+    m &= member(led.oc, rule.trigger_outcomes, OUTCOMES)
+    # A plan guarantees no agent, so unless_agent_guaranteed never lifts the lockout here.
+    cust, at = _last_trigger(ctx, m, applies)
+    if rule.end_of_day:
+        until = _latest_day_start(ctx.port, cust, 1, utc_ns=at)
+    else:
+        until = at + rule.lock_hours * _NS_HOUR
+    ctx.out.wait(rule, cust, until)
+
+
+def _hold(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
+    led = ctx.led
+    if rule.on != "promise":
+        ctx.out.block(rule, applies & _open_disputes(led, ctx.port.n))
+        return
+    rows = np.flatnonzero(led.kd == PROMISE)
+    column = led.column("until")
+    if rows.size:
+        if column is None:
+            raise ComplianceInputError("events.until", "required for promise rows")
+        dates = utc_ns(column.iloc[rows], "events.until")
+        keep = applies[led.cidx[rows]]
+        cust = led.cidx[rows][keep]
+        # Held through the promised date: contact resumes once the next local day
+        # has begun in every zone. Any promise holds: it concerns one of the debts.
+        until = _latest_day_start(ctx.port, cust, 1, local_date_ns=dates[keep])
+        ctx.out.wait(rule, cust, until)
+
+
+_RESTRICT: dict[str, Callable[[Rule, np.ndarray, _Ctx], None]] = {
+    "contact_hours": _contact_hours,
+    "frequency_cap": _frequency_cap,
+    "channel_limit": _channel_limit,
+    "cooldown": _cooldown,
+    "min_spacing": _min_spacing,
+    "consent": _consent,
+    "opt_out": _opt_out,
+    "cease": _cease,
+    "lockout": _lockout,
+    "hold": _hold,
+}
+
+
+def _hour_masks(
+    port: Portfolio, day: date, slot_ns: np.ndarray, chans: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hours masks per (pack set, zone set) group present, and each customer's group.
+
+    Returns ``(masks, group)``: ``masks`` is [groups, channels, slots], ``group``
+    the row of ``masks`` of each customer. Customers share a few pack sets and
+    zone sets, so the minute-by-minute hours checks run once per group, not per
+    customer.
+    """
+    slot_starts = [datetime.fromtimestamp(int(s) / 1e9, tz=UTC) for s in slot_ns]
+    combo = port.pack_code * max(len(port.zonesets), 1) + port.tz_code
+    uniques, inverse = np.unique(combo, return_inverse=True)
+    cache: dict[tuple[int, str], np.ndarray] = {}
+    groups = max(len(port.zonesets), 1)
+    per_group = np.zeros((len(uniques), len(chans), len(slot_starts)), dtype=bool)
+    for g, k in enumerate(uniques):
+        rules_g, zones_g = port.rulesets[int(k) // groups], port.zonesets[int(k) % groups]
+        per_group[g] = _slot_hours(rules_g, zones_g, day, slot_starts, chans, cache)
+    return per_group, inverse
+
+
+def _slot_allowed(
+    out: _Builder, per_group: np.ndarray, group: np.ndarray, slot_ns: np.ndarray
+) -> np.ndarray:
+    """[customers, channels, slots]: the group's hours, after every wait, on open channels."""
+    # A blocked channel, or one with no attempt left, has no slot: one comparison
+    # over customers x channels x slots does it all, in cache-sized blocks of rows.
+    never = np.iinfo(np.int64).max
+    closed = out.blocked | (out.remaining <= 0)
+    not_before = np.where(closed, never, out.not_before)
+    n, width = out.remaining.shape
+    allowed = np.empty((n, width, len(slot_ns)), dtype=bool)
+    for lo in range(0, n, _BLOCK):
+        hi = min(lo + _BLOCK, n)
+        np.take(per_group, group[lo:hi], axis=0, out=allowed[lo:hi])
+        allowed[lo:hi] &= slot_ns[None, None, :] >= not_before[lo:hi, :, None]
+    return allowed
+
+
 def allowances(
     customers: pd.DataFrame,
     events: pd.DataFrame,
@@ -381,6 +607,7 @@ def allowances(
     or zones cannot be read get nothing allowed and are listed in ``problems``.
     Raises :class:`ComplianceInputError` for malformed frames.
     """
+    # Read: validate and code the inputs.
     chans = tuple(channels)
     for c in chans:
         if c not in CHANNELS:
@@ -395,113 +622,22 @@ def allowances(
         raise ComplianceInputError("customers.customer_id", "required, unique per row")
     port = read_portfolio(customers, catalog)
     led = read_ledger(port, ids, events, event_debts, int(slot_ns.min()))
-    n = port.n
+    # Rules: each distinct rule narrows the counts, waits and blocks of its customers.
     out = _Builder(port, chans)
+    ctx = _Ctx(port, led, day, campaign, out, attempts=led.kd == ATTEMPT)
     rules = list({id(r): r for rs in port.rulesets if rs for r in rs}.values())
-    attempts = led.kd == ATTEMPT
-    # Rules sharing a window share its row mask: (window, days) -> attempts inside it.
-    windows: dict[tuple[str, int], np.ndarray] = {}
-    for r in rules:
-        if r.kind in ("frequency_cap", "channel_limit") and (r.window, r.days) not in windows:
-            since = _window_starts(port, r, day)
-            windows[(r.window, r.days)] = attempts & (led.at >= since[led.cidx])
-    per_debt = [r for r in rules if r.kind == "frequency_cap" and r.scope == "debt"]
-    pairs = None
-    if per_debt:
-        relevant = np.logical_or.reduce([windows[(r.window, r.days)] for r in per_debt])
-        relevant &= np.logical_or.reduce([port.applies(r) for r in per_debt])[led.cidx]
-        pairs = led.pairs(relevant)
-    consent_states: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    ctx.pairs = _debt_pairs(ctx, rules)
     for rule in rules:
+        # parse_pack admits only RULE_KINDS; a hand-built Rule of another kind is
+        # skipped, as it was before this table.
+        restrict = _RESTRICT.get(rule.kind)
         applies = port.applies(rule)
-        if not applies.any() or not out.columns(rule.channels):
+        if restrict is None or not applies.any() or not out.columns(rule.channels):
             continue
-        if rule.kind == "frequency_cap":
-            in_window = windows[(rule.window, rule.days)]
-            out.cap(rule, applies, rule.max - _count(led, n, rule, in_window, campaign, pairs))
-        elif rule.kind == "channel_limit":
-            m = windows[(rule.window, rule.days)] & (led.dr == 0)
-            m &= member(led.ch, rule.channels, CHANNELS)
-            used = np.zeros(n, dtype=np.int64)
-            np.bitwise_or.at(used, led.cidx[m], np.left_shift(1, led.ch[m].astype(np.int64)))
-            for j in out.columns(rule.channels):
-                with_j = used | (1 << CHANNELS.index(chans[j]))
-                distinct = sum((with_j >> k) & 1 for k in range(len(CHANNELS)))
-                out.blocked[:, j] |= applies & (distinct > rule.max)
-        elif rule.kind in ("cooldown", "lockout", "min_spacing"):
-            if rule.kind == "min_spacing":
-                m = (led.kd == ATTEMPT) & (led.dr == 0)
-                m &= member(led.ch, rule.channels, CHANNELS)
-            else:
-                triggers = rule.trigger_channels if rule.kind == "cooldown" else rule.channels
-                m = (led.kd == ATTEMPT) & member(led.ch, triggers, CHANNELS)
-                m &= member(led.oc, rule.trigger_outcomes, OUTCOMES)
-                if rule.kind == "cooldown" and len(rule.trigger_directions) == 1:
-                    m &= led.dr == (0 if "outbound" in rule.trigger_directions else 1)
-            last = _last_per_customer(n, led.cidx[m], led.at[m])
-            cust = np.flatnonzero((last > _EARLIEST) & applies)
-            at = last[cust]
-            if rule.kind == "cooldown":
-                until = _latest_day_start(port, cust, rule.days, utc_ns=at)
-            elif rule.kind == "min_spacing":
-                until = np.maximum(
-                    at + rule.days * _NS_DAY,
-                    _latest_day_start(port, cust, rule.days, utc_ns=at),
-                )
-                out.cap(rule, applies, np.ones(n, dtype=np.int64))
-            elif rule.end_of_day:
-                until = _latest_day_start(port, cust, 1, utc_ns=at)
-            else:
-                until = at + rule.lock_hours * _NS_HOUR
-            out.wait(rule, cust, until)
-        elif rule.kind == "hold" and rule.on == "promise":
-            rows = np.flatnonzero(led.kd == PROMISE)
-            column = led.column("until")
-            if rows.size:
-                if column is None:
-                    raise ComplianceInputError("events.until", "required for promise rows")
-                dates = utc_ns(column.iloc[rows], "events.until")
-                keep = applies[led.cidx[rows]]
-                cust = led.cidx[rows][keep]
-                until = _latest_day_start(port, cust, 1, local_date_ns=dates[keep])
-                out.wait(rule, cust, until)
-        elif rule.kind == "hold":
-            out.block(rule, applies & _open_disputes(led, n))
-        elif rule.kind == "cease":
-            ceased = np.zeros(n, dtype=bool)
-            ceased[led.cidx[led.kd == CEASE]] = True
-            out.block(rule, applies & ceased)
-        elif rule.kind in ("opt_out", "consent"):
-            for j in out.columns(rule.channels):
-                code = CHANNELS.index(chans[j])
-                if code not in consent_states:
-                    consent_states[code] = _consent_state(led, n, code)
-                has, refused = consent_states[code]
-                if rule.kind == "opt_out":
-                    out.blocked[:, j] |= applies & refused
-                elif "unknown" in rule.line_types and (
-                    not rule.autodialed_only or chans[j] in AUTODIALED_BY_DEFAULT
-                ):
-                    out.blocked[:, j] |= applies & ~(has & ~refused)
-    slot_starts = [datetime.fromtimestamp(int(s) / 1e9, tz=UTC) for s in slot_ns]
-    combo = port.pack_code * max(len(port.zonesets), 1) + port.tz_code
-    uniques, inverse = np.unique(combo, return_inverse=True)
-    cache: dict[tuple[int, str], np.ndarray] = {}
-    groups = max(len(port.zonesets), 1)
-    per_group = np.zeros((len(uniques), len(chans), len(slot_starts)), dtype=bool)
-    for g, k in enumerate(uniques):
-        rules_g, zones_g = port.rulesets[int(k) // groups], port.zonesets[int(k) % groups]
-        per_group[g] = _slot_hours(rules_g, zones_g, day, slot_starts, chans, cache)
-    # A blocked channel, or one with no attempt left, has no slot: one comparison
-    # over customers x channels x slots does it all, in cache-sized blocks of rows.
-    never = np.iinfo(np.int64).max
-    closed = out.blocked | (out.remaining <= 0)
-    not_before = np.where(closed, never, out.not_before)
-    allowed = np.empty((n, len(chans), len(slot_starts)), dtype=bool)
-    for lo in range(0, n, _BLOCK):
-        hi = min(lo + _BLOCK, n)
-        np.take(per_group, inverse[lo:hi], axis=0, out=allowed[lo:hi])
-        allowed[lo:hi] &= slot_ns[None, None, :] >= not_before[lo:hi, :, None]
+        restrict(rule, applies, ctx)
+    # Slots: the hours of each customer's packs and zones, after the waits.
+    per_group, group = _hour_masks(port, day, slot_ns, chans)
+    allowed = _slot_allowed(out, per_group, group, slot_ns)
     remaining = np.where(allowed.any(axis=2), out.remaining, 0).astype(np.int32)
     return Allowances(
         customer_ids=ids.to_numpy(),

@@ -43,7 +43,7 @@ selected pack allows it, so the strictest rule wins.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -167,6 +167,118 @@ def _positive_int(raw: dict[str, Any], key: str, field: str) -> int:
     return value
 
 
+# One parameter reader per rule kind, in the order of RULE_KINDS. Each pops the
+# kind's parameters from ``raw`` (what is left over is an error) and returns them
+# as Rule fields; ``field`` names the rule in errors.
+
+
+def _contact_hours_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    p: dict[str, Any] = {"hours": _hours(raw.pop("hours", None), f"{field}.hours")}
+    for key in ("holidays", "subdivision"):
+        if key in raw:
+            value = raw.pop(key)
+            if not isinstance(value, str):
+                raise PackError(f"{field}.{key}", f"expected a string, got {value!r}")
+            p[key] = value
+    return p
+
+
+def _frequency_cap_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    p: dict[str, Any] = {"max": _positive_int(raw, "max", field)}
+    window = raw.pop("window", None)
+    if window not in WINDOWS:
+        raise PackError(f"{field}.window", f"must be one of {'|'.join(WINDOWS)}")
+    p["window"] = window
+    if window == "rolling_days":
+        p["days"] = _positive_int(raw, "days", field)
+    scope = raw.pop("scope", None)
+    if scope not in SCOPES:
+        raise PackError(f"{field}.scope", f"must be one of {'|'.join(SCOPES)}")
+    p["scope"] = scope
+    if "directions" in raw:
+        p["directions"] = _names(raw, "directions", DIRECTIONS, field)
+    if "outcomes" in raw and "exclude_outcomes" in raw:
+        raise PackError(field, "give outcomes or exclude_outcomes, not both")
+    if "outcomes" in raw:
+        p["outcomes"] = _names(raw, "outcomes", OUTCOMES, field)
+    if "exclude_outcomes" in raw:
+        p["outcomes"] = frozenset(OUTCOMES) - _names(raw, "exclude_outcomes", OUTCOMES, field)
+    return p
+
+
+def _channel_limit_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    p: dict[str, Any] = {"max": _positive_int(raw, "max_channels", field)}
+    window = raw.pop("window", None)
+    if window not in ("rolling_days", "calendar_day", "calendar_week"):
+        raise PackError(f"{field}.window", "must be rolling_days|calendar_day|calendar_week")
+    p["window"] = window
+    if window == "rolling_days":
+        p["days"] = _positive_int(raw, "days", field)
+    return p
+
+
+def _cooldown_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    p: dict[str, Any] = {"days": _positive_int(raw, "days", field)}
+    p["trigger_channels"] = _names(raw, "trigger_channels", CHANNELS, field)
+    p["trigger_outcomes"] = _names(raw, "trigger_outcomes", OUTCOMES, field)
+    if "trigger_directions" in raw:
+        p["trigger_directions"] = _names(raw, "trigger_directions", DIRECTIONS, field)
+    scope = raw.pop("scope", "debt")
+    if scope not in ("debt", "customer"):
+        raise PackError(f"{field}.scope", "must be debt|customer")
+    p["scope"] = scope
+    return p
+
+
+def _min_spacing_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    return {"days": _positive_int(raw, "days", field)}
+
+
+def _consent_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    return {
+        "line_types": _names(raw, "line_types", LINE_TYPES, field),
+        "autodialed_only": bool(raw.pop("autodialed_only", False)),
+    }
+
+
+def _no_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    return {}
+
+
+def _lockout_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    p: dict[str, Any] = {"trigger_outcomes": _names(raw, "trigger_outcomes", OUTCOMES, field)}
+    until = raw.pop("until", None)
+    if until == "end_of_day":
+        p["end_of_day"] = True
+    elif until is None:
+        p["lock_hours"] = _positive_int(raw, "hours", field)
+    else:
+        raise PackError(f"{field}.until", f"only 'end_of_day' is known, got {until!r}")
+    p["unless_agent_guaranteed"] = bool(raw.pop("unless_agent_guaranteed", False))
+    return p
+
+
+def _hold_params(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    on = raw.pop("on", None)
+    if on not in ("promise", "dispute"):
+        raise PackError(f"{field}.on", f"must be promise|dispute, got {on!r}")
+    return {"on": on}
+
+
+_PARAMS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
+    "contact_hours": _contact_hours_params,
+    "frequency_cap": _frequency_cap_params,
+    "channel_limit": _channel_limit_params,
+    "cooldown": _cooldown_params,
+    "min_spacing": _min_spacing_params,
+    "consent": _consent_params,
+    "opt_out": _no_params,  # only channels
+    "cease": _no_params,  # only channels
+    "lockout": _lockout_params,
+    "hold": _hold_params,
+}
+
+
 def _rule(raw_in: Mapping[str, Any], pack: str, index: int) -> Rule:
     raw = dict(raw_in)
     field = f"{pack}.rules[{index}]"
@@ -187,72 +299,7 @@ def _rule(raw_in: Mapping[str, Any], pack: str, index: int) -> Rule:
         "channels": _names(raw, "channels", CHANNELS, field) if "channels" in raw else CHANNELS,
     }
     p["channels"] = frozenset(p["channels"])
-    if kind == "contact_hours":
-        p["hours"] = _hours(raw.pop("hours", None), f"{field}.hours")
-        for key in ("holidays", "subdivision"):
-            if key in raw:
-                value = raw.pop(key)
-                if not isinstance(value, str):
-                    raise PackError(f"{field}.{key}", f"expected a string, got {value!r}")
-                p[key] = value
-    elif kind == "frequency_cap":
-        p["max"] = _positive_int(raw, "max", field)
-        window = raw.pop("window", None)
-        if window not in WINDOWS:
-            raise PackError(f"{field}.window", f"must be one of {'|'.join(WINDOWS)}")
-        p["window"] = window
-        if window == "rolling_days":
-            p["days"] = _positive_int(raw, "days", field)
-        scope = raw.pop("scope", None)
-        if scope not in SCOPES:
-            raise PackError(f"{field}.scope", f"must be one of {'|'.join(SCOPES)}")
-        p["scope"] = scope
-        if "directions" in raw:
-            p["directions"] = _names(raw, "directions", DIRECTIONS, field)
-        if "outcomes" in raw and "exclude_outcomes" in raw:
-            raise PackError(field, "give outcomes or exclude_outcomes, not both")
-        if "outcomes" in raw:
-            p["outcomes"] = _names(raw, "outcomes", OUTCOMES, field)
-        if "exclude_outcomes" in raw:
-            p["outcomes"] = frozenset(OUTCOMES) - _names(raw, "exclude_outcomes", OUTCOMES, field)
-    elif kind == "channel_limit":
-        p["max"] = _positive_int(raw, "max_channels", field)
-        window = raw.pop("window", None)
-        if window not in ("rolling_days", "calendar_day", "calendar_week"):
-            raise PackError(f"{field}.window", "must be rolling_days|calendar_day|calendar_week")
-        p["window"] = window
-        if window == "rolling_days":
-            p["days"] = _positive_int(raw, "days", field)
-    elif kind == "cooldown":
-        p["days"] = _positive_int(raw, "days", field)
-        p["trigger_channels"] = _names(raw, "trigger_channels", CHANNELS, field)
-        p["trigger_outcomes"] = _names(raw, "trigger_outcomes", OUTCOMES, field)
-        if "trigger_directions" in raw:
-            p["trigger_directions"] = _names(raw, "trigger_directions", DIRECTIONS, field)
-        scope = raw.pop("scope", "debt")
-        if scope not in ("debt", "customer"):
-            raise PackError(f"{field}.scope", "must be debt|customer")
-        p["scope"] = scope
-    elif kind == "min_spacing":
-        p["days"] = _positive_int(raw, "days", field)
-    elif kind == "consent":
-        p["line_types"] = _names(raw, "line_types", LINE_TYPES, field)
-        p["autodialed_only"] = bool(raw.pop("autodialed_only", False))
-    elif kind == "lockout":
-        p["trigger_outcomes"] = _names(raw, "trigger_outcomes", OUTCOMES, field)
-        until = raw.pop("until", None)
-        if until == "end_of_day":
-            p["end_of_day"] = True
-        elif until is None:
-            p["lock_hours"] = _positive_int(raw, "hours", field)
-        else:
-            raise PackError(f"{field}.until", f"only 'end_of_day' is known, got {until!r}")
-        p["unless_agent_guaranteed"] = bool(raw.pop("unless_agent_guaranteed", False))
-    elif kind == "hold":
-        on = raw.pop("on", None)
-        if on not in ("promise", "dispute"):
-            raise PackError(f"{field}.on", f"must be promise|dispute, got {on!r}")
-        p["on"] = on
+    p.update(_PARAMS[kind](raw, field))
     if raw:
         raise PackError(f"{field}.{sorted(raw)[0]}", f"parameter not used by kind {kind}")
     return Rule(**p)
