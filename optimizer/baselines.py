@@ -153,14 +153,7 @@ def greedy_baseline(problem: Problem, params: Params | None = None) -> Plan:
     density = net / np.maximum(use, floor)
     order = np.argsort(-density, kind="stable")
     kernel.fill(
-        problem.value,
-        problem.allowed,
-        problem.max_attempts,
-        problem.max_per_channel,
-        problem.handle_minutes,
-        problem.cost,
-        problem.budget_per_attempt,
-        problem.voice_channel,
+        kernel.day_arrays(problem),
         params.repeat_value_factor,
         choice,
         vroom,

@@ -72,6 +72,7 @@ class _Evaluator:
     ) -> None:
         self.kernel = kernel.evaluate_parallel if parallel else kernel.evaluate
         self.p = problem
+        self.day = kernel.day_arrays(problem)
         self.rho = rho
         self.cap = np.where(cons.active, cons.cap * scale, np.inf)
         self.active = cons.active
@@ -83,16 +84,9 @@ class _Evaluator:
         p = self.p
         n_sl = p.n_slots
         dual, primal, vuse, cuse = self.kernel(
-            p.value,
-            p.allowed,
-            p.max_attempts,
-            p.max_per_channel,
-            p.handle_minutes,
-            p.cost,
-            p.budget_per_attempt,
+            self.day,
             np.ascontiguousarray(prices[n_sl:]),
             np.ascontiguousarray(prices[:n_sl]),
-            p.voice_channel,
             self.rho,
             self.choice,
             write,
@@ -371,7 +365,7 @@ def _repair(ev: _Evaluator, cons: _Constraints) -> int:
                 cum = np.cumsum(use[order])
                 take = order[: int(np.searchsorted(cum, excess[k] - 1e-9)) + 1]
                 codes = choice[r[take], c[take]].astype(np.int64)
-                kernel.remove_many(p.value, choice, r[take], codes)
+                kernel.remove_many(choice, r[take], codes)
                 dropped += int(take.size)
     return dropped
 
@@ -385,16 +379,9 @@ def _fill(ev: _Evaluator, cons: _Constraints, prices: F64) -> int:
     vroom = np.ascontiguousarray(room[:n_sl])
     broom = np.ascontiguousarray(room[n_sl:])
     cust, code, score = kernel.fill_candidates(
-        p.value,
-        p.allowed,
-        p.max_attempts,
-        p.max_per_channel,
-        p.handle_minutes,
-        p.cost,
-        p.budget_per_attempt,
+        ev.day,
         np.ascontiguousarray(pr[n_sl:]),
         np.ascontiguousarray(pr[:n_sl]),
-        p.voice_channel,
         ev.rho,
         ev.choice,
         vroom,
@@ -404,24 +391,7 @@ def _fill(ev: _Evaluator, cons: _Constraints, prices: F64) -> int:
         top = np.argpartition(-score, _FILL_CANDIDATES)[:_FILL_CANDIDATES]
         cust, code, score = cust[top], code[top], score[top]
     order = np.argsort(-score, kind="stable")
-    return int(
-        kernel.fill(
-            p.value,
-            p.allowed,
-            p.max_attempts,
-            p.max_per_channel,
-            p.handle_minutes,
-            p.cost,
-            p.budget_per_attempt,
-            p.voice_channel,
-            ev.rho,
-            ev.choice,
-            vroom,
-            broom,
-            cust[order],
-            code[order],
-        )
-    )
+    return int(kernel.fill(ev.day, ev.rho, ev.choice, vroom, broom, cust[order], code[order]))
 
 
 def _marginal_pass(ev: _Evaluator, cons: _Constraints, prices: F64, params: Params) -> int:
@@ -474,6 +444,75 @@ def _marginal_pass(ev: _Evaluator, cons: _Constraints, prices: F64, params: Para
     return 0
 
 
+def _sample_prices(
+    problem: Problem,
+    params: Params,
+    cons: _Constraints,
+    init: F64,
+    population: Callable[[int], _Evaluator],
+    stats: dict[str, float | int | str],
+) -> tuple[_Search, F64, _Evaluator, _Evaluator]:
+    """Stages 1 and 2 of the price search: rough prices on a small sample, then
+    the use-to-price slopes and refined prices on a larger one.
+
+    ``population(size)`` is an evaluator over that many customers (everyone
+    when ``size >= N``). Returns (the warm start, its Jacobian scaled to all
+    N customers, the rough and the fine evaluators); records iterations in ``stats``.
+    """
+    n = problem.n_customers
+    # smaller days get smaller samples, so the samples stay a small share
+    rough_n = min(n, params.sample_size_rough, max(2_000, n // 20))
+    fine_n = min(n, params.sample_size, max(rough_n, n // 5))
+    rough = population(rough_n)
+    warm = _rprop(rough, cons, init, 25, 5e-3)
+    stats["rough_sample_iterations"] = warm.iterations
+    fine = rough if fine_n <= rough_n else population(fine_n)
+    if fine is not rough:
+        _, _, u0 = fine(warm.prices)
+        warm = _Search(warm.prices, np.inf, 0, u0, [])
+    jac = _jacobian(fine, cons, warm, 1.0)
+    if fine.p is not problem:
+        refined = _newton(fine, cons, warm.prices, jac, 4, params.usage_tolerance)
+        if _stalled(fine, cons, refined, params.usage_tolerance):
+            refined = _bundle(
+                fine, cons, refined.prices, init, params.bundle_iterations, params.gap_tolerance
+            )
+            stats["fine_sample_bundle_iterations"] = refined.iterations
+        warm = refined
+        stats["fine_sample_iterations"] = refined.iterations
+    jac *= n / fine.p.n_customers
+    return warm, jac, rough, fine
+
+
+def _full_prices(
+    ev: _Evaluator,
+    cons: _Constraints,
+    warm: _Search,
+    jac: F64,
+    init: F64,
+    params: Params,
+    stats: dict[str, float | int | str],
+    warm_is_everyone: bool,
+) -> _Search:
+    """Stage 3 of the price search: Newton on every customer from the warm start,
+    then cutting planes if Newton leaves a constraint off balance.
+
+    ``warm_is_everyone``: the warm start's bound was evaluated on the full
+    population, so it is a valid bound too. Records iterations in ``stats``.
+    """
+    s = _newton(ev, cons, warm.prices, jac, params.max_iterations, params.usage_tolerance)
+    if warm_is_everyone:
+        s = _Search(s.prices, min(s.bound, warm.bound), s.iterations, s.usage, s.trace)
+    stats["price_iterations"] = s.iterations
+    if _stalled(ev, cons, s, params.usage_tolerance):
+        # Newton could not balance use (substitute slots): minimise L directly;
+        # every L evaluated on the way, Newton's included, is a valid bound
+        b = _bundle(ev, cons, s.prices, init, params.bundle_iterations, params.gap_tolerance)
+        stats["bundle_iterations"] = b.iterations
+        s = _Search(b.prices, min(s.bound, b.bound), s.iterations, b.usage, s.trace + b.trace)
+    return s
+
+
 def solve_scale(
     problem: Problem, params: Params, clock: Callable[[], float] | None
 ) -> tuple[I16, float, F64, dict[str, float | int | str], dict[str, float]]:
@@ -507,39 +546,10 @@ def solve_scale(
 
     # 1) rough prices on a small sample, 2) slopes and refined prices on a
     # larger one, 3) Newton on everyone: each stage starts where the last ended
-    # smaller days get smaller samples, so the samples stay a small share
-    rough_n = min(n, params.sample_size_rough, max(2_000, n // 20))
-    fine_n = min(n, params.sample_size, max(rough_n, n // 5))
-    rough = population(rough_n)
-    warm = _rprop(rough, cons, init, 25, 5e-3)
-    stats["rough_sample_iterations"] = warm.iterations
-    fine = rough if fine_n <= rough_n else population(fine_n)
-    if fine is not rough:
-        _, _, u0 = fine(warm.prices)
-        warm = _Search(warm.prices, np.inf, 0, u0, [])
-    jac = _jacobian(fine, cons, warm, 1.0)
-    if fine.p is not problem:
-        refined = _newton(fine, cons, warm.prices, jac, 4, params.usage_tolerance)
-        if _stalled(fine, cons, refined, params.usage_tolerance):
-            refined = _bundle(
-                fine, cons, refined.prices, init, params.bundle_iterations, params.gap_tolerance
-            )
-            stats["fine_sample_bundle_iterations"] = refined.iterations
-        warm = refined
-        stats["fine_sample_iterations"] = refined.iterations
-    jac *= n / fine.p.n_customers
+    warm, jac, rough, fine = _sample_prices(problem, params, cons, init, population, stats)
     mark("sample_prices")
     ev = fine if fine.p is problem else population(n)
-    s = _newton(ev, cons, warm.prices, jac, params.max_iterations, params.usage_tolerance)
-    if rough.p is problem:
-        s = _Search(s.prices, min(s.bound, warm.bound), s.iterations, s.usage, s.trace)
-    stats["price_iterations"] = s.iterations
-    if _stalled(ev, cons, s, params.usage_tolerance):
-        # Newton could not balance use (substitute slots): minimise L directly;
-        # every L evaluated on the way, Newton's included, is a valid bound
-        b = _bundle(ev, cons, s.prices, init, params.bundle_iterations, params.gap_tolerance)
-        stats["bundle_iterations"] = b.iterations
-        s = _Search(b.prices, min(s.bound, b.bound), s.iterations, b.usage, s.trace + b.trace)
+    s = _full_prices(ev, cons, warm, jac, init, params, stats, rough.p is problem)
     mark("full_prices")
     upper = s.bound
     stats["repaired_attempts"] = _repair(ev, cons)

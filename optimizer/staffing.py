@@ -45,16 +45,9 @@ def _demand(problem: Problem, plan: Plan, minute_price: float, rho: float) -> tu
     n_sl = problem.n_slots
     choice = np.full((problem.n_customers, MAX_ATTEMPTS_PER_DAY), -1, np.int16)
     _, primal, vuse, _ = kernel.evaluate(
-        problem.value,
-        problem.allowed,
-        problem.max_attempts,
-        problem.max_per_channel,
-        problem.handle_minutes,
-        problem.cost,
-        problem.budget_per_attempt,
+        kernel.day_arrays(problem),
         np.ascontiguousarray(plan.budget_price),
         np.full(n_sl, minute_price),
-        problem.voice_channel,
         rho,
         choice,
         False,

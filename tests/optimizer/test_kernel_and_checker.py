@@ -47,21 +47,7 @@ def test_kernel_solves_every_customer_subproblem_exactly(seed: int) -> None:
     lam = np.array([0.0, rng.uniform(0.0, 5.0), 0.0])
     rho = float(rng.uniform(0.0, 1.0))
     choice = np.full((n, o.MAX_ATTEMPTS_PER_DAY), -1, np.int16)
-    dual, primal, _, cuse = kernel.evaluate(
-        problem.value,
-        problem.allowed,
-        problem.max_attempts,
-        problem.max_per_channel,
-        problem.handle_minutes,
-        problem.cost,
-        problem.budget_per_attempt,
-        lam,
-        mu,
-        problem.voice_channel,
-        rho,
-        choice,
-        True,
-    )
+    dual, primal, _, cuse = kernel.evaluate(kernel.day_arrays(problem), lam, mu, rho, choice, True)
     expected = 0.0
     for i in range(n):
         weight = np.repeat((problem.cost + lam * problem.budget_per_attempt)[:, None], n_sl, 1)
@@ -77,6 +63,24 @@ def test_kernel_solves_every_customer_subproblem_exactly(seed: int) -> None:
     assert dual == pytest.approx(expected, rel=1e-9, abs=1e-6)
     assert primal == pytest.approx(kernel.objective_of(problem.value, problem.cost, choice, rho))
     assert cuse.sum() == (choice >= 0).sum()
+
+
+def test_parallel_kernel_chooses_what_the_single_thread_one_does() -> None:
+    # fixed chunks, each solved exactly: the same choices, sums up to rounding
+    n, n_sl = 500, 5
+    problem = random_problem(7, n=n, n_sl=n_sl)
+    rng = np.random.default_rng(7)
+    mu = rng.uniform(0.0, 3.0, n_sl)
+    lam = np.array([0.0, 2.0, 0.0])
+    day = kernel.day_arrays(problem)
+    one = np.full((n, o.MAX_ATTEMPTS_PER_DAY), -1, np.int16)
+    many = one.copy()
+    d1, p1, v1, c1 = kernel.evaluate(day, lam, mu, 0.4, one, True)
+    d2, p2, v2, c2 = kernel.evaluate_parallel(day, lam, mu, 0.4, many, True)
+    np.testing.assert_array_equal(one, many)
+    assert (d2, p2) == pytest.approx((d1, p1), rel=1e-12)
+    np.testing.assert_allclose(v2, v1, rtol=1e-12)
+    np.testing.assert_array_equal(c2, c1)
 
 
 def _plan(customer: list[int], channel: list[int], slot: list[int]) -> o.Plan:
