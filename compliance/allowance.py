@@ -124,6 +124,31 @@ class Allowances:
         )
 
 
+def _window_lookback(rule: Rule) -> int:
+    return {"rolling_days": rule.days, "calendar_week": 7}.get(rule.window, 1)
+
+
+def _no_attempts_read(rule: Rule) -> int:
+    return 0
+
+
+# Days of attempts each rule kind reads before day D, one entry per kind in
+# packs.RULE_KINDS (a test keeps the tables in step): a kind left out would
+# default to too short a history, and allowances would come out too generous.
+_LOOKBACK: dict[str, Callable[[Rule], int]] = {
+    "contact_hours": _no_attempts_read,
+    "frequency_cap": _window_lookback,
+    "channel_limit": _window_lookback,
+    "cooldown": lambda rule: rule.days,
+    "min_spacing": lambda rule: rule.days,
+    "consent": _no_attempts_read,
+    "opt_out": _no_attempts_read,
+    "cease": _no_attempts_read,
+    "lockout": lambda rule: 1 if rule.end_of_day else -(-rule.lock_hours // 24),
+    "hold": _no_attempts_read,
+}
+
+
 def lookback_days(packs: Sequence[Pack]) -> int:
     """Days of attempts before day D that the packs' windows, cooldowns and lockouts read.
 
@@ -132,14 +157,7 @@ def lookback_days(packs: Sequence[Pack]) -> int:
     are needed whatever their age, and a ``campaign`` window needs all of the
     campaign's attempts.
     """
-    need = [1]
-    for rule in (r for p in packs for r in p.rules):
-        if rule.kind in ("frequency_cap", "channel_limit"):
-            need.append({"rolling_days": rule.days, "calendar_week": 7}.get(rule.window, 1))
-        elif rule.kind in ("cooldown", "min_spacing"):
-            need.append(rule.days)
-        elif rule.kind == "lockout":
-            need.append(1 if rule.end_of_day else -(-rule.lock_hours // 24))
+    need = [1, *(_LOOKBACK[rule.kind](rule) for p in packs for rule in p.rules)]
     return max(need) + 1
 
 

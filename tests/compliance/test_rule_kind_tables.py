@@ -13,13 +13,14 @@ from collections.abc import Mapping
 
 import pytest
 
-from compliance.allowance import _RESTRICT
+from compliance.allowance import _LOOKBACK, _RESTRICT
 from compliance.evaluation import _CHECKS
 from compliance.packs import _PARAMS, RULE_KINDS
 
 TABLES: dict[str, Mapping[str, object]] = {
     "compliance.evaluation._CHECKS": _CHECKS,
     "compliance.allowance._RESTRICT": _RESTRICT,
+    "compliance.allowance._LOOKBACK": _LOOKBACK,
     "compliance.packs._PARAMS": _PARAMS,
 }
 
