@@ -15,7 +15,7 @@ import hashlib
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from rq import Queue
@@ -26,6 +26,9 @@ from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS
 from campaigns.run.state import plan_key
 from campaigns.storage.models import Customer, PlannedContact, Run
+
+if TYPE_CHECKING:
+    from campaigns.messaging import MessageBatch
 
 BATCH_SIZE = 500
 
@@ -68,6 +71,31 @@ class _Member:
     status: str
     slot_start: dt.datetime
     value: float = 0.0
+
+
+# A message group: the slot, the channel and the rule packs its members share.
+_GroupKey = tuple[int, str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class _PlanGroups:
+    """A run's plan sorted for dispatch, each list in plan order."""
+
+    messages: dict[_GroupKey, list[_Member]]
+    voice_planned: dict[int, list[tuple[int, str]]]  # slot -> (planned id, customer id) to dispatch
+    voice_dispatched: dict[int, list[_Member]]  # slot -> contacts dispatched by an earlier pass
+
+
+@dataclass(frozen=True)
+class _Resync:
+    """A resync pass: its "now" and the dispatched contacts that have no attempt yet."""
+
+    now: dt.datetime
+    unsent: set[int]
+
+    def lost(self, members: list[_Member], slot_end: dt.datetime) -> bool:
+        """Whether the queue may have lost these members' job: their slot is open, one unsent."""
+        return self.now < slot_end and any(m.planned_id in self.unsent for m in members)
 
 
 def _plan_rows(engine: Engine, run_id: int) -> list[Any]:
@@ -128,10 +156,24 @@ def dispatch_plan(
     open at that instant that hold dispatched contacts with no attempt yet: the
     queue may have lost them (a Redis restart); existing jobs are found, not doubled.
     """
-    from campaigns.messaging import MessageBatch, PlannedMessage, enqueue_batch
+    groups = _group_plan(_plan_rows(engine, run.id), campaign)
+    resync = None if resync_before is None else _Resync(resync_before, _unsent(engine, groups))
+    batches, messages = _dispatch_messages(
+        engine, run, campaign, message_queue, groups.messages, resync, clock
+    )
+    if voice is not None:
+        _dispatch_voice(engine, run, campaign, voice, groups, resync)
+    return DispatchReport(
+        batches,
+        messages,
+        len(groups.voice_planned) if voice else 0,
+        sum(len(c) for c in groups.voice_planned.values()) if voice else 0,
+    )
 
-    rows = _plan_rows(engine, run.id)
-    groups: dict[tuple[int, str, tuple[str, ...]], list[_Member]] = defaultdict(list)
+
+def _group_plan(rows: list[Any], campaign: Campaign) -> _PlanGroups:
+    """Messages by slot, channel and rule packs; voice by slot, split into new and dispatched."""
+    groups: dict[_GroupKey, list[_Member]] = defaultdict(list)
     voice_slots: dict[int, list[tuple[int, str]]] = defaultdict(list)
     voice_sent: dict[int, list[_Member]] = defaultdict(list)
     for row in rows:
@@ -147,71 +189,100 @@ def dispatch_plan(
         groups[(int(row.slot), row.channel, packs)].append(
             _Member(int(row.id), str(row.customer_id), row.status, row.slot_start, float(row.value))
         )
-    unsent: set[int] = set()
-    if resync_before is not None:
-        dispatched = [
-            m.planned_id
-            for ms in (*groups.values(), *voice_sent.values())
-            for m in ms
-            if m.status == "dispatched"
-        ]
-        unsent = set(dispatched) - _attempted(engine, dispatched)
+    return _PlanGroups(groups, voice_slots, voice_sent)
+
+
+def _unsent(engine: Engine, groups: _PlanGroups) -> set[int]:
+    """Dispatched contacts, messages and voice, that have no attempt in the ledger yet."""
+    dispatched = [
+        m.planned_id
+        for ms in (*groups.messages.values(), *groups.voice_dispatched.values())
+        for m in ms
+        if m.status == "dispatched"
+    ]
+    return set(dispatched) - _attempted(engine, dispatched)
+
+
+def _dispatch_messages(
+    engine: Engine,
+    run: Run,
+    campaign: Campaign,
+    message_queue: Queue,
+    groups: dict[_GroupKey, list[_Member]],
+    resync: _Resync | None,
+    clock: Clock | None,
+) -> tuple[int, int]:
+    """Enqueue the batches holding new contacts, or lost ones; returns (batches, messages)."""
+    from campaigns.messaging import enqueue_batch
+
     batches = messages = 0
-    for (slot, channel, packs), members, rank in _by_priority(groups):
+    for key, members, rank in _by_priority(groups):
         slot_start = members[0].slot_start
         slot_end = slot_start + dt.timedelta(hours=1)
         for first in range(0, len(members), BATCH_SIZE):
             chunk = members[first : first + BATCH_SIZE]
             fresh = [m.planned_id for m in chunk if m.status == "planned"]
-            lost = (
-                resync_before is not None
-                and resync_before < slot_end
-                and any(m.planned_id in unsent for m in chunk)
-            )
+            lost = resync is not None and resync.lost(chunk, slot_end)
             if not fresh and not lost:
                 continue
-            digest = hashlib.sha256(",".join(packs).encode()).hexdigest()[:6]
-            batch = MessageBatch(
-                batch_id=(
-                    f"run{run.id}-s{slot}-p{rank:02d}-{channel}-{digest}-{chunk[0].planned_id}"
-                ),
-                campaign=campaign.name,
-                channel=channel,  # type: ignore[arg-type]
-                slot_start=slot_start,
-                slot_end=slot_end,
-                messages=tuple(
-                    PlannedMessage(plan_key(m.planned_id), m.customer_id) for m in chunk
-                ),
-                packs=packs,
-            )
+            batch = _message_batch(run, campaign, key, rank, chunk, slot_start)
             enqueue_batch(message_queue, batch, clock=clock, keep_finished=not fresh)
             _mark(engine, fresh)
             batches += 1
             messages += len(chunk)
-    if voice is not None:
-        for slot, contacts in sorted(voice_slots.items()):
-            voice(engine, run, campaign, slot, contacts)
-            _mark(engine, [pid for pid, _ in contacts])
-        if resync_before is not None:
-            # A Redis restart loses every scheduled dial session, so without
-            # this the rest of the day's voice slots would never dial. The
-            # session rebuilds its hopper from the plan and the ledger.
-            for slot, members in sorted(voice_sent.items()):
-                open_ = resync_before < members[0].slot_start + dt.timedelta(hours=1)
-                if open_ and any(m.planned_id in unsent for m in members):
-                    contacts = [(m.planned_id, m.customer_id) for m in members]
-                    voice(engine, run, campaign, slot, contacts, resync=True)
-    return DispatchReport(
-        batches,
-        messages,
-        len(voice_slots) if voice else 0,
-        sum(len(c) for c in voice_slots.values()) if voice else 0,
+    return batches, messages
+
+
+def _message_batch(
+    run: Run,
+    campaign: Campaign,
+    key: _GroupKey,
+    rank: int,
+    chunk: list[_Member],
+    slot_start: dt.datetime,
+) -> MessageBatch:
+    """One batch of a group; its id depends only on the plan, so redispatching finds it."""
+    from campaigns.messaging import MessageBatch, PlannedMessage
+
+    slot, channel, packs = key
+    digest = hashlib.sha256(",".join(packs).encode()).hexdigest()[:6]
+    return MessageBatch(
+        batch_id=f"run{run.id}-s{slot}-p{rank:02d}-{channel}-{digest}-{chunk[0].planned_id}",
+        campaign=campaign.name,
+        channel=channel,  # type: ignore[arg-type]
+        slot_start=slot_start,
+        slot_end=slot_start + dt.timedelta(hours=1),
+        messages=tuple(PlannedMessage(plan_key(m.planned_id), m.customer_id) for m in chunk),
+        packs=packs,
     )
 
 
+def _dispatch_voice(
+    engine: Engine,
+    run: Run,
+    campaign: Campaign,
+    voice: VoiceDispatcher,
+    groups: _PlanGroups,
+    resync: _Resync | None,
+) -> None:
+    """Hand each slot's new voice contacts to ``voice``; on a resync, recreate lost sessions."""
+    for slot, contacts in sorted(groups.voice_planned.items()):
+        voice(engine, run, campaign, slot, contacts)
+        _mark(engine, [pid for pid, _ in contacts])
+    if resync is None:
+        return
+    # A Redis restart loses every scheduled dial session, so without this the
+    # rest of the day's voice slots would never dial. The session rebuilds its
+    # hopper from the plan and the ledger.
+    for slot, members in sorted(groups.voice_dispatched.items()):
+        if resync.lost(members, members[0].slot_start + dt.timedelta(hours=1)):
+            contacts = [(m.planned_id, m.customer_id) for m in members]
+            voice(engine, run, campaign, slot, contacts, resync=True)
+
+
 def _by_priority(
-    groups: dict[tuple[int, str, tuple[str, ...]], list[_Member]],
-) -> list[tuple[tuple[int, str, tuple[str, ...]], list[_Member], int]]:
+    groups: dict[_GroupKey, list[_Member]],
+) -> list[tuple[_GroupKey, list[_Member], int]]:
     """Each slot's groups, most valuable message first, with their rank in the slot.
 
     A slot's batches all fall due at its start: RQ queues them in the order

@@ -32,12 +32,42 @@ class CampaignSlice:
     excluded: dict[str, str]  # customer_id -> reason (no rule pack for their jurisdiction…)
 
 
+# The slice's columns, in query order (an empty slice still has them all).
+_SLICE_COLUMNS = (
+    "customer_id",
+    "country",
+    "subdivision",
+    "timezones",
+    "language",
+    "segment",
+    "behavior_score",
+    "balance",
+    "minimum_due",
+    "days_past_due",
+)
+
+
 def load_slice(conn: Connection, campaign: Campaign) -> CampaignSlice:
     """Customers with at least one open account in the segment and the campaign's currency.
 
     The customer is the unit: their amounts sum every open account of the
     segment, and a contact concerns all of their open debts (``debt_ids``).
     """
+    frame = _segment_customers(conn, campaign)
+    frame["debt_ids"] = _open_debt_ids(conn, frame["customer_id"])
+    frame["packs"] = [
+        ",".join(campaign.packs_for(c, s))
+        for c, s in zip(frame["country"], frame["subdivision"], strict=True)
+    ]
+    excluded = _without_packs(frame)
+    frame = frame[frame["packs"] != ""].reset_index(drop=True)
+    for column in ("balance", "minimum_due"):
+        frame[column] = frame[column].astype(float)
+    return CampaignSlice(frame, excluded)
+
+
+def _segment_filter(campaign: Campaign) -> tuple[list[str], dict[str, object]]:
+    """The SQL conditions on accounts and customers of the campaign's segment, and their values."""
     seg = campaign.segment
     where = [
         "a.status = 'open'",
@@ -60,6 +90,12 @@ def load_slice(conn: Connection, campaign: Campaign) -> CampaignSlice:
     if seg.products:
         where.append("a.product IN :products")
         params["products"] = list(seg.products)
+    return where, params
+
+
+def _segment_customers(conn: Connection, campaign: Campaign) -> pd.DataFrame:
+    """One row per customer of the segment, amounts summed over their segment's accounts."""
+    where, params = _segment_filter(campaign)
     query = sa.text(
         f"""
         SELECT c.external_id AS customer_id, c.country, c.subdivision, c.timezones, c.language,
@@ -80,20 +116,12 @@ def load_slice(conn: Connection, campaign: Campaign) -> CampaignSlice:
             query = query.bindparams(sa.bindparam(name, expanding=True))
     frame = pd.DataFrame(conn.execute(query, params).mappings().all())
     if frame.empty:
-        frame = pd.DataFrame(
-            columns=[
-                "customer_id",
-                "country",
-                "subdivision",
-                "timezones",
-                "language",
-                "segment",
-                "behavior_score",
-                "balance",
-                "minimum_due",
-                "days_past_due",
-            ]
-        )
+        frame = pd.DataFrame(columns=list(_SLICE_COLUMNS))
+    return frame
+
+
+def _open_debt_ids(conn: Connection, customer_ids: pd.Series) -> list[tuple[str, ...]]:
+    """Each customer's open accounts (all, not only the segment's): what a contact concerns."""
     debts = conn.execute(
         sa.text(
             "SELECT c.external_id, a.external_id FROM accounts a JOIN customers c"
@@ -103,12 +131,12 @@ def load_slice(conn: Connection, campaign: Campaign) -> CampaignSlice:
     open_debts: dict[str, list[str]] = {}
     for cid, aid in debts:
         open_debts.setdefault(cid, []).append(aid)
-    frame["debt_ids"] = [tuple(open_debts.get(c, ())) for c in frame["customer_id"]]
-    frame["packs"] = [
-        ",".join(campaign.packs_for(c, s))
-        for c, s in zip(frame["country"], frame["subdivision"], strict=True)
-    ]
-    excluded = {
+    return [tuple(open_debts.get(c, ())) for c in customer_ids]
+
+
+def _without_packs(frame: pd.DataFrame) -> dict[str, str]:
+    """Customers whose jurisdiction has no rule pack in the campaign file, and why they are out."""
+    return {
         str(cid): f"no rule pack for {sub or country} in the campaign file (fail closed)"
         for cid, country, sub, packs in zip(
             frame["customer_id"],
@@ -119,10 +147,6 @@ def load_slice(conn: Connection, campaign: Campaign) -> CampaignSlice:
         )
         if not packs
     }
-    frame = frame[frame["packs"] != ""].reset_index(drop=True)
-    for column in ("balance", "minimum_due"):
-        frame[column] = frame[column].astype(float)
-    return CampaignSlice(frame, excluded)
 
 
 def slot_starts(campaign: Campaign, day: dt.date) -> list[dt.datetime]:

@@ -1,10 +1,15 @@
 """Planning a campaign's day: allowances → value → optimizer → a persisted plan.
 
-Follows the shape of a solver script: data, variables (the Problem's arrays),
-hard constraints (compliance allowances, capacity, budgets), objective (value
-minus cost), solve, report. The optimised arm gets the optimizer's plan, the
-challenger arm the vendor-style rule strategy, the holdout nothing, so the
-uplift is measured rather than assumed.
+Follows the shape of a solver script, one named step each (``plan_run`` reads
+as the list): data (``_load_data``), hard constraints (``_limits``: compliance
+allowances, reach, shared caps), objective (``_values``: value minus cost),
+variables (``_problem``: the Problem's arrays per arm, with capacity and
+budgets), solve (``_solve_arms``), report (``_planned_contacts``,
+``_left_out_reasons``, ``_store``, ``_summary``). The optimised arm gets the
+optimizer's plan, the challenger arm the vendor-style rule strategy, the
+holdout nothing, so the uplift is measured rather than assumed.
+
+The steps pass per-customer arrays aligned on one customer order (``ids``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -32,7 +38,7 @@ from campaigns.run.inputs import (
 )
 from campaigns.run.model import priors_of
 from campaigns.storage.models import PlannedContact, RunCustomer
-from compliance import allowances
+from compliance import Event, allowances
 from compliance.frames import events_frame
 from optimizer import Params, Plan, Problem, solve
 from optimizer.baselines import rule_baseline
@@ -40,6 +46,7 @@ from optimizer.explain import explain
 from optimizer.value import (
     AmountModel,
     History,
+    Rates,
     estimate_rates,
     expected_amount,
     value_array,
@@ -70,39 +77,57 @@ class PlanSummary:
         return self.__dict__.copy()
 
 
-def _problem(
-    campaign: Campaign,
-    frame: Any,
-    allowed_slots: np.ndarray,
-    remaining: np.ndarray,
-    value: np.ndarray,
-    channels: tuple[str, ...],
-    share: float,
-    total_cap: np.ndarray,
-) -> Problem:
-    ch = [campaign.channels[c] for c in channels]
-    voice = channels.index("voice") if "voice" in channels else -1
-    agents = campaign.agents
-    rpc_voice = campaign.priors.right_party_rate.get("voice", 0.25)
-    # Predictive dialing spends agent time only on live answers: talk + wrap.
-    handle = np.full(
-        len(frame), (agents.talk_minutes + agents.wrap_minutes) * rpc_voice, np.float32
-    )
-    return Problem(
-        value=np.ascontiguousarray(value, dtype=np.float32),
-        allowed=np.ascontiguousarray(allowed_slots),
-        max_attempts=np.minimum(total_cap, MAX_ATTEMPTS_PER_DAY).astype(np.uint8),
-        max_per_channel=np.clip(remaining, 0, 255).astype(np.uint8),
-        handle_minutes=handle,
-        cost=np.array([c.cost for c in ch], np.float64),
-        agents=np.array(agents.per_slot, np.float64) * share,
-        budget=np.array([np.inf if c.daily_budget is None else c.daily_budget * share for c in ch]),
-        budget_per_attempt=np.ones(len(ch)),
-        voice_channel=voice,
-        occupancy=agents.occupancy,
-        slot_minutes=60.0,
-        channel_names=channels,
-    )
+@dataclass(frozen=True)
+class _PlanningData:
+    """The day's data: the campaign's customers, their ledger history, slots and channels."""
+
+    channels: tuple[str, ...]  # the campaign's enabled channels, in the optimizer's order
+    sliced: CampaignSlice
+    ids: list[str]  # customer ids, in the order of every per-customer array below
+    slots: list[dt.datetime]  # UTC start of each hour slot
+    events: list[Event]  # ledger history before the first slot
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """One row per planned customer (``ids`` order)."""
+        return self.sliced.customers
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The hard constraints per customer: what compliance and reach allow today."""
+
+    slot_allowed: np.ndarray  # bool [N, C, T]: compliance allows the slot and the channel reaches
+    remaining: np.ndarray  # [N, C] attempts left per channel
+    total_cap: np.ndarray  # int64 [N] attempts left over all channels together
+    reachable: np.ndarray  # bool [N, C] a usable contact point on file
+    problems: tuple[str, ...]  # data that made customers fail closed
+
+
+@dataclass(frozen=True)
+class _Values:
+    """The objective's coefficients: expected net value per customer × channel × slot."""
+
+    value: np.ndarray  # [N, C, T]
+    amount: np.ndarray  # [N] expected amount collected from a right-party contact
+
+
+@dataclass(frozen=True)
+class _ArmPlan:
+    """One arm of the experiment: its members, the problem they form and its plan."""
+
+    arm: str  # optimised | challenger
+    members: np.ndarray  # int64 indices into the day's customers
+    problem: Problem
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class _PlannedContacts:
+    """The plan's rows for ``planned_contacts`` and the attempts planned per customer."""
+
+    rows: list[dict[str, Any]]
+    per_customer: np.ndarray  # int64 [N]
 
 
 def plan_run(
@@ -110,6 +135,19 @@ def plan_run(
 ) -> PlanSummary:
     """Compute and store the plan of run ``run_id`` (idempotent: replaces its plan rows)."""
     started = time.perf_counter()
+    data = _load_data(conn, campaign, day)
+    limits = _limits(conn, data, day)
+    values = _values(campaign, day, data)
+    arms = _assign_arms(campaign, data.ids)
+    arm_plans = _solve_arms(campaign, data, limits, values, arms, params)
+    planned = _planned_contacts(run_id, data, values, arm_plans)
+    reasons = _left_out_reasons(data, limits, arms, arm_plans, planned.per_customer)
+    _store(conn, run_id, data, values, arms, planned, reasons)
+    return _summary(campaign, data, limits, arm_plans, planned, started)
+
+
+def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningData:
+    """Data: the campaign's customers, the day's slots, and the ledger history they need."""
     channels: tuple[str, ...] = tuple(
         c
         for c in ("voice", "sms", "whatsapp", "email")
@@ -120,11 +158,19 @@ def plan_run(
     slots = slot_starts(campaign, day)
     ids = [str(c) for c in frame["customer_id"]]
     events = histories(conn, ids, list(frame["packs"]), slots[0])
+    return _PlanningData(channels, sliced, ids, slots, events)
+
+
+def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
+    """Constraints: compliance allowances, usable contact points and shared caps."""
+    frame, ids, channels = data.frame, data.ids, data.channels
     customers_frame = frame[["customer_id", "packs"]].assign(
         timezones=frame["timezones"].str.replace(";", ",", regex=False)
     )
-    ev, ev_debts = events_frame(events)
-    allow = allowances(customers_frame, ev, day, slots, event_debts=ev_debts, channels=channels)
+    ev, ev_debts = events_frame(data.events)
+    allow = allowances(
+        customers_frame, ev, day, data.slots, event_debts=ev_debts, channels=channels
+    )
     # A channel without a usable contact point (none on file, opted out, a wrong
     # number, a landline for texts) is closed for the day: planning it would
     # spend the debtor's attempt cap and the channel's budget on a contact the
@@ -133,26 +179,25 @@ def plan_run(
     reachable = np.zeros((len(ids), len(channels)), dtype=bool)
     for g, cid in enumerate(ids):
         reachable[g] = [c in reach[cid] for c in channels]
-    slot_allowed = allow.slot_allowed & reachable[:, :, None]
     # Shared caps (e.g. Ley 2300's one contact a day on any channel) bound the total.
     total_cap = np.full(len(frame), MAX_ATTEMPTS_PER_DAY, np.int64)
     for cap in allow.shared_caps:
         total_cap = np.minimum(total_cap, cap.remaining)
+    return _Limits(
+        slot_allowed=allow.slot_allowed & reachable[:, :, None],
+        remaining=allow.remaining,
+        total_cap=total_cap,
+        reachable=reachable,
+        problems=allow.problems,
+    )
 
+
+def _values(campaign: Campaign, day: dt.date, data: _PlanningData) -> _Values:
+    """Objective: each attempt's expected value from learned rates and the amount owed."""
+    frame = data.frame
     segments = sorted(set(frame["segment"])) or ["unknown"]
     segment_index = np.array([segments.index(s) for s in frame["segment"]], np.int64)
-    attempts, rpc, promises = outcome_counts(
-        events,
-        dict(zip(ids, segment_index.tolist(), strict=True)),
-        dict(zip(ids, frame["timezones"].str.split(";").str[0], strict=True)),
-        channels,
-        len(segments),
-    )
-    priors = priors_of(campaign, channels)
-    # Payments are not in the ledger yet (the bank's file shows them as lower
-    # balances): until they are, the kept-promise rate stays at its prior.
-    history = History(attempts, rpc, promises, np.zeros_like(promises))
-    rates = estimate_rates(history, priors)
+    rates = _learned_rates(campaign, data, segment_index, len(segments))
     amount = expected_amount(
         frame["balance"].to_numpy(),
         frame["minimum_due"].to_numpy(),
@@ -167,81 +212,181 @@ def plan_run(
         slot_hour,
         hour_offsets(list(frame["timezones"]), campaign, day),
     )
+    return _Values(value, amount)
 
+
+def _learned_rates(
+    campaign: Campaign, data: _PlanningData, segment_index: np.ndarray, n_segments: int
+) -> Rates:
+    """Contact and promise rates per segment × channel, the ledger's counts over the priors."""
+    attempts, rpc, promises = outcome_counts(
+        data.events,
+        dict(zip(data.ids, segment_index.tolist(), strict=True)),
+        dict(zip(data.ids, data.frame["timezones"].str.split(";").str[0], strict=True)),
+        data.channels,
+        n_segments,
+    )
+    priors = priors_of(campaign, data.channels)
+    # Payments are not in the ledger yet (the bank's file shows them as lower
+    # balances): until they are, the kept-promise rate stays at its prior.
+    history = History(attempts, rpc, promises, np.zeros_like(promises))
+    return estimate_rates(history, priors)
+
+
+def _assign_arms(campaign: Campaign, ids: list[str]) -> np.ndarray:
+    """Each customer's arm of the experiment (optimised, challenger or holdout)."""
     exp = campaign.experiment
-    arms = np.array([arm_of(c, exp.seed, exp.challenger_share, exp.holdout_share) for c in ids])
-    conn.execute(sa.delete(PlannedContact).where(PlannedContact.run_id == run_id))
-    conn.execute(sa.delete(RunCustomer).where(RunCustomer.run_id == run_id))
-    rows: list[dict[str, Any]] = []
-    reasons: dict[str, str] = {}
-    planned = np.zeros(len(ids), np.int64)
-    objective = upper = 0.0
-    voice_price = np.zeros(campaign.slots)
-    budget_price = np.zeros(len(channels))
+    return np.array([arm_of(c, exp.seed, exp.challenger_share, exp.holdout_share) for c in ids])
+
+
+def _solve_arms(
+    campaign: Campaign,
+    data: _PlanningData,
+    limits: _Limits,
+    values: _Values,
+    arms: np.ndarray,
+    params: Params | None,
+) -> list[_ArmPlan]:
+    """Solve: the optimizer plans the optimised arm, the rule strategy the challenger arm.
+
+    Each arm gets the share of agents and budgets its size warrants, so the arms
+    compete on equal terms; the holdout is not planned.
+    """
+    arm_plans: list[_ArmPlan] = []
     for arm in ("optimised", "challenger"):
         members = np.flatnonzero(arms == arm)
         if members.size == 0:
             continue
         share = members.size / max(1, int((arms != "holdout").sum()))
-        problem = _problem(
-            campaign,
-            frame.iloc[members],
-            slot_allowed[members],
-            allow.remaining[members],
-            value[members],
-            channels,
-            share,
-            total_cap[members],
-        )
+        problem = _problem(campaign, data.channels, limits, values, members, share)
         plan: Plan = (
             solve(problem, params)
             if arm == "optimised"
-            else rule_baseline(problem, params, balance=frame["balance"].to_numpy()[members])
+            else rule_baseline(problem, params, balance=data.frame["balance"].to_numpy()[members])
         )
-        if arm == "optimised":
-            objective, upper = plan.objective, plan.upper_bound
-            voice_price, budget_price = plan.voice_minute_price, plan.budget_price
+        arm_plans.append(_ArmPlan(arm, members, problem, plan))
+    return arm_plans
+
+
+def _problem(
+    campaign: Campaign,
+    channels: tuple[str, ...],
+    limits: _Limits,
+    values: _Values,
+    members: np.ndarray,
+    share: float,
+) -> Problem:
+    """Variables and constraints of one arm: the optimizer's arrays for its ``members``."""
+    ch = [campaign.channels[c] for c in channels]
+    voice = channels.index("voice") if "voice" in channels else -1
+    agents = campaign.agents
+    rpc_voice = campaign.priors.right_party_rate.get("voice", 0.25)
+    # Predictive dialing spends agent time only on live answers: talk + wrap.
+    handle = np.full(
+        members.size, (agents.talk_minutes + agents.wrap_minutes) * rpc_voice, np.float32
+    )
+    return Problem(
+        value=np.ascontiguousarray(values.value[members], dtype=np.float32),
+        allowed=np.ascontiguousarray(limits.slot_allowed[members]),
+        max_attempts=np.minimum(limits.total_cap[members], MAX_ATTEMPTS_PER_DAY).astype(np.uint8),
+        max_per_channel=np.clip(limits.remaining[members], 0, 255).astype(np.uint8),
+        handle_minutes=handle,
+        cost=np.array([c.cost for c in ch], np.float64),
+        agents=np.array(agents.per_slot, np.float64) * share,
+        budget=np.array([np.inf if c.daily_budget is None else c.daily_budget * share for c in ch]),
+        budget_per_attempt=np.ones(len(ch)),
+        voice_channel=voice,
+        occupancy=agents.occupancy,
+        slot_minutes=60.0,
+        channel_names=channels,
+    )
+
+
+def _planned_contacts(
+    run_id: int, data: _PlanningData, values: _Values, arm_plans: list[_ArmPlan]
+) -> _PlannedContacts:
+    """Report: the arms' plans as ``planned_contacts`` rows, in plan order (their ids follow it)."""
+    rows: list[dict[str, Any]] = []
+    per_customer = np.zeros(len(data.ids), np.int64)
+    for solved in arm_plans:
+        plan = solved.plan
         for i, c, t, r in zip(plan.customer, plan.channel, plan.slot, plan.rank, strict=True):
-            g = int(members[i])
-            planned[g] += 1
+            g = int(solved.members[i])
+            per_customer[g] += 1
             rows.append(
                 {
                     "run_id": run_id,
-                    "customer_id": ids[g],
-                    "channel": channels[c],
+                    "customer_id": data.ids[g],
+                    "channel": data.channels[c],
                     "slot": int(t),
-                    "slot_start": slots[int(t)],
+                    "slot_start": data.slots[int(t)],
                     "rank": int(r),
-                    "value": float(value[g, c, t]),
-                    "arm": arm,
+                    "value": float(values.value[g, c, t]),
+                    "arm": solved.arm,
                     "status": "planned",
                 }
             )
-        for local in np.flatnonzero(planned[members] == 0):
-            explanation = explain(problem, plan, int(local))
-            reasons[ids[int(members[local])]] = f"{explanation.reason}: {explanation.summary}"
-    for lost in np.flatnonzero(~reachable.any(axis=1)):
+    return _PlannedContacts(rows, per_customer)
+
+
+def _left_out_reasons(
+    data: _PlanningData,
+    limits: _Limits,
+    arms: np.ndarray,
+    arm_plans: list[_ArmPlan],
+    planned: np.ndarray,
+) -> dict[str, str]:
+    """Why each customer without a planned attempt was left out, by customer id.
+
+    Later reasons override earlier ones: an unreachable customer is reported as
+    unreachable rather than with the optimizer's explanation.
+    """
+    ids = data.ids
+    reasons: dict[str, str] = {}
+    for solved in arm_plans:
+        for local in np.flatnonzero(planned[solved.members] == 0):
+            explanation = explain(solved.problem, solved.plan, int(local))
+            reasons[ids[int(solved.members[local])]] = (
+                f"{explanation.reason}: {explanation.summary}"
+            )
+    for lost in np.flatnonzero(~limits.reachable.any(axis=1)):
         if arms[lost] != "holdout":
             reasons[ids[int(lost)]] = (
                 "unreachable: no usable contact point for "
-                + ", ".join(channels)
+                + ", ".join(data.channels)
                 + " (none on file, opted out, wrong number, or a landline for texts)"
             )
     for held in np.flatnonzero(arms == "holdout"):
         reasons[ids[int(held)]] = "holdout: kept uncontacted to measure uplift"
-    if rows:
-        conn.execute(sa.insert(PlannedContact), rows)
+    return reasons
+
+
+def _store(
+    conn: Connection,
+    run_id: int,
+    data: _PlanningData,
+    values: _Values,
+    arms: np.ndarray,
+    planned: _PlannedContacts,
+    reasons: dict[str, str],
+) -> None:
+    """Persist: replace the run's planned contacts and its customers (with why left out)."""
+    conn.execute(sa.delete(PlannedContact).where(PlannedContact.run_id == run_id))
+    conn.execute(sa.delete(RunCustomer).where(RunCustomer.run_id == run_id))
+    if planned.rows:
+        conn.execute(sa.insert(PlannedContact), planned.rows)
+    segment = data.frame["segment"]
     customer_rows = [
         {
             "run_id": run_id,
             "customer_id": cid,
             "arm": str(arms[g]),
-            "segment": str(frame["segment"][g]),
-            "expected_amount": float(amount[g]),
-            "planned_attempts": int(planned[g]),
+            "segment": str(segment[g]),
+            "expected_amount": float(values.amount[g]),
+            "planned_attempts": int(planned.per_customer[g]),
             "left_out_reason": reasons.get(cid),
         }
-        for g, cid in enumerate(ids)
+        for g, cid in enumerate(data.ids)
     ] + [
         {
             "run_id": run_id,
@@ -252,14 +397,34 @@ def plan_run(
             "planned_attempts": 0,
             "left_out_reason": why,
         }
-        for cid, why in sliced.excluded.items()
+        for cid, why in data.sliced.excluded.items()
     ]
     if customer_rows:
         conn.execute(sa.insert(RunCustomer), customer_rows)
+
+
+def _summary(
+    campaign: Campaign,
+    data: _PlanningData,
+    limits: _Limits,
+    arm_plans: list[_ArmPlan],
+    planned: _PlannedContacts,
+    started: float,
+) -> PlanSummary:
+    """The plan review's figures; the optimised arm's bound and shadow prices (zero without it)."""
+    channels, rows = data.channels, planned.rows
+    objective = upper = 0.0
+    voice_price = np.zeros(campaign.slots)
+    budget_price = np.zeros(len(channels))
+    for solved in arm_plans:
+        if solved.arm == "optimised":
+            plan = solved.plan
+            objective, upper = plan.objective, plan.upper_bound
+            voice_price, budget_price = plan.voice_minute_price, plan.budget_price
     by_channel = {c: sum(1 for r in rows if r["channel"] == c) for c in channels}
     by_arm = {a: sum(1 for r in rows if r["arm"] == a) for a in ("optimised", "challenger")}
     return PlanSummary(
-        customers=len(ids),
+        customers=len(data.ids),
         planned_attempts=len(rows),
         by_channel=by_channel,
         by_arm=by_arm,
@@ -268,8 +433,8 @@ def plan_run(
         gap_pct=round(100 * (upper - objective) / max(abs(upper), 1e-9), 4),
         voice_minute_price=[round(float(p), 4) for p in voice_price],
         budget_price={c: round(float(p), 4) for c, p in zip(channels, budget_price, strict=True)},
-        excluded=len(sliced.excluded),
-        compliance_problems=list(allow.problems[:20]),
+        excluded=len(data.sliced.excluded),
+        compliance_problems=list(limits.problems[:20]),
         seconds=round(time.perf_counter() - started, 3),
     )
 

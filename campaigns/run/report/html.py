@@ -6,9 +6,13 @@ import base64
 import html
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PAGE = Template(
     """<!doctype html><html><head><meta charset="utf-8"><title>Cadencia — $title</title>
@@ -35,15 +39,28 @@ def _png(fig: Any) -> str:
 
 
 def _charts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each chart the data calls for, as (title, base64 PNG), in page order."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers; only file output
     import matplotlib.pyplot as plt
 
     charts: list[tuple[str, str]] = []
+    for title, draw in _CHARTS:
+        fig = draw(data)
+        if fig is None:
+            continue  # nothing to show (no prices, nobody left out, nothing executed…)
+        charts.append((title, _png(fig)))
+        plt.close(fig)
+    return charts
+
+
+def _planned_per_hour(data: dict[str, Any]) -> Figure:
+    """Planned attempts per hour, stacked by channel, against the voice capacity."""
+    import matplotlib.pyplot as plt
+
     hours, channels = data["hours"], data["channels"]
     x = range(len(hours))
-
     fig, ax = plt.subplots(figsize=(9, 3.6))
     bottom = [0] * len(hours)
     for c in channels:
@@ -55,65 +72,95 @@ def _charts(data: dict[str, Any]) -> list[tuple[str, str]]:
     ax.set_ylabel("planned attempts")
     ax.set_title("Plan: attempts per hour and channel against voice capacity")
     ax.legend(fontsize=8)
-    charts.append(("Planned attempts per hour", _png(fig)))
-    plt.close(fig)
+    return fig
+
+
+def _shadow_prices(data: dict[str, Any]) -> Figure | None:
+    """The value of one more agent-minute in each hour (none without voice prices)."""
+    import matplotlib.pyplot as plt
 
     prices = data["plan"].get("voice_minute_price") or []
-    if prices:
-        fig, ax = plt.subplots(figsize=(9, 2.8))
-        ax.plot(range(len(prices)), prices, marker="o")
-        ax.set_xticks(range(len(prices)), hours[: len(prices)], rotation=45)
-        ax.set_ylabel("value of one more agent-minute")
-        ax.set_title("Shadow price of agent time per hour")
-        charts.append(("Shadow prices", _png(fig)))
-        plt.close(fig)
+    if not prices:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    ax.plot(range(len(prices)), prices, marker="o")
+    ax.set_xticks(range(len(prices)), data["hours"][: len(prices)], rotation=45)
+    ax.set_ylabel("value of one more agent-minute")
+    ax.set_title("Shadow price of agent time per hour")
+    return fig
 
-    if data["left_out"]:
-        fig, ax = plt.subplots(figsize=(9, 2.8))
-        reasons = list(data["left_out"].items())
-        ax.barh([r for r, _ in reasons], [n for _, n in reasons], color="#8c564b")
-        ax.set_xlabel("customers")
-        ax.set_title("Who was left out, and why")
-        charts.append(("Left out", _png(fig)))
-        plt.close(fig)
 
-    if any(sum(v) for v in data["actual_per_slot"].values()):
-        fig, ax = plt.subplots(figsize=(9, 3.2))
-        for c in channels:
-            ax.plot(
-                x,
-                data["planned_per_slot"][c],
-                "--",
-                color=CHANNEL_COLOURS.get(c),
-                label=f"{c} plan",
-            )
-            ax.plot(
-                x,
-                data["actual_per_slot"][c],
-                "-",
-                color=CHANNEL_COLOURS.get(c),
-                label=f"{c} actual",
-            )
-        ax.set_xticks(list(x), hours, rotation=45)
-        ax.set_title("Plan vs actual attempts per hour")
-        ax.legend(fontsize=7, ncol=2)
-        charts.append(("Plan vs actual", _png(fig)))
-        plt.close(fig)
+def _left_out(data: dict[str, Any]) -> Figure | None:
+    """Customers left out, per reason (none when everybody was planned)."""
+    import matplotlib.pyplot as plt
 
-    if data["outcomes"]:
-        fig, ax = plt.subplots(figsize=(9, 3.2))
-        outcomes = sorted({o for v in data["outcomes"].values() for o in v})
-        left = [0] * len(data["outcomes"])
-        names = list(data["outcomes"])
-        for o in outcomes:
-            counts = [data["outcomes"][c].get(o, 0) for c in names]
-            ax.barh(names, counts, left=left, label=o)
-            left = [a + b for a, b in zip(left, counts, strict=True)]
-        ax.set_title("Outcomes per channel")
-        ax.legend(fontsize=7, ncol=4)
-        charts.append(("Outcomes", _png(fig)))
-        plt.close(fig)
-    return charts
+    if not data["left_out"]:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    reasons = list(data["left_out"].items())
+    ax.barh([r for r, _ in reasons], [n for _, n in reasons], color="#8c564b")
+    ax.set_xlabel("customers")
+    ax.set_title("Who was left out, and why")
+    return fig
+
+
+def _plan_vs_actual(data: dict[str, Any]) -> Figure | None:
+    """Planned and made attempts per hour and channel (none before any attempt)."""
+    import matplotlib.pyplot as plt
+
+    if not any(sum(v) for v in data["actual_per_slot"].values()):
+        return None
+    hours = data["hours"]
+    x = range(len(hours))
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    for c in data["channels"]:
+        ax.plot(
+            x,
+            data["planned_per_slot"][c],
+            "--",
+            color=CHANNEL_COLOURS.get(c),
+            label=f"{c} plan",
+        )
+        ax.plot(
+            x,
+            data["actual_per_slot"][c],
+            "-",
+            color=CHANNEL_COLOURS.get(c),
+            label=f"{c} actual",
+        )
+    ax.set_xticks(list(x), hours, rotation=45)
+    ax.set_title("Plan vs actual attempts per hour")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def _outcomes(data: dict[str, Any]) -> Figure | None:
+    """Attempts per channel, stacked by outcome (none before any attempt)."""
+    import matplotlib.pyplot as plt
+
+    if not data["outcomes"]:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    outcomes = sorted({o for v in data["outcomes"].values() for o in v})
+    left = [0] * len(data["outcomes"])
+    names = list(data["outcomes"])
+    for o in outcomes:
+        counts = [data["outcomes"][c].get(o, 0) for c in names]
+        ax.barh(names, counts, left=left, label=o)
+        left = [a + b for a, b in zip(left, counts, strict=True)]
+    ax.set_title("Outcomes per channel")
+    ax.legend(fontsize=7, ncol=4)
+    return fig
+
+
+# The report's charts in page order: (title, drawing or None when it has nothing to show).
+_CHARTS: tuple[tuple[str, Callable[[dict[str, Any]], Figure | None]], ...] = (
+    ("Planned attempts per hour", _planned_per_hour),
+    ("Shadow prices", _shadow_prices),
+    ("Left out", _left_out),
+    ("Plan vs actual", _plan_vs_actual),
+    ("Outcomes", _outcomes),
+)
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:
