@@ -147,6 +147,22 @@ class Experiment(_Strict):
         return self
 
 
+class Collections(_Strict):
+    """How money is tied back to contacts and promises (``[collections]``).
+
+    ``attribution_days``: a payment counts for the campaign's contacts made in
+    the days before it. ``promise_grace_days``: a payment this many days after
+    a promise's date still keeps it. A broken promise makes its customer worth
+    ``broken_promise_boost`` times as much to tomorrow's plan for
+    ``follow_up_days`` (a follow-up call, offered first to the agent who took it).
+    """
+
+    attribution_days: Annotated[int, Field(ge=1, le=60)] = 7
+    promise_grace_days: Annotated[int, Field(ge=0, le=30)] = 3
+    broken_promise_boost: Annotated[float, Field(ge=1.0, le=10.0)] = 1.5
+    follow_up_days: Annotated[int, Field(ge=0, le=30)] = 7
+
+
 class Campaign(_Strict):
     """A whole campaign file."""
 
@@ -161,6 +177,7 @@ class Campaign(_Strict):
     dialer: Dialer = Dialer()
     priors: Priors = Priors()
     experiment: Experiment = Experiment()
+    collections: Collections = Collections()
 
     @field_validator("channels")
     @classmethod

@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from cadencia.cli import compliance, messages, model, ops, portfolio, run, sandbox, web
+from cadencia.cli import (
+    compliance,
+    messages,
+    model,
+    ops,
+    payments,
+    portfolio,
+    run,
+    sandbox,
+    web,
+)
 from cadencia.cli._common import CliState, err_console, fail, print_json, settings_of
 from campaigns.settings import ConfigError, Settings
 
@@ -70,6 +80,8 @@ def init(
 
 
 app.add_typer(portfolio.portfolio_app, name="portfolio")
+app.add_typer(payments.payments_app, name="payments")
+app.add_typer(payments.promises_app, name="promises")
 app.add_typer(compliance.compliance_app, name="compliance")
 app.add_typer(compliance.ledger_app, name="ledger")
 app.add_typer(compliance.audit_app, name="audit")

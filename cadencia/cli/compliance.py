@@ -128,6 +128,7 @@ def check(
 def ledger_import(ctx: typer.Context, file: Path, as_json: JSON_OPT = False) -> None:
     """Seed the ledger from another system's JSON-lines history: all lines or none."""
     from campaigns.ledger.interchange import import_events, parse_jsonl
+    from campaigns.payments.taken import PromiseRejected
 
     parsed = parse_jsonl(file)
     if parsed.errors:
@@ -138,7 +139,11 @@ def ledger_import(ctx: typer.Context, file: Path, as_json: JSON_OPT = False) -> 
         fail(f"{file}: {len(parsed.errors)} errors; nothing was imported")
     engine = ready_engine(ctx)
     try:
-        new = import_events(engine, parsed.events, now=dt.datetime.now(dt.UTC))
+        new = import_events(
+            engine, parsed.events, now=dt.datetime.now(dt.UTC), terms=parsed.terms
+        )
+    except PromiseRejected as exc:
+        fail(f"{file}: a promise cannot be tracked: {exc}; nothing was imported")
     finally:
         engine.dispose()
     result = {

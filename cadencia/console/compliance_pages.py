@@ -25,7 +25,7 @@ from cadencia.console.security import CurrentUser
 from campaigns.ledger.audit import violations
 from campaigns.ledger.audit_frequency import cap_usage
 from campaigns.ledger.chain import EVENTS, verify
-from campaigns.ledger.history import events_from_rows
+from campaigns.ledger.history import events_from_rows, folded_rows
 from campaigns.storage.models import ContactPoint, Customer, GuardDecisionRow
 
 router = APIRouter()
@@ -54,9 +54,8 @@ def customer_timeline(ctx: WebContext, customer_id: str) -> list[dict[str, Any]]
         )
     resolved = {int(r.resolves_id) for r in rows if r.resolves_id is not None}
     by_attempt = {int(d.attempt_id): d for d in decisions if d.attempt_id is not None}
-    heads = [r for r in rows if r.resolves_id is None]
     out: list[dict[str, Any]] = []
-    for row, event in zip(heads, events_from_rows(rows), strict=True):
+    for row, event in folded_rows(rows):
         pending = row.status == "pending" and int(row.id) not in resolved
         decision = by_attempt.get(int(row.id))
         out.append(

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import LOOKBACK
-from campaigns.ledger.history import events_from_rows
+from campaigns.ledger.history import folded_rows
 from campaigns.storage.models import Customer
 from compliance import Event, Rule, load_packs
 
@@ -74,10 +74,10 @@ def cap_usage(
             cid: (tzs or "UTC").split(";")[0]
             for cid, tzs in conn.execute(sa.select(Customer.external_id, Customer.timezones))
         }
-    attempts = [r for r in rows if r.resolves_id is None]
-    events = events_from_rows(rows)
+    folded = folded_rows(rows)
+    events = [event for _, event in folded]
     packs_of: dict[int, tuple[str, ...]] = {}
-    for row, event in zip(attempts, events, strict=True):
+    for row, event in folded:
         recorded = json.loads(row.extra or "{}").get("packs")
         packs_of[id(event)] = tuple(recorded or default_packs)
     rules: dict[str, Rule] = {}

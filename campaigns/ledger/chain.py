@@ -27,6 +27,9 @@ GENESIS = "0" * 64
 # Any constant works; it only has to be the same for every Cadencia process.
 LEDGER_LOCK_KEY = 0x43_61_64_65_6E  # "Caden"
 EVENTS: sa.Table = ContactEventRow.__table__  # type: ignore[assignment]
+# Rows about money rather than contact: a payment received, a promise settled
+# (kept, partly kept, broken). Compliance rules never read them.
+MONEY_KINDS = ("payment", "settlement")
 HASHED_FIELDS = (
     "at",
     "recorded_at",

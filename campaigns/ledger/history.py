@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from campaigns.ledger.chain import MONEY_KINDS
 from campaigns.reach import POINT_CHANNELS, POINT_KIND
 from campaigns.storage.models import ContactEventRow, ContactPoint, Customer
 from campaigns.storage.sql import one_of
@@ -78,25 +79,35 @@ def ledger_rows(conn: Connection, customer_ids: Sequence[str], since: dt.datetim
     return rows
 
 
-def events_from_rows(rows: Iterable[Any]) -> list[Event]:
-    """Fold attempts with their outcomes; a pending attempt takes its worst case."""
-    rows = list(rows)
+def folded_rows(rows: Iterable[Any]) -> list[tuple[Any, Event]]:
+    """Each contact row with its event: attempts folded with their outcomes (latest wins).
+
+    A pending attempt takes its worst case. Outcome rows are folded into
+    their attempt, and money rows (payments, promise settlements) are left
+    out: they are not contacts and the rules never read them.
+    """
+    rows = [row for row in rows if row.kind not in MONEY_KINDS]
     latest: dict[int, Any] = {}
     for row in rows:
         if row.resolves_id is not None and row.outcome is not None:
             latest[int(row.resolves_id)] = row  # rows come in id order: the last one wins
-    events = []
+    folded = []
     for row in rows:
         if row.resolves_id is not None:
             continue  # an outcome row: folded into its attempt
         resolution = latest.get(int(row.id))
         if resolution is not None:
-            events.append(_event(row, resolution.outcome, resolution))
+            folded.append((row, _event(row, resolution.outcome, resolution)))
         elif row.kind == "attempt" and row.status == "pending":
-            events.append(_event(row, PENDING_WORST_OUTCOME[row.channel]))
+            folded.append((row, _event(row, PENDING_WORST_OUTCOME[row.channel])))
         else:
-            events.append(_event(row, row.outcome))
-    return events
+            folded.append((row, _event(row, row.outcome)))
+    return folded
+
+
+def events_from_rows(rows: Iterable[Any]) -> list[Event]:
+    """The contact events of ``rows`` (see ``folded_rows``)."""
+    return [event for _, event in folded_rows(rows)]
 
 
 def _point_event(

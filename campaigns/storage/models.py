@@ -128,11 +128,47 @@ class Promise(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(sa.String(3))
     due_on: Mapped[dt.date] = mapped_column(sa.Date)
-    status: Mapped[str] = mapped_column(sa.String(10))  # pending | kept | broken | cancelled
+    # pending | kept | partly_kept | broken | cancelled (campaigns.payments.promises)
+    status: Mapped[str] = mapped_column(sa.String(12))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     source: Mapped[str] = mapped_column(sa.String(40))  # agent id, "import", "webhook"…
+    campaign: Mapped[str | None] = mapped_column(sa.String(80))
+    # Days after the due date a payment still counts toward the promise.
+    grace_days: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
+    paid_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # The ledger row that recorded the promise, which its settlement resolves.
+    ledger_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     customer: Mapped[Customer] = relationship(back_populates="promises")
+
+
+class Payment(Base):
+    """Money received on one account, from the bank's file or its signed API.
+
+    ``reference`` is the payer's own id for the payment: the same reference
+    arriving twice (a file imported again, a retried webhook) is one payment.
+    ``allocated`` is how much of it already settled promises, so one payment
+    never keeps two promises beyond its amount.
+    """
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    reference: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    paid_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    channel: Mapped[str | None] = mapped_column(sa.String(20))
+    method: Mapped[str | None] = mapped_column(sa.String(40))
+    source: Mapped[str] = mapped_column(sa.String(20))  # file | api
+    allocated: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    ledger_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class ContactEventRow(Base):
