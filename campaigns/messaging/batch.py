@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, existing_keys, lock_ledger
 from campaigns.ledger.guard import (
     ContactRequest,
     DecisionRecord,
+    GuardResult,
     guard_and_reserve,
     record_decisions,
 )
@@ -110,8 +111,10 @@ class Runtime:
         return self._packs[names]
 
 
-@dataclass
-class _Item:
+@dataclass(slots=True)
+class _ReadyMessage:
+    """A planned message rendered for its debtor; ``attempt_id`` is set once reserved."""
+
     message: PlannedMessage
     target: Target
     packs: tuple[Pack, ...]
@@ -119,16 +122,79 @@ class _Item:
     attempt_id: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """Why one message was not sent, for the guard's decision log."""
+
+    key: str
+    customer_id: str
+    attempt_id: int | None
+    reason: str
+
+
+class _Outcome(NamedTuple):
+    """One outcome row for ``record_outcomes``: still a tuple, as its public signature takes."""
+
+    attempt_id: int
+    outcome: str
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """The batch's messages split into those ready for the guard and those dropped (noted)."""
+
+    ready: list[_ReadyMessage]
+    dropped: list[_Note]
+
+
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """A message refused only for the hour: it goes out again in a batch of its own at ``at``."""
+
+    item: _ReadyMessage
+    at: dt.datetime
+
+
+@dataclass(slots=True)
+class _Triage:
+    """Where the guard's verdicts send each message, filled by ``_triage``."""
+
+    to_send: list[_ReadyMessage] = field(default_factory=list)
+    deferred: list[_Deferred] = field(default_factory=list)
+    reconciled: list[_Outcome] = field(default_factory=list)
+    # Attempts this very run reserved, whose pending rows hold exactly these fields.
+    reserved: dict[int, Proposal] = field(default_factory=dict)
+    notes: list[_Note] = field(default_factory=list)
+    already_done: int = 0
+    refused: int = 0
+    ambiguous: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """What sending the triaged messages to the provider came to, filled by ``_deliver``."""
+
+    sent: int = 0
+    failed: int = 0
+    provider_requests: int = 0
+    ambiguous: list[int] = field(default_factory=list)
+    retry: set[int] = field(default_factory=set)
+    notes: list[_Note] = field(default_factory=list)
+
+
 Reschedule = Callable[[MessageBatch, dt.datetime], None]
 
 
-def _note(
-    engine: Engine,
-    batch: MessageBatch,
-    now: dt.datetime,
-    notes: Sequence[tuple[str, str, int | None, str]],
+def _job_refusal(reason: str) -> str:
+    """The decision log's rules column for a message the job itself did not send."""
+    return json.dumps([{"rule": JOB_RULE, "citation": JOB_CITATION, "ok": False, "detail": reason}])
+
+
+def _record_notes(
+    engine: Engine, batch: MessageBatch, now: dt.datetime, notes: Sequence[_Note]
 ) -> None:
-    """Record why messages were not sent (key, customer, attempt id, reason)."""
+    """Record why messages were not sent, as refusals by the job's own rule."""
     if not notes:
         return
     with engine.begin() as conn:
@@ -137,16 +203,14 @@ def _note(
             [
                 DecisionRecord(
                     now,
-                    key,
-                    customer,
+                    n.key,
+                    n.customer_id,
                     batch.channel,
                     False,
-                    attempt,
-                    json.dumps(
-                        [{"rule": JOB_RULE, "citation": JOB_CITATION, "ok": False, "detail": why}]
-                    ),
+                    n.attempt_id,
+                    _job_refusal(n.reason),
                 )
-                for key, customer, attempt, why in notes
+                for n in notes
             ],
         )
 
@@ -154,6 +218,7 @@ def _note(
 def _render(
     rt: Runtime, batch: MessageBatch, target: Target, packs: tuple[Pack, ...], now: dt.datetime
 ) -> RenderedMessage:
+    """The message in the debtor's language, with payment and opt-out links when configured."""
     settings = rt.settings
     link = None
     if settings.channels.payment_link is not None:
@@ -186,42 +251,44 @@ def _render(
     )
 
 
-def _prepare(
-    rt: Runtime, batch: MessageBatch, now: dt.datetime
-) -> tuple[list[_Item], list[tuple[str, str, int | None, str]]]:
+def _prepare(rt: Runtime, batch: MessageBatch, now: dt.datetime) -> _Prepared:
+    """Load every debtor's context and render each message; note those that cannot go."""
     with rt.engine.connect() as conn:
         targets = load_targets(conn, [m.customer_id for m in batch.messages], batch.channel)
-    items: list[_Item] = []
-    notes: list[tuple[str, str, int | None, str]] = []
+    ready: list[_ReadyMessage] = []
+    dropped: list[_Note] = []
     for m in batch.messages:
         target = targets.get(m.customer_id)
         if target is None:
-            notes.append(
-                (m.key, m.customer_id, None, f"customer {m.customer_id} not in the portfolio")
+            dropped.append(
+                _Note(m.key, m.customer_id, None, f"customer {m.customer_id} not in the portfolio")
             )
             continue
         if target.point is None:
-            notes.append(
-                (m.key, m.customer_id, None, f"no usable contact point: {target.unusable}")
+            dropped.append(
+                _Note(m.key, m.customer_id, None, f"no usable contact point: {target.unusable}")
             )
             continue
         names = batch.packs or packs_for(target.country, target.subdivision)
         if not names:
-            notes.append(
-                (m.key, m.customer_id, None, f"no rule pack covers {target.country}: fail closed")
+            dropped.append(
+                _Note(
+                    m.key, m.customer_id, None, f"no rule pack covers {target.country}: fail closed"
+                )
             )
             continue
         packs = rt.packs(tuple(names))
         try:
             rendered = _render(rt, batch, target, packs, now)
         except TemplateError as exc:
-            notes.append((m.key, m.customer_id, None, f"cannot render: {exc}"))
+            dropped.append(_Note(m.key, m.customer_id, None, f"cannot render: {exc}"))
             continue
-        items.append(_Item(m, target, packs, rendered))
-    return items, notes
+        ready.append(_ReadyMessage(m, target, packs, rendered))
+    return _Prepared(ready, dropped)
 
 
 def _settled(engine: Engine, attempt_ids: Iterable[int]) -> set[int]:
+    """Those of ``attempt_ids`` that already have an outcome row."""
     ids = list(attempt_ids)
     if not ids:
         return set()
@@ -264,64 +331,76 @@ def record_outcomes(
     """
     if not outcomes:
         return
-    known = reserved or {}
     with engine.begin() as conn:
         lock_ledger(conn)
         ids = [a for a, _, _ in outcomes]
-        attempts = {
-            aid: _AttemptFacts(
-                p.customer_id, p.debt_ids, p.channel, "outbound",
-                p.contact_point, p.line_type, p.campaign,
-            )
-            for aid in ids
-            if (p := known.get(aid)) is not None
-        }  # fmt: skip
-        unknown = [a for a in ids if a not in attempts]
-        if unknown:
-            c = EVENTS.c
-            # Only what the outcome row copies: the attempt's extra (the guard's
-            # grants) and hashes would be read and parsed for nothing.
-            rows = conn.execute(
-                sa.select(
-                    c.id, c.customer_id, c.debt_ids, c.channel, c.direction,
-                    c.contact_point, c.line_type, c.campaign,
-                ).where(one_of(c.id, unknown, conn.dialect.name))
-            )  # fmt: skip
-            attempts.update(
-                (int(r.id), _AttemptFacts(
-                    r.customer_id, tuple(json.loads(r.debt_ids)), r.channel, r.direction,
-                    r.contact_point, r.line_type, r.campaign,
-                ))
-                for r in rows
-            )  # fmt: skip
+        attempts = _attempt_facts(conn, ids, reserved or {})
         current = latest_outcomes(conn, ids)
-        entries = []
-        for attempt_id, outcome, extra in outcomes:
-            if regresses(current.get(attempt_id), outcome):
-                continue  # the provider's webhook already told us more
-            a = attempts[attempt_id]
-            entries.append(
-                LedgerEntry(
-                    at=now,
-                    customer_id=a.customer_id,
-                    debt_ids=a.debt_ids,
-                    channel=a.channel,
-                    direction=a.direction,
-                    kind="attempt",
-                    outcome=outcome,
-                    status="final",
-                    resolves_id=attempt_id,
-                    contact_point=a.contact_point,
-                    line_type=a.line_type,
-                    campaign=a.campaign,
-                    extra=extra,
-                    idempotency_key=f"outcome:{attempt_id}:{outcome}",
-                )
-            )
+        entries = [
+            _outcome_entry(attempt_id, outcome, extra, attempts[attempt_id], now)
+            for attempt_id, outcome, extra in outcomes
+            # A regressing outcome is skipped: the provider's webhook already told us more.
+            if not regresses(current.get(attempt_id), outcome)
+        ]
         append(conn, entries, now=now)
 
 
-def _email(rt: Runtime, batch: MessageBatch, senders: Senders, item: _Item) -> EmailMessage:
+def _attempt_facts(
+    conn: Connection, ids: Sequence[int], reserved: Mapping[int, Proposal]
+) -> dict[int, _AttemptFacts]:
+    """What each attempt's outcome row copies: from ``reserved`` if there, else from the ledger."""
+    attempts = {
+        aid: _AttemptFacts(
+            p.customer_id, p.debt_ids, p.channel, "outbound",
+            p.contact_point, p.line_type, p.campaign,
+        )
+        for aid in ids
+        if (p := reserved.get(aid)) is not None
+    }  # fmt: skip
+    unknown = [a for a in ids if a not in attempts]
+    if unknown:
+        c = EVENTS.c
+        # Only what the outcome row copies: the attempt's extra (the guard's
+        # grants) and hashes would be read and parsed for nothing.
+        rows = conn.execute(
+            sa.select(
+                c.id, c.customer_id, c.debt_ids, c.channel, c.direction,
+                c.contact_point, c.line_type, c.campaign,
+            ).where(one_of(c.id, unknown, conn.dialect.name))
+        )  # fmt: skip
+        attempts.update(
+            (int(r.id), _AttemptFacts(
+                r.customer_id, tuple(json.loads(r.debt_ids)), r.channel, r.direction,
+                r.contact_point, r.line_type, r.campaign,
+            ))
+            for r in rows
+        )  # fmt: skip
+    return attempts
+
+
+def _outcome_entry(
+    attempt_id: int, outcome: str, extra: dict[str, Any], a: _AttemptFacts, now: dt.datetime
+) -> LedgerEntry:
+    """The final outcome row of attempt ``attempt_id``, idempotent per (attempt, outcome)."""
+    return LedgerEntry(
+        at=now,
+        customer_id=a.customer_id,
+        debt_ids=a.debt_ids,
+        channel=a.channel,
+        direction=a.direction,
+        kind="attempt",
+        outcome=outcome,
+        status="final",
+        resolves_id=attempt_id,
+        contact_point=a.contact_point,
+        line_type=a.line_type,
+        campaign=a.campaign,
+        extra=extra,
+        idempotency_key=f"outcome:{attempt_id}:{outcome}",
+    )
+
+
+def _email(rt: Runtime, batch: MessageBatch, senders: Senders, item: _ReadyMessage) -> EmailMessage:
     assert senders.email is not None and item.target.point is not None
     r = item.rendered
     unsubscribe = None
@@ -344,7 +423,7 @@ def _email(rt: Runtime, batch: MessageBatch, senders: Senders, item: _Item) -> E
 
 
 def _text(
-    rt: Runtime, batch: MessageBatch, senders: Senders, item: _Item, now: dt.datetime
+    rt: Runtime, batch: MessageBatch, senders: Senders, item: _ReadyMessage, now: dt.datetime
 ) -> TextMessage:
     sender = senders.whatsapp if batch.channel == "whatsapp" else senders.sms
     assert sender is not None and item.target.point is not None
@@ -370,7 +449,10 @@ def _text(
     )
 
 
-def _send(rt: Runtime, batch: MessageBatch, items: list[_Item], now: dt.datetime) -> SendReport:
+def _send(
+    rt: Runtime, batch: MessageBatch, items: list[_ReadyMessage], now: dt.datetime
+) -> SendReport:
+    """One provider call for ``items`` (the transport splits it into requests)."""
     senders = rt.settings.senders_for(batch.campaign)
     if batch.channel == "email":
         assert rt.sendgrid is not None
@@ -380,6 +462,7 @@ def _send(rt: Runtime, batch: MessageBatch, items: list[_Item], now: dt.datetime
 
 
 def _missing_sender(rt: Runtime, batch: MessageBatch) -> str | None:
+    """Why nothing in ``batch`` can be sent (no transport or sender), or None."""
     senders = rt.settings.senders_for(batch.campaign)
     if batch.channel == "email":
         if rt.sendgrid is None:
@@ -391,12 +474,11 @@ def _missing_sender(rt: Runtime, batch: MessageBatch) -> str | None:
     return None if sender else f"no {batch.channel} sender for campaign {batch.campaign!r}"
 
 
-def _reschedule(
-    batch: MessageBatch, waiting: list[tuple[_Item, dt.datetime]], reschedule: Reschedule
-) -> None:
+def _reschedule(batch: MessageBatch, deferred: list[_Deferred], reschedule: Reschedule) -> None:
+    """Send the deferred messages on as sub-batches, one per time they may next go out."""
     by_time: dict[dt.datetime, list[PlannedMessage]] = defaultdict(list)
-    for item, at in waiting:
-        by_time[at].append(item.message)
+    for d in deferred:
+        by_time[d.at].append(d.item.message)
     for at, messages in sorted(by_time.items()):
         sub = MessageBatch(
             batch_id=f"{batch.batch_id}@{at:%Y%m%dT%H%MZ}",
@@ -424,40 +506,81 @@ def process_batch(
 
     ``not_sent``: attempts an earlier run of this job proved it never sent.
     ``last_try``: no retry follows, so transient failures are settled as failed.
+
+    The phases, in order: prepare (load context, render), ask the guard (which
+    reserves), triage its verdicts, settle what is not sent now (reconciled,
+    deferred, noted), deliver the rest, report.
     """
-    report = BatchReport(batch.batch_id)
     if now >= batch.deadline:
-        why = f"slot closed at {batch.deadline.isoformat()}; job ran at {now.isoformat()}"
-        # Only messages never attempted are noted as dropped: an attempt an
-        # earlier run made stands, and a refusal beside it would mislead an audit.
-        with rt.engine.connect() as conn:
-            attempted = existing_keys(conn, (m.key for m in batch.messages))
-        unattempted = [m for m in batch.messages if m.key not in attempted]
-        _note(rt.engine, batch, now, [(m.key, m.customer_id, None, why) for m in unattempted])
-        # Attempts an earlier run reserved but provably never sent must not stay
-        # pending forever: they are settled as failed, with the reason.
-        record_outcomes(
-            rt.engine,
-            [
-                (aid, "failed", {"error": why, "retries_exhausted": True})
-                for aid in sorted(not_sent)
-            ],
-            now=now,
-        )
-        report.failed = len(not_sent)
-        report.dropped = len(unattempted)
-        report.already_done = len(attempted) - len(not_sent & set(attempted.values()))
-        return report, set()
+        return _expire(rt, batch, now, not_sent), set()
     missing = _missing_sender(rt, batch)
     if missing is not None:
-        _note(
-            rt.engine, batch, now, [(m.key, m.customer_id, None, missing) for m in batch.messages]
-        )
-        report.dropped = len(batch.messages)
-        return report, set()
-    items, notes = _prepare(rt, batch, now)
-    report.dropped = len(notes)
-    requests = [
+        return _drop_all(rt, batch, now, missing), set()
+    prepared = _prepare(rt, batch, now)
+    requests = _contact_requests(batch, prepared.ready, now)
+    results = _guard(rt, requests, now)
+    triage = _triage(rt, batch, prepared.ready, requests, results, now=now, not_sent=not_sent)
+    _settle_triage(rt, batch, triage, prepared.dropped, now=now, reschedule=reschedule)
+    delivery = _deliver(rt, batch, triage.to_send, triage.reserved, now=now, last_try=last_try)
+    _record_notes(rt.engine, batch, now, delivery.notes)
+    report = BatchReport(
+        batch.batch_id,
+        sent=delivery.sent,
+        failed=delivery.failed,
+        dropped=len(prepared.dropped),
+        refused=triage.refused,
+        rescheduled=len(triage.deferred),
+        already_done=triage.already_done,
+        reconciled=len(triage.reconciled),
+        retry_later=len(delivery.retry),
+        ambiguous=triage.ambiguous + delivery.ambiguous,
+        provider_requests=delivery.provider_requests,
+    )
+    return report, delivery.retry
+
+
+def _expire(rt: Runtime, batch: MessageBatch, now: dt.datetime, not_sent: set[int]) -> BatchReport:
+    """The slot closed before the job ran: drop what was never attempted, settle the unsent."""
+    why = f"slot closed at {batch.deadline.isoformat()}; job ran at {now.isoformat()}"
+    # Only messages never attempted are noted as dropped: an attempt an
+    # earlier run made stands, and a refusal beside it would mislead an audit.
+    with rt.engine.connect() as conn:
+        attempted = existing_keys(conn, (m.key for m in batch.messages))
+    unattempted = [m for m in batch.messages if m.key not in attempted]
+    _record_notes(
+        rt.engine, batch, now, [_Note(m.key, m.customer_id, None, why) for m in unattempted]
+    )
+    # Attempts an earlier run reserved but provably never sent must not stay
+    # pending forever: they are settled as failed, with the reason.
+    record_outcomes(
+        rt.engine,
+        [
+            _Outcome(aid, "failed", {"error": why, "retries_exhausted": True})
+            for aid in sorted(not_sent)
+        ],
+        now=now,
+    )
+    return BatchReport(
+        batch.batch_id,
+        failed=len(not_sent),
+        dropped=len(unattempted),
+        already_done=len(attempted) - len(not_sent & set(attempted.values())),
+    )
+
+
+def _drop_all(rt: Runtime, batch: MessageBatch, now: dt.datetime, why: str) -> BatchReport:
+    """Nothing in the batch can be sent (no provider or sender): note every message, drop all."""
+    _record_notes(
+        rt.engine, batch, now, [_Note(m.key, m.customer_id, None, why) for m in batch.messages]
+    )
+    return BatchReport(batch.batch_id, dropped=len(batch.messages))
+
+
+def _contact_requests(
+    batch: MessageBatch, ready: list[_ReadyMessage], now: dt.datetime
+) -> list[ContactRequest]:
+    """What the guard is asked, one request per ready message, keyed by its plan key."""
+    return [
         ContactRequest(
             key=i.message.key,
             proposal=Proposal(
@@ -474,109 +597,172 @@ def process_batch(
             packs=i.packs,
             extra={"batch": batch.batch_id},
         )
-        for i in items
+        for i in ready
     ]
+
+
+def _guard(rt: Runtime, requests: list[ContactRequest], now: dt.datetime) -> list[GuardResult]:
+    """The guard's verdicts (one call for the batch); raises ``LedgerUnavailable`` if it is down."""
     results = guard_and_reserve(rt.engine, requests, now=now)
     down = [r for r in results if any(x.rule == "ledger-unavailable" for x in r.decision.results)]
     if down:
         # Fail closed, and loudly: nothing was reserved or sent; the job fails
         # so RQ retries it later instead of silently dropping the batch.
         raise LedgerUnavailable(down[0].decision.results[0].detail)
+    return results
+
+
+def _triage(
+    rt: Runtime,
+    batch: MessageBatch,
+    ready: list[_ReadyMessage],
+    requests: list[ContactRequest],
+    results: list[GuardResult],
+    *,
+    now: dt.datetime,
+    not_sent: set[int],
+) -> _Triage:
+    """Sort each message by its verdict: send, defer to a later hour, reconcile, or refuse."""
     replayed = [r.attempt_id for r in results if r.replayed and r.attempt_id is not None]
     settled = _settled(rt.engine, replayed)
-    to_send: list[_Item] = []
-    waiting: list[tuple[_Item, dt.datetime]] = []
-    reconciled: list[tuple[int, str, dict[str, Any]]] = []
-    reserved: dict[int, Proposal] = {}
-    for item, request, result in zip(items, requests, results, strict=True):
+    triage = _Triage()
+    for item, request, result in zip(ready, requests, results, strict=True):
         if result.allowed and result.attempt_id is not None:
             item.attempt_id = result.attempt_id
             if not result.replayed:
-                reserved[result.attempt_id] = request.proposal
+                triage.reserved[result.attempt_id] = request.proposal
         if result.replayed:
-            aid = item.attempt_id
-            if aid in settled:
-                report.already_done += 1
-            elif aid in not_sent:
-                to_send.append(item)
-            else:
-                assert item.target.point is not None
-                found = rt.reconciler.lookup(batch.channel, aid, item.target.point.value)
-                if found.state == "sent":
-                    reconciled.append(
-                        (aid, "sent", {"provider_id": found.provider_id, "reconciled": True})
-                    )
-                elif found.state == "absent":
-                    to_send.append(item)
-                else:
-                    report.ambiguous.append(aid)
-                    notes.append(
-                        (item.message.key, item.target.customer_id, aid,
-                         "ambiguous: an earlier run reserved this attempt and may have sent it; "
-                         "the provider cannot confirm, so it is not resent (operator: reconcile)")
-                    )  # fmt: skip
+            _triage_replayed(rt, batch, item, settled, not_sent, triage)
         elif result.allowed:
-            to_send.append(item)
+            triage.to_send.append(item)
         elif only_hours_refused(result.decision, item.packs, batch.channel):
-            at = next_allowed(item.packs, batch.channel, item.target.timezones, now)
-            if at is not None and at < batch.deadline:
-                waiting.append((item, at))
-            else:
-                report.refused += 1
-                when = at.isoformat() if at else "not within 8 days"
-                notes.append(
-                    (item.message.key, item.target.customer_id, None,
-                     f"outside allowed hours; next allowed {when} is past the deadline "
-                     f"{batch.deadline.isoformat()}: dropped")
-                )  # fmt: skip
+            _defer_or_drop(batch, item, now, triage)
         else:
-            report.refused += 1  # the guard recorded its reasons
-    report.reconciled = len(reconciled)
-    record_outcomes(rt.engine, reconciled, now=now)
-    report.rescheduled = len(waiting)
-    _reschedule(batch, waiting, reschedule)
-    _note(rt.engine, batch, now, notes)
+            triage.refused += 1  # the guard recorded its reasons
+    return triage
 
-    retry: set[int] = set()
-    late: list[tuple[str, str, int | None, str]] = []
+
+def _triage_replayed(
+    rt: Runtime,
+    batch: MessageBatch,
+    item: _ReadyMessage,
+    settled: set[int],
+    not_sent: set[int],
+    triage: _Triage,
+) -> None:
+    """A message an earlier run reserved: done, provably unsent (resend), or ask the provider."""
+    aid = item.attempt_id
+    if aid in settled:
+        triage.already_done += 1
+    elif aid in not_sent:
+        triage.to_send.append(item)
+    else:
+        assert item.target.point is not None
+        found = rt.reconciler.lookup(batch.channel, aid, item.target.point.value)
+        if found.state == "sent":
+            triage.reconciled.append(
+                _Outcome(aid, "sent", {"provider_id": found.provider_id, "reconciled": True})
+            )
+        elif found.state == "absent":
+            triage.to_send.append(item)
+        else:
+            triage.ambiguous.append(aid)
+            triage.notes.append(
+                _Note(item.message.key, item.target.customer_id, aid,
+                      "ambiguous: an earlier run reserved this attempt and may have sent it; "
+                      "the provider cannot confirm, so it is not resent (operator: reconcile)")
+            )  # fmt: skip
+
+
+def _defer_or_drop(
+    batch: MessageBatch, item: _ReadyMessage, now: dt.datetime, triage: _Triage
+) -> None:
+    """A message refused only for the hour: defer it if it may still go out before the deadline."""
+    at = next_allowed(item.packs, batch.channel, item.target.timezones, now)
+    if at is not None and at < batch.deadline:
+        triage.deferred.append(_Deferred(item, at))
+        return
+    triage.refused += 1
+    when = at.isoformat() if at else "not within 8 days"
+    triage.notes.append(
+        _Note(item.message.key, item.target.customer_id, None,
+              f"outside allowed hours; next allowed {when} is past the deadline "
+              f"{batch.deadline.isoformat()}: dropped")
+    )  # fmt: skip
+
+
+def _settle_triage(
+    rt: Runtime,
+    batch: MessageBatch,
+    triage: _Triage,
+    dropped: list[_Note],
+    *,
+    now: dt.datetime,
+    reschedule: Reschedule,
+) -> None:
+    """Before anything is sent: record reconciled outcomes, reschedule, note every drop."""
+    record_outcomes(rt.engine, triage.reconciled, now=now)
+    _reschedule(batch, triage.deferred, reschedule)
+    # One write for the notes of both phases, those of preparation first.
+    _record_notes(rt.engine, batch, now, dropped + triage.notes)
+
+
+def _deliver(
+    rt: Runtime,
+    batch: MessageBatch,
+    to_send: list[_ReadyMessage],
+    reserved: Mapping[int, Proposal],
+    *,
+    now: dt.datetime,
+    last_try: bool,
+) -> _Delivery:
+    """Send ``to_send`` through the provider, recording outcomes after each request."""
+    delivery = _Delivery()
     # SendGrid takes 1,000 per request (the transport splits); texts go one
     # request each, so record them every TEXT_CHUNK to keep a crash's loose ends few.
     chunk = max(1, len(to_send)) if batch.channel == "email" else TEXT_CHUNK
     for start in range(0, len(to_send), chunk):
         part = to_send[start : start + chunk]
         sent = _send(rt, batch, part, now)
-        report.provider_requests += sent.requests
-        outcomes: list[tuple[int, str, dict[str, Any]]] = []
-        for item in part:
-            aid = item.attempt_id
-            provider_id = sent.accepted.get(str(aid))
-            if provider_id is not None:
-                outcomes.append((aid, "sent", {"provider_id": provider_id}))
-                report.sent += 1
-                continue
-            error = sent.failed[str(aid)]
-            detail = _error_extra(error)
-            if error.permanent:
-                outcomes.append((aid, "failed", detail))
-                report.failed += 1
-            elif error.ambiguous:
-                report.ambiguous.append(aid)
-                late.append(
-                    (item.message.key, item.target.customer_id, aid,
-                     f"ambiguous: the provider may have taken it ({error}); not resent")
-                )  # fmt: skip
-            elif last_try:
-                outcomes.append((aid, "failed", {**detail, "retries_exhausted": True}))
-                report.failed += 1
-            else:
-                retry.add(aid)
+        delivery.provider_requests += sent.requests
+        outcomes = _sent_outcomes(part, sent, last_try, delivery)
         record_outcomes(rt.engine, outcomes, now=rt.clock.now(), reserved=reserved)
-    _note(rt.engine, batch, now, late)
-    report.retry_later = len(retry)
-    return report, retry
+    return delivery
+
+
+def _sent_outcomes(
+    part: list[_ReadyMessage], sent: SendReport, last_try: bool, delivery: _Delivery
+) -> list[_Outcome]:
+    """The outcome rows one provider request calls for; ``delivery`` counts every message."""
+    outcomes: list[_Outcome] = []
+    for item in part:
+        aid = item.attempt_id
+        provider_id = sent.accepted.get(str(aid))
+        if provider_id is not None:
+            outcomes.append(_Outcome(aid, "sent", {"provider_id": provider_id}))
+            delivery.sent += 1
+            continue
+        error = sent.failed[str(aid)]
+        detail = _error_extra(error)
+        if error.permanent:
+            outcomes.append(_Outcome(aid, "failed", detail))
+            delivery.failed += 1
+        elif error.ambiguous:
+            delivery.ambiguous.append(aid)
+            delivery.notes.append(
+                _Note(item.message.key, item.target.customer_id, aid,
+                      f"ambiguous: the provider may have taken it ({error}); not resent")
+            )  # fmt: skip
+        elif last_try:
+            outcomes.append(_Outcome(aid, "failed", {**detail, "retries_exhausted": True}))
+            delivery.failed += 1
+        else:
+            delivery.retry.add(aid)
+    return outcomes
 
 
 def _error_extra(error: TransportError) -> dict[str, Any]:
+    """What an outcome row keeps of a provider error (the message cut to 300 characters)."""
     return {
         "error": str(error)[:300],
         "provider": error.provider,

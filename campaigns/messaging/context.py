@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -101,15 +102,32 @@ class ContactPointRow:
     wrong_number_at: dt.datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Holdings:
+    """Each customer's open accounts and contact points on the channel, by customer row id."""
+
+    accounts: defaultdict[int, list[sa.Row]]
+    points: defaultdict[int, list[ContactPointRow]]
+
+
 def load_targets(
     conn: Connection, customer_ids: Sequence[str], channel: Channel
 ) -> dict[str, Target]:
     """Targets of ``customer_ids`` (creditor ids) for ``channel``; unknown ids are absent."""
-    wanted = list(dict.fromkeys(customer_ids))
+    customers = _customers(conn, list(dict.fromkeys(customer_ids)))
+    holdings = _holdings(conn, list(customers), channel)
+    return {
+        c.external_id: _target(c, holdings.accounts[cid], holdings.points[cid], channel)
+        for cid, c in customers.items()
+    }
+
+
+def _customers(conn: Connection, external_ids: list[str]) -> dict[int, sa.Row]:
+    """The customer rows of ``external_ids`` by row id, in chunks of ``CHUNK``."""
     dialect = conn.dialect.name
     customers: dict[int, sa.Row] = {}
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
+    for start in range(0, len(external_ids), CHUNK):
+        chunk = external_ids[start : start + CHUNK]
         for c in conn.execute(
             sa.select(
                 Customer.id,
@@ -122,69 +140,91 @@ def load_targets(
             ).where(one_of(Customer.external_id, chunk, dialect))
         ):
             customers[int(c.id)] = c
-    accounts: dict[int, list[sa.Row]] = defaultdict(list)
-    points: dict[int, list[ContactPointRow]] = defaultdict(list)
-    ids = list(customers)
+    return customers
+
+
+def _holdings(conn: Connection, ids: list[int], channel: Channel) -> _Holdings:
+    """Open accounts and the channel's contact points of customer rows ``ids``, chunk by chunk."""
+    holdings = _Holdings(defaultdict(list), defaultdict(list))
     for start in range(0, len(ids), CHUNK):
         keys = ids[start : start + CHUNK]
-        for a in conn.execute(
-            sa.select(
-                Account.customer_id,
-                Account.external_id,
-                Account.product,
-                Account.balance,
-                Account.currency,
-                Account.minimum_due,
-                Account.days_past_due,
-            ).where(one_of(Account.customer_id, keys, dialect), Account.status == "open")
-        ):
-            accounts[int(a.customer_id)].append(a)
-        for p in conn.execute(
-            sa.select(
-                ContactPoint.customer_id,
-                ContactPoint.kind,
-                ContactPoint.value,
-                ContactPoint.line_type,
-                ContactPoint.position,
-                ContactPoint.consent,
-                ContactPoint.opted_out_at,
-                ContactPoint.wrong_number_at,
-            ).where(
-                one_of(ContactPoint.customer_id, keys, dialect),
-                ContactPoint.kind == POINT_KIND[channel],
+        for a in _open_accounts(conn, keys):
+            holdings.accounts[int(a.customer_id)].append(a)
+        for p in _channel_points(conn, keys, channel):
+            holdings.points[int(p.customer_id)].append(p)
+    return holdings
+
+
+def _open_accounts(conn: Connection, keys: list[int]) -> sa.Result[Any]:
+    """The open accounts of customer rows ``keys``, with the columns a message shows."""
+    return conn.execute(
+        sa.select(
+            Account.customer_id,
+            Account.external_id,
+            Account.product,
+            Account.balance,
+            Account.currency,
+            Account.minimum_due,
+            Account.days_past_due,
+        ).where(one_of(Account.customer_id, keys, conn.dialect.name), Account.status == "open")
+    )
+
+
+def _channel_points(conn: Connection, keys: list[int], channel: Channel) -> list[ContactPointRow]:
+    """The contact points of customer rows ``keys`` of the kind ``channel`` uses."""
+    rows = conn.execute(
+        sa.select(
+            ContactPoint.customer_id,
+            ContactPoint.kind,
+            ContactPoint.value,
+            ContactPoint.line_type,
+            ContactPoint.position,
+            ContactPoint.consent,
+            ContactPoint.opted_out_at,
+            ContactPoint.wrong_number_at,
+        ).where(
+            one_of(ContactPoint.customer_id, keys, conn.dialect.name),
+            ContactPoint.kind == POINT_KIND[channel],
+        )
+    )
+    return [ContactPointRow(*p) for p in rows]
+
+
+def _target(
+    c: sa.Row, accounts: list[sa.Row], points: list[ContactPointRow], channel: Channel
+) -> Target:
+    """One debtor's target: the view templates render, and what the guard checks."""
+    own = sorted(accounts, key=lambda a: a.external_id)
+    point, unusable = _pick_point(points, channel)
+    return Target(
+        customer_id=c.external_id,
+        view=_customer_view(c, own),
+        language=c.language,
+        country=c.country,
+        subdivision=c.subdivision,
+        timezones=tuple(z for z in (c.timezones or "").split(";") if z),
+        debt_ids=tuple(a.external_id for a in own),
+        point=point,
+        unusable=unusable,
+    )
+
+
+def _customer_view(c: sa.Row, own: list[sa.Row]) -> CustomerView:
+    """What templates may show of a debtor: names and masked open accounts."""
+    first, last = _split_name(c.name)
+    return CustomerView(
+        customer_id=c.external_id,
+        first_name=first,
+        last_name=last,
+        accounts=tuple(
+            AccountView(
+                account_ref=_mask(a.external_id),
+                product=a.product,
+                balance=Decimal(a.balance),
+                currency=a.currency,
+                minimum_due=Decimal(a.minimum_due),
+                days_past_due=int(a.days_past_due),
             )
-        ):
-            points[int(p.customer_id)].append(ContactPointRow(*p))
-    out: dict[str, Target] = {}
-    for cid, c in customers.items():
-        own = sorted(accounts[cid], key=lambda a: a.external_id)
-        first, last = _split_name(c.name)
-        view = CustomerView(
-            customer_id=c.external_id,
-            first_name=first,
-            last_name=last,
-            accounts=tuple(
-                AccountView(
-                    account_ref=_mask(a.external_id),
-                    product=a.product,
-                    balance=Decimal(a.balance),
-                    currency=a.currency,
-                    minimum_due=Decimal(a.minimum_due),
-                    days_past_due=int(a.days_past_due),
-                )
-                for a in own
-            ),
-        )
-        point, unusable = _pick_point(points[cid], channel)
-        out[c.external_id] = Target(
-            customer_id=c.external_id,
-            view=view,
-            language=c.language,
-            country=c.country,
-            subdivision=c.subdivision,
-            timezones=tuple(z for z in (c.timezones or "").split(";") if z),
-            debt_ids=tuple(a.external_id for a in own),
-            point=point,
-            unusable=unusable,
-        )
-    return out
+            for a in own
+        ),
+    )
