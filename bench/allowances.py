@@ -1,6 +1,6 @@
 """Benchmark: allowances for a whole portfolio, and evaluate decisions per second.
 
-    .venv/bin/python bench/allowances.py --customers 1000000 --days 30
+    .venv/bin/python -m bench.allowances --customers 1000000 --days 30
 
 Generates a synthetic ledger in memory (not timed): about five events per
 customer over ``--days`` days before day D, with the mix a collections floor

@@ -1,6 +1,6 @@
 """Benchmark: a whole campaign day for N customers on this machine; prints one JSON object.
 
-    .venv/bin/python bench/day.py --customers 1000000
+    .venv/bin/python -m bench.day --customers 1000000
 
 Phases, each timed: import the portfolio (generated and cached, not timed),
 plan (allowances, value model, optimizer, persisted plan; before the day
@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 import uuid
@@ -32,10 +31,6 @@ from pathlib import Path
 
 import redis
 import sqlalchemy as sa
-
-# Scripts run with their own folder first on sys.path, where bench/dialer.py
-# and bench/channels.py would shadow the packages of the same names.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from campaigns.campaign import load_campaign
 from campaigns.clock import Clock

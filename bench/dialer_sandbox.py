@@ -1,6 +1,7 @@
 """The dial session on the real sandbox Asterisk, time-scaled; prints ONE JSON object.
 
-    python bench/dialer_sandbox.py --agents 10 --minutes 10 [--scale 10] [--mode predictive]
+    .venv/bin/python -m bench.dialer_sandbox --agents 10 --minutes 10 [--scale 10] \\
+        [--mode predictive]
 
 Runs ``campaigns.dialing.run_dial_session`` (the same Pacer, agent board,
 Redis hopper, ledger guard and outcome sink a worker runs) for ``--minutes``
@@ -34,14 +35,11 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import tomllib
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
 from redis import Redis

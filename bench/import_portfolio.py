@@ -1,6 +1,6 @@
 """Benchmark: import a generated portfolio into SQLite and PostgreSQL; prints one JSON object.
 
-    .venv/bin/python bench/import_portfolio.py --customers 1000000
+    .venv/bin/python -m bench.import_portfolio --customers 1000000
 
 The generated file is cached under --cache-dir (generation is not timed).
 Validation (CSV parsing, phone normalisation…) and loading (staging + upserts)

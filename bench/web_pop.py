@@ -1,6 +1,6 @@
 """Screen-pop latency: a connect event published to Redis → the customer shown in Chromium.
 
-    .venv/bin/python tests/web/pop_latency.py [POPS]
+    .venv/bin/python -m bench.web_pop [POPS]
 
 Serves the console (SQLite, Redis DB 12 under a private namespace), logs an
 agent in with headless Chromium, then POPS times publishes a connect event
@@ -17,12 +17,9 @@ import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import redis
 from playwright.sync_api import sync_playwright
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # imports tests.web helpers
 
 from cadencia.console.app import create_web_app
 from campaigns.agents.events import AgentEvent, end_wrap, publish_agent_event

@@ -10,7 +10,7 @@ one, or is abandoned (the safe-harbour message plays). Agents talk for a
 log-normal time, then wrap up, then are ready again.
 
 Deterministic for a given seed (``random.Random``; event ties broken by a
-sequence number). Used by ``bench/dialer.py`` and by campaign managers'
+sequence number). Used by ``bench/dialer_pacing.py`` and by campaign managers'
 what-if (``agents_for_plan``).
 """
 

@@ -9,7 +9,7 @@ attempt (``resolves_id``: latest outcomes) with ``= ANY(array)``. The ledger
 grows fast, from nothing on the first day, and ANALYZE samples it while most
 rows are fresh attempts with few outcomes: the planner then believes a hundred
 attempt ids match thousands of rows and scans the whole table for each batch,
-so a message cost more the longer the ledger (seen in ``bench/channels.py``: at
+so a message cost more the longer the ledger (seen in ``bench/channels_throughput.py``: at
 270,000 rows every such lookup was a sequential scan of 20-50 ms). Fixed
 distinct-value ratios keep these lookups on their indexes whatever the sample
 saw, and ANALYZE runs on the ledger every ~0.5% of growth instead of 10%.

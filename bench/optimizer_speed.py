@@ -1,6 +1,6 @@
 """Benchmark the daily plan on a synthetic portfolio; prints ONE JSON object.
 
-    .venv/bin/python bench/optimizer.py --customers 1000000 --seed 1
+    .venv/bin/python -m bench.optimizer_speed --customers 1000000 --seed 1
 
 ``seconds`` is the solve alone (building the synthetic day excluded, as is
 the one-off warm-up that loads or compiles the numba kernels). ``peak_rss_mb``
@@ -13,11 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import optimizer as o
 from optimizer.synthetic import synthetic_problem

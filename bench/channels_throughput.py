@@ -1,6 +1,6 @@
 """Benchmark: messages end to end through RQ workers; prints one JSON object.
 
-    .venv/bin/python bench/channels.py --messages 200000
+    .venv/bin/python -m bench.channels_throughput --messages 200000
 
 Half the messages are emails, half SMS, to generated US debtors. As in a daily
 run, a message is planned only where the planner could plan it: for a debtor
@@ -52,11 +52,8 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from campaigns.ledger.chain import EVENTS  # noqa: E402
-from campaigns.messaging import (  # noqa: E402
+from campaigns.ledger.chain import EVENTS
+from campaigns.messaging import (
     MessageBatch,
     MessagingSettings,
     PlannedMessage,
@@ -65,17 +62,19 @@ from campaigns.messaging import (  # noqa: E402
     enqueue_batch,
     process_batch,
 )
-from campaigns.messaging.context import packs_for  # noqa: E402
-from campaigns.portfolio.generate import generate_file  # noqa: E402
-from campaigns.portfolio.load import load_portfolio  # noqa: E402
-from campaigns.portfolio.validate import validate_file  # noqa: E402
-from campaigns.reach import usable_channels  # noqa: E402
-from campaigns.run.inputs import histories  # noqa: E402
-from campaigns.storage.db import make_engine, migrate  # noqa: E402
-from campaigns.storage.models import Customer  # noqa: E402
-from channels import ChannelSettings  # noqa: E402
-from compliance import allowances  # noqa: E402
-from compliance.frames import events_frame  # noqa: E402
+from campaigns.messaging.context import packs_for
+from campaigns.portfolio.generate import generate_file
+from campaigns.portfolio.load import load_portfolio
+from campaigns.portfolio.validate import validate_file
+from campaigns.reach import usable_channels
+from campaigns.run.inputs import histories
+from campaigns.storage.db import make_engine, migrate
+from campaigns.storage.models import Customer
+from channels import ChannelSettings
+from compliance import allowances
+from compliance.frames import events_frame
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def midday_zone(now: dt.datetime) -> str:

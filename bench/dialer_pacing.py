@@ -1,7 +1,7 @@
 """Benchmark the pacing policies in the call-center simulator; prints ONE JSON object.
 
-    python bench/dialer.py --agents 50 --live-rate 0.25 --talk 180 --wrap 30 --hours 8 \\
-        --mode predictive [--abandon-target 0.03] [--days 3] [--seed 1]
+    .venv/bin/python -m bench.dialer_pacing --agents 50 --live-rate 0.25 --talk 180 \\
+        --wrap 30 --hours 8 --mode predictive [--abandon-target 0.03] [--days 3] [--seed 1]
 
 Scenario: a dialed call is a live answer with probability
 ``--live-rate`` after a 5-25 s ring, an answering machine with 0.15 (AMD decides
@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dialer.abandon_budget import AbandonRule
 from dialer.pacing import Mode, Pacer, PacingConfig, PacingPriors
