@@ -203,7 +203,12 @@ def save_disposition(
     now: dt.datetime,
     callback_decision: Decision | None = None,
 ) -> int:
-    """Write everything the disposition means, in one transaction; returns its id."""
+    """Write everything the disposition means, in one transaction; returns its id.
+
+    In order: the attempt's outcome (unless already recorded), the promise or
+    dispute or callback the result asks for, a wrong number on its contact
+    point, the ledger entries, then the wrap-up record.
+    """
     cid = call.customer_id
     assert cid is not None
     key = f"disposition:{call.agent}:{call.attempt_id or now.isoformat()}"
@@ -211,25 +216,9 @@ def save_disposition(
         # The ledger lock first: two saves of one call (a double click, two
         # tabs) queue here, and the second finds the first's wrap-up record.
         lock_ledger(conn)
-        if call.attempt_id is not None:
-            done = conn.execute(
-                sa.select(Disposition.id).where(
-                    Disposition.agent == call.agent, Disposition.attempt_id == call.attempt_id
-                )
-            ).scalar()
-            if done is not None:
-                raise DispositionError(
-                    [f"call {call.attempt_id}: the disposition is already saved"]
-                )
+        _refuse_if_saved(conn, call)
         customer = conn.execute(sa.select(Customer).where(Customer.external_id == cid)).one()
-        accounts = {
-            str(a.external_id): a
-            for a in conn.execute(
-                sa.select(Account).where(
-                    Account.customer_id == customer.id, Account.status == "open"
-                )
-            )
-        }
+        accounts = _open_accounts(conn, customer.id)
         attempt = _attempt(conn, call.attempt_id)
         debts = tuple(json.loads(attempt.debt_ids)) if attempt is not None else tuple(accounts)
         common: dict[str, Any] = {
@@ -240,96 +229,186 @@ def save_disposition(
             "agent": call.agent,
         }
         entries: list[LedgerEntry] = []
-        if attempt is not None and attempt.status == "pending":
-            settled = conn.execute(
-                sa.select(sa.func.count()).where(EVENTS.c.resolves_id == attempt.id)
-            ).scalar_one()
-            if not settled:
-                outcome = "conversation" if form.party == "right" else "wrong_party"
-                entries.append(
-                    LedgerEntry(
-                        at=now,
-                        debt_ids=debts,
-                        kind="attempt",
-                        outcome=outcome,
-                        resolves_id=int(attempt.id),
-                        contact_point=attempt.contact_point,
-                        line_type=attempt.line_type,
-                        extra={"source": "agent disposition", "result": form.result},
-                        idempotency_key=f"outcome:{attempt.id}:{outcome}",
-                        **common,
-                    )
-                )
+        outcome = _unsettled_outcome(conn, attempt, form, debts, common, now)
+        if outcome is not None:
+            entries.append(outcome)
         promise_id = callback_id = None
         if form.result == "promise":
-            assert form.amount is not None and form.due_on is not None
-            promised = (form.promise_account,) if form.promise_account else debts
-            entries.append(
-                LedgerEntry(
-                    at=now,
-                    debt_ids=promised,
-                    kind="promise",
-                    extra={
-                        "until": form.due_on.isoformat(),
-                        "amount": str(form.amount),
-                        "currency": form.currency,
-                    },
-                    idempotency_key=f"{key}:promise",
-                    **common,
-                )
-            )
-            account_pk = accounts[form.promise_account].id if form.promise_account else None
-            promise_id = conn.execute(
-                sa.insert(Promise).values(
-                    customer_id=customer.id,
-                    account_id=account_pk,
-                    amount=form.amount,
-                    currency=form.currency,
-                    due_on=form.due_on,
-                    status="pending",
-                    created_at=now,
-                    source=call.agent,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            entries.append(_promise_entry(form, debts, common, key, now))
+            promise_id = _insert_promise(conn, call, form, customer.id, accounts, now)
         elif form.result == "dispute":
-            entries.append(
-                LedgerEntry(
-                    at=now,
-                    debt_ids=debts,
-                    kind="dispute",
-                    extra={"resolved": False},
-                    idempotency_key=f"{key}:dispute",
-                    **common,
-                )
-            )
+            entries.append(_dispute_entry(debts, common, key, now))
         elif form.result == "callback":
-            assert form.callback_at is not None and callback_decision is not None
-            callback_id = conn.execute(
-                sa.insert(Callback).values(
-                    customer_id=cid,
-                    at=form.callback_at,
-                    agent=call.agent,
-                    campaign=call.campaign,
-                    attempt_id=call.attempt_id,
-                    status="scheduled",
-                    rules=json.dumps(callback_decision.to_dict()["rules"]),
-                    created_at=now,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            assert callback_decision is not None
+            callback_id = _insert_callback(conn, call, form, callback_decision, now)
         if form.party == "wrong_number":
-            number = attempt.contact_point if attempt is not None else None
-            query = sa.update(ContactPoint).where(
-                ContactPoint.customer_id == customer.id, ContactPoint.kind == "phone"
-            )
-            if number:
-                query = query.where(ContactPoint.value == number)
-            else:
-                query = query.where(ContactPoint.position == 1)
-            conn.execute(query.values(wrong_number_at=now))
+            _mark_wrong_number(conn, customer.id, attempt, now)
         append(conn, entries, now=now)
-        disposition_id = conn.execute(
+        disposition_id = _insert_disposition(conn, call, form, promise_id, callback_id, now)
+    return disposition_id
+
+
+def _refuse_if_saved(conn: Connection, call: AgentCall) -> None:
+    """Raise if this agent already saved the disposition of this call."""
+    if call.attempt_id is None:
+        return
+    done = conn.execute(
+        sa.select(Disposition.id).where(
+            Disposition.agent == call.agent, Disposition.attempt_id == call.attempt_id
+        )
+    ).scalar()
+    if done is not None:
+        raise DispositionError([f"call {call.attempt_id}: the disposition is already saved"])
+
+
+def _open_accounts(conn: Connection, customer_pk: int) -> dict[str, Any]:
+    """The customer's open accounts by external id."""
+    return {
+        str(a.external_id): a
+        for a in conn.execute(
+            sa.select(Account).where(Account.customer_id == customer_pk, Account.status == "open")
+        )
+    }
+
+
+def _unsettled_outcome(
+    conn: Connection,
+    attempt: Any,
+    form: Form,
+    debts: tuple[str, ...],
+    common: dict[str, Any],
+    now: dt.datetime,
+) -> LedgerEntry | None:
+    """The attempt's outcome as the agent saw it, unless the dial session recorded one."""
+    if attempt is None or attempt.status != "pending":
+        return None
+    settled = conn.execute(
+        sa.select(sa.func.count()).where(EVENTS.c.resolves_id == attempt.id)
+    ).scalar_one()
+    if settled:
+        return None
+    outcome = "conversation" if form.party == "right" else "wrong_party"
+    return LedgerEntry(
+        at=now,
+        debt_ids=debts,
+        kind="attempt",
+        outcome=outcome,
+        resolves_id=int(attempt.id),
+        contact_point=attempt.contact_point,
+        line_type=attempt.line_type,
+        extra={"source": "agent disposition", "result": form.result},
+        idempotency_key=f"outcome:{attempt.id}:{outcome}",
+        **common,
+    )
+
+
+def _promise_entry(
+    form: Form, debts: tuple[str, ...], common: dict[str, Any], key: str, now: dt.datetime
+) -> LedgerEntry:
+    """The promise as a ledger event: a pending promise holds further contact (H-1)."""
+    assert form.amount is not None and form.due_on is not None
+    promised = (form.promise_account,) if form.promise_account else debts
+    return LedgerEntry(
+        at=now,
+        debt_ids=promised,
+        kind="promise",
+        extra={
+            "until": form.due_on.isoformat(),
+            "amount": str(form.amount),
+            "currency": form.currency,
+        },
+        idempotency_key=f"{key}:promise",
+        **common,
+    )
+
+
+def _insert_promise(
+    conn: Connection,
+    call: AgentCall,
+    form: Form,
+    customer_pk: int,
+    accounts: Mapping[str, Any],
+    now: dt.datetime,
+) -> int:
+    """The ``promises`` row; returns its id."""
+    account_pk = accounts[form.promise_account].id if form.promise_account else None
+    return int(
+        conn.execute(
+            sa.insert(Promise).values(
+                customer_id=customer_pk,
+                account_id=account_pk,
+                amount=form.amount,
+                currency=form.currency,
+                due_on=form.due_on,
+                status="pending",
+                created_at=now,
+                source=call.agent,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    )
+
+
+def _dispute_entry(
+    debts: tuple[str, ...], common: dict[str, Any], key: str, now: dt.datetime
+) -> LedgerEntry:
+    """The dispute as a ledger event: an open dispute holds collection (H-2)."""
+    return LedgerEntry(
+        at=now,
+        debt_ids=debts,
+        kind="dispute",
+        extra={"resolved": False},
+        idempotency_key=f"{key}:dispute",
+        **common,
+    )
+
+
+def _insert_callback(
+    conn: Connection, call: AgentCall, form: Form, decision: Decision, now: dt.datetime
+) -> int:
+    """The scheduled callback, with the rules that allowed it; returns its id."""
+    assert form.callback_at is not None
+    return int(
+        conn.execute(
+            sa.insert(Callback).values(
+                customer_id=call.customer_id,
+                at=form.callback_at,
+                agent=call.agent,
+                campaign=call.campaign,
+                attempt_id=call.attempt_id,
+                status="scheduled",
+                rules=json.dumps(decision.to_dict()["rules"]),
+                created_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    )
+
+
+def _mark_wrong_number(conn: Connection, customer_pk: int, attempt: Any, now: dt.datetime) -> None:
+    """Flag the number the attempt dialed (or, without an attempt, the first phone)."""
+    number = attempt.contact_point if attempt is not None else None
+    query = sa.update(ContactPoint).where(
+        ContactPoint.customer_id == customer_pk, ContactPoint.kind == "phone"
+    )
+    if number:
+        query = query.where(ContactPoint.value == number)
+    else:
+        query = query.where(ContactPoint.position == 1)
+    conn.execute(query.values(wrong_number_at=now))
+
+
+def _insert_disposition(
+    conn: Connection,
+    call: AgentCall,
+    form: Form,
+    promise_id: int | None,
+    callback_id: int | None,
+    now: dt.datetime,
+) -> int:
+    """The wrap-up record; returns its id."""
+    return int(
+        conn.execute(
             sa.insert(Disposition).values(
-                customer_id=cid,
+                customer_id=call.customer_id,
                 agent=call.agent,
                 attempt_id=call.attempt_id,
                 run_id=call.run_id,
@@ -341,4 +420,4 @@ def save_disposition(
                 saved_at=now,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-    return int(disposition_id)
+    )

@@ -1,7 +1,7 @@
 """The dial-session RQ job: one campaign × slot, the pacing loop against AMI.
 
 ``dial_session_job(payload)`` is what a worker runs. It rebuilds its wiring
-from its environment (``DialerSettings.from_env``), the campaign exactly as
+from its environment (``Settings.load().dialer()``), the campaign exactly as
 the run stored it, the hopper (rebuilt from the plan if Redis lost it), the
 pacer (seeded with the abandon counts already in the ledger for the rule's
 window) and the agent board, then runs ``dialer.session.DialSession`` for the
@@ -195,11 +195,7 @@ async def run_dial_session(
     day) the session dials until that clock reads the slot's end and the
     guard judges its instants; otherwise see :func:`_timing`.
     """
-    scale = (
-        clock.factor_at(slot.slot_start)
-        if clock is not None and clock.sim_start is not None
-        else slot.time_scale
-    )
+    scale = _time_scale(slot, clock)
     engine = make_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
     lease = SlotLease(redis, lease_key(slot.run_id, slot.slot))
@@ -207,84 +203,178 @@ async def run_dial_session(
         if not await acquire_within(lease, lease_wait_s):
             # Another session dials this slot (a job RQ re-enqueued while its
             # first run still lives): this one must not pace against it.
-            report = SessionReport()
-            report.stopped = (
-                f"run {slot.run_id} slot {slot.slot} is dialed by another session "
-                f"({lease.current_holder() or 'its lease just expired'}): not started"
-            )
-            log.warning("%s", report.stopped)
-            return report
-        with Session(engine) as db:
-            run = db.get(Run, slot.run_id)
-            if run is not None:
-                db.expunge(run)
-        if run is None:
-            raise ValueError(f"dial session: run {slot.run_id} does not exist")
-        campaign = campaign_of(run)
-        cfg = config or pacing_config(campaign, scale)
-        day = run.day
-        window_days = cfg.rule.window_days if cfg.rule.window is RuleWindow.ROLLING_DAYS else 0
-        budget = AbandonBudget(cfg.rule, abandon_history(engine, campaign, day, window_days))
-        pacer = Pacer(cfg, budget)
-        hopper = RedisHopper(redis, slot.run_id, slot.slot)
-        if hopper.ensure(engine):
-            log.warning("hopper of run %s slot %s rebuilt from the plan", slot.run_id, slot.slot)
-        queue_name = settings.dial_queue or campaign.dialer.queue
-        board = AgentBoard(queue_name, wrapup_seconds=campaign.agents.wrap_minutes * 60.0 / scale)
-        static = dict(settings.dial_variables)
-
-        def per_call(attempt_id: int, number: str) -> Mapping[str, str]:
-            return {**static, **(variables(attempt_id, number) if variables else {})}
-
-        wall_now, duration = _timing(clock or Clock(), slot)
-        client = AmiClient(
-            settings.ami_host,
-            settings.ami_port,
-            settings.ami_username,
-            settings.ami_secret,
-            ping_interval=2.0,
-            ping_timeout=2.0,
-            backoff_initial=0.1,
-            backoff_max=2.0,
+            return _not_started(slot, lease)
+        wiring = _wire_session(
+            settings,
+            slot,
+            engine,
+            redis,
+            scale,
+            config=config,
+            variables=variables,
+            wall=wall,
+            session_options=session_options,
+            clock=clock,
         )
-        pbx = AmiPbx(
-            client,
-            queue_name,
-            channel_template=settings.channel_template,
-            amd=campaign.dialer.amd,
-            caller_id=(campaign.channels["voice"].sender if "voice" in campaign.channels else None),
-            queue_wait_s=settings.queue_wait_s,
-            variables=per_call,
-        )
-        session_cfg = SessionConfig(
-            duration_s=max(duration, 1e-3),
-            day=day,
-            ring_timeout_s=max(MIN_REAL_RING_S, campaign.dialer.ring_timeout_s / scale),
-            amd=campaign.dialer.amd,
-            call_prefix=settings.call_prefix,
-            **{"drain_s": DRAIN_S / scale, **dict(session_options or {})},
-        )
-        guard = LedgerGuard(engine, campaign)
-        sink = LedgerSink(engine)
-        await client.connect()
-        keeper: asyncio.Task[None] | None = None
-        try:
-            session = DialSession(
-                session_cfg, pacer, board, hopper, guard, sink, pbx, wall=wall or wall_now
-            )
-            keeper = asyncio.create_task(keep_lease(lease, session.stop))
-            return await session.run()
-        finally:
-            if keeper is not None:
-                keeper.cancel()
-            await client.close()
+        return await _dial(wiring, lease)
     finally:
-        try:
-            lease.release()
-        except RedisError as exc:  # it expires by itself within LEASE_TTL_S
-            log.warning("lease %s not released: %s", lease.key, exc)
-        redis.close()
-        engine.dispose()
+        _release(lease, redis, engine)
+
+
+def _time_scale(slot: DialSlot, clock: Clock | None) -> float:
+    """How many times faster than real time the slot runs: the shared clock's, else the slot's."""
+    if clock is not None and clock.sim_start is not None:
+        return clock.factor_at(slot.slot_start)
+    return slot.time_scale
+
+
+def _not_started(slot: DialSlot, lease: SlotLease) -> SessionReport:
+    """The report of a session that found its slot's lease held by another."""
+    report = SessionReport()
+    report.stopped = (
+        f"run {slot.run_id} slot {slot.slot} is dialed by another session "
+        f"({lease.current_holder() or 'its lease just expired'}): not started"
+    )
+    log.warning("%s", report.stopped)
+    return report
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """Everything one dial session runs on, built before AMI is connected."""
+
+    config: SessionConfig
+    pacer: Pacer
+    board: AgentBoard
+    hopper: RedisHopper
+    guard: LedgerGuard
+    sink: LedgerSink
+    client: AmiClient
+    pbx: AmiPbx
+    wall: Callable[[], dt.datetime]  # the instant the guard judges
+
+
+def _wire_session(
+    settings: DialerSettings,
+    slot: DialSlot,
+    engine: Engine,
+    redis: Redis,
+    scale: float,
+    *,
+    config: PacingConfig | None,
+    variables: Variables | None,
+    wall: Callable[[], dt.datetime] | None,
+    session_options: Mapping[str, Any] | None,
+    clock: Clock | None,
+) -> _Wiring:
+    """The campaign as the run stored it, its pacer, hopper, agent board and PBX."""
+    run = _load_run(engine, slot.run_id)
+    campaign = campaign_of(run)
+    cfg = config or pacing_config(campaign, scale)
+    pacer = _pacer(engine, campaign, cfg, run.day)
+    hopper = RedisHopper(redis, slot.run_id, slot.slot)
+    if hopper.ensure(engine):
+        log.warning("hopper of run %s slot %s rebuilt from the plan", slot.run_id, slot.slot)
+    queue_name = settings.dial_queue or campaign.dialer.queue
+    board = AgentBoard(queue_name, wrapup_seconds=campaign.agents.wrap_minutes * 60.0 / scale)
+    per_call = _call_variables(settings, variables)
+    wall_now, duration = _timing(clock or Clock(), slot)
+    client = _ami_client(settings)
+    pbx = AmiPbx(
+        client,
+        queue_name,
+        channel_template=settings.channel_template,
+        amd=campaign.dialer.amd,
+        caller_id=(campaign.channels["voice"].sender if "voice" in campaign.channels else None),
+        queue_wait_s=settings.queue_wait_s,
+        variables=per_call,
+    )
+    session_cfg = SessionConfig(
+        duration_s=max(duration, 1e-3),
+        day=run.day,
+        ring_timeout_s=max(MIN_REAL_RING_S, campaign.dialer.ring_timeout_s / scale),
+        amd=campaign.dialer.amd,
+        call_prefix=settings.call_prefix,
+        **{"drain_s": DRAIN_S / scale, **dict(session_options or {})},
+    )
+    guard = LedgerGuard(engine, campaign)
+    sink = LedgerSink(engine)
+    return _Wiring(session_cfg, pacer, board, hopper, guard, sink, client, pbx, wall or wall_now)
+
+
+def _load_run(engine: Engine, run_id: int) -> Run:
+    """The run, detached from its session so its attributes outlive it."""
+    with Session(engine) as db:
+        run = db.get(Run, run_id)
+        if run is not None:
+            db.expunge(run)
+    if run is None:
+        raise ValueError(f"dial session: run {run_id} does not exist")
+    return run
+
+
+def _pacer(engine: Engine, campaign: Campaign, cfg: PacingConfig, day: dt.date) -> Pacer:
+    """The pacer, its abandon budget seeded with the ledger's counts for the rule's window."""
+    window_days = cfg.rule.window_days if cfg.rule.window is RuleWindow.ROLLING_DAYS else 0
+    budget = AbandonBudget(cfg.rule, abandon_history(engine, campaign, day, window_days))
+    return Pacer(cfg, budget)
+
+
+def _call_variables(settings: DialerSettings, variables: Variables | None) -> Variables:
+    """Channel variables per call: the settings' fixed ones, then the caller's."""
+    static = dict(settings.dial_variables)
+
+    def per_call(attempt_id: int, number: str) -> Mapping[str, str]:
+        return {**static, **(variables(attempt_id, number) if variables else {})}
+
+    return per_call
+
+
+def _ami_client(settings: DialerSettings) -> AmiClient:
+    """An AMI client that notices a dead link within seconds and reconnects fast."""
+    return AmiClient(
+        settings.ami_host,
+        settings.ami_port,
+        settings.ami_username,
+        settings.ami_secret,
+        ping_interval=2.0,
+        ping_timeout=2.0,
+        backoff_initial=0.1,
+        backoff_max=2.0,
+    )
+
+
+async def _dial(wiring: _Wiring, lease: SlotLease) -> SessionReport:
+    """Connect to AMI and run the session, keeping the lease alive while it dials."""
+    await wiring.client.connect()
+    keeper: asyncio.Task[None] | None = None
+    try:
+        session = DialSession(
+            wiring.config,
+            wiring.pacer,
+            wiring.board,
+            wiring.hopper,
+            wiring.guard,
+            wiring.sink,
+            wiring.pbx,
+            wall=wiring.wall,
+        )
+        keeper = asyncio.create_task(keep_lease(lease, session.stop))
+        return await session.run()
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+        await wiring.client.close()
+
+
+def _release(lease: SlotLease, redis: Redis, engine: Engine) -> None:
+    """Give up the slot's lease and close the connections, whatever happened."""
+    try:
+        lease.release()
+    except RedisError as exc:  # it expires by itself within LEASE_TTL_S
+        log.warning("lease %s not released: %s", lease.key, exc)
+    redis.close()
+    engine.dispose()
 
 
 def _timing(clock: Clock, slot: DialSlot) -> tuple[Callable[[], dt.datetime], float]:

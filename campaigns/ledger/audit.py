@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
 from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import LOOKBACK
-from campaigns.ledger.history import customer_histories
+from campaigns.ledger.history import CustomerHistory, customer_histories
 from campaigns.ledger.interchange import iter_events
 from campaigns.storage.models import Customer
 from compliance import Pack, Proposal, evaluate, event_to_dict, load_packs
@@ -83,71 +84,90 @@ def violations(
     attempt that cannot be judged (no packs, no time zone) is a finding too.
     """
     pack_cache: dict[tuple[str, ...], tuple[Pack, ...]] = {}
-    findings: list[Finding] = []
-    checked = 0
     with engine.connect() as conn:
-        attempts = list(
-            conn.execute(
-                sa.select(EVENTS)
-                .where(
-                    EVENTS.c.kind == "attempt",
-                    EVENTS.c.direction == "outbound",
-                    EVENTS.c.resolves_id.is_(None),
-                    EVENTS.c.at >= since,
-                    EVENTS.c.at < until,
-                )
-                .order_by(EVENTS.c.id)
-            )
-        )
+        attempts = _outbound_attempts(conn, since, until)
         customers = sorted({a.customer_id for a in attempts})
-        zones = (
-            dict(
-                conn.execute(
-                    sa.select(Customer.external_id, Customer.timezones).where(
-                        Customer.external_id.in_(customers)
-                    )
-                ).all()
-            )
-            if customers
-            else {}
-        )
+        zones = _customer_zones(conn, customers)
         histories = customer_histories(conn, customers, since - LOOKBACK)
+    findings: list[Finding] = []
     for row in attempts:
-        checked += 1
-        extra = json.loads(row.extra or "{}")
-        names = tuple(extra.get("packs") or default_packs)
-        tzs = tuple(extra.get("timezones") or (zones.get(row.customer_id) or "").split(";"))
-        tzs = tuple(z for z in tzs if z)
-        common = (int(row.id), row.at, row.customer_id, row.channel, names)
-        if not names or not tzs:
-            missing = "rule packs" if not names else "time zone"
-            detail = {
-                "rule": "audit",
-                "citation": "",
-                "ok": False,
-                "detail": f"no {missing} recorded for this attempt: cannot be verified",
-            }
-            findings.append(Finding(*common, (detail,), "unverifiable"))
-            continue
-        packs = pack_cache.get(names) or pack_cache.setdefault(names, load_packs(names))
-        proposal = Proposal(
-            at=row.at,
-            customer_id=row.customer_id,
-            debt_ids=tuple(json.loads(row.debt_ids)),
-            channel=row.channel,
-            timezones=tzs,
-            contact_point=row.contact_point,
-            line_type=row.line_type or "unknown",
-            campaign=row.campaign,
-            autodialed=bool(extra.get("autodialed", row.channel in ("voice", "sms"))),
-            agent_guaranteed=bool(extra.get("agent_guaranteed", False)),
-        )
-        decision = evaluate(packs, histories[row.customer_id].events, proposal)
-        if not decision.allowed:
-            failed = tuple(
-                {"rule": r.rule, "citation": r.citation, "ok": r.ok, "detail": r.detail}
-                for r in decision.results
-                if not r.ok
+        finding = _judge(row, zones, histories, default_packs, pack_cache)
+        if finding is not None:
+            findings.append(finding)
+    return len(attempts), findings
+
+
+def _outbound_attempts(conn: Connection, since: dt.datetime, until: dt.datetime) -> list[Row[Any]]:
+    """The outbound attempts made in [since, until), their outcome rows left out, by id."""
+    return list(
+        conn.execute(
+            sa.select(EVENTS)
+            .where(
+                EVENTS.c.kind == "attempt",
+                EVENTS.c.direction == "outbound",
+                EVENTS.c.resolves_id.is_(None),
+                EVENTS.c.at >= since,
+                EVENTS.c.at < until,
             )
-            findings.append(Finding(*common, failed, "violation"))
-    return checked, findings
+            .order_by(EVENTS.c.id)
+        )
+    )
+
+
+def _customer_zones(conn: Connection, customers: list[str]) -> dict[str, str]:
+    """Each customer's time zones as stored (``;``-separated), by external id."""
+    if not customers:
+        return {}
+    return dict(
+        conn.execute(
+            sa.select(Customer.external_id, Customer.timezones).where(
+                Customer.external_id.in_(customers)
+            )
+        ).all()
+    )
+
+
+def _judge(
+    row: Row[Any],
+    zones: Mapping[str, str],
+    histories: Mapping[str, CustomerHistory],
+    default_packs: tuple[str, ...],
+    pack_cache: dict[tuple[str, ...], tuple[Pack, ...]],
+) -> Finding | None:
+    """The finding on one attempt, or None when its rules still allow it."""
+    extra = json.loads(row.extra or "{}")
+    names = tuple(extra.get("packs") or default_packs)
+    tzs = tuple(extra.get("timezones") or (zones.get(row.customer_id) or "").split(";"))
+    tzs = tuple(z for z in tzs if z)
+    common = (int(row.id), row.at, row.customer_id, row.channel, names)
+    if not names or not tzs:
+        missing = "rule packs" if not names else "time zone"
+        detail = {
+            "rule": "audit",
+            "citation": "",
+            "ok": False,
+            "detail": f"no {missing} recorded for this attempt: cannot be verified",
+        }
+        return Finding(*common, (detail,), "unverifiable")
+    packs = pack_cache.get(names) or pack_cache.setdefault(names, load_packs(names))
+    proposal = Proposal(
+        at=row.at,
+        customer_id=row.customer_id,
+        debt_ids=tuple(json.loads(row.debt_ids)),
+        channel=row.channel,
+        timezones=tzs,
+        contact_point=row.contact_point,
+        line_type=row.line_type or "unknown",
+        campaign=row.campaign,
+        autodialed=bool(extra.get("autodialed", row.channel in ("voice", "sms"))),
+        agent_guaranteed=bool(extra.get("agent_guaranteed", False)),
+    )
+    decision = evaluate(packs, histories[row.customer_id].events, proposal)
+    if decision.allowed:
+        return None
+    failed = tuple(
+        {"rule": r.rule, "citation": r.citation, "ok": r.ok, "detail": r.detail}
+        for r in decision.results
+        if not r.ok
+    )
+    return Finding(*common, failed, "violation")

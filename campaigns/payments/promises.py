@@ -223,9 +223,7 @@ def _ledger_entries(
 ) -> list[LedgerEntry]:
     ids = sorted({promises[s.promise_id].customer_id for s in decided})
     external = dict(
-        conn.execute(
-            sa.select(Customer.id, Customer.external_id).where(Customer.id.in_(ids))
-        ).all()
+        conn.execute(sa.select(Customer.id, Customer.external_id).where(Customer.id.in_(ids))).all()
     )
     accounts = dict(
         conn.execute(

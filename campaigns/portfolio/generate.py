@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -65,6 +65,9 @@ LAST_EN = (
     "Allen King"
 ).split()
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
+# Where the row's cells are: the segment is filled in once the accounts are drawn.
+SEGMENT_CELL = spec.CUSTOMER_COLUMNS.index("segment")
+DAYS_PAST_DUE_CELL = spec.ACCOUNT_COLUMNS.index("days_past_due")
 
 
 @dataclass(frozen=True)
@@ -126,125 +129,175 @@ def generate_portfolio(
 
     ``on_progress`` is called with the number of customers written so far.
     """
+    # Every value comes from one generator in a fixed order of draws: the same
+    # seed gives the same bytes only while the helpers below draw in this order.
+    _check_countries(countries)
+    rng = np.random.default_rng(seed)
+    weights = np.array([COUNTRY_WEIGHTS[c] for c in countries])
+    plans = _phone_plans(countries, rng)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(spec.ALL_COLUMNS)
+    country_idx = rng.choice(len(countries), size=customers, p=weights / weights.sum())
+    n_accounts = 1 + (rng.random(customers) < 0.25) * (1 + (rng.random(customers) < 0.3))
+    scores = np.clip(rng.normal(550, 150, customers), 0, 1000).astype(int)
+    rows = 0
+    for i in range(customers):
+        if on_progress is not None and i % 10_000 == 0:
+            on_progress(i)
+        number = first_id + i
+        country = countries[int(country_idx[i])]
+        customer_cells = _customer_cells(country, number, scores[i], plans, rng)
+        accounts = [
+            _account_cells(CURRENCY[country], number, a, rng) for a in range(int(n_accounts[i]))
+        ]
+        customer_cells[SEGMENT_CELL] = _segment(accounts, scores[i])
+        for acc in accounts:
+            writer.writerow(customer_cells + acc)
+            rows += 1
+    if on_progress is not None:
+        on_progress(customers)
+    return rows
+
+
+def _check_countries(countries: Sequence[str]) -> None:
+    """Raise naming the countries there is no generator data for."""
     unknown = [c for c in countries if c not in COUNTRY_WEIGHTS]
     if unknown:
         raise ValueError(
             f"--countries: no generator data for {unknown}; use {sorted(COUNTRY_WEIGHTS)}"
         )
-    rng = np.random.default_rng(seed)
-    weights = np.array([COUNTRY_WEIGHTS[c] for c in countries])
-    plans = {
+
+
+def _phone_plans(
+    countries: Sequence[str], rng: np.random.Generator
+) -> dict[tuple[str, int], _PhonePlan]:
+    """Mobile and landline plans per country; US numbers come from the fictional range instead."""
+    return {
         (c, k): _phone_plan(c, k, rng)
         for c in countries
         if c != "US"
         for k in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE)
     }
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(spec.ALL_COLUMNS)
-    n = customers
-    country_idx = rng.choice(len(countries), size=n, p=weights / weights.sum())
-    n_accounts = 1 + (rng.random(n) < 0.25) * (1 + (rng.random(n) < 0.3))
-    scores = np.clip(rng.normal(550, 150, n), 0, 1000).astype(int)
-    rows = 0
-    for i in range(n):
-        if on_progress is not None and i % 10_000 == 0:
-            on_progress(i)
-        country = countries[int(country_idx[i])]
-        english = country == "US" and rng.random() < 0.8
-        first = (FIRST_EN if english else FIRST_ES)[int(rng.integers(24))]
-        last = (LAST_EN if english else LAST_ES)[int(rng.integers(24))]
-        second_last = "" if english else " " + LAST_ES[int(rng.integers(24))]
-        name = f"{first} {last}{second_last}"
-        cid = f"C{first_id + i:08d}"
-        subdivisions = SUBDIVISIONS[country]
-        subdivision = subdivisions[int(rng.integers(len(subdivisions)))]
-        if country == "US":
-            phone_1, phone_2 = _us_number(rng), (_us_number(rng) if rng.random() < 0.4 else "")
-            if phone_2 == phone_1:
-                phone_2 = ""  # the fictional 555-01XX range is small; twins happen
-        else:
-            phone_1 = _number(plans[(country, PhoneNumberType.MOBILE)], rng)
-            has_landline = rng.random() < 0.4
-            phone_2 = (
-                _number(plans[(country, PhoneNumberType.FIXED_LINE)], rng) if has_landline else ""
-            )
-        ascii_name = (
-            unicodedata.normalize("NFKD", f"{first}.{last}".lower())
-            .encode("ascii", "ignore")
-            .decode()
-        )
-        email = (
-            f"{ascii_name}{int(rng.integers(1000))}@{EMAIL_DOMAINS[int(rng.integers(3))]}"
-            if rng.random() < 0.75
+
+
+def _customer_cells(
+    country: str,
+    number: int,
+    score: int,
+    plans: Mapping[tuple[str, int], _PhonePlan],
+    rng: np.random.Generator,
+) -> list[str]:
+    """One customer's columns, the segment left empty."""
+    english = country == "US" and rng.random() < 0.8
+    first, last, name = _name(english, rng)
+    subdivisions = SUBDIVISIONS[country]
+    subdivision = subdivisions[int(rng.integers(len(subdivisions)))]
+    phone_1, phone_2 = _phones(country, plans, rng)
+    email = _email(first, last, rng)
+    consents = _consents((phone_1, phone_2, email), rng)
+    consent_day = int(rng.integers(1, 365))
+    consent_at = f"2025-{1 + consent_day // 31 % 12:02d}-{1 + consent_day % 28:02d}"
+    return [
+        f"C{number:08d}",
+        name,
+        country,
+        subdivision,
+        "",
+        "en" if english else "es",
+        str(score),
+        "",  # segment, filled in from the worst account
+        phone_1,
+        consents[0],
+        phone_2,
+        consents[1],
+        email,
+        consents[2],
+        consent_at if any(consents) else "",
+        "onboarding" if any(consents) else "",
+    ]
+
+
+def _name(english: bool, rng: np.random.Generator) -> tuple[str, str, str]:
+    """(first name, last name, full name); Spanish names carry a second last name."""
+    first = (FIRST_EN if english else FIRST_ES)[int(rng.integers(24))]
+    last = (LAST_EN if english else LAST_ES)[int(rng.integers(24))]
+    second_last = "" if english else " " + LAST_ES[int(rng.integers(24))]
+    return first, last, f"{first} {last}{second_last}"
+
+
+def _phones(
+    country: str, plans: Mapping[tuple[str, int], _PhonePlan], rng: np.random.Generator
+) -> tuple[str, str]:
+    """A mobile, and sometimes a second number (a landline outside the US)."""
+    if country == "US":
+        phone_1, phone_2 = _us_number(rng), (_us_number(rng) if rng.random() < 0.4 else "")
+        if phone_2 == phone_1:
+            phone_2 = ""  # the fictional 555-01XX range is small; twins happen
+        return phone_1, phone_2
+    phone_1 = _number(plans[(country, PhoneNumberType.MOBILE)], rng)
+    has_landline = rng.random() < 0.4
+    phone_2 = _number(plans[(country, PhoneNumberType.FIXED_LINE)], rng) if has_landline else ""
+    return phone_1, phone_2
+
+
+def _email(first: str, last: str, rng: np.random.Generator) -> str:
+    """An address at a reserved example domain for three customers in four, else empty."""
+    ascii_name = (
+        unicodedata.normalize("NFKD", f"{first}.{last}".lower()).encode("ascii", "ignore").decode()
+    )
+    return (
+        f"{ascii_name}{int(rng.integers(1000))}@{EMAIL_DOMAINS[int(rng.integers(3))]}"
+        if rng.random() < 0.75
+        else ""
+    )
+
+
+def _consents(points: Sequence[str], rng: np.random.Generator) -> list[str]:
+    """A consent per contact point, empty for an empty point (drawn for every point)."""
+    consents = []
+    for point in points:
+        draw = rng.random()
+        consent = (
+            "granted"
+            if draw < 0.7
+            else "denied"
+            if draw < 0.8
+            else "opted_out"
+            if draw < 0.83
             else ""
         )
-        consents = []
-        for point in (phone_1, phone_2, email):
-            draw = rng.random()
-            consent = (
-                "granted"
-                if draw < 0.7
-                else "denied"
-                if draw < 0.8
-                else "opted_out"
-                if draw < 0.83
-                else ""
-            )
-            consents.append(consent if point else "")
-        consent_day = int(rng.integers(1, 365))
-        consent_at = f"2025-{1 + consent_day // 31 % 12:02d}-{1 + consent_day % 28:02d}"
-        language = "en" if english else "es"
-        currency = CURRENCY[country]
-        customer_cells = [
-            cid,
-            name,
-            country,
-            subdivision,
-            "",
-            language,
-            str(scores[i]),
-            "",  # segment, filled below from the worst account
-            phone_1,
-            consents[0],
-            phone_2,
-            consents[1],
-            email,
-            consents[2],
-            consent_at if any(consents) else "",
-            "onboarding" if any(consents) else "",
-        ]
-        accounts = []
-        for a in range(int(n_accounts[i])):
-            product = list(PRODUCTS)[int(rng.choice(4, p=PRODUCT_WEIGHTS))]
-            median, sigma = PRODUCTS[product]
-            usd = float(rng.lognormal(np.log(median), sigma))
-            decimals = 0 if currency == "CLP" else 2
-            balance = round(usd * FX[currency], decimals)
-            bucket = DPD_BUCKETS[int(rng.choice(5, p=[b[2] for b in DPD_BUCKETS]))]
-            dpd = int(rng.integers(bucket[0], bucket[1] + 1))
-            minimum = round(min(balance, balance * 0.05 + 10 * FX[currency]), decimals)
-            opened = f"{2015 + int(rng.integers(11))}-{1 + int(rng.integers(12)):02d}-15"
-            accounts.append(
-                [
-                    f"A{first_id + i:08d}-{a + 1}",
-                    product,
-                    f"{balance:.{decimals}f}",
-                    currency,
-                    str(dpd),
-                    f"{minimum:.{decimals}f}",
-                    "open",
-                    opened,
-                ]
-            )
-        worst = max(int(acc[4]) for acc in accounts)
-        stage = "early" if worst < 30 else "mid" if worst < 90 else "late"
-        customer_cells[7] = f"{stage}-{'high' if scores[i] >= 550 else 'low'}"
-        for acc in accounts:
-            writer.writerow(customer_cells + acc)
-            rows += 1
-    if on_progress is not None:
-        on_progress(n)
-    return rows
+        consents.append(consent if point else "")
+    return consents
+
+
+def _account_cells(currency: str, number: int, index: int, rng: np.random.Generator) -> list[str]:
+    """The account columns of the customer's ``index``-th account (from 0)."""
+    product = list(PRODUCTS)[int(rng.choice(4, p=PRODUCT_WEIGHTS))]
+    median, sigma = PRODUCTS[product]
+    usd = float(rng.lognormal(np.log(median), sigma))
+    decimals = 0 if currency == "CLP" else 2
+    balance = round(usd * FX[currency], decimals)
+    bucket = DPD_BUCKETS[int(rng.choice(5, p=[b[2] for b in DPD_BUCKETS]))]
+    dpd = int(rng.integers(bucket[0], bucket[1] + 1))
+    minimum = round(min(balance, balance * 0.05 + 10 * FX[currency]), decimals)
+    opened = f"{2015 + int(rng.integers(11))}-{1 + int(rng.integers(12)):02d}-15"
+    return [
+        f"A{number:08d}-{index + 1}",
+        product,
+        f"{balance:.{decimals}f}",
+        currency,
+        str(dpd),
+        f"{minimum:.{decimals}f}",
+        "open",
+        opened,
+    ]
+
+
+def _segment(accounts: Sequence[Sequence[str]], score: int) -> str:
+    """The collection stage of the worst account and the score band, e.g. ``mid-high``."""
+    worst = max(int(acc[DAYS_PAST_DUE_CELL]) for acc in accounts)
+    stage = "early" if worst < 30 else "mid" if worst < 90 else "late"
+    return f"{stage}-{'high' if score >= 550 else 'low'}"
 
 
 def generate_file(

@@ -199,6 +199,11 @@ class RowValidator:
         self.account(line, cid, values)
 
     def customer(self, line: int, cid: str, v: dict[str, str]) -> None:
+        """Check the customer columns of ``cid``'s first row; keep them and their points if clean.
+
+        Runs once per customer of a file that may hold millions: the phone and
+        email columns and the time zones are one method call each, no more.
+        """
         errors_before = len(self.result.errors)
         name = v.get("customer_name", "").strip()
         if not name:
@@ -226,7 +231,23 @@ class RowValidator:
         segment = v.get("segment", "").strip() or None
         if segment and len(segment) > 40:
             self.error(line, "segment", "longer than 40 characters")
+        points, parsed_phones = self.contact_points(line, cid, v, country)
+        zones = self.time_zones(line, v, country, subdivision, parsed_phones)
+        if len(self.result.errors) == errors_before:
+            self.result.customers.append(
+                CustomerRecord(
+                    cid, name, country, subdivision, ";".join(zones), language, score, segment
+                )
+            )
+            self.result.contact_points.extend(points)
 
+    def contact_points(
+        self, line: int, cid: str, v: dict[str, str], country: str
+    ) -> tuple[list[ContactPointRecord], list[phonenumbers.PhoneNumber]]:
+        """The row's phones and email with their consents, and the phones as parsed.
+
+        Errors are recorded, not raised; a point in error is left out.
+        """
         consent_at: dt.datetime | None = None
         raw_consent_at = v.get("consent_at", "").strip()
         if raw_consent_at:
@@ -259,20 +280,8 @@ class RowValidator:
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             same = next((p for p in points if p.value == e164), None)
             if same is not None:
-                # Banks often repeat one number in both columns: one contact
-                # point, unless the file gives it two different known consents.
                 stated = self.point(cid, "phone", e164, None, 0, consent, consent_at, source)
-                if stated.consent != "unknown" and same.consent == "unknown":
-                    points[points.index(same)] = stated._replace(
-                        line_type=same.line_type, position=same.position
-                    )
-                elif stated.consent not in (same.consent, "unknown"):
-                    self.error(
-                        line,
-                        consent_col,
-                        f"{e164} is also phone_{same.position} but with consent "
-                        f"{consent!r} instead of {same.consent!r}",
-                    )
+                self.repeated_phone(line, consent_col, consent, stated, same, points)
                 continue
             line_type = LINE_TYPES.get(number_type, "unknown")
             points.append(
@@ -289,7 +298,44 @@ class RowValidator:
                         cid, "email", raw_email.lower(), None, 1, email_consent, consent_at, source
                     )
                 )
+        return points, parsed_phones
 
+    def repeated_phone(
+        self,
+        line: int,
+        consent_col: str,
+        consent: str,
+        stated: ContactPointRecord,
+        same: ContactPointRecord,
+        points: list[ContactPointRecord],
+    ) -> None:
+        """A number already in an earlier phone column (``same``): merge it into that point.
+
+        Banks often repeat one number in both columns: one contact point,
+        unless the file gives it two different known consents. A known
+        consent here replaces an unknown one there.
+        """
+        if stated.consent != "unknown" and same.consent == "unknown":
+            points[points.index(same)] = stated._replace(
+                line_type=same.line_type, position=same.position
+            )
+        elif stated.consent not in (same.consent, "unknown"):
+            self.error(
+                line,
+                consent_col,
+                f"{stated.value} is also phone_{same.position} but with consent "
+                f"{consent!r} instead of {same.consent!r}",
+            )
+
+    def time_zones(
+        self,
+        line: int,
+        v: dict[str, str],
+        country: str,
+        subdivision: str | None,
+        parsed_phones: list[phonenumbers.PhoneNumber],
+    ) -> tuple[str, ...]:
+        """The zones the file names, else those the subdivision and phones tell."""
         zones: tuple[str, ...] = ()
         raw_zones = v.get("timezone", "").strip()
         if raw_zones:
@@ -301,13 +347,7 @@ class RowValidator:
             zones = derive_zones(country, subdivision, parsed_phones)
             if not zones:
                 self.error(line, "timezone", "empty, and neither subdivision nor phones tell it")
-        if len(self.result.errors) == errors_before:
-            self.result.customers.append(
-                CustomerRecord(
-                    cid, name, country, subdivision, ";".join(zones), language, score, segment
-                )
-            )
-            self.result.contact_points.extend(points)
+        return zones
 
     def consent(
         self, line: int, column: str, v: dict[str, str], point: str, at: dt.datetime | None
