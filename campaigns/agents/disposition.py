@@ -26,9 +26,10 @@ from campaigns.agents.events import AgentCall
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import LOOKBACK
 from campaigns.ledger.history import customer_histories
+from campaigns.payments.taken import insert_promise
 from campaigns.run.state import campaign_of
 from campaigns.storage.accounts import Callback, Disposition
-from campaigns.storage.models import Account, ContactPoint, Customer, Promise, Run
+from campaigns.storage.models import Account, ContactPoint, Customer, Run
 from compliance import Decision, Pack, Proposal, RuleResult, evaluate, load_packs
 
 PARTIES = ("right", "wrong_party", "wrong_number")
@@ -232,10 +233,10 @@ def save_disposition(
         outcome = _unsettled_outcome(conn, attempt, form, debts, common, now)
         if outcome is not None:
             entries.append(outcome)
-        promise_id = callback_id = None
+        promise_id = callback_id = promise_at = None
         if form.result == "promise":
+            promise_at = len(entries)
             entries.append(_promise_entry(form, debts, common, key, now))
-            promise_id = _insert_promise(conn, call, form, customer.id, accounts, now)
         elif form.result == "dispute":
             entries.append(_dispute_entry(debts, common, key, now))
         elif form.result == "callback":
@@ -243,7 +244,12 @@ def save_disposition(
             callback_id = _insert_callback(conn, call, form, callback_decision, now)
         if form.party == "wrong_number":
             _mark_wrong_number(conn, customer.id, attempt, now)
-        append(conn, entries, now=now)
+        ledger_ids = append(conn, entries, now=now)
+        if promise_at is not None:
+            # Tracked with the ledger row that took it, which its settlement resolves.
+            promise_id = _insert_promise(
+                conn, call, form, customer.id, accounts, now, ledger_ids[promise_at]
+            )
         disposition_id = _insert_disposition(conn, call, form, promise_id, callback_id, now)
     return disposition_id
 
@@ -329,22 +335,21 @@ def _insert_promise(
     customer_pk: int,
     accounts: Mapping[str, Any],
     now: dt.datetime,
+    ledger_id: int,
 ) -> int:
-    """The ``promises`` row; returns its id."""
-    account_pk = accounts[form.promise_account].id if form.promise_account else None
-    return int(
-        conn.execute(
-            sa.insert(Promise).values(
-                customer_id=customer_pk,
-                account_id=account_pk,
-                amount=form.amount,
-                currency=form.currency,
-                due_on=form.due_on,
-                status="pending",
-                created_at=now,
-                source=call.agent,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
+    """The tracked promise (with its campaign's grace period); returns its id."""
+    assert form.amount is not None and form.currency is not None and form.due_on is not None
+    return insert_promise(
+        conn,
+        customer_pk=customer_pk,
+        account_pk=accounts[form.promise_account].id if form.promise_account else None,
+        amount=form.amount,
+        currency=form.currency,
+        due_on=form.due_on,
+        created_at=now,
+        source=call.agent,
+        campaign=call.campaign,
+        ledger_event_id=ledger_id,
     )
 
 
