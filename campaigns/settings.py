@@ -52,6 +52,11 @@ CHANNEL_VARIABLES = (
 )
 
 
+# A variable whose name holds one of these is never echoed in an error (a
+# database URL may carry its password).
+SECRET_WORDS = ("SECRET", "PASSWORD", "KEY", "TOKEN", "DATABASE_URL", "REDIS_URL")
+
+
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names it."""
 
@@ -62,7 +67,8 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     if not (url.startswith("sqlite") or url.startswith("postgresql+")):
-        raise ValueError(f"{url!r}: expected sqlite:///FILE or postgresql://USER@HOST/DB")
+        scheme = url.split(":", 1)[0]
+        raise ValueError(f"scheme {scheme!r}: expected sqlite:///FILE or postgresql://USER@HOST/DB")
     return url
 
 
@@ -156,6 +162,11 @@ class Settings(BaseSettings):
     web_password: str | None = _variable(
         None, "CADENCIA_WEB_PASSWORD", "a new console account's password (`users add`)"
     )
+    payments_keys: str | None = _variable(
+        None,
+        "CADENCIA_PAYMENTS_KEYS",
+        'JSON {"<key id>": "<secret>"}: who may sign POST /webhooks/payments',
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -226,6 +237,12 @@ class Settings(BaseSettings):
         _parse_object(value, "a JSON object")
         return value
 
+    @field_validator("payments_keys")
+    @classmethod
+    def _payments_keys(cls, value: str | None) -> str | None:
+        _payment_keys(value)
+        return value
+
     @field_validator("channel_variables")
     @classmethod
     def _channels(cls, value: dict[str, str]) -> dict[str, str]:
@@ -254,6 +271,7 @@ class Settings(BaseSettings):
             opt_out_url=self.opt_out_url,
             standin_url=self.provider_standin_url,
             queue=self.message_queue,
+            payment_keys=_payment_keys(self.payments_keys),
         )
 
     def ami(self) -> AmiSettings | None:
@@ -306,7 +324,7 @@ def _explain(exc: ValidationError, values: Mapping[str, Any]) -> str:
     if name == "channel_variables":
         return message
     shown = values.get(name)
-    if shown is None or "SECRET" in name or "PASSWORD" in name:
+    if shown is None or any(word in name for word in SECRET_WORDS):
         return f"{name}: {message}"
     return f"{name}={shown!r}: {message}"
 
@@ -333,6 +351,15 @@ def _parse_object(raw: str | None, what: str) -> dict[str, str]:
     if not isinstance(parsed, dict):
         raise ValueError(f"expected {what}")
     return {str(k): v for k, v in parsed.items()}
+
+
+def _payment_keys(raw: str | None) -> dict[str, str]:
+    keys = _parse_object(raw, 'a JSON object {"<key id>": "<secret>"}')
+    for key_id, secret in keys.items():
+        if not isinstance(secret, str) or len(secret) < 16:
+            # A short HMAC key can be guessed offline from one signed request.
+            raise ValueError(f"key {key_id!r}: the secret must be a string of 16+ characters")
+    return keys
 
 
 def _parse_senders(raw: str | None) -> dict[str, Senders]:
@@ -367,6 +394,8 @@ class MessagingSettings:
     opt_out_url: str | None = None
     standin_url: str | None = None
     queue: str = DEFAULT_MESSAGE_QUEUE
+    # Key id → secret of the systems that may post payments (campaigns.payments.signature).
+    payment_keys: Mapping[str, str] = field(default_factory=dict)
 
     def senders_for(self, campaign: str) -> Senders:
         """The campaign's senders, each falling back to the ``default`` entry."""
@@ -409,6 +438,8 @@ class MessagingSettings:
                 PAYMENT_LINK_SECRET=pl.secret,
                 PAYMENT_LINK_TTL_HOURS=str(pl.ttl_hours),
             )
+        if self.payment_keys:
+            env["CADENCIA_PAYMENTS_KEYS"] = json.dumps(dict(self.payment_keys))
         for name, value in (
             ("CADENCIA_WEBHOOK_BASE_URL", self.webhook_base_url),
             ("CADENCIA_OPT_OUT_URL", self.opt_out_url),

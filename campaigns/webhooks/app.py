@@ -1,4 +1,4 @@
-"""The webhook receiver: SendGrid Event Webhook, Twilio status callbacks and inbound messages.
+"""The webhook receiver: SendGrid and Twilio events, inbound messages, signed payments.
 
 Every request is verified before anything in it is read (SendGrid: ECDSA over
 timestamp + raw body within a replay window; Twilio: ``X-Twilio-Signature``
@@ -7,7 +7,7 @@ over the public URL and the form). A rejected request gets 401 (unsigned),
 Database work runs in the thread pool, never on the event loop.
 
 This module assembles the app; the routes live one module per provider
-(``sendgrid_routes``, ``twilio_routes``) and share a ``WebhookContext``.
+(``sendgrid_routes``, ``twilio_routes``, ``payment_routes``) and share a ``WebhookContext``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from campaigns.clock import Clock
 from campaigns.settings import MessagingSettings
 from campaigns.webhooks.context import REJECT_STATUS, WebhookContext
+from campaigns.webhooks.payment_routes import register as add_payment_routes
 from campaigns.webhooks.sendgrid_routes import register as add_sendgrid_routes
 from campaigns.webhooks.sendgrid_routes import sendgrid_outcome
 from campaigns.webhooks.twilio_routes import EMPTY_TWIML, TWILIO_OUTCOMES
@@ -73,4 +74,5 @@ def create_webhook_app(
     app.get("/webhooks/health", name="health")(_health)
     add_sendgrid_routes(app)
     add_twilio_routes(app)
+    add_payment_routes(app)
     return app

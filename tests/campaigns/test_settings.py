@@ -30,6 +30,7 @@ SAMPLES = {
     "CADENCIA_DIALER_QUEUE": "dialer-b",
     "CADENCIA_CALL_PREFIX": "cad2",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",
+    "CADENCIA_PAYMENTS_KEYS": '{"bank-2026": "0123456789abcdef0123"}',
 }
 
 
@@ -88,7 +89,7 @@ def test_to_env_rebuilds_the_same_settings() -> None:
     ("env", "named"),
     [
         ({"CADENCIA_AMI_PORT": "five"}, "CADENCIA_AMI_PORT='five'"),
-        ({"CADENCIA_DATABASE_URL": "mysql://x"}, "CADENCIA_DATABASE_URL="),
+        ({"CADENCIA_DATABASE_URL": "mysql://x"}, "CADENCIA_DATABASE_URL: "),
         ({"CADENCIA_LOG_FORMAT": "xml"}, "CADENCIA_LOG_FORMAT='xml'"),
         ({"CADENCIA_SENDERS": "[1"}, "CADENCIA_SENDERS="),
         ({"CADENCIA_SENDERS": '{"x": {"fax": "1"}}'}, "unknown keys"),
@@ -101,6 +102,7 @@ def test_to_env_rebuilds_the_same_settings() -> None:
             "both CADENCIA_AMI_SECRET",
         ),
         ({"CADENCIA_REDIS_URL_FILE": "/nonexistent/x"}, "CADENCIA_REDIS_URL_FILE"),
+        ({"CADENCIA_PAYMENTS_KEYS": '{"k": "short"}'}, "16\\+ characters"),
     ],
 )
 def test_bad_values_are_errors_that_name_the_variable(env: dict[str, str], named: str) -> None:
@@ -111,6 +113,12 @@ def test_bad_values_are_errors_that_name_the_variable(env: dict[str, str], named
 def test_secrets_are_not_echoed_in_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.load({"CADENCIA_AMI_SECRET": "hunter2", "CADENCIA_AMI_PORT": "x"})
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"CADENCIA_DATABASE_URL": "mysql://app:hunter2@db/x"})
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"CADENCIA_PAYMENTS_KEYS": '{"k": "hunter2"}'})
     assert "hunter2" not in str(caught.value)
 
 
