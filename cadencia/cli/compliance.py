@@ -139,9 +139,7 @@ def ledger_import(ctx: typer.Context, file: Path, as_json: JSON_OPT = False) -> 
         fail(f"{file}: {len(parsed.errors)} errors; nothing was imported")
     engine = ready_engine(ctx)
     try:
-        new = import_events(
-            engine, parsed.events, now=dt.datetime.now(dt.UTC), terms=parsed.terms
-        )
+        new = import_events(engine, parsed.events, now=dt.datetime.now(dt.UTC), terms=parsed.terms)
     except PromiseRejected as exc:
         fail(f"{file}: a promise cannot be tracked: {exc}; nothing was imported")
     finally:
