@@ -33,13 +33,18 @@ class History:
         attempts: ``[S, C, 24]`` attempts made.
         rpc: ``[S, C, 24]`` right-party contacts among them.
         promises: ``[S, C]`` promises to pay obtained in those contacts.
-        payments: ``[S, C]`` promises that were paid.
+        payments: ``[S, C]`` promises that were paid (a partly kept one counts
+            the share paid).
+        settled: ``[S, C]`` promises whose fate is known (kept, partly kept or
+            broken); the kept rate is ``payments / settled``, so promises still
+            pending count neither way. None: every promise is settled.
     """
 
     attempts: npt.NDArray[np.floating] | npt.NDArray[np.integer]
     rpc: npt.NDArray[np.floating] | npt.NDArray[np.integer]
     promises: npt.NDArray[np.floating] | npt.NDArray[np.integer]
     payments: npt.NDArray[np.floating] | npt.NDArray[np.integer]
+    settled: npt.NDArray[np.floating] | npt.NDArray[np.integer] | None = None
 
     def __post_init__(self) -> None:
         a = np.asarray(self.attempts)
@@ -56,8 +61,11 @@ class History:
             raise ValueError("History.attempts: counts must be >= 0")
         if (np.asarray(self.rpc) > a).any():
             raise ValueError("History.rpc: more contacts than attempts in some cell")
-        if (np.asarray(self.payments) > np.asarray(self.promises)).any():
-            raise ValueError("History.payments: more payments than promises in some cell")
+        decided = np.asarray(self.promises if self.settled is None else self.settled)
+        if decided.shape != (s, c) or (decided > np.asarray(self.promises)).any():
+            raise ValueError("History.settled: shape [S, C], at most the promises per cell")
+        if (np.asarray(self.payments) > decided).any():
+            raise ValueError("History.payments: more payments than settled promises in some cell")
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ def estimate_rates(history: History, priors: Priors) -> Rates:
     rpc = np.asarray(history.rpc, np.float64)
     prom = np.asarray(history.promises, np.float64)
     paid = np.asarray(history.payments, np.float64)
+    settled = prom if history.settled is None else np.asarray(history.settled, np.float64)
     if np.asarray(priors.rpc).shape[0] != att.shape[1]:
         raise ValueError(
             f"Priors.rpc: {np.asarray(priors.rpc).shape[0]} channels, history has {att.shape[1]}"
@@ -113,7 +122,7 @@ def estimate_rates(history: History, priors: Priors) -> Rates:
     p_rpc = _smooth(rpc, att, np.asarray(priors.rpc)[None], k)
     contacts = rpc.sum(axis=2)
     p_promise = _smooth(prom, contacts, np.asarray(priors.promise)[None], k)
-    p_keep = _smooth(paid, prom, np.asarray(priors.keep)[None], k)
+    p_keep = _smooth(paid, settled, np.asarray(priors.keep)[None], k)
     return Rates(rpc=p_rpc, pay=p_promise * p_keep)
 
 

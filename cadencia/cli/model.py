@@ -43,12 +43,10 @@ def show(
         "segment",
         "channel",
         "attempts",
-        "RPC",
-        "raw rate",
-        "learned",
-        "prior",
-        "promises",
-        "pay/contact",
+        "RPC (raw / learned / prior)",
+        "promises (raw / prior)",
+        "kept (of settled, raw / prior)",
+        "pay per contact (learned / prior)",
         title=f"{model['campaign']}: {model['events']} ledger events, "
         f"last {model['window_days']} days",
     )
@@ -57,11 +55,16 @@ def show(
             c["segment"],
             c["channel"],
             str(c["attempts"]),
-            str(c["right_party_contacts"]),
-            str(c["raw_rpc_rate"]),
-            str(c["learned_rpc_rate_mean_over_hours"]),
-            str(c["prior_rpc_rate"]),
-            str(c["promises"]),
-            str(c["learned_pay_per_contact"]),
+            f"{c['right_party_contacts']}: {_share(c['raw_rpc_rate'])} / "
+            f"{_share(c['learned_rpc_rate_mean_over_hours'])} / {_share(c['prior_rpc_rate'])}",
+            f"{c['promises']}: {_share(c['raw_promise_rate'])} / {_share(c['prior_promise_rate'])}",
+            f"{c['kept_promises']} of {c['settled_promises']}: {_share(c['raw_kept_rate'])} / "
+            f"{_share(c['prior_kept_rate'])}",
+            f"{_share(c['learned_pay_per_contact'])} / {_share(c['prior_pay_per_contact'])}",
         )
     Console().print(table)
+
+
+def _share(rate: float | None) -> str:
+    """A rate as a percentage, or a dash when there was nothing to measure."""
+    return "–" if rate is None else f"{100 * rate:.1f}%"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -305,3 +305,44 @@ def settle_promises(
         append(conn, _ledger_entries(conn, decided, by_id, references), now=now)
     counts = {status: sum(s.status == status for s in results) for status in SETTLED}
     return SettleSummary(**counts, pending=sum(s.status is None for s in results))
+
+
+def promise_fates(
+    conn: Connection, customers: Collection[str], since: dt.datetime
+) -> dict[tuple[str, dt.datetime], float | None]:
+    """By (customer, instant taken): the share of each promise paid, None while pending.
+
+    For the value model's kept-promise rate: kept 1, broken 0, partly kept
+    the share paid; cancelled promises are left out.
+    """
+    rows = conn.execute(
+        sa.select(
+            Customer.external_id,
+            Promise.created_at,
+            Promise.status,
+            Promise.amount,
+            Promise.paid_amount,
+        )
+        .join(Customer, Customer.id == Promise.customer_id)
+        .where(Promise.created_at >= since, Promise.status != "cancelled")
+    )
+    fates: dict[tuple[str, dt.datetime], float | None] = {}
+    for customer, taken, status, amount, paid in rows:
+        if customer not in customers:
+            continue
+        if status == "pending":
+            fates[(customer, taken)] = None
+        else:
+            fates[(customer, taken)] = min(1.0, float(paid or 0) / float(amount)) if amount else 0.0
+    return fates
+
+
+def broken_since(conn: Connection, customers: Collection[str], since: dt.datetime) -> set[str]:
+    """Customers with a promise settled broken (or partly kept) at or after ``since``."""
+    rows = conn.execute(
+        sa.select(Customer.external_id)
+        .join(Promise, Promise.customer_id == Customer.id)
+        .where(Promise.status.in_(("broken", "partly_kept")), Promise.settled_at >= since)
+        .distinct()
+    )
+    return {str(r[0]) for r in rows if r[0] in customers}

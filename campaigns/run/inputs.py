@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -195,29 +195,57 @@ def arm_of(customer_id: str, seed: int, challenger: float, holdout: float) -> st
     return "optimised"
 
 
+@dataclass(frozen=True)
+class OutcomeCounts:
+    """Ledger counts for the value model (``optimizer.History``'s arrays).
+
+    ``attempts``, ``rpc``: ``[S, C, 24]``; ``promises``, ``settled``,
+    ``paid``: ``[S, C]``, credited to the channel of the customer's last
+    right-party contact before the promise.
+    """
+
+    attempts: np.ndarray
+    rpc: np.ndarray
+    promises: np.ndarray
+    settled: np.ndarray
+    paid: np.ndarray
+
+
 def outcome_counts(
     events: Sequence[Event],
     segment_of: dict[str, int],
     zone_of: dict[str, str],
     channels: Sequence[str],
     n_segments: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ledger counts for the value model: attempts and RPC ``[S, C, 24]``, promises ``[S, C]``.
+    promise_fates: Mapping[tuple[str, dt.datetime], float | None] | None = None,
+) -> OutcomeCounts:
+    """Ledger counts per segment × channel (× local hour) for the value model.
 
     A right-party contact is a conversation (voice) or a reply (messages); a
     promise is credited to the channel of the customer's last RPC before it.
+    ``promise_fates`` gives, by (customer, instant the promise was taken), the
+    share of it that was paid once settled (1 kept, 0 broken, between for
+    partly kept) or None while it is pending.
     """
+    fates = promise_fates or {}
     c_index = {c: k for k, c in enumerate(channels)}
     attempts = np.zeros((n_segments, len(channels), 24))
     rpc = np.zeros_like(attempts)
     promises = np.zeros((n_segments, len(channels)))
+    settled = np.zeros_like(promises)
+    paid = np.zeros_like(promises)
     last_rpc: dict[str, int] = {}
     for e in sorted(events, key=lambda e: e.at):
         s = segment_of.get(e.customer_id)
         if s is None:
             continue
         if e.kind == "promise" and e.customer_id in last_rpc:
-            promises[s, last_rpc[e.customer_id]] += 1
+            k = last_rpc[e.customer_id]
+            promises[s, k] += 1
+            share = fates.get((e.customer_id, e.at))
+            if share is not None:
+                settled[s, k] += 1
+                paid[s, k] += share
         if e.kind != "attempt" or e.direction != "outbound" or e.channel not in c_index:
             continue
         k = c_index[e.channel]
@@ -226,4 +254,8 @@ def outcome_counts(
         if e.outcome in RPC_OUTCOMES:
             rpc[s, k, hour] += 1
             last_rpc[e.customer_id] = k
-    return attempts, rpc, np.minimum(promises, rpc.sum(axis=2))
+    # More promises than contacts in a cell (several promises in one call) would
+    # make a promise rate above one; each cell is capped, its fates scaled alike.
+    capped = np.minimum(promises, rpc.sum(axis=2))
+    scale = np.divide(capped, promises, out=np.ones_like(promises), where=promises > 0)
+    return OutcomeCounts(attempts, rpc, capped, settled * scale, paid * scale)

@@ -10,8 +10,9 @@ from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
 from campaigns.ledger.history import customer_histories
-from campaigns.run.inputs import load_slice, outcome_counts
-from optimizer import History, Priors, estimate_rates
+from campaigns.payments.promises import promise_fates
+from campaigns.run.inputs import OutcomeCounts, load_slice, outcome_counts
+from optimizer import History, Priors, Rates, estimate_rates
 
 LEARNING_WINDOW = dt.timedelta(days=90)
 
@@ -34,40 +35,70 @@ def learned_model(engine: Engine, campaign: Campaign, *, now: dt.datetime) -> di
         frame = load_slice(conn, campaign).customers
         ids = [str(c) for c in frame["customer_id"]]
         found = customer_histories(conn, ids, now - LEARNING_WINDOW)
+        fates = promise_fates(conn, set(ids), now - LEARNING_WINDOW)
     events = [e for h in found.values() for e in h.events if e.at < now]
     segments = sorted(set(frame["segment"])) or ["unknown"]
     index = {s: k for k, s in enumerate(segments)}
-    attempts, rpc, promises = outcome_counts(
+    counts = outcome_counts(
         events,
         {c: index[s] for c, s in zip(ids, frame["segment"], strict=True)},
         dict(zip(ids, frame["timezones"].str.split(";").str[0], strict=True)),
         channels,
         len(segments),
+        fates,
     )
+    priors = priors_of(campaign, channels)
     rates = estimate_rates(
-        History(attempts, rpc, promises, np.zeros_like(promises)), priors_of(campaign, channels)
+        History(counts.attempts, counts.rpc, counts.promises, counts.paid, counts.settled), priors
     )
-    cells = []
-    for s, segment in enumerate(segments):
-        for k, channel in enumerate(channels):
-            n = float(attempts[s, k].sum())
-            cells.append(
-                {
-                    "segment": segment,
-                    "channel": channel,
-                    "attempts": int(n),
-                    "right_party_contacts": int(rpc[s, k].sum()),
-                    "raw_rpc_rate": round(float(rpc[s, k].sum()) / n, 4) if n else None,
-                    "learned_rpc_rate_mean_over_hours": round(float(rates.rpc[s, k].mean()), 4),
-                    "prior_rpc_rate": campaign.priors.right_party_rate.get(channel, 0.05),
-                    "promises": int(promises[s, k]),
-                    "learned_pay_per_contact": round(float(rates.pay[s, k]), 4),
-                }
-            )
+    cells = [
+        _cell(segment, channel, counts, rates, campaign, s, k)
+        for s, segment in enumerate(segments)
+        for k, channel in enumerate(channels)
+    ]
     return {
         "campaign": campaign.name,
         "window_days": LEARNING_WINDOW.days,
         "events": len(events),
         "customers": len(ids),
         "cells": cells,
+    }
+
+
+def _rate(hits: float, trials: float) -> float | None:
+    return round(hits / trials, 4) if trials else None
+
+
+def _cell(
+    segment: str,
+    channel: str,
+    counts: OutcomeCounts,
+    rates: Rates,
+    campaign: Campaign,
+    s: int,
+    k: int,
+) -> dict[str, Any]:
+    """One segment × channel: the counts, the raw rates, what was learned, and the priors."""
+    attempts = float(counts.attempts[s, k].sum())
+    contacts = float(counts.rpc[s, k].sum())
+    promises, settled = float(counts.promises[s, k]), float(counts.settled[s, k])
+    paid = float(counts.paid[s, k])
+    priors = campaign.priors
+    return {
+        "segment": segment,
+        "channel": channel,
+        "attempts": int(attempts),
+        "right_party_contacts": int(contacts),
+        "raw_rpc_rate": _rate(contacts, attempts),
+        "learned_rpc_rate_mean_over_hours": round(float(rates.rpc[s, k].mean()), 4),
+        "prior_rpc_rate": priors.right_party_rate.get(channel, 0.05),
+        "promises": int(promises),
+        "raw_promise_rate": _rate(promises, contacts),
+        "prior_promise_rate": priors.promise_rate,
+        "settled_promises": int(settled),
+        "kept_promises": round(paid, 2),
+        "raw_kept_rate": _rate(paid, settled),
+        "prior_kept_rate": priors.payment_rate,
+        "learned_pay_per_contact": round(float(rates.pay[s, k]), 4),
+        "prior_pay_per_contact": round(priors.promise_rate * priors.payment_rate, 4),
     }

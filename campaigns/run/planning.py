@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.campaign import Campaign
+from campaigns.payments.promises import broken_since, promise_fates
 from campaigns.reach import usable_channels
 from campaigns.run.inputs import (
     CampaignSlice,
@@ -71,6 +72,7 @@ class PlanSummary:
     excluded: int
     compliance_problems: list[str]
     seconds: float
+    follow_ups: int = 0  # customers planned as follow-ups of a broken promise
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -86,6 +88,9 @@ class _PlanningData:
     ids: list[str]  # customer ids, in the order of every per-customer array below
     slots: list[dt.datetime]  # UTC start of each hour slot
     events: list[Event]  # ledger history before the first slot
+    # Share of each promise paid (None while pending), by (customer, instant taken).
+    promise_fates: dict[tuple[str, dt.datetime], float | None]
+    follow_up: np.ndarray  # bool [N]: a promise broken within the campaign's follow-up days
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -158,7 +163,13 @@ def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningD
     slots = slot_starts(campaign, day)
     ids = [str(c) for c in frame["customer_id"]]
     events = histories(conn, ids, list(frame["packs"]), slots[0])
-    return _PlanningData(channels, sliced, ids, slots, events)
+    wanted = set(ids)
+    since = min((e.at for e in events), default=slots[0])
+    fates = promise_fates(conn, wanted, since)
+    follow_days = dt.timedelta(days=campaign.collections.follow_up_days)
+    broken = broken_since(conn, wanted, slots[0] - follow_days) if follow_days else set()
+    follow_up = np.array([cid in broken for cid in ids], dtype=bool)
+    return _PlanningData(channels, sliced, ids, slots, events, fates, follow_up)
 
 
 def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
@@ -212,6 +223,10 @@ def _values(campaign: Campaign, day: dt.date, data: _PlanningData) -> _Values:
         slot_hour,
         hour_offsets(list(frame["timezones"]), campaign, day),
     )
+    # A broken promise calls for a follow-up: the customer is worth more to
+    # reach today than the rates alone say (``[collections]`` in the campaign).
+    boost = np.where(data.follow_up, campaign.collections.broken_promise_boost, 1.0)
+    value *= boost[:, None, None].astype(value.dtype)
     return _Values(value, amount)
 
 
@@ -219,17 +234,18 @@ def _learned_rates(
     campaign: Campaign, data: _PlanningData, segment_index: np.ndarray, n_segments: int
 ) -> Rates:
     """Contact and promise rates per segment × channel, the ledger's counts over the priors."""
-    attempts, rpc, promises = outcome_counts(
+    counts = outcome_counts(
         data.events,
         dict(zip(data.ids, segment_index.tolist(), strict=True)),
         dict(zip(data.ids, data.frame["timezones"].str.split(";").str[0], strict=True)),
         data.channels,
         n_segments,
+        data.promise_fates,
     )
     priors = priors_of(campaign, data.channels)
-    # Payments are not in the ledger yet (the bank's file shows them as lower
-    # balances): until they are, the kept-promise rate stays at its prior.
-    history = History(attempts, rpc, promises, np.zeros_like(promises))
+    # Kept promises come from the payments recorded against them; promises
+    # still inside their grace period count neither way.
+    history = History(counts.attempts, counts.rpc, counts.promises, counts.paid, counts.settled)
     return estimate_rates(history, priors)
 
 
@@ -436,6 +452,7 @@ def _summary(
         excluded=len(data.sliced.excluded),
         compliance_problems=list(limits.problems[:20]),
         seconds=round(time.perf_counter() - started, 3),
+        follow_ups=int(data.follow_up.sum()),
     )
 
 

@@ -133,6 +133,7 @@ def advance(
     a step has nothing more to do now. ``dispatch`` schedules the plan's jobs
     and returns the next state (the composition root passes it in).
     """
+    from campaigns.payments.promises import settle_promises
     from campaigns.run.planning import plan_run
 
     while True:
@@ -142,6 +143,9 @@ def advance(
         campaign = campaign_of(run)
         if run.state == "planning":
             with engine.begin() as conn:
+                # Promises whose grace period has ended are settled first, so a
+                # broken one gets its follow-up in this plan.
+                settle_promises(conn, now=now)
                 summary = plan_run(conn, run.id, campaign, run.day)
                 _set_state(conn, run.id, "planned", now, summary.as_dict())
         elif run.state == "planned":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from campaigns.campaign import load_campaign
 from campaigns.ledger.interchange import import_events
@@ -60,3 +63,67 @@ def test_many_conversations_raise_the_learned_voice_rate(tmp_path: Path) -> None
         learned["learned_rpc_rate_mean_over_hours"], float
     )
     assert learned["learned_rpc_rate_mean_over_hours"] > prior_mean
+
+
+def test_kept_promises_raise_the_learned_pay_rate_and_pending_ones_count_neither_way(
+    tmp_path: Path,
+) -> None:
+    """Promises taken in conversations, then kept by recorded payments, teach the model."""
+    from campaigns.ledger.interchange import PromiseTerms
+    from campaigns.payments.file import PaymentRecord
+    from campaigns.payments.record import record_payments
+    from campaigns.run.inputs import load_slice
+    from campaigns.storage.models import Account, Customer
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    migrate(url)
+    load_generated(url, 200, ("CO",))
+    campaign = load_campaign(EXAMPLES / "co-tarjetas.toml")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        frame = load_slice(conn, campaign).customers
+        segment = sorted(set(frame["segment"]))[0]
+        members = list(frame[frame["segment"] == segment]["customer_id"])[:20]
+        accounts = {
+            str(c): (str(a), str(cur))
+            for c, a, cur in conn.execute(
+                sa.select(Customer.external_id, Account.external_id, Account.currency).join(
+                    Account, Account.customer_id == Customer.id
+                )
+            )
+        }
+    start = NOW - dt.timedelta(days=15)
+    events, terms = [], {}
+    for k, cid in enumerate(members):
+        account, currency = accounts[cid]
+        talked = start + dt.timedelta(hours=k)
+        debt = (account,)
+        events.append(Event(talked, cid, debt, "voice", "outbound", "attempt", "conversation"))
+        terms[len(events)] = PromiseTerms(Decimal("1000.00"), currency)
+        until = (talked + dt.timedelta(days=3)).date()
+        taken = talked + dt.timedelta(minutes=5)
+        events.append(Event(taken, cid, debt, "voice", "inbound", "promise", until=until))
+    import_events(engine, events, now=NOW, terms=terms)
+    # Half the promises are paid in full; the grace period of all of them has passed.
+    payments = [
+        PaymentRecord(
+            k,
+            accounts[cid][0],
+            Decimal("1000.00"),
+            accounts[cid][1],
+            f"R{k}",
+            paid_at=start + dt.timedelta(days=1, hours=k),
+        )
+        for k, cid in enumerate(members[:10])
+    ]
+    record_payments(engine, payments, source="file", now=NOW)
+    with engine.begin() as conn:
+        from campaigns.payments.promises import settle_promises
+
+        settle_promises(conn, now=NOW)
+    model = learned_model(engine, campaign, now=NOW)
+    engine.dispose()
+    voice = next(c for c in model["cells"] if c["segment"] == segment and c["channel"] == "voice")
+    assert (voice["promises"], voice["settled_promises"], voice["kept_promises"]) == (20, 20, 10)
+    assert voice["raw_kept_rate"] == 0.5
+    assert voice["learned_pay_per_contact"] != voice["prior_pay_per_contact"]
