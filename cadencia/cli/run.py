@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -168,21 +168,38 @@ def run_approve(
 
 def report(
     ctx: typer.Context,
-    run_id: Annotated[int, typer.Argument(help="The run's id.")],
+    target: Annotated[
+        str, typer.Argument(help="A run's id, or 'uplift' for money per arm over --from/--to.")
+    ],
     html_dir: Annotated[
         Path | None, typer.Option("--html", help="Write the HTML report here.")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report's data as JSON.")
     ] = False,
+    first: Annotated[
+        str | None, typer.Option("--from", help="uplift: first run day (YYYY-MM-DD).")
+    ] = None,
+    last: Annotated[str | None, typer.Option("--to", help="uplift: last run day.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="uplift: only this campaign.")] = None,
 ) -> None:
-    """The run's report: plan review before dispatch, results after (HTML with charts, or JSON)."""
+    """A run's report (plan review before dispatch, results after), or ``uplift``.
+
+    ``cadencia report 7 --html out/`` writes run 7's report with charts;
+    ``cadencia report uplift --from 2026-12-01 --to 2026-12-31`` gives the money
+    each arm collected per customer over those days' runs, with 95% intervals.
+    """
+    if target == "uplift":
+        _uplift_report(ctx, first, last, campaign, as_json)
+        return
+    if not target.isdigit():
+        fail(f"{target!r}: give a run id (a number) or 'uplift'", code=2)
     from campaigns.run.report.data import report_data
     from campaigns.run.report.html import render_html
 
     engine = ready_engine(ctx)
     try:
-        data = report_data(engine, run_id)
+        data = report_data(engine, int(target))
     except LookupError as exc:
         fail(str(exc))
     finally:
@@ -192,3 +209,59 @@ def report(
         err_console.print(f"report written to {path.resolve()}")
     if as_json or html_dir is None:
         print_json(data)
+
+
+def _day(value: str | None, option: str) -> dt.date:
+    if value is None:
+        fail(f"report uplift needs {option} YYYY-MM-DD", code=2)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r}: not a date (YYYY-MM-DD)", code=2)
+
+
+def _uplift_report(
+    ctx: typer.Context, first: str | None, last: str | None, campaign: str | None, as_json: bool
+) -> None:
+    from campaigns.run.report.money import uplift_between
+
+    start, end = _day(first, "--from"), _day(last, "--to")
+    if end < start:
+        fail(f"--to {end} is before --from {start}", code=2)
+    engine = ready_engine(ctx)
+    try:
+        found = uplift_between(engine, start, end, campaign=campaign)
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        err_console.print(f"no runs from {start} to {end}")
+    for item in found:
+        _print_money(item)
+
+
+def _print_money(item: dict[str, Any]) -> None:
+    """One campaign's money per arm as a table a manager reads."""
+    currency = item["currency"]
+    table = Table(
+        "arm",
+        "customers",
+        "payers",
+        f"collected ({currency})",
+        f"per customer ({currency})",
+        title=f"{item['campaign']}: {item['runs']} runs, {item['days'][0]} to {item['days'][-1]}",
+    )
+    for arm, f in item["arms"].items():
+        per = "–" if f["per_customer"] is None else f"{f['per_customer']:,.2f}"
+        table.add_row(arm, f"{f['customers']:,}", f"{f['payers']:,}", f"{f['collected']:,.2f}", per)
+    Console().print(table)
+    for name, uplift in item["uplift_per_customer"].items():
+        if uplift is None:
+            Console().print(f"uplift {name.replace('_', ' ')}: too few customers to tell")
+            continue
+        Console().print(
+            f"uplift {name.replace('_', ' ')}: {uplift['difference']:+,.2f} {currency} per "
+            f"customer (95% interval {uplift['ci95_low']:+,.2f} to {uplift['ci95_high']:+,.2f})"
+        )

@@ -52,3 +52,65 @@ def test_plan_review_report_has_charts_and_reasons(tmp_path: Path) -> None:
     assert len(images) >= 2  # plan per hour, shadow prices
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert "cl-consumo" in page and "Left out" in page
+
+
+def test_money_per_arm_comes_from_recorded_payments(tmp_path: Path) -> None:
+    """Payments recorded after the run's day show up in its report per arm, and over days."""
+    import json
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from campaigns.payments.file import PaymentRecord
+    from campaigns.payments.record import record_payments
+    from campaigns.storage.db import migrate
+    from campaigns.storage.models import Account, Customer, RunCustomer
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    migrate(url)
+    load_generated(url, 600, ("CL",))
+    engine = make_engine(url)
+    run_id = create_run(engine, EXAMPLES / "cl-consumo.toml", TUESDAY, needs_approval=True, now=NOW)
+    advance(engine, run_id, now=NOW + dt.timedelta(minutes=1))
+    with engine.connect() as conn:
+        arms = dict(
+            conn.execute(
+                sa.select(RunCustomer.customer_id, RunCustomer.arm).where(
+                    RunCustomer.run_id == run_id
+                )
+            ).all()
+        )
+        accounts = dict(
+            conn.execute(
+                sa.select(Customer.external_id, Account.external_id).join(
+                    Account, Account.customer_id == Customer.id
+                )
+            ).all()
+        )
+    optimised = [c for c, a in arms.items() if a == "optimised"][:30]
+    challenger = [c for c, a in arms.items() if a == "challenger"][:5]
+    paid_at = dt.datetime.combine(TUESDAY, dt.time(15), tzinfo=dt.UTC)
+    payments = [
+        PaymentRecord(k, accounts[c], Decimal("10000.00"), "CLP", f"P{k}", paid_at=paid_at)
+        for k, c in enumerate(optimised + challenger)
+    ]
+    record_payments(engine, payments, source="file", now=paid_at + dt.timedelta(days=1))
+    money = report_data(engine, run_id)["money"]
+    engine.dispose()
+    assert money["currency"] == "CLP"
+    assert money["arms"]["optimised"]["payers"] == 30
+    assert money["arms"]["optimised"]["collected"] == 300000.0
+    assert money["arms"]["challenger"]["collected"] == 50000.0
+    n = money["arms"]["optimised"]["customers"]
+    assert money["arms"]["optimised"]["per_customer"] == round(300000 / n, 2)
+    assert money["uplift_per_customer"]["vs_challenger"] is not None
+
+    result = CliRunner().invoke(
+        app,
+        ["--db", url, "report", "uplift", "--from", str(TUESDAY), "--to", str(TUESDAY), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    (pooled,) = json.loads(result.output)
+    assert pooled["arms"] == money["arms"] and pooled["runs"] == 1
+    bad = CliRunner().invoke(app, ["--db", url, "report", "uplift", "--from", "Tuesday"])
+    assert bad.exit_code == 2 and "--from 'Tuesday': not a date" in bad.output

@@ -7,7 +7,6 @@ made for planned contact N carries the key ``plan:N``.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
+from campaigns.run.report.money import run_money, welch
 from campaigns.run.state import campaign_of, plan_key
 from campaigns.storage.models import PlannedContact, Run, RunCustomer
 
@@ -26,28 +26,6 @@ RPC = {"conversation", "replied"}
 
 def _reason_class(reason: str | None) -> str:
     return "contacted" if not reason else reason.split(":", 1)[0]
-
-
-def _uplift(optimised: list[float], control: list[float]) -> dict[str, float] | None:
-    """Difference of means per customer with a normal 95% interval (Welch)."""
-    if len(optimised) < 2 or len(control) < 2:
-        return None
-
-    def mean_var(xs: list[float]) -> tuple[float, float]:
-        m = sum(xs) / len(xs)
-        return m, sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
-
-    m1, v1 = mean_var(optimised)
-    m0, v0 = mean_var(control)
-    diff = m1 - m0
-    se = math.sqrt(v1 / len(optimised) + v0 / len(control))
-    return {
-        "optimised_mean": m1,
-        "control_mean": m0,
-        "difference": diff,
-        "ci95_low": diff - 1.96 * se,
-        "ci95_high": diff + 1.96 * se,
-    }
 
 
 @dataclass(frozen=True)
@@ -81,6 +59,8 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
     summary = json.loads(tables.run["summary"] or "{}")
     channels = list(summary.get("by_channel", {}))
     tally = _tally(tables, channels, campaign.slots)
+    with engine.connect() as conn:
+        money = run_money(conn, Run(**run_row), tables.customers)
     return {
         "run": {k: str(v) for k, v in run_row.items() if k not in ("campaign_toml", "summary")},
         "plan": summary,
@@ -90,6 +70,7 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
         **_left_out_section(tables.customers),
         **_execution_section(campaign, tally),
         **_experiment_section(tables.customers, tally),
+        "money": money,
     }
 
 
@@ -225,8 +206,8 @@ def _experiment_section(customers: Sequence[RowMapping], tally: _Tally) -> dict[
     # The uplift reads every arm before the sizes are counted, so an empty arm
     # is reported with size 0 rather than missing.
     uplift = {
-        "vs_challenger": _uplift(arms["optimised"], arms["challenger"]),
-        "vs_holdout": _uplift(arms["optimised"], arms["holdout"]),
+        "vs_challenger": welch(arms["optimised"], arms["challenger"]),
+        "vs_holdout": welch(arms["optimised"], arms["holdout"]),
     }
     return {
         "uplift_rpc_per_customer": uplift,
