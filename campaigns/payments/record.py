@@ -163,7 +163,9 @@ def _attributions(
     customers = sorted({t.customer_external for _, t, _ in paid})
     first = min(at for _, _, at in paid) - ATTRIBUTION_LOOKBACK
     rows = conn.execute(
-        sa.select(EVENTS.c.customer_id, EVENTS.c.resolves_id, EVENTS.c.at, EVENTS.c.campaign)
+        sa.select(
+            EVENTS.c.id, EVENTS.c.customer_id, EVENTS.c.resolves_id, EVENTS.c.at, EVENTS.c.campaign
+        )
         .where(
             EVENTS.c.customer_id.in_(customers),
             EVENTS.c.kind == "attempt",
@@ -182,7 +184,9 @@ def _attributions(
         campaign = before[-1].campaign
         days = windows.get(campaign) if campaign else None
         window = dt.timedelta(days=days or collections_of(conn, None).attribution_days)
-        ids = sorted({int(r.resolves_id) for r in before if r.at >= at - window and r.resolves_id})
+        # An attempt is its first row: an outcome row points at it, an imported
+        # attempt (outcome and all in one row) is it.
+        ids = sorted({int(r.resolves_id or r.id) for r in before if r.at >= at - window})
         out[record.reference] = (campaign if ids else None, ids)
     return out
 

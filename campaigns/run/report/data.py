@@ -6,6 +6,7 @@ made for planned contact N carries the key ``plan:N``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -17,7 +18,8 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
-from campaigns.run.report.money import run_money, welch
+from campaigns.run.report.agents import agent_days
+from campaigns.run.report.money import day_start, run_money, welch
 from campaigns.run.state import campaign_of, plan_key
 from campaigns.storage.models import PlannedContact, Run, RunCustomer
 
@@ -61,6 +63,14 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
     tally = _tally(tables, channels, campaign.slots)
     with engine.connect() as conn:
         money = run_money(conn, Run(**run_row), tables.customers)
+        start = day_start(campaign, tables.run["day"])
+        agents = agent_days(
+            conn,
+            start,
+            start + dt.timedelta(days=1),
+            zone=campaign.timezone,
+            campaign=campaign.name,
+        )
     return {
         "run": {k: str(v) for k, v in run_row.items() if k not in ("campaign_toml", "summary")},
         "plan": summary,
@@ -71,6 +81,7 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
         **_execution_section(campaign, tally),
         **_experiment_section(tables.customers, tally),
         "money": money,
+        "agents": agents,
     }
 
 
