@@ -27,7 +27,7 @@ from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import LOOKBACK
 from campaigns.ledger.history import customer_histories
 from campaigns.payments.taken import insert_promise
-from campaigns.run.state import campaign_of
+from campaigns.run.stored import campaign_of
 from campaigns.storage.accounts import Callback, Disposition
 from campaigns.storage.models import Account, ContactPoint, Customer, Run
 from compliance import Decision, Pack, Proposal, RuleResult, evaluate, load_packs

@@ -15,7 +15,7 @@ from campaigns.dialing.hopper import RedisHopper, reserved_keys
 from campaigns.dialing.job import DialSlot, enqueue_dial_session, session_queue_name
 from campaigns.run.dispatch import VoiceDispatcher
 from campaigns.run.inputs import slot_starts
-from campaigns.run.state import plan_key
+from campaigns.run.stored import plan_key
 from campaigns.storage.models import Run
 
 

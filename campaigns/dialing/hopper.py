@@ -21,7 +21,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from campaigns.ledger.chain import EVENTS
-from campaigns.run.state import plan_key
+from campaigns.run.stored import plan_key
 from campaigns.storage.models import PlannedContact
 from dialer.session import Lead
 

@@ -44,7 +44,7 @@ from campaigns.dialing.ledger import LedgerGuard, LedgerSink
 from campaigns.dialing.pbx import AmiPbx, Variables
 from campaigns.ledger.chain import EVENTS
 from campaigns.messaging.queue import reusable_job
-from campaigns.run.state import campaign_of
+from campaigns.run.stored import campaign_of
 from campaigns.settings import DEFAULT_DIAL_QUEUE, DialerSettings, Settings
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import Run

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.campaign import Campaign, Collections
-from campaigns.run.state import campaign_of
+from campaigns.run.stored import campaign_of
 from campaigns.storage.models import Account, Customer, Promise, Run
 from compliance import Event
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS
-from campaigns.run.state import plan_key
+from campaigns.run.stored import plan_key
 from campaigns.storage.models import Customer, PlannedContact, Run
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from campaigns.clock import Clock
 from campaigns.ledger.chain import EVENTS
 from campaigns.run.dispatch import VoiceDispatcher, dispatch_plan
 from campaigns.run.inputs import slot_starts
-from campaigns.run.state import plan_key
+from campaigns.run.stored import plan_key
 from campaigns.storage.models import PlannedContact, Run
 
 # How long after the last slot ends a run waits for late outcomes before closing.

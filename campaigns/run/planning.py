@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from campaigns.campaign import Campaign
 from campaigns.payments.promises import broken_since, promise_fates
 from campaigns.reach import usable_channels
+from campaigns.run.capacity import VoiceRate, voice_rate
 from campaigns.run.inputs import (
     CampaignSlice,
     arm_of,
@@ -73,6 +74,8 @@ class PlanSummary:
     compliance_problems: list[str]
     seconds: float
     follow_ups: int = 0  # customers planned as follow-ups of a broken promise
+    # Voice attempts per agent-hour: the staffing model's, measured on recent days, used.
+    voice_attempts_per_agent_hour: dict[str, float | None] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -91,6 +94,7 @@ class _PlanningData:
     # Share of each promise paid (None while pending), by (customer, instant taken).
     promise_fates: dict[tuple[str, dt.datetime], float | None]
     follow_up: np.ndarray  # bool [N]: a promise broken within the campaign's follow-up days
+    voice_rate: VoiceRate  # voice attempts per agent-hour: modelled, measured, used
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -169,7 +173,8 @@ def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningD
     follow_days = dt.timedelta(days=campaign.collections.follow_up_days)
     broken = broken_since(conn, wanted, slots[0] - follow_days) if follow_days else set()
     follow_up = np.array([cid in broken for cid in ids], dtype=bool)
-    return _PlanningData(channels, sliced, ids, slots, events, fates, follow_up)
+    rate = voice_rate(conn, campaign, day)
+    return _PlanningData(channels, sliced, ids, slots, events, fates, follow_up, rate)
 
 
 def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
@@ -274,7 +279,7 @@ def _solve_arms(
         if members.size == 0:
             continue
         share = members.size / max(1, int((arms != "holdout").sum()))
-        problem = _problem(campaign, data.channels, limits, values, members, share)
+        problem = _problem(campaign, data, limits, values, members, share)
         plan: Plan = (
             solve(problem, params)
             if arm == "optimised"
@@ -286,21 +291,23 @@ def _solve_arms(
 
 def _problem(
     campaign: Campaign,
-    channels: tuple[str, ...],
+    data: _PlanningData,
     limits: _Limits,
     values: _Values,
     members: np.ndarray,
     share: float,
 ) -> Problem:
     """Variables and constraints of one arm: the optimizer's arrays for its ``members``."""
+    channels = data.channels
     ch = [campaign.channels[c] for c in channels]
     voice = channels.index("voice") if "voice" in channels else -1
     agents = campaign.agents
-    rpc_voice = campaign.priors.right_party_rate.get("voice", 0.25)
-    # Predictive dialing spends agent time only on live answers: talk + wrap.
-    handle = np.full(
-        members.size, (agents.talk_minutes + agents.wrap_minutes) * rpc_voice, np.float32
-    )
+    # Agent minutes one voice attempt takes: by the staffing model, predictive
+    # dialing spends agent time only on live answers (talk + wrap); when the
+    # floor carried fewer attempts per agent-hour on recent days, that rate is
+    # what the plan can count on (campaigns.run.capacity).
+    minutes = 60.0 * agents.occupancy / data.voice_rate.used
+    handle = np.full(members.size, minutes, np.float32)
     return Problem(
         value=np.ascontiguousarray(values.value[members], dtype=np.float32),
         allowed=np.ascontiguousarray(limits.slot_allowed[members]),
@@ -453,6 +460,7 @@ def _summary(
         compliance_problems=list(limits.problems[:20]),
         seconds=round(time.perf_counter() - started, 3),
         follow_ups=int(data.follow_up.sum()),
+        voice_attempts_per_agent_hour=data.voice_rate.as_dict(),
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from campaigns.campaign import Campaign, load_campaign
+from campaigns.run.stored import campaign_of
 from campaigns.storage.models import PlannedContact, Run, RunCustomer
 
 STATES = (
@@ -55,16 +55,6 @@ class RunStatus:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {**self.__dict__, "day": self.day.isoformat()}
-
-
-def plan_key(planned_contact_id: int) -> str:
-    """The guard key of the attempt made for a planned contact."""
-    return f"plan:{planned_contact_id}"
-
-
-def campaign_of(run: Run) -> Campaign:
-    """The campaign exactly as it was when the run started (the stored file text)."""
-    return Campaign.model_validate(tomllib.loads(run.campaign_toml))
 
 
 def create_run(

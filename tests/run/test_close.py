@@ -13,7 +13,8 @@ from rq import Queue
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.run.execute import CLOSE_GRACE, PENDING_PATIENCE, execution_step
 from campaigns.run.inputs import slot_starts
-from campaigns.run.state import advance, campaign_of, create_run, plan_key
+from campaigns.run.state import advance, create_run
+from campaigns.run.stored import campaign_of, plan_key
 from campaigns.storage.db import make_engine, migrate
 from campaigns.storage.models import PlannedContact, Run
 from compliance import Proposal, load_packs

@@ -24,7 +24,7 @@ from campaigns.ledger.chain import verify
 from campaigns.run.inputs import slot_starts
 from campaigns.run.report.data import report_data
 from campaigns.run.report.html import render_html
-from campaigns.run.state import plan_key
+from campaigns.run.stored import plan_key
 from campaigns.storage.db import make_engine, migrate
 from campaigns.storage.models import GuardDecisionRow, PlannedContact
 from sandbox.asterisk import SandboxState

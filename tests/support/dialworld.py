@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from campaigns.campaign import Campaign
 from campaigns.dialing import DialerSettings, DialSlot, RedisHopper
 from campaigns.ledger.chain import EVENTS
-from campaigns.run.state import plan_key
+from campaigns.run.stored import plan_key
 from campaigns.storage.db import make_engine, migrate
 from campaigns.storage.models import Customer, PlannedContact, Run
 from sandbox.asterisk import SandboxState

@@ -30,7 +30,8 @@ from cadencia.console.app import create_web_app
 from campaigns.agents.events import AgentEvent, publish_agent_event
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.portfolio.view import customer_360
-from campaigns.run.state import advance, create_run, plan_key
+from campaigns.run.state import advance, create_run
+from campaigns.run.stored import plan_key
 from campaigns.settings import AmiSettings
 from campaigns.storage.db import make_engine, migrate
 from campaigns.storage.models import PlannedContact

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from campaigns.agents.events import AgentEvent, publish_agent_event
 from campaigns.ledger.guard import ContactRequest, GuardResult, guard_and_reserve
 from campaigns.ledger.outcomes import record_outcome
-from campaigns.run.state import advance, create_run, plan_key
+from campaigns.run.state import advance, create_run
+from campaigns.run.stored import plan_key
 from campaigns.storage.models import ContactPoint, PlannedContact
 from compliance import Proposal, load_packs
 from tests.web.conftest import Console, pending_call

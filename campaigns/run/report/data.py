@@ -20,7 +20,7 @@ from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
 from campaigns.run.report.agents import agent_days
 from campaigns.run.report.money import day_start, run_money, welch
-from campaigns.run.state import campaign_of, plan_key
+from campaigns.run.stored import campaign_of, plan_key
 from campaigns.storage.models import PlannedContact, Run, RunCustomer
 
 RPC = {"conversation", "replied"}

@@ -11,6 +11,14 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
+from campaigns.run.report.summary import (
+    agents_section,
+    execution_section,
+    money_section,
+    optimizer_section,
+    plan_section,
+)
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -20,6 +28,7 @@ PAGE = Template(
 body { font-family: sans-serif; margin: 2em; max-width: 1000px }
 table { border-collapse: collapse }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top }
+caption { caption-side: bottom; font-size: 0.85em; color: #555; text-align: left }
 img { max-width: 100% }
 </style></head><body><h1>$title</h1>
 $head
@@ -163,36 +172,19 @@ _CHARTS: tuple[tuple[str, Callable[[dict[str, Any]], Figure | None]], ...] = (
 )
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
-    cells = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
-    )
-    return f"<table>{cells}</table>"
-
-
 def render_html(data: dict[str, Any], out_dir: Path) -> Path:
     """Write ``report-<run>.html`` (and the data as JSON beside it); returns the HTML path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     run = data["run"]
-    plan = data["plan"]
-    head = _table(
-        [
-            ("campaign", run["campaign"]),
-            ("day", run["day"]),
-            ("state", run["state"]),
-            ("customers", plan.get("customers")),
-            ("planned attempts", plan.get("planned_attempts")),
-            ("by channel", plan.get("by_channel")),
-            ("by arm", plan.get("by_arm")),
-            ("expected net value (objective)", plan.get("objective")),
-            ("proven upper bound", plan.get("upper_bound")),
-            ("gap %", plan.get("gap_pct")),
-            ("message budget prices", plan.get("budget_price")),
-            ("execution", data["execution"]),
-            ("abandon rate % (target)", f"{data['abandon_pct']} ({data['abandon_target_pct']})"),
-            ("talk minutes per agent-hour", data["talk_minutes_per_agent_hour"]),
-            ("uplift in right-party contacts per customer", data["uplift_rpc_per_customer"]),
-        ]
+    head = "".join(
+        section(data)
+        for section in (
+            money_section,
+            plan_section,
+            agents_section,
+            execution_section,
+            optimizer_section,
+        )
     )
     images = "".join(
         f"<h2>{html.escape(title)}</h2>"

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from campaigns.campaign import Campaign
-from campaigns.run.state import campaign_of
+from campaigns.run.stored import campaign_of
 from campaigns.storage.models import Customer, Payment, Run, RunCustomer
 
 ARMS = ("optimised", "challenger", "holdout")
