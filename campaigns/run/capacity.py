@@ -8,7 +8,8 @@ a PBX that cannot place calls that fast), and a plan that believes the model
 asks for calls nobody makes. So the rate the dialer actually achieved on the
 campaign's recent days is measured, in the hour slots where it still had
 numbers left to dial (elsewhere it ran out of work, which says nothing of
-capacity), and the plan uses it when it is lower than the model's.
+capacity), and the plan uses it when it is lower than the model's. Attempts
+are the campaign's outbound voice attempts in the ledger during each slot.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.campaign import Campaign
-from campaigns.ledger.chain import existing_keys
-from campaigns.run.stored import campaign_of, plan_key
+from campaigns.ledger.chain import EVENTS
+from campaigns.run.inputs import slot_starts
+from campaigns.run.stored import campaign_of
 from campaigns.storage.models import PlannedContact, Run
 
 LOOKBACK_DAYS = 7
+SLOT = dt.timedelta(hours=1)
 # Fewer agent-hours than this measured say too little to override the model.
 MIN_AGENT_HOURS = 2.0
 
@@ -62,37 +65,53 @@ def model_rate(campaign: Campaign) -> float:
     return 60.0 * agents.occupancy / handle if handle else float("inf")
 
 
-def _slot_counts(conn: Connection, run_id: int, slots: int) -> tuple[list[int], list[int]]:
-    """Voice attempts planned and made, per hour slot of one run."""
-    rows = conn.execute(
-        sa.select(PlannedContact.id, PlannedContact.slot).where(
-            PlannedContact.run_id == run_id, PlannedContact.channel == "voice"
+def _slot_counts(
+    conn: Connection, run_id: int, campaign: Campaign, day: dt.date
+) -> tuple[list[int], list[int]]:
+    """Voice attempts planned and made (the campaign's, in the ledger), per hour slot of a day."""
+    planned = [0] * campaign.slots
+    for slot, n in conn.execute(
+        sa.select(PlannedContact.slot, sa.func.count())
+        .where(PlannedContact.run_id == run_id, PlannedContact.channel == "voice")
+        .group_by(PlannedContact.slot)
+    ):
+        planned[slot] = int(n)
+    starts = slot_starts(campaign, day)
+    made = [0] * campaign.slots
+    for (at,) in conn.execute(
+        sa.select(EVENTS.c.at).where(
+            EVENTS.c.kind == "attempt",
+            EVENTS.c.channel == "voice",
+            EVENTS.c.direction == "outbound",
+            EVENTS.c.resolves_id.is_(None),
+            EVENTS.c.campaign == campaign.name,
+            EVENTS.c.at >= starts[0],
+            EVENTS.c.at < starts[-1] + SLOT,
         )
-    ).all()
-    made_keys = existing_keys(conn, (plan_key(int(r.id)) for r in rows))
-    planned, made = [0] * slots, [0] * slots
-    for r in rows:
-        planned[r.slot] += 1
-        made[r.slot] += plan_key(int(r.id)) in made_keys
+    ):
+        slot = int((at - starts[0]) // SLOT)
+        if 0 <= slot < campaign.slots:
+            made[slot] += 1
     return planned, made
 
 
 def voice_rate(conn: Connection, campaign: Campaign, day: dt.date) -> VoiceRate:
-    """The campaign's voice attempts per agent-hour, measured over its last closed days."""
+    """The campaign's voice attempts per agent-hour, measured over its recent past days."""
     runs = conn.execute(
         sa.select(Run.__table__)
         .where(
             Run.campaign == campaign.name,
             Run.day < day,
             Run.day >= day - dt.timedelta(days=LOOKBACK_DAYS),
-            Run.state == "closed",
         )
         .order_by(Run.day)
     ).mappings()
     attempts = agent_hours = 0.0
     for run in [Run(**r) for r in runs]:
         stored = campaign_of(run)
-        planned, made = _slot_counts(conn, run.id, stored.slots)
+        planned, made = _slot_counts(conn, run.id, stored, run.day)
+        if not any(made):
+            continue  # no dial session ran that day (no PBX): nothing was measured
         for slot, agents in enumerate(stored.agents.per_slot):
             # A slot whose plan was all dialed ran out of work: its rate is no measure.
             if agents > 0 and planned[slot] > made[slot]:

@@ -1,0 +1,73 @@
+"""The plan's voice capacity follows what the floor carried on recent days, not only the model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import sqlalchemy as sa
+
+from campaigns.campaign import load_campaign
+from campaigns.ledger.interchange import import_events
+from campaigns.run.capacity import model_rate, voice_rate
+from campaigns.run.inputs import slot_starts
+from campaigns.run.state import advance, create_run, status
+from campaigns.storage.db import make_engine
+from campaigns.storage.models import PlannedContact
+from compliance import Event
+from tests.run.test_planning import EXAMPLES, NOW, TUESDAY, load_generated
+
+
+def test_a_floor_slower_than_its_model_gets_a_smaller_voice_plan(database_url: str) -> None:
+    load_generated(database_url, 3000, ("CO",))
+    engine = make_engine(database_url)
+    path = EXAMPLES / "co-tarjetas.toml"
+    campaign = load_campaign(path)
+    first = create_run(engine, path, TUESDAY, needs_approval=True, now=NOW)
+    advance(engine, first, now=NOW)
+    with engine.connect() as conn:
+        planned = Counter(
+            dict(
+                conn.execute(
+                    sa.select(PlannedContact.slot, sa.func.count())
+                    .where(PlannedContact.run_id == first, PlannedContact.channel == "voice")
+                    .group_by(PlannedContact.slot)
+                ).all()
+            )
+        )
+        assert voice_rate(conn, campaign, TUESDAY).measured is None  # no past day yet
+    # That Tuesday the dialer placed a third of each slot's planned calls (history
+    # as another system would hand it over, through the ledger interchange).
+    starts = slot_starts(campaign, TUESDAY)
+    made = {slot: n // 3 for slot, n in planned.items()}
+    history = [
+        Event(
+            starts[slot] + dt.timedelta(seconds=10 * k),
+            f"C{slot:02d}{k:05d}",
+            (),
+            "voice",
+            "outbound",
+            "attempt",
+            "no_answer",
+            campaign="co-tarjetas",
+        )
+        for slot, n in made.items()
+        for k in range(n)
+    ]
+    import_events(engine, history, now=NOW + dt.timedelta(days=1))
+    wednesday = TUESDAY + dt.timedelta(days=1)
+    with engine.connect() as conn:
+        rate = voice_rate(conn, campaign, wednesday)
+    agent_hours = sum(
+        a for s, a in enumerate(campaign.agents.per_slot) if planned[s] > made.get(s, 0)
+    )
+    assert rate.measured is not None
+    assert round(rate.measured, 6) == round(sum(made.values()) / agent_hours, 6)
+    assert rate.used == rate.measured < model_rate(campaign)
+    second = create_run(engine, path, wednesday, needs_approval=True, now=NOW)
+    advance(engine, second, now=NOW + dt.timedelta(days=1))
+    summary = status(engine, second).summary
+    engine.dispose()
+    assert summary["voice_attempts_per_agent_hour"]["used"] == round(rate.used, 2)
+    # The plan asks for no more voice than the floor showed it can carry, per slot.
+    assert summary["by_channel"]["voice"] < sum(planned.values())
