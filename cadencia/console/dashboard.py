@@ -22,6 +22,7 @@ from cadencia.console.charts import progress_png
 from cadencia.console.deps import WebContext, context, role
 from cadencia.console.security import CurrentUser
 from campaigns.agents.events import agent_board
+from campaigns.run.report.agents import agent_days
 from campaigns.run.report.data import report_data
 from campaigns.run.report.html import render_html
 from campaigns.storage.models import Promise, Run
@@ -51,6 +52,7 @@ def dashboard_data(ctx: WebContext) -> dict[str, Any]:
             .where(Promise.created_at >= start, Promise.created_at < end)
             .group_by(Promise.currency)
         ).all()
+        effectiveness = agent_days(conn, start, end)
     runs = []
     for run_id in run_ids:
         data = report_data(ctx.engine, run_id)
@@ -93,6 +95,7 @@ def dashboard_data(ctx: WebContext) -> dict[str, Any]:
         "agents": agents,
         "promises": promises,
         "agents_by_state": _count_states(agents),
+        "effectiveness": effectiveness,
     }
 
 

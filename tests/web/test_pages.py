@@ -51,7 +51,7 @@ def test_dashboard_follows_the_day(console: Console) -> None:
     before = client.get("/dashboard/data.json").json()
     (run,) = before["runs"]
     assert run["actual"].get("voice", 0) == 0 and run["planned"]["voice"] >= 1
-    assert before["promises"] == {} and before["agents"] == []
+    assert before["promises"] == {} and before["agents"] == [] and before["effectiveness"] == []
 
     pending_call(console.engine, "C1", console.clock.now, plan_key(planned))
     publish_agent_event(
