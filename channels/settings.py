@@ -78,79 +78,107 @@ class ChannelSettings:
         is the value. A provider is configured when its credentials are set;
         a half-configured provider is an error naming what is missing.
         """
-        reader = read_file or _read_text
-
-        def get(name: str) -> str | None:
-            direct = env.get(name)
-            path = env.get(f"{name}_FILE")
-            if direct not in (None, "") and path not in (None, ""):
-                raise SettingsError(f"both {name} and {name}_FILE are set; set only one")
-            if path not in (None, ""):
-                assert path is not None
-                try:
-                    return reader(path).rstrip("\r\n")
-                except OSError as exc:
-                    raise SettingsError(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
-            return direct if direct not in (None, "") else None
-
-        def group(required: tuple[str, ...]) -> dict[str, str] | None:
-            values = {name: get(name) for name in required}
-            present = [n for n, v in values.items() if v is not None]
-            if not present:
-                return None
-            missing = [n for n, v in values.items() if v is None]
-            if missing:
-                raise SettingsError(
-                    f"{', '.join(present)} set but {', '.join(missing)} missing "
-                    "(set them, or as NAME_FILE)"
-                )
-            return {n: v for n, v in values.items() if v is not None}
-
-        sendgrid = None
-        sg = group(("SENDGRID_API_KEY",))
-        if sg is not None:
-            sendgrid = SendGridSettings(
-                api_key=sg["SENDGRID_API_KEY"],
-                api_host=_url(
-                    get("SENDGRID_API_HOST") or DEFAULT_SENDGRID_HOST, "SENDGRID_API_HOST"
-                ),
-                webhook_public_key=get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
-            )
-        twilio = None
-        tw = group(("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"))
-        if tw is not None:
-            twilio = TwilioSettings(
-                account_sid=tw["TWILIO_ACCOUNT_SID"],
-                auth_token=tw["TWILIO_AUTH_TOKEN"],
-                api_base=_url(get("TWILIO_API_BASE") or DEFAULT_TWILIO_BASE, "TWILIO_API_BASE"),
-                concurrency=_count(
-                    get("TWILIO_CONCURRENCY"),
-                    "TWILIO_CONCURRENCY",
-                    DEFAULT_TWILIO_CONCURRENCY,
-                    MAX_TWILIO_CONCURRENCY,
-                ),
-            )
-        payment = None
-        pl = group(("PAYMENT_LINK_URL_PATTERN", "PAYMENT_LINK_SECRET"))
-        if pl is not None:
-            pattern = pl["PAYMENT_LINK_URL_PATTERN"]
-            if "{token}" not in pattern:
-                raise SettingsError(
-                    f"PAYMENT_LINK_URL_PATTERN={pattern!r} must contain the placeholder {{token}}"
-                )
-            payment = PaymentLinkSettings(
-                url_pattern=pattern,
-                secret=pl["PAYMENT_LINK_SECRET"],
-                ttl_hours=_positive(get("PAYMENT_LINK_TTL_HOURS"), "PAYMENT_LINK_TTL_HOURS", 72.0),
-            )
+        variables = _Variables(env, read_file or _read_text)
+        # Keyword arguments evaluate in order: the first bad group raises first.
         return cls(
-            sendgrid=sendgrid,
-            twilio=twilio,
-            payment_link=payment,
+            sendgrid=_read_sendgrid(variables),
+            twilio=_read_twilio(variables),
+            payment_link=_read_payment_link(variables),
             http_timeout_s=_positive(
-                get("CHANNELS_HTTP_TIMEOUT_S"), "CHANNELS_HTTP_TIMEOUT_S", 10.0
+                variables.get("CHANNELS_HTTP_TIMEOUT_S"), "CHANNELS_HTTP_TIMEOUT_S", 10.0
             ),
         )
+
+
+class _Variables:
+    """The configuration variables of one mapping, each given directly or as ``NAME_FILE``."""
+
+    def __init__(self, env: Mapping[str, str], read_file: Callable[[str], str]) -> None:
+        self._env = env
+        self._read_file = read_file
+
+    def get(self, name: str) -> str | None:
+        """The value of ``name`` or of the file ``NAME_FILE`` names; None when unset or empty."""
+        direct = self._env.get(name)
+        path = self._env.get(f"{name}_FILE")
+        if direct not in (None, "") and path not in (None, ""):
+            raise SettingsError(f"both {name} and {name}_FILE are set; set only one")
+        if path not in (None, ""):
+            assert path is not None
+            try:
+                return self._read_file(path).rstrip("\r\n")
+            except OSError as exc:
+                raise SettingsError(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+        return direct if direct not in (None, "") else None
+
+    def credentials(self, required: tuple[str, ...]) -> dict[str, str] | None:
+        """All of a provider's ``required`` values, or None when none is set.
+
+        Some set and others not is an error: a half-configured provider would
+        otherwise be silently off.
+        """
+        values = {name: self.get(name) for name in required}
+        present = [n for n, v in values.items() if v is not None]
+        if not present:
+            return None
+        missing = [n for n, v in values.items() if v is None]
+        if missing:
+            raise SettingsError(
+                f"{', '.join(present)} set but {', '.join(missing)} missing "
+                "(set them, or as NAME_FILE)"
+            )
+        return {n: v for n, v in values.items() if v is not None}
+
+
+def _read_sendgrid(variables: _Variables) -> SendGridSettings | None:
+    """SendGrid when its API key is set; host and webhook key are optional."""
+    credentials = variables.credentials(("SENDGRID_API_KEY",))
+    if credentials is None:
+        return None
+    return SendGridSettings(
+        api_key=credentials["SENDGRID_API_KEY"],
+        api_host=_url(
+            variables.get("SENDGRID_API_HOST") or DEFAULT_SENDGRID_HOST, "SENDGRID_API_HOST"
+        ),
+        webhook_public_key=variables.get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+    )
+
+
+def _read_twilio(variables: _Variables) -> TwilioSettings | None:
+    """Twilio when its account SID and auth token are set."""
+    credentials = variables.credentials(("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"))
+    if credentials is None:
+        return None
+    return TwilioSettings(
+        account_sid=credentials["TWILIO_ACCOUNT_SID"],
+        auth_token=credentials["TWILIO_AUTH_TOKEN"],
+        api_base=_url(variables.get("TWILIO_API_BASE") or DEFAULT_TWILIO_BASE, "TWILIO_API_BASE"),
+        concurrency=_count(
+            variables.get("TWILIO_CONCURRENCY"),
+            "TWILIO_CONCURRENCY",
+            DEFAULT_TWILIO_CONCURRENCY,
+            MAX_TWILIO_CONCURRENCY,
+        ),
+    )
+
+
+def _read_payment_link(variables: _Variables) -> PaymentLinkSettings | None:
+    """Payment links when their URL pattern (with ``{token}``) and secret are set."""
+    credentials = variables.credentials(("PAYMENT_LINK_URL_PATTERN", "PAYMENT_LINK_SECRET"))
+    if credentials is None:
+        return None
+    pattern = credentials["PAYMENT_LINK_URL_PATTERN"]
+    if "{token}" not in pattern:
+        raise SettingsError(
+            f"PAYMENT_LINK_URL_PATTERN={pattern!r} must contain the placeholder {{token}}"
+        )
+    return PaymentLinkSettings(
+        url_pattern=pattern,
+        secret=credentials["PAYMENT_LINK_SECRET"],
+        ttl_hours=_positive(
+            variables.get("PAYMENT_LINK_TTL_HOURS"), "PAYMENT_LINK_TTL_HOURS", 72.0
+        ),
+    )
 
 
 def _read_text(path: str) -> str:

@@ -203,40 +203,41 @@ class TemplateCatalog:
         notice_text: str | None = None
         notice_html: Markup | None = None
         if request.us_opt_out:
-            if request.channel == "email":
-                if not request.opt_out_url:
-                    raise TemplateError(
-                        "12 CFR 1006.6(e) needs a working opt-out method in every email: "
-                        "RenderRequest.opt_out_url is missing",
-                        template=f"{request.campaign}/{request.language}/email_body.txt.j2",
-                        variable="opt_out_url",
-                    )
-                notice_text = email_notice(request.language, request.opt_out_url)
-                # Plain f-strings over escaped parts: Markup.format runs a
-                # string.Formatter per call, a tenth of an email's rendering.
-                url = escape(request.opt_out_url)
-                link = Markup(f'<a href="{url}">{url}</a>')
-                notice_html = Markup(f"<p>{escape(notice_text).replace(url, link)}</p>")
-            else:
-                notice_text = text_notice(request.language)
+            notice_text, notice_html = _opt_out_notice(request)
             context["opt_out_notice"] = notice_text
             context["opt_out_notice_html"] = notice_html
         if request.opt_out_url:
             context["opt_out_url"] = request.opt_out_url
-
-        lang, camp = request.language, request.campaign
         if request.channel in ("sms", "whatsapp"):
-            name, body = self._render(camp, lang, f"{request.channel}.txt.j2", context)
-            if notice_text and notice_text not in body:
-                body = f"{body}\n{notice_text}"
-            return RenderedMessage(
-                channel=request.channel,
-                language=lang,
-                body=body,
-                sms=sms_info(body),
-                templates=(name,),
-            )
+            return self._render_text(request, context, notice_text)
+        return self._render_email(request, context, notice_text, notice_html)
 
+    def _render_text(
+        self, request: RenderRequest, context: dict[str, Any], notice_text: str | None
+    ) -> RenderedMessage:
+        """An sms or whatsapp body, the opt-out notice appended unless the template has it."""
+        name, body = self._render(
+            request.campaign, request.language, f"{request.channel}.txt.j2", context
+        )
+        if notice_text and notice_text not in body:
+            body = f"{body}\n{notice_text}"
+        return RenderedMessage(
+            channel=request.channel,
+            language=request.language,
+            body=body,
+            sms=sms_info(body),
+            templates=(name,),
+        )
+
+    def _render_email(
+        self,
+        request: RenderRequest,
+        context: dict[str, Any],
+        notice_text: str | None,
+        notice_html: Markup | None,
+    ) -> RenderedMessage:
+        """Subject, text body and (when the campaign has one) HTML body, each with the notice."""
+        lang, camp = request.language, request.campaign
         subject_name, subject = self._render(camp, lang, "email_subject.txt.j2", context)
         if "\n" in subject:
             raise TemplateError(
@@ -251,12 +252,7 @@ class TemplateCatalog:
             html_name, html = self._render(camp, lang, "email_body.html.j2", context)
             names.append(html_name)
             if notice_html and str(notice_html) not in html:
-                closing = html.lower().rfind("</body>")
-                html = (
-                    f"{html[:closing]}{notice_html}{html[closing:]}"
-                    if closing >= 0
-                    else f"{html}{notice_html}"
-                )
+                html = _with_notice_before_body_end(html, notice_html)
         return RenderedMessage(
             channel="email",
             language=lang,
@@ -265,3 +261,30 @@ class TemplateCatalog:
             html=html,
             templates=tuple(names),
         )
+
+
+def _opt_out_notice(request: RenderRequest) -> tuple[str, Markup | None]:
+    """The Regulation F opt-out notice as text, and as HTML for email (linking the URL)."""
+    if request.channel != "email":
+        return text_notice(request.language), None
+    if not request.opt_out_url:
+        raise TemplateError(
+            "12 CFR 1006.6(e) needs a working opt-out method in every email: "
+            "RenderRequest.opt_out_url is missing",
+            template=f"{request.campaign}/{request.language}/email_body.txt.j2",
+            variable="opt_out_url",
+        )
+    notice_text = email_notice(request.language, request.opt_out_url)
+    # Plain f-strings over escaped parts: Markup.format runs a
+    # string.Formatter per call, a tenth of an email's rendering.
+    url = escape(request.opt_out_url)
+    link = Markup(f'<a href="{url}">{url}</a>')
+    return notice_text, Markup(f"<p>{escape(notice_text).replace(url, link)}</p>")
+
+
+def _with_notice_before_body_end(html: str, notice_html: Markup) -> str:
+    """``html`` with the notice just before ``</body>``, or at the end when there is none."""
+    closing = html.lower().rfind("</body>")
+    if closing >= 0:
+        return f"{html[:closing]}{notice_html}{html[closing:]}"
+    return f"{html}{notice_html}"

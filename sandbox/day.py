@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from rq import Queue
@@ -38,6 +38,12 @@ from dialer.abandon_budget import AbandonRule
 from dialer.pacing import Mode, Pacer, PacingConfig, PacingPriors
 from dialer.simulate import Scenario, simulate
 from sandbox.asterisk import SandboxState
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from campaigns.settings import MessagingSettings
+    from sandbox.providers import StandinHandle
 
 MESSAGE_QUEUE = "messages"
 
@@ -168,23 +174,67 @@ def local_services(
     dialer's settings, with ring and talk times compressed like the clock, and
     ``answer_percent`` of the simulated debtors answering.
     """
-    import uvicorn
-
     from campaigns.settings import MessagingSettings
     from campaigns.storage.db import make_engine
-    from campaigns.webhooks import create_webhook_app
-    from sandbox.providers import start_standin
 
     log_dir.mkdir(parents=True, exist_ok=True)
+    # The receiver's port is chosen first: the stand-in needs its webhook URLs.
     port = _free_port()
     hooks = f"http://127.0.0.1:{port}"
-    standin = start_standin(
+    standin = _start_standin(mix, hooks)
+    env = _services_env(database_url, redis_url, campaigns, clock, standin, hooks, extra_env)
+    if asterisk is not None:
+        env.update(
+            sandbox_dialer_env(
+                asterisk, clock, campaigns, database_url, redis_url, answer_percent=answer_percent
+            )
+        )
+        ready_agents(asterisk, agents)
+    settings = MessagingSettings.from_env(env)
+    engine = make_engine(database_url)
+    receiver = _WebhookReceiver.start(settings, engine, clock, port)
+    services = LocalServices(
+        env=env, redis_url=redis_url, standin=standin, receiver=receiver.server
+    )
+    try:
+        receiver.wait_started()
+        _start_workers(services, workers, log_dir)
+        yield services
+    finally:
+        _run_stoppers(services.stoppers)
+        _stop_workers(services.workers)
+        receiver.stop()
+        standin.stop()
+        engine.dispose()
+
+
+def _start_standin(mix: Any, hooks: str) -> StandinHandle:
+    """The SendGrid/Twilio stand-in, reporting delivery events to the receiver at ``hooks``."""
+    from sandbox.providers import start_standin
+
+    return start_standin(
         mix=mix,
         sendgrid_webhook_url=f"{hooks}/webhooks/sendgrid",
         twilio_status_url=f"{hooks}/webhooks/twilio/status",
         twilio_inbound_url=f"{hooks}/webhooks/twilio/inbound",
     )
-    env = {
+
+
+def _services_env(
+    database_url: str,
+    redis_url: str,
+    campaigns: list[Campaign],
+    clock: Clock,
+    standin: StandinHandle,
+    hooks: str,
+    extra_env: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """The environment the receiver's settings and the workers are built from.
+
+    Later entries win: the day's own variables override ``extra_env``, which
+    overrides the stand-in's credentials, which override the caller's environment.
+    """
+    return {
         **os.environ,
         **standin.env(),
         **(extra_env or {}),
@@ -198,59 +248,86 @@ def local_services(
         "PAYMENT_LINK_SECRET": secrets.token_hex(16),
         "CADENCIA_SIM_CLOCK": clock.to_env(),
     }
-    if asterisk is not None:
-        env.update(
-            sandbox_dialer_env(
-                asterisk, clock, campaigns, database_url, redis_url, answer_percent=answer_percent
+
+
+@dataclass
+class _WebhookReceiver:
+    """The provider webhook receiver: uvicorn serving in a daemon thread of this process."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @classmethod
+    def start(
+        cls, settings: MessagingSettings, engine: Engine, clock: Clock, port: int
+    ) -> _WebhookReceiver:
+        """Start serving on ``port``; ``wait_started`` blocks until it accepts requests."""
+        import uvicorn
+
+        from campaigns.webhooks import create_webhook_app
+
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_webhook_app(settings, engine, event_clock=clock),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
             )
         )
-        ready_agents(asterisk, agents)
-    settings = MessagingSettings.from_env(env)
-    engine = make_engine(database_url)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_webhook_app(settings, engine, event_clock=clock),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    services = LocalServices(env=env, redis_url=redis_url, standin=standin, receiver=server)
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        return cls(server, thread)
+
+    def wait_started(self, timeout_s: float = 20) -> None:
+        """Return once the server listens; raise if it died or took over ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the webhook receiver did not start")
             time.sleep(0.05)
-        for n in range(workers):
-            log = (log_dir / f"worker-{n}.log").open("ab")
-            services.workers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "cadencia", "worker", "--workers", "1"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit and give it ten seconds to finish in-flight requests."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _start_workers(services: LocalServices, workers: int, log_dir: Path) -> None:
+    """``workers`` single-process ``cadencia worker``s, each logging to its own file.
+
+    Each is added to ``services.workers`` as soon as it starts, so that one
+    failing to start still leaves the others to be stopped.
+    """
+    for n in range(workers):
+        log = (log_dir / f"worker-{n}.log").open("ab")
+        services.workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "cadencia", "worker", "--workers", "1"],
+                env=services.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
-        yield services
-    finally:
-        for stop in reversed(services.stoppers):
-            with contextlib.suppress(Exception):
-                stop()
-        for child in services.workers:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in services.workers:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        server.should_exit = True
-        thread.join(timeout=10)
-        standin.stop()
-        engine.dispose()
+        )
+
+
+def _run_stoppers(stoppers: list[Callable[[], None]]) -> None:
+    """The callers' own stoppers, last registered first; one failing does not stop the rest."""
+    for stop in reversed(stoppers):
+        with contextlib.suppress(Exception):
+            stop()
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every worker still running, then wait for each (killed after 15 s)."""
+    # Signal all before waiting on any, so they wind down in parallel.
+    for child in workers:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in workers:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def run_day(

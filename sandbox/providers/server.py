@@ -34,6 +34,7 @@ WHATSAPP_SESSION_S = 24 * 3600
 MAX_HEADERS = 100  # as http.client allows
 MAX_HEADER_LINE = 65536
 SG_ERRORS_HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
+SG_UNAUTHORIZED = "The provided authorization grant is invalid, expired, or revoked"
 
 
 class StandinServer(ThreadingHTTPServer):
@@ -76,90 +77,152 @@ def _twilio_error(code: int, message: str, status: int) -> dict[str, Any]:
 
 
 def validate_mail(body: Any) -> list[dict[str, Any]]:
-    """SendGrid-shaped errors for a Mail Send body (empty list: acceptable)."""
+    """SendGrid-shaped errors for a Mail Send body (empty list: acceptable).
+
+    Errors come in SendGrid's order: sender, personalizations (then each one's
+    recipients and custom args), subject, content.
+    """
     if not isinstance(body, dict):
         return [_sg_error("Bad Request", None)]
-    errors: list[dict[str, Any]] = []
-    sender = body.get("from")
-    if not isinstance(sender, dict) or not EMAIL_RE.match(str(sender.get("email", ""))):
-        errors.append(
-            _sg_error(
-                "The from email does not contain a valid address.", "from.email", "message.from"
-            )
-        )
+    errors = _sender_errors(body.get("from"))
     personalizations = body.get("personalizations")
-    if not isinstance(personalizations, list) or not personalizations:
-        errors.append(
+    if not isinstance(personalizations, list):
+        personalizations = []
+    errors += _personalization_count_errors(personalizations)
+    for i, personalization in enumerate(personalizations):
+        errors += _personalization_errors(i, personalization)
+    errors += _subject_errors(body, personalizations)
+    errors += _content_errors(body)
+    return errors
+
+
+def _sender_errors(sender: Any) -> list[dict[str, Any]]:
+    if isinstance(sender, dict) and EMAIL_RE.match(str(sender.get("email", ""))):
+        return []
+    return [
+        _sg_error("The from email does not contain a valid address.", "from.email", "message.from")
+    ]
+
+
+def _personalization_count_errors(personalizations: list[Any]) -> list[dict[str, Any]]:
+    if not personalizations:
+        return [
             _sg_error(
                 "The personalizations field is required and must have at least one "
                 "personalization.",
                 "personalizations",
                 "-Personalizations-Errors",
             )
-        )
-        personalizations = []
-    elif len(personalizations) > 1000:
-        errors.append(
+        ]
+    if len(personalizations) > 1000:
+        return [
             _sg_error(
                 "The personalizations field may not have more than 1000 personalizations.",
                 "personalizations",
                 "-Personalizations-Errors",
             )
-        )
-    every_subject = True
-    for i, p in enumerate(personalizations):
-        if not isinstance(p, dict):
-            errors.append(_sg_error("Personalization must be an object.", f"personalizations.{i}"))
-            continue
-        to = p.get("to")
-        if not isinstance(to, list) or not to:
-            errors.append(
-                _sg_error(
-                    "The to array is required for all personalization objects, and must have at "
-                    "least one email object with a valid email address.",
-                    f"personalizations.{i}.to",
-                    "message.personalizations.to",
-                )
+        ]
+    return []
+
+
+def _personalization_errors(i: int, personalization: Any) -> list[dict[str, Any]]:
+    """The ``i``-th personalization's errors: its shape, recipients and custom args."""
+    if not isinstance(personalization, dict):
+        return [_sg_error("Personalization must be an object.", f"personalizations.{i}")]
+    errors: list[dict[str, Any]] = []
+    to = personalization.get("to")
+    if not isinstance(to, list) or not to:
+        errors.append(
+            _sg_error(
+                "The to array is required for all personalization objects, and must have at "
+                "least one email object with a valid email address.",
+                f"personalizations.{i}.to",
+                "message.personalizations.to",
             )
-        else:
-            for j, rcpt in enumerate(to):
-                if not isinstance(rcpt, dict) or not EMAIL_RE.match(str(rcpt.get("email", ""))):
-                    errors.append(
-                        _sg_error(
-                            "Does not contain a valid address.",
-                            f"personalizations.{i}.to.{j}.email",
-                            "message.personalizations.to",
-                        )
+        )
+    else:
+        for j, rcpt in enumerate(to):
+            if not isinstance(rcpt, dict) or not EMAIL_RE.match(str(rcpt.get("email", ""))):
+                errors.append(
+                    _sg_error(
+                        "Does not contain a valid address.",
+                        f"personalizations.{i}.to.{j}.email",
+                        "message.personalizations.to",
                     )
-        every_subject = every_subject and bool(p.get("subject"))
-        args = p.get("custom_args", {})
-        if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
-            errors.append(
-                _sg_error(
-                    "Custom args values must be strings.", f"personalizations.{i}.custom_args"
                 )
-            )
-    if not body.get("subject") and not every_subject and "template_id" not in body:
+    args = personalization.get("custom_args", {})
+    if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
         errors.append(
-            _sg_error(
-                "The subject is required. You can get around this requirement if you use a "
-                "template "
-                "with a subject defined or if every personalization has a subject defined.",
-                "subject",
-                "message.subject",
-            )
-        )
-    content = body.get("content")
-    if "template_id" not in body and (not isinstance(content, list) or not content):
-        errors.append(
-            _sg_error(
-                "Unless a valid template_id is provided, the content parameter is required. "
-                "There must be at least one defined content block.",
-                "content",
-                "message.content",
-            )
+            _sg_error("Custom args values must be strings.", f"personalizations.{i}.custom_args")
         )
     return errors
+
+
+def _subject_errors(body: dict[str, Any], personalizations: list[Any]) -> list[dict[str, Any]]:
+    # Personalizations that are not objects were reported already; they do
+    # not count against "every personalization has a subject".
+    every_subject = all(bool(p.get("subject")) for p in personalizations if isinstance(p, dict))
+    if body.get("subject") or every_subject or "template_id" in body:
+        return []
+    return [
+        _sg_error(
+            "The subject is required. You can get around this requirement if you use a "
+            "template with a subject defined or if every personalization has a subject defined.",
+            "subject",
+            "message.subject",
+        )
+    ]
+
+
+def _content_errors(body: dict[str, Any]) -> list[dict[str, Any]]:
+    content = body.get("content")
+    if "template_id" in body or (isinstance(content, list) and content):
+        return []
+    return [
+        _sg_error(
+            "Unless a valid template_id is provided, the content parameter is required. "
+            "There must be at least one defined content block.",
+            "content",
+            "message.content",
+        )
+    ]
+
+
+def _new_x_message_id() -> str:
+    """A fresh ``X-Message-Id``: 16 random bytes, URL-safe base64 without padding, as SendGrid's."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
+
+
+def _substitute(text: str | None, substitutions: dict[str, Any]) -> str | None:
+    """``text`` with each personalization substitution tag replaced by its value."""
+    if text is None:
+        return None
+    for tag, value in substitutions.items():
+        text = text.replace(tag, str(value))
+    return text
+
+
+def _stored_emails(body: dict[str, Any], x_message_id: str) -> list[StoredEmail]:
+    """One stored email per recipient of a valid Mail Send body, as SendGrid fans it out."""
+    contents = {c.get("type"): str(c.get("value", "")) for c in body.get("content", [])}
+    stored: list[StoredEmail] = []
+    for n, p in enumerate(body["personalizations"]):
+        subs = p.get("substitutions") or {}
+        for rcpt in p["to"]:
+            stored.append(
+                StoredEmail(
+                    x_message_id=x_message_id,
+                    sg_message_id=f"{x_message_id}.filterdrecv-standin-{n}.0",
+                    from_email=body["from"]["email"],
+                    to_email=rcpt["email"],
+                    subject=_substitute(p.get("subject") or body.get("subject"), subs) or "",
+                    text=_substitute(contents.get("text/plain"), subs),
+                    html=_substitute(contents.get("text/html"), subs),
+                    custom_args={**body.get("custom_args", {}), **p.get("custom_args", {})},
+                    headers={**body.get("headers", {}), **p.get("headers", {})},
+                )
+            )
+    return stored
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -307,60 +370,20 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- SendGrid ---------------------------------------------------------
     def _mail_send(self, raw: bytes) -> None:
+        """``POST /v3/mail/send``: authorize, validate, store per recipient, schedule events."""
         state = self.server.state
         state.count("sendgrid.requests")
         if self.headers.get("Authorization") != f"Bearer {state.sendgrid_api_key}":
             state.count("sendgrid.unauthorized")
-            self._send(
-                401,
-                {
-                    "errors": [
-                        _sg_error(
-                            "The provided authorization grant is invalid, expired, or revoked"
-                        )
-                    ]
-                },
-            )
+            self._send(401, {"errors": [_sg_error(SG_UNAUTHORIZED)]})
             return
         if self._injected("sendgrid"):
             return
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            self._send(400, {"errors": [_sg_error("Bad Request")]})
+        body = self._valid_mail(raw)
+        if body is None:
             return
-        errors = validate_mail(body)
-        if errors:
-            state.count("sendgrid.rejected")
-            self._send(400, {"errors": errors})
-            return
-        x_message_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
-        contents = {c.get("type"): str(c.get("value", "")) for c in body.get("content", [])}
-        stored: list[StoredEmail] = []
-        for n, p in enumerate(body["personalizations"]):
-            subs = p.get("substitutions") or {}
-
-            def substitute(text: str | None, subs: dict[str, str] = subs) -> str | None:
-                if text is None:
-                    return None
-                for tag, value in subs.items():
-                    text = text.replace(tag, str(value))
-                return text
-
-            for rcpt in p["to"]:
-                stored.append(
-                    StoredEmail(
-                        x_message_id=x_message_id,
-                        sg_message_id=f"{x_message_id}.filterdrecv-standin-{n}.0",
-                        from_email=body["from"]["email"],
-                        to_email=rcpt["email"],
-                        subject=substitute(p.get("subject") or body.get("subject")) or "",
-                        text=substitute(contents.get("text/plain")),
-                        html=substitute(contents.get("text/html")),
-                        custom_args={**body.get("custom_args", {}), **p.get("custom_args", {})},
-                        headers={**body.get("headers", {}), **p.get("headers", {})},
-                    )
-                )
+        x_message_id = _new_x_message_id()
+        stored = _stored_emails(body, x_message_id)
         with state.lock:
             state.emails.extend(stored)
             state.counts["sendgrid.accepted"] = state.counts.get("sendgrid.accepted", 0) + len(
@@ -370,6 +393,20 @@ class Handler(BaseHTTPRequestHandler):
         # response sees every event.
         self.server.dispatcher.email_outcomes(stored)
         self._send(202, None, {"X-Message-Id": x_message_id})
+
+    def _valid_mail(self, raw: bytes) -> dict[str, Any] | None:
+        """The parsed Mail Send body, or None after answering 400 with SendGrid's errors."""
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(400, {"errors": [_sg_error("Bad Request")]})
+            return None
+        errors = validate_mail(body)
+        if errors:
+            self.server.state.count("sendgrid.rejected")
+            self._send(400, {"errors": errors})
+            return None
+        return body  # a JSON object: validate_mail rejects anything else
 
     # -- Twilio -----------------------------------------------------------
     def _twilio_auth_ok(self, sid: str) -> bool:
