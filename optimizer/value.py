@@ -38,6 +38,10 @@ class History:
         settled: ``[S, C]`` promises whose fate is known (kept, partly kept or
             broken); the kept rate is ``payments / settled``, so promises still
             pending count neither way. None: every promise is settled.
+        paid_contacts: ``[S, C]`` right-party contacts the debtor paid after
+            (within the attribution window), promise or not. When given, the pay
+            rate per contact is learned from it directly; otherwise it is the
+            promise rate times the kept rate.
     """
 
     attempts: npt.NDArray[np.floating] | npt.NDArray[np.integer]
@@ -45,6 +49,7 @@ class History:
     promises: npt.NDArray[np.floating] | npt.NDArray[np.integer]
     payments: npt.NDArray[np.floating] | npt.NDArray[np.integer]
     settled: npt.NDArray[np.floating] | npt.NDArray[np.integer] | None = None
+    paid_contacts: npt.NDArray[np.floating] | npt.NDArray[np.integer] | None = None
 
     def __post_init__(self) -> None:
         a = np.asarray(self.attempts)
@@ -66,6 +71,10 @@ class History:
             raise ValueError("History.settled: shape [S, C], at most the promises per cell")
         if (np.asarray(self.payments) > decided).any():
             raise ValueError("History.payments: more payments than settled promises in some cell")
+        if self.paid_contacts is not None:
+            paid = np.asarray(self.paid_contacts)
+            if paid.shape != (s, c) or (paid > np.asarray(self.rpc).sum(axis=2)).any():
+                raise ValueError("History.paid_contacts: shape [S, C], at most the contacts")
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,13 @@ def estimate_rates(history: History, priors: Priors) -> Rates:
     contacts = rpc.sum(axis=2)
     p_promise = _smooth(prom, contacts, np.asarray(priors.promise)[None], k)
     p_keep = _smooth(paid, settled, np.asarray(priors.keep)[None], k)
-    return Rates(rpc=p_rpc, pay=p_promise * p_keep)
+    if history.paid_contacts is None:
+        return Rates(rpc=p_rpc, pay=p_promise * p_keep)
+    # Money after a contact, with or without a promise: the quantity the value
+    # needs, learned directly toward the same prior (promise times keep).
+    prior_pay = np.asarray(priors.promise) * np.asarray(priors.keep)
+    paid_after = np.asarray(history.paid_contacts, np.float64)
+    return Rates(rpc=p_rpc, pay=_smooth(paid_after, contacts, prior_pay[None], k))
 
 
 @dataclass(frozen=True)

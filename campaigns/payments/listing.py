@@ -1,13 +1,15 @@
-"""Promises as a manager lists them: who, how much, paid so far, due, status, taken by."""
+"""Promises as a manager lists them, and when customers paid (for the value model)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from campaigns.storage.models import Account, Customer, Promise
+from campaigns.storage.models import Account, Customer, Payment, Promise
 
 
 def promise_rows(
@@ -58,3 +60,20 @@ def promise_rows(
         }
         for r in rows
     ]
+
+
+def payment_instants(
+    conn: Connection, customers: Collection[str], since: dt.datetime
+) -> dict[str, list[dt.datetime]]:
+    """When each of ``customers`` paid, at or after ``since``, in time order."""
+    rows = conn.execute(
+        sa.select(Customer.external_id, Payment.paid_at)
+        .join(Customer, Customer.id == Payment.customer_id)
+        .where(Payment.paid_at >= since)
+        .order_by(Payment.paid_at)
+    )
+    found: dict[str, list[dt.datetime]] = {}
+    for customer, paid_at in rows:
+        if customer in customers:
+            found.setdefault(str(customer), []).append(paid_at)
+    return found

@@ -209,6 +209,7 @@ class OutcomeCounts:
     promises: np.ndarray
     settled: np.ndarray
     paid: np.ndarray
+    paid_contacts: np.ndarray  # [S, C] right-party contacts followed by a payment
 
 
 def outcome_counts(
@@ -218,6 +219,8 @@ def outcome_counts(
     channels: Sequence[str],
     n_segments: int,
     promise_fates: Mapping[tuple[str, dt.datetime], float | None] | None = None,
+    payments: Mapping[str, Sequence[dt.datetime]] | None = None,
+    window: dt.timedelta = dt.timedelta(days=7),
 ) -> OutcomeCounts:
     """Ledger counts per segment × channel (× local hour) for the value model.
 
@@ -225,7 +228,9 @@ def outcome_counts(
     promise is credited to the channel of the customer's last RPC before it.
     ``promise_fates`` gives, by (customer, instant the promise was taken), the
     share of it that was paid once settled (1 kept, 0 broken, between for
-    partly kept) or None while it is pending.
+    partly kept) or None while it is pending. ``payments`` gives each
+    customer's payment instants: a right-party contact followed by a payment
+    within ``window`` counts as a paid contact.
     """
     fates = promise_fates or {}
     c_index = {c: k for k, c in enumerate(channels)}
@@ -234,6 +239,8 @@ def outcome_counts(
     promises = np.zeros((n_segments, len(channels)))
     settled = np.zeros_like(promises)
     paid = np.zeros_like(promises)
+    paid_contacts = np.zeros_like(promises)
+    paid_at = payments or {}
     last_rpc: dict[str, int] = {}
     for e in sorted(events, key=lambda e: e.at):
         s = segment_of.get(e.customer_id)
@@ -254,8 +261,10 @@ def outcome_counts(
         if e.outcome in RPC_OUTCOMES:
             rpc[s, k, hour] += 1
             last_rpc[e.customer_id] = k
+            if any(e.at < t <= e.at + window for t in paid_at.get(e.customer_id, ())):
+                paid_contacts[s, k] += 1
     # More promises than contacts in a cell (several promises in one call) would
     # make a promise rate above one; each cell is capped, its fates scaled alike.
     capped = np.minimum(promises, rpc.sum(axis=2))
     scale = np.divide(capped, promises, out=np.ones_like(promises), where=promises > 0)
-    return OutcomeCounts(attempts, rpc, capped, settled * scale, paid * scale)
+    return OutcomeCounts(attempts, rpc, capped, settled * scale, paid * scale, paid_contacts)

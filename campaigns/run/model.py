@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign
 from campaigns.ledger.history import customer_histories
+from campaigns.payments.listing import payment_instants
 from campaigns.payments.promises import promise_fates
 from campaigns.run.inputs import OutcomeCounts, load_slice, outcome_counts
 from optimizer import History, Priors, Rates, estimate_rates
@@ -36,6 +37,7 @@ def learned_model(engine: Engine, campaign: Campaign, *, now: dt.datetime) -> di
         ids = [str(c) for c in frame["customer_id"]]
         found = customer_histories(conn, ids, now - LEARNING_WINDOW)
         fates = promise_fates(conn, set(ids), now - LEARNING_WINDOW)
+        paid = payment_instants(conn, set(ids), now - LEARNING_WINDOW)
     events = [e for h in found.values() for e in h.events if e.at < now]
     segments = sorted(set(frame["segment"])) or ["unknown"]
     index = {s: k for k, s in enumerate(segments)}
@@ -46,10 +48,20 @@ def learned_model(engine: Engine, campaign: Campaign, *, now: dt.datetime) -> di
         channels,
         len(segments),
         fates,
+        paid,
+        dt.timedelta(days=campaign.collections.attribution_days),
     )
     priors = priors_of(campaign, channels)
     rates = estimate_rates(
-        History(counts.attempts, counts.rpc, counts.promises, counts.paid, counts.settled), priors
+        History(
+            counts.attempts,
+            counts.rpc,
+            counts.promises,
+            counts.paid,
+            counts.settled,
+            counts.paid_contacts,
+        ),
+        priors,
     )
     cells = [
         _cell(segment, channel, counts, rates, campaign, s, k)
@@ -98,6 +110,8 @@ def _cell(
         "settled_promises": int(settled),
         "kept_promises": round(paid, 2),
         "raw_kept_rate": _rate(paid, settled),
+        "contacts_followed_by_payment": int(counts.paid_contacts[s, k]),
+        "raw_pay_per_contact": _rate(float(counts.paid_contacts[s, k]), contacts),
         "prior_kept_rate": priors.payment_rate,
         "learned_pay_per_contact": round(float(rates.pay[s, k]), 4),
         "prior_pay_per_contact": round(priors.promise_rate * priors.payment_rate, 4),

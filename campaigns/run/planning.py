@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaigns.campaign import Campaign
+from campaigns.payments.listing import payment_instants
 from campaigns.payments.promises import broken_since, promise_fates
 from campaigns.reach import usable_channels
 from campaigns.run.capacity import VoiceRate, voice_rate
@@ -93,6 +94,7 @@ class _PlanningData:
     events: list[Event]  # ledger history before the first slot
     # Share of each promise paid (None while pending), by (customer, instant taken).
     promise_fates: dict[tuple[str, dt.datetime], float | None]
+    payments: dict[str, list[dt.datetime]]  # when each customer paid, since the history began
     follow_up: np.ndarray  # bool [N]: a promise broken within the campaign's follow-up days
     voice_rate: VoiceRate  # voice attempts per agent-hour: modelled, measured, used
 
@@ -170,11 +172,12 @@ def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningD
     wanted = set(ids)
     since = min((e.at for e in events), default=slots[0])
     fates = promise_fates(conn, wanted, since)
+    paid = payment_instants(conn, wanted, since)
     follow_days = dt.timedelta(days=campaign.collections.follow_up_days)
     broken = broken_since(conn, wanted, slots[0] - follow_days) if follow_days else set()
     follow_up = np.array([cid in broken for cid in ids], dtype=bool)
     rate = voice_rate(conn, campaign, day)
-    return _PlanningData(channels, sliced, ids, slots, events, fates, follow_up, rate)
+    return _PlanningData(channels, sliced, ids, slots, events, fates, paid, follow_up, rate)
 
 
 def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
@@ -246,11 +249,21 @@ def _learned_rates(
         data.channels,
         n_segments,
         data.promise_fates,
+        data.payments,
+        dt.timedelta(days=campaign.collections.attribution_days),
     )
     priors = priors_of(campaign, data.channels)
-    # Kept promises come from the payments recorded against them; promises
-    # still inside their grace period count neither way.
-    history = History(counts.attempts, counts.rpc, counts.promises, counts.paid, counts.settled)
+    # Money per contact is learned from the payments that followed contacts
+    # (promised or not); kept promises come from the payments recorded
+    # against them, and promises still in their grace period count neither way.
+    history = History(
+        counts.attempts,
+        counts.rpc,
+        counts.promises,
+        counts.paid,
+        counts.settled,
+        counts.paid_contacts,
+    )
     return estimate_rates(history, priors)
 
 
