@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from campaigns.errors import InputRejected
+
 CHANNEL_NAMES = ("voice", "sms", "whatsapp", "email")
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Money = Annotated[float, Field(ge=0.0)]
@@ -231,12 +233,11 @@ class Campaign(_Strict):
         return self.rule_packs.get(country, ())
 
 
-class CampaignFileError(ValueError):
+class CampaignFileError(InputRejected):
     """A campaign file that cannot be used; ``errors`` are ``file:line: key: message``."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+        super().__init__(errors, separator="\n")
 
 
 def _line_of(text: str, loc: tuple[str | int, ...]) -> int:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from campaigns.agents.events import AgentCall
+from campaigns.errors import InputRejected
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import LOOKBACK
 from campaigns.ledger.history import customer_histories
@@ -37,12 +38,8 @@ RESULTS = ("promise", "refusal", "dispute", "callback", "none")
 PROMISE_HORIZON = dt.timedelta(days=90)
 
 
-class DispositionError(ValueError):
+class DispositionError(InputRejected):
     """The form cannot be saved; ``errors`` name each field and what is wrong."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

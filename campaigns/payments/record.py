@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from campaigns.errors import InputRejected
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append
 from campaigns.payments.file import PaymentRecord
 from campaigns.payments.promises import SettleSummary, settle_promises
@@ -38,12 +39,8 @@ ATTRIBUTION_LOOKBACK = dt.timedelta(days=60)
 CONTACT_OUTCOMES = ("conversation", "delivered", "replied", "sent")
 
 
-class PaymentsRejected(ValueError):
+class PaymentsRejected(InputRejected):
     """Some payments cannot be recorded; ``errors`` name each (nothing was recorded)."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
