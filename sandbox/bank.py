@@ -7,9 +7,10 @@ stated so a reader of the demo's numbers knows where they come from:
   over through the ledger interchange): for a share of the portfolio, a
   conversation and a promise of the minimum due, some already past their
   grace period (those the next plan follows up when unpaid).
-- **The payments file** after a day: a debtor Cadencia reached that day
-  (a conversation, a text or email delivered or replied to) pays the minimum
-  due with probability ``P_PAY_CONTACTED``; one not reached, with
+- **The payments file** after a day: a debtor pays the minimum due with a
+  probability that depends on how Cadencia reached them that day: a
+  conversation with an agent ``P_PAY[conversation]``, a reply to a message
+  ``P_PAY[replied]``, a message only delivered ``P_PAY[delivered]``, not reached
   ``P_PAY_UNREACHED``; a pending promise is paid in full with probability
   ``P_KEEP``. Draws are seeded, so the demo's figures repeat.
 """
@@ -29,14 +30,14 @@ from sqlalchemy.engine import Engine
 from campaigns.ledger.chain import EVENTS
 from campaigns.storage.models import Account, Customer, Promise
 
-P_PAY_CONTACTED = 0.20
+# How a day's best contact with a debtor moves them to pay (their strongest one counts).
+P_PAY = {"conversation": 0.35, "replied": 0.25, "delivered": 0.04}
 P_PAY_UNREACHED = 0.02
 P_KEEP = 0.6
-REACHED = ("conversation", "delivered", "replied")
 
 
-def _accounts(engine: Engine) -> list[tuple[str, str, str, Decimal]]:
-    """(customer, account, currency, minimum due) of every open account, in id order."""
+def _accounts(engine: Engine, currency: str) -> list[tuple[str, str, str, Decimal]]:
+    """(customer, account, currency, minimum due) of the open accounts in ``currency``."""
     with engine.connect() as conn:
         return [
             (str(c), str(a), str(cur), Decimal(due))
@@ -45,19 +46,26 @@ def _accounts(engine: Engine) -> list[tuple[str, str, str, Decimal]]:
                     Customer.external_id, Account.external_id, Account.currency, Account.minimum_due
                 )
                 .join(Account, Account.customer_id == Customer.id)
-                .where(Account.status == "open")
+                .where(Account.status == "open", Account.currency == currency)
                 .order_by(Account.id)
             )
         ]
 
 
 def previous_system_history(
-    engine: Engine, campaign: str, day: dt.date, path: Path, *, share: float, seed: int
+    engine: Engine,
+    campaign: str,
+    currency: str,
+    day: dt.date,
+    path: Path,
+    *,
+    share: float,
+    seed: int,
 ) -> Path:
     """A ledger interchange file of promises taken before ``day`` by the bank's old system."""
     rng = random.Random(seed)
     lines = []
-    for customer, account, currency, due in _accounts(engine):
+    for customer, account, _, due in _accounts(engine, currency):
         if due <= 0 or rng.random() >= share:
             continue
         taken = dt.datetime.combine(day - dt.timedelta(days=rng.choice((2, 6))), dt.time(15))
@@ -94,22 +102,21 @@ def previous_system_history(
     return path
 
 
-def payments_file(engine: Engine, day: dt.date, path: Path, *, seed: int) -> Path:
-    """The bank's payments of ``day`` (see the module docstring for who pays)."""
+def payments_file(engine: Engine, currency: str, day: dt.date, path: Path, *, seed: int) -> Path:
+    """The bank's payments of ``day`` in ``currency`` (the module docstring says who pays)."""
     rng = random.Random(seed)
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     with engine.connect() as conn:
-        reached = {
-            str(c)
-            for (c,) in conn.execute(
-                sa.select(EVENTS.c.customer_id).where(
-                    EVENTS.c.kind == "attempt",
-                    EVENTS.c.outcome.in_(REACHED),
-                    EVENTS.c.at >= start,
-                    EVENTS.c.at < start + dt.timedelta(days=1),
-                )
+        best: dict[str, float] = {}
+        for customer, outcome in conn.execute(
+            sa.select(EVENTS.c.customer_id, EVENTS.c.outcome).where(
+                EVENTS.c.kind == "attempt",
+                EVENTS.c.outcome.in_(tuple(P_PAY)),
+                EVENTS.c.at >= start,
+                EVENTS.c.at < start + dt.timedelta(days=1),
             )
-        }
+        ):
+            best[str(customer)] = max(best.get(str(customer), 0.0), P_PAY[str(outcome)])
         promised = {
             (str(c), str(a)): Decimal(amount)
             for c, a, amount in conn.execute(
@@ -121,11 +128,11 @@ def payments_file(engine: Engine, day: dt.date, path: Path, *, seed: int) -> Pat
         }
     paid_at = dt.datetime.combine(day, dt.time(23)).replace(tzinfo=dt.UTC).isoformat()
     rows: list[tuple[str, str, str, str, str, str]] = []
-    for customer, account, currency, due in _accounts(engine):
+    for customer, account, _, due in _accounts(engine, currency):
         promise = promised.get((customer, account))
         if promise is not None and rng.random() < P_KEEP:
             amount = promise
-        elif rng.random() < (P_PAY_CONTACTED if customer in reached else P_PAY_UNREACHED):
+        elif rng.random() < best.get(customer, P_PAY_UNREACHED):
             amount = due
         else:
             continue

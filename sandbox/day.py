@@ -111,15 +111,19 @@ def sandbox_dialer_env(
 
 def ready_agents(state: SandboxState, agents: int) -> None:
     """Agents 1..N logged in to the sandbox's test queue and ready (1 and 2 are built in)."""
-    from sandbox.asterisk import cli_command
+    from sandbox.asterisk import SandboxError, cli_command
 
     for n in range(1, agents + 1):
         if n > 2:
-            cli_command(
-                state,
-                f"queue add member Local/agent{n}@agents/n to {SANDBOX_QUEUE} "
-                f"penalty 0 as agent{n} state_interface Custom:agent{n}",
-            )
+            try:
+                cli_command(
+                    state,
+                    f"queue add member Local/agent{n}@agents/n to {SANDBOX_QUEUE} "
+                    f"penalty 0 as agent{n} state_interface Custom:agent{n}",
+                )
+            except SandboxError as exc:
+                if "Already there" not in str(exc):  # a later day of the same sandbox
+                    raise
         cli_command(state, f"devstate change Custom:agent{n} NOT_INUSE")
         cli_command(state, f"queue unpause member Local/agent{n}@agents/n queue {SANDBOX_QUEUE}")
 

@@ -45,7 +45,8 @@ from sandbox.day import local_services, run_day, voice_day
 
 OUT = Path("out")
 CUSTOMERS = 20_000
-CAMPAIGN = Path(__file__).resolve().parents[1] / "examples" / "co-tarjetas.toml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "co-tarjetas.toml"
+CAMPAIGN = OUT / "co-tarjetas-demo.toml"
 # A Tuesday and a Wednesday that are no Colombian holidays; simulated, not waited for.
 DAYS = (dt.date(2026, 12, 1), dt.date(2026, 12, 2))
 # Agents logged in to the sandbox's queue (simulated: they answer and talk).
@@ -73,6 +74,17 @@ def start_pbx() -> tuple[asterisk.SandboxState | None, str]:
         return None, str(exc)
 
 
+def demo_campaign() -> Campaign:
+    """The shipped Colombian campaign, staffed as the demo's floor is: the sandbox's agents
+    every hour (the plan's agent capacity must be the floor's)."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start = text.index("per_slot = [")
+    slots = text[start : text.index("]", start)].count(",") + 1
+    staffed = f"per_slot = [{', '.join([str(SANDBOX_AGENTS)] * slots)}]"
+    CAMPAIGN.write_text(text[:start] + staffed + text[text.index("\n", start) :], encoding="utf-8")
+    return load_campaign(CAMPAIGN)
+
+
 def prepare(url: str, portfolio_path: Path) -> bool:
     """Generate and import the portfolio; False (with the errors printed) if it is invalid."""
     rows = generate_file(portfolio_path, CUSTOMERS, seed=7)
@@ -98,7 +110,13 @@ def prepare(url: str, portfolio_path: Path) -> bool:
 def hand_over_history(engine: Engine, campaign: Campaign) -> None:
     """The bank's earlier promises, through the ledger interchange (as another system would)."""
     path = previous_system_history(
-        engine, campaign.name, DAYS[0], OUT / "history.jsonl", share=0.03, seed=11
+        engine,
+        campaign.name,
+        campaign.currency,
+        DAYS[0],
+        OUT / "history.jsonl",
+        share=0.03,
+        seed=11,
     )
     parsed = parse_jsonl(path)
     assert not parsed.errors, parsed.errors[:5]
@@ -144,9 +162,11 @@ def run_campaign_day(
         )
 
 
-def import_payments(engine: Engine, day: dt.date) -> None:
+def import_payments(engine: Engine, campaign: Campaign, day: dt.date) -> None:
     """The bank's payments file of ``day``, imported as a manager would (all or nothing)."""
-    path = payments_file(engine, day, OUT / f"payments-{day}.csv", seed=day.toordinal())
+    path = payments_file(
+        engine, campaign.currency, day, OUT / f"payments-{day}.csv", seed=day.toordinal()
+    )
     parsed = parse_payments_file(path)
     assert not parsed.errors, parsed.errors[:5]
     end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6), tzinfo=dt.UTC)
@@ -199,7 +219,7 @@ def main() -> int:
     except redis.RedisError as exc:
         say(f"Redis at {DEMO_REDIS} is needed for the day's jobs: {exc}")
         return 1
-    campaign = load_campaign(CAMPAIGN)
+    campaign = demo_campaign()
     engine = make_engine(url)
     pbx, why = start_pbx()
     try:
@@ -207,7 +227,7 @@ def main() -> int:
         runs = []
         for day in DAYS:
             runs.append(run_campaign_day(engine, url, campaign, day, pbx))
-            import_payments(engine, day)
+            import_payments(engine, campaign, day)
         for run_id in runs:
             report = render_html(tell_the_day(engine, run_id, why), OUT)
             say(f"report: {report.resolve()}")

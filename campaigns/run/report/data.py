@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
+from campaigns.run.capacity import model_rate
 from campaigns.run.report.agents import agent_days
 from campaigns.run.report.money import day_start, run_money, welch
 from campaigns.run.stored import campaign_of, plan_key
@@ -76,7 +77,7 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
         "plan": summary,
         "hours": [f"{campaign.first_hour + t:02d}:00" for t in range(campaign.slots)],
         "channels": channels,
-        **_per_slot_section(campaign, tally),
+        **_per_slot_section(campaign, tally, summary),
         **_left_out_section(tables.customers),
         **_execution_section(campaign, tally),
         **_experiment_section(tables.customers, tally),
@@ -160,19 +161,17 @@ def _tally(tables: _RunTables, channels: list[str], slots: int) -> _Tally:
     return _Tally(planned_grid, actual_grid, outcome_counts, talk_seconds, per_customer, status)
 
 
-def _per_slot_section(campaign: Campaign, tally: _Tally) -> dict[str, Any]:
-    """Plan against execution per hour, and the voice capacity the agents give each hour."""
-    handle = (
-        campaign.agents.talk_minutes + campaign.agents.wrap_minutes
-    ) * campaign.priors.right_party_rate.get("voice", 0.25)
-    capacity = [
-        a * 60 * campaign.agents.occupancy / handle if handle else 0.0
-        for a in campaign.agents.per_slot
-    ]
+def _per_slot_section(campaign: Campaign, tally: _Tally, plan: dict[str, Any]) -> dict[str, Any]:
+    """Plan against execution per hour, and the voice attempts the agents could carry each hour.
+
+    The capacity is the one the plan counted on: the floor's measured attempts
+    per agent-hour when that was lower than the staffing model's.
+    """
+    rate = (plan.get("voice_attempts_per_agent_hour") or {}).get("used") or model_rate(campaign)
     return {
         "planned_per_slot": tally.planned_per_slot,
         "actual_per_slot": tally.actual_per_slot,
-        "voice_capacity_attempts_per_slot": [round(c, 1) for c in capacity],
+        "voice_capacity_attempts_per_slot": [round(a * rate, 1) for a in campaign.agents.per_slot],
         "agents_per_slot": list(campaign.agents.per_slot),
     }
 
