@@ -32,6 +32,7 @@ from tests.run.test_planning import EXAMPLES, load_generated
 
 DAY = dt.date(2026, 12, 1)  # a Tuesday, not a Chilean holiday
 FACTOR = 360  # an hour in ten seconds
+LEAD = dt.timedelta(minutes=60)
 
 
 def short_day(tmp_path: Path) -> Path:
@@ -81,7 +82,10 @@ def run_day(
     load_generated(url, 200, ("CL",))
     campaign_path = short_day(tmp_path)
     campaign = load_campaign(campaign_path)
-    clock = Clock.compressed(slot_starts(campaign, DAY)[0] - dt.timedelta(minutes=10), FACTOR)
+    # The day starts LEAD before its first slot: at this speed the processes'
+    # start-up (workers, the driver, planning) takes several simulated tens of
+    # minutes, and a first slot that closes before its batches run drops them.
+    clock = Clock.compressed(slot_starts(campaign, DAY)[0] - LEAD, FACTOR)
     redis.Redis.from_url(redis_url).flushdb()
     with local_services(url, redis_url, [campaign], clock, log_dir=tmp_path / "logs") as services:
         env = {**services.env, "CADENCIA_DATABASE_URL": url}
