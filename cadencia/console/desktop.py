@@ -228,7 +228,7 @@ async def disposition(
     if panel is None or "view" not in panel:
         raise HTTPException(404, f"customer {customer_id!r} is not in the portfolio")
     try:
-        form = parse_form(raw, panel["view"], today=now.date())
+        form = parse_form(raw, panel["view"], now=now)
         decision = None
         if form.result == "callback":
             assert form.callback_at is not None

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from campaigns.agents.events import AgentCall
+from campaigns.amounts import parse_amount
 from campaigns.errors import InputRejected
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import LOOKBACK
@@ -55,12 +56,15 @@ class Form:
     callback_at: dt.datetime | None = None
 
 
-def parse_form(raw: Mapping[str, str], view: Mapping[str, Any], *, today: dt.date) -> Form:
+def parse_form(raw: Mapping[str, str], view: Mapping[str, Any], *, now: dt.datetime) -> Form:
     """Check the posted fields against the customer's 360 ``view``; raise naming each problem.
 
     A promise is for one open account (at most its balance) or for the total
-    in one currency (at most the total due), due between today and 90 days out.
+    in one currency (at most the total due), due between today and 90 days out
+    (the customer's today); a callback is for a later time, in the customer's zone.
     """
+    zone = ZoneInfo((view.get("timezones") or ["UTC"])[0])
+    today = now.astimezone(zone).date()
     errors: list[str] = []
     party = raw.get("party", "")
     if party not in PARTIES:
@@ -80,8 +84,12 @@ def parse_form(raw: Mapping[str, str], view: Mapping[str, Any], *, today: dt.dat
             raise DispositionError(
                 [f"callback_at: {text!r} is not a date and time (YYYY-MM-DDTHH:MM)"]
             ) from None
-        zone = ZoneInfo((view.get("timezones") or ["UTC"])[0])
         at = local.replace(tzinfo=zone) if local.tzinfo is None else local
+        if at <= now:
+            shown = now.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            raise DispositionError(
+                [f"callback_at: {text} is in the past (it is {shown} for the customer)"]
+            )
         return Form(party, result, callback_at=at.astimezone(dt.UTC))
     return Form(party, result)
 
@@ -90,13 +98,15 @@ def _promise(
     raw: Mapping[str, str], view: Mapping[str, Any], today: dt.date, errors: list[str]
 ) -> Form:
     scope = raw.get("promise_account", "total") or "total"
-    text = raw.get("amount", "").strip().replace(",", "")
+    text = raw.get("amount", "")
     try:
-        amount = Decimal(text)
-        if not amount.is_finite() or amount <= 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        errors.append(f"amount: {text!r} is not a positive amount")
+        # As the customer's country writes money: 150.000,50 in Bogotá is
+        # 150000.50, never 15,000,050 (campaigns.amounts).
+        amount = parse_amount(text, view.get("country"))
+        if amount <= 0:
+            raise ValueError(f"{text!r} must be more than zero")
+    except ValueError as exc:
+        errors.append(f"amount: {exc}")
         amount = Decimal(0)
     open_accounts = {a["account_id"]: a for a in view["accounts"] if a["status"] == "open"}
     if scope == "total":

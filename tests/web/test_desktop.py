@@ -77,7 +77,9 @@ def test_a_promise_over_the_balance_is_refused_naming_the_field(console: Console
         ("A2", "800000.01", due): "exceeds the balance of account A2 (800000.00)",
         ("total", "2300000.51", due): "exceeds the balance of the total due in COP (2300000.50)",
         ("B1", "10", due): "'B1' is not an open account of this customer",
-        ("A1", "-5", due): "is not a positive amount",
+        ("A1", "-5", due): "'-5' is not an amount: write it as 150000,50 or 150.000,50",
+        ("A1", "1,500", due): "'1,500' is ambiguous",  # 1.5 or 1500 in Bogotá?
+        ("A1", "1.50.000", due): "thousands are grouped in threes",
         ("A1", "10", "2026-01-01"): "due_on: 2026-01-01 must be between",
     }
     for (account, amount, due_on), message in cases.items():
@@ -262,6 +264,7 @@ def test_a_callback_is_scheduled_only_when_the_rules_allow_it(console: Console) 
     refusals = {
         "2026-11-24T12:00": "co-una-vez-al-dia",  # today's call already counts
         "2026-11-25T20:00": "outside 07:00-19:00",  # Ley 2300's hours, in the debtor's zone
+        "2026-11-24T09:00": "is in the past (it is 2026-11-24 10:00 for the customer)",
         "tomorrow": "is not a date and time",
     }
     for when, reason in refusals.items():
@@ -322,3 +325,23 @@ def test_a_call_is_dispositioned_once(console: Console) -> None:
     with console.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Promise)).scalar_one() == 1
     assert [r.kind for r in ledger_rows(console, "C1")].count("promise") == 1
+
+
+def test_a_promise_is_read_as_a_colombian_agent_writes_money(console: Console) -> None:
+    """150.000,50 and 150000,50 are a hundred and fifty thousand pesos, not fifteen million."""
+    client = console.login("ana")
+    connect(console, "agent1", "C1")
+    due = (console.clock.now.date() + dt.timedelta(days=5)).isoformat()
+    data = {
+        "csrf": console.csrf("/agent"),
+        "party": "right",
+        "result": "promise",
+        "promise_account": "A1",
+        "amount": "150.000,50",
+        "currency": "COP",
+        "due_on": due,
+    }
+    response = client.post("/agent/customer/C1/disposition", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    (promise,) = customer_360(console.engine, "C1")["promises"]
+    assert promise["amount"] == "150000.50"
