@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from campaigns.agents.events import AgentCall
-from campaigns.amounts import parse_amount
+from campaigns.amounts import locale_of, parse_amount
 from campaigns.errors import InputRejected
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import LOOKBACK
@@ -102,7 +102,7 @@ def _promise(
     try:
         # As the customer's country writes money: 150.000,50 in Bogotá is
         # 150000.50, never 15,000,050 (campaigns.amounts).
-        amount = parse_amount(text, view.get("country"))
+        amount = parse_amount(text, locale_of(view.get("language"), view.get("country")))
         if amount <= 0:
             raise ValueError(f"{text!r} must be more than zero")
     except ValueError as exc:

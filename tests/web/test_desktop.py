@@ -74,12 +74,12 @@ def test_a_promise_over_the_balance_is_refused_naming_the_field(console: Console
     token = console.csrf("/agent")
     due = (console.clock.now.date() + dt.timedelta(days=7)).isoformat()
     cases = {
-        ("A2", "800000.01", due): "exceeds the balance of account A2 (800000.00)",
-        ("total", "2300000.51", due): "exceeds the balance of the total due in COP (2300000.50)",
+        ("A2", "800.000,01", due): "exceeds the balance of account A2 (800000.00)",
+        ("total", "2.300.000,51", due): "exceeds the balance of the total due in COP (2300000.50)",
         ("B1", "10", due): "'B1' is not an open account of this customer",
-        ("A1", "-5", due): "'-5' is not an amount: write it as 150000,50 or 150.000,50",
-        ("A1", "1,500", due): "'1,500' is ambiguous",  # 1.5 or 1500 in Bogotá?
-        ("A1", "1.50.000", due): "thousands are grouped in threes",
+        ("A1", "-5", due): "'-5' is not an amount: write it as 150.000,50",
+        ("A1", "1,500", due): "'1,500': at most two decimals",  # 1,5 or 1500 in Bogotá?
+        ("A1", "150,000.50", due): "is not an amount as it is written here (es_CO)",
         ("A1", "10", "2026-01-01"): "due_on: 2026-01-01 must be between",
     }
     for (account, amount, due_on), message in cases.items():
@@ -112,7 +112,7 @@ def test_saving_a_promise_writes_the_ledger_and_the_promises(console: Console) -
             "party": "right",
             "result": "promise",
             "promise_account": "total",
-            "amount": "2300000.50",
+            "amount": "2.300.000,50",
             "currency": "COP",
             "due_on": due.isoformat(),
         },
