@@ -78,27 +78,8 @@ def template_context(
     if language not in LANGUAGES:
         raise ValueError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
     comma = DEFAULT_DECIMAL_COMMA[language] if decimal_comma is None else decimal_comma
-    accounts = [
-        {
-            "account_ref": a.account_ref,
-            "product": a.product,
-            "currency": a.currency,
-            "balance": format_money(a.balance, a.currency, decimal_comma=comma),
-            "minimum_due": format_money(a.minimum_due, a.currency, decimal_comma=comma),
-            "balance_amount": str(a.balance),
-            "minimum_due_amount": str(a.minimum_due),
-            "days_past_due": a.days_past_due,
-        }
-        for a in customer.accounts
-    ]
-    totals = [
-        {
-            "currency": cur,
-            "total_due": format_money(total, cur, decimal_comma=comma),
-            "minimum_due": format_money(minimum, cur, decimal_comma=comma),
-        }
-        for cur, (total, minimum) in sorted(customer.totals().items())
-    ]
+    accounts = _accounts(customer, comma)
+    totals = _totals(customer, comma)
     context: dict[str, Any] = {
         "language": language,
         "customer": {
@@ -124,3 +105,32 @@ def template_context(
             raise ValueError(f"extra context keys {sorted(clash)} would shadow built-in keys")
         context.update(extra)
     return context
+
+
+def _accounts(customer: CustomerView, comma: bool) -> list[dict[str, Any]]:
+    """Each debt with its amounts formatted for display and as plain decimal text."""
+    return [
+        {
+            "account_ref": a.account_ref,
+            "product": a.product,
+            "currency": a.currency,
+            "balance": format_money(a.balance, a.currency, decimal_comma=comma),
+            "minimum_due": format_money(a.minimum_due, a.currency, decimal_comma=comma),
+            "balance_amount": str(a.balance),
+            "minimum_due_amount": str(a.minimum_due),
+            "days_past_due": a.days_past_due,
+        }
+        for a in customer.accounts
+    ]
+
+
+def _totals(customer: CustomerView, comma: bool) -> list[dict[str, str]]:
+    """Per currency, in order: the total and minimum due, formatted."""
+    return [
+        {
+            "currency": cur,
+            "total_due": format_money(total, cur, decimal_comma=comma),
+            "minimum_due": format_money(minimum, cur, decimal_comma=comma),
+        }
+        for cur, (total, minimum) in sorted(customer.totals().items())
+    ]

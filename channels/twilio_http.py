@@ -52,6 +52,22 @@ def _ca_bundle() -> str | None:
     return str(certifi.where())
 
 
+def _encode_body(
+    method: str, data: dict[str, object] | None, headers: dict[str, str]
+) -> bytes | None:
+    """The request body: ``data`` as JSON, or as a form; none for GET and DELETE.
+
+    A form gets its Content-Type in ``headers`` unless one is given.
+    """
+    if data is None or method.upper() in ("GET", "DELETE"):
+        return None
+    if headers.get("Content-Type", "").endswith("json"):
+        return json.dumps(data).encode("utf-8")
+    body = urlencode(data, doseq=True).encode("utf-8")
+    headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    return body
+
+
 class BaseUrlHttpClient(HttpClient):
     """A ``twilio`` ``HttpClient`` that sends every request to ``base_url``
     instead of ``*.twilio.com`` (a regional edge, a proxy, or the local
@@ -113,19 +129,28 @@ class BaseUrlHttpClient(HttpClient):
         send_headers = dict(headers or {})
         if auth is not None:
             send_headers.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
-        body: bytes | None = None
-        if data is not None and method.upper() not in ("GET", "DELETE"):
-            if send_headers.get("Content-Type", "").endswith("json"):
-                body = json.dumps(data).encode("utf-8")
-            else:
-                body = urlencode(data, doseq=True).encode("utf-8")
-                send_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        body = _encode_body(method, data, send_headers)
+        raw = self._send_pooled(method, url, body, send_headers, read_timeout, allow_redirects)
+        response = Response(raw.status, raw.data.decode("utf-8", "replace"), raw.headers)
+        self._local.last = response
+        return response
+
+    def _send_pooled(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        read_timeout: float | None,
+        allow_redirects: bool,
+    ) -> urllib3.BaseHTTPResponse:
+        """One attempt on the pool, its failures classified into ``TransportError``."""
         try:
-            raw = self._pool.request(
+            return self._pool.request(
                 method.upper(),
                 url,
                 body=body,
-                headers=send_headers,
+                headers=headers,
                 timeout=urllib3.Timeout(connect=self._connect_timeout, read=read_timeout),
                 redirect=allow_redirects,
                 retries=False,
@@ -150,9 +175,6 @@ class BaseUrlHttpClient(HttpClient):
                 permanent=False,
                 ambiguous=True,
             ) from None
-        response = Response(raw.status, raw.data.decode("utf-8", "replace"), raw.headers)
-        self._local.last = response
-        return response
 
     def last_response_header(self, name: str) -> str | None:
         """A header of this thread's last response, if any."""

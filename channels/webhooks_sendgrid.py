@@ -168,6 +168,11 @@ def _opt_str(raw: Mapping[str, Any], key: str) -> str | None:
 
 def parse_events(body: bytes) -> tuple[EmailEvent, ...]:
     """Parse the JSON array SendGrid posts; ``WebhookRejected`` (malformed) names the bad entry."""
+    return tuple(_event(index, raw) for index, raw in enumerate(_event_array(body)))
+
+
+def _event_array(body: bytes) -> list[Any]:
+    """The body's JSON array, or ``WebhookRejected``."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -180,56 +185,62 @@ def parse_events(body: bytes) -> tuple[EmailEvent, ...]:
             provider=PROVIDER,
             reason="malformed",
         )
-    events = []
-    for index, raw in enumerate(payload):
-        if not isinstance(raw, dict):
-            raise WebhookRejected(
-                f"SendGrid event #{index} is not an object", provider=PROVIDER, reason="malformed"
-            )
-        missing = [k for k in ("event", "email", "timestamp", "sg_event_id") if k not in raw]
-        if missing:
-            raise WebhookRejected(
-                f"SendGrid event #{index} lacks {', '.join(missing)}",
-                provider=PROVIDER,
-                reason="malformed",
-            )
-        custom = {
-            k: str(v)
-            for k, v in raw.items()
-            if k not in STANDARD_FIELDS and isinstance(v, str | int | float | bool)
-        }
-        nested = raw.get("custom_args") or raw.get("unique_args")
-        if isinstance(nested, dict):
-            custom.update({str(k): str(v) for k, v in nested.items()})
-        category = raw.get("category")
-        categories = (
-            tuple(category) if isinstance(category, list) else ((category,) if category else ())
+    return payload
+
+
+def _event(index: int, raw: Any) -> EmailEvent:
+    """Entry ``index`` of the array as an event, or ``WebhookRejected`` naming it."""
+    if not isinstance(raw, dict):
+        raise WebhookRejected(
+            f"SendGrid event #{index} is not an object", provider=PROVIDER, reason="malformed"
         )
-        try:
-            timestamp = int(raw["timestamp"])
-        except (TypeError, ValueError):
-            raise WebhookRejected(
-                f"SendGrid event #{index} timestamp {raw['timestamp']!r} is not an integer",
-                provider=PROVIDER,
-                reason="malformed",
-            ) from None
-        events.append(
-            EmailEvent(
-                event=str(raw["event"]),
-                email=str(raw["email"]),
-                timestamp=timestamp,
-                sg_event_id=str(raw["sg_event_id"]),
-                sg_message_id=_opt_str(raw, "sg_message_id"),
-                custom_args=custom,
-                reason=_opt_str(raw, "reason"),
-                status=_opt_str(raw, "status"),
-                bounce_type=_opt_str(raw, "type"),
-                bounce_classification=_opt_str(raw, "bounce_classification"),
-                url=_opt_str(raw, "url"),
-                categories=tuple(str(c) for c in categories),
-            )
+    missing = [k for k in ("event", "email", "timestamp", "sg_event_id") if k not in raw]
+    if missing:
+        raise WebhookRejected(
+            f"SendGrid event #{index} lacks {', '.join(missing)}",
+            provider=PROVIDER,
+            reason="malformed",
         )
-    return tuple(events)
+    custom = _custom_args(raw)
+    category = raw.get("category")
+    categories = (
+        tuple(category) if isinstance(category, list) else ((category,) if category else ())
+    )
+    try:
+        timestamp = int(raw["timestamp"])
+    except (TypeError, ValueError):
+        raise WebhookRejected(
+            f"SendGrid event #{index} timestamp {raw['timestamp']!r} is not an integer",
+            provider=PROVIDER,
+            reason="malformed",
+        ) from None
+    return EmailEvent(
+        event=str(raw["event"]),
+        email=str(raw["email"]),
+        timestamp=timestamp,
+        sg_event_id=str(raw["sg_event_id"]),
+        sg_message_id=_opt_str(raw, "sg_message_id"),
+        custom_args=custom,
+        reason=_opt_str(raw, "reason"),
+        status=_opt_str(raw, "status"),
+        bounce_type=_opt_str(raw, "type"),
+        bounce_classification=_opt_str(raw, "bounce_classification"),
+        url=_opt_str(raw, "url"),
+        categories=tuple(str(c) for c in categories),
+    )
+
+
+def _custom_args(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Our custom_args: the event's non-standard scalar fields, then any nested object's."""
+    custom = {
+        k: str(v)
+        for k, v in raw.items()
+        if k not in STANDARD_FIELDS and isinstance(v, str | int | float | bool)
+    }
+    nested = raw.get("custom_args") or raw.get("unique_args")
+    if isinstance(nested, dict):
+        custom.update({str(k): str(v) for k, v in nested.items()})
+    return custom
 
 
 def verified_events(

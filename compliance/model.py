@@ -185,52 +185,21 @@ def event_from_dict(d: Mapping[str, Any], where: str = "") -> Event:
     if not isinstance(d, Mapping):
         raise ComplianceInputError(where or "event", f"expected a JSON object, got {d!r}")
     _reject_unknown(d, _EVENT_FIELDS, where)
+    # Checked in a fixed order: with several bad fields, the error always
+    # names the same one.
     at = _datetime(d, "at", where)
     customer_id = _identifier(d.get("customer_id"), "customer_id", where)
     debt_ids = _id_list(d, "debt_ids", where)
     channel = _choice(d, "channel", CHANNELS, where)
     direction = _choice(d, "direction", DIRECTIONS, where)
     kind = _choice(d, "kind", KINDS, where)
-    outcome: str | None = None
-    if kind == "attempt":
-        allowed = VOICE_OUTCOMES if channel == "voice" else MESSAGE_OUTCOMES
-        outcome = _choice(d, "outcome", allowed, where)
-    elif d.get("outcome") is not None:
-        raise ComplianceInputError(_where("outcome", where), f"only attempts have one, not {kind}")
-    duration = d.get("duration_s")
-    if duration is not None and (
-        isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
-    ):
-        raise ComplianceInputError(
-            _where("duration_s", where), f"expected seconds >= 0, got {duration!r}"
-        )
+    outcome = _outcome(d, kind, channel, where)
+    duration = _duration(d, where)
     line_type = d.get("line_type")
     if line_type is not None:
         line_type = _choice(d, "line_type", LINE_TYPES, where)
-    granted = _optional_bool(d, "granted", where)
-    resolved = _optional_bool(d, "resolved", where)
-    if granted is not None and kind != "consent":
-        raise ComplianceInputError(_where("granted", where), f"only for consent, not {kind}")
-    if resolved is not None and kind != "dispute":
-        raise ComplianceInputError(_where("resolved", where), f"only for dispute, not {kind}")
-    until: date | None = None
-    if kind == "promise":
-        raw = d.get("until")
-        if isinstance(raw, date) and not isinstance(raw, datetime):
-            until = raw
-        elif isinstance(raw, str):
-            try:
-                until = date.fromisoformat(raw)
-            except ValueError:
-                raise ComplianceInputError(
-                    _where("until", where), f"not an ISO date: {raw!r}"
-                ) from None
-        else:
-            raise ComplianceInputError(
-                _where("until", where), f"a promise needs its payment date, got {raw!r}"
-            )
-    elif d.get("until") is not None:
-        raise ComplianceInputError(_where("until", where), f"only for promise, not {kind}")
+    granted, resolved = _consent_and_dispute_flags(d, kind, where)
+    until = _promised_until(d, kind, where)
     if kind in ("promise", "dispute") and not debt_ids:
         # Holds are about a debt; an anonymous one would silently freeze every debt.
         raise ComplianceInputError(_where("debt_ids", where), f"a {kind} must name its debts")
@@ -250,6 +219,62 @@ def event_from_dict(d: Mapping[str, Any], where: str = "") -> Event:
         granted=(True if granted is None else granted) if kind == "consent" else None,
         until=until,
         resolved=(False if resolved is None else resolved) if kind == "dispute" else None,
+    )
+
+
+def _outcome(d: Mapping[str, Any], kind: str, channel: str, where: str) -> str | None:
+    """An attempt's outcome, one of its channel's; any other kind must have none."""
+    if kind == "attempt":
+        allowed = VOICE_OUTCOMES if channel == "voice" else MESSAGE_OUTCOMES
+        return _choice(d, "outcome", allowed, where)
+    if d.get("outcome") is not None:
+        raise ComplianceInputError(_where("outcome", where), f"only attempts have one, not {kind}")
+    return None
+
+
+def _duration(d: Mapping[str, Any], where: str) -> int | float | None:
+    """``duration_s`` as given (seconds >= 0), or None."""
+    duration = d.get("duration_s")
+    if duration is not None and (
+        isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+    ):
+        raise ComplianceInputError(
+            _where("duration_s", where), f"expected seconds >= 0, got {duration!r}"
+        )
+    return duration
+
+
+def _consent_and_dispute_flags(
+    d: Mapping[str, Any], kind: str, where: str
+) -> tuple[bool | None, bool | None]:
+    """``granted`` (consent events only) and ``resolved`` (dispute events only), as given."""
+    granted = _optional_bool(d, "granted", where)
+    resolved = _optional_bool(d, "resolved", where)
+    if granted is not None and kind != "consent":
+        raise ComplianceInputError(_where("granted", where), f"only for consent, not {kind}")
+    if resolved is not None and kind != "dispute":
+        raise ComplianceInputError(_where("resolved", where), f"only for dispute, not {kind}")
+    return granted, resolved
+
+
+def _promised_until(d: Mapping[str, Any], kind: str, where: str) -> date | None:
+    """A promise's payment date (required); any other kind must have none."""
+    if kind != "promise":
+        if d.get("until") is not None:
+            raise ComplianceInputError(_where("until", where), f"only for promise, not {kind}")
+        return None
+    raw = d.get("until")
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise ComplianceInputError(
+                _where("until", where), f"not an ISO date: {raw!r}"
+            ) from None
+    raise ComplianceInputError(
+        _where("until", where), f"a promise needs its payment date, got {raw!r}"
     )
 
 

@@ -91,6 +91,9 @@ def solve_exact(
     return ExactResult(choice, objective, bound, mu, lam, str(status.name), n_vars)
 
 
+_Coupling = list[tuple[str, int, int]]
+
+
 def _build(
     problem: Problem,
     rho: float,
@@ -101,11 +104,34 @@ def _build(
     vcap: F64,
     bud: F64,
     integral: bool,
-) -> tuple[mbh.ModelBuilderHelper, int, list[tuple[str, int, int]]]:
-    n_sl = problem.n_slots
-    n_ch = problem.n_channels
+) -> tuple[mbh.ModelBuilderHelper, int, _Coupling]:
+    """The model over the allowed items ``(ii, cc, tt)`` worth ``v``.
+
+    Returns the model, its number of variables (``x`` then ``y``, one each per
+    item) and its coupling constraints as ``(kind, index, constraint)``:
+    ``("voice", slot, ct)`` and ``("budget", channel, ct)``, whose duals price
+    the scarce resources. Constraints are added in a fixed order, so the same
+    inputs build the same model.
+    """
     m = int(ii.size)
     h = mbh.ModelBuilderHelper()
+    _add_variables(h, problem, rho, cc, v, integral)
+    _add_customer_limits(h, problem, ii, cc, tt)
+    coupling = _add_voice_capacity(h, problem, ii, cc, tt, vcap)
+    coupling += _add_budgets(h, problem, cc, bud)
+    return h, 2 * m, coupling
+
+
+def _add_variables(
+    h: mbh.ModelBuilderHelper,
+    problem: Problem,
+    rho: float,
+    cc: npt.NDArray[np.int64],
+    v: F64,
+    integral: bool,
+) -> None:
+    """``x_j`` then ``y_j`` in [0, 1], and the objective to maximise."""
+    m = int(cc.size)
     lb = np.zeros(2 * m)
     ub = np.ones(2 * m)
     xv = h.add_var_array_with_bounds(lb, ub, np.full(2 * m, integral), "x")  # type: ignore[arg-type]
@@ -113,45 +139,87 @@ def _build(
     h.set_objective_coefficients([int(k) for k in xv], obj.tolist())
     h.set_maximize(True)
 
-    def group(keys: npt.NDArray[np.int64], offset: int, rhs: npt.NDArray[np.float64]) -> None:
-        order = np.argsort(keys, kind="stable")
-        ks = keys[order]
-        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-        ends = np.r_[starts[1:], ks.size]
-        for s, e in zip(starts, ends, strict=True):
-            ct = h.add_linear_constraint()
-            h.set_constraint_upper_bound(ct, float(rhs[s]))
-            h.set_constraint_lower_bound(ct, -np.inf)
-            for q in order[s:e]:
-                h.add_term_to_constraint(ct, int(q) + offset, 1.0)
 
+def _add_group_limits(
+    h: mbh.ModelBuilderHelper,
+    keys: npt.NDArray[np.int64],
+    offset: int,
+    rhs: npt.NDArray[np.float64],
+) -> None:
+    """One ``sum <= rhs`` row per distinct key over the variables ``offset + q`` sharing it.
+
+    ``rhs`` is read at each group's first position in stable key order.
+    """
+    order = np.argsort(keys, kind="stable")
+    ks = keys[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    ends = np.r_[starts[1:], ks.size]
+    for s, e in zip(starts, ends, strict=True):
+        ct = h.add_linear_constraint()
+        h.set_constraint_upper_bound(ct, float(rhs[s]))
+        h.set_constraint_lower_bound(ct, -np.inf)
+        for q in order[s:e]:
+            h.add_term_to_constraint(ct, int(q) + offset, 1.0)
+
+
+def _add_customer_limits(
+    h: mbh.ModelBuilderHelper,
+    problem: Problem,
+    ii: npt.NDArray[np.int64],
+    cc: npt.NDArray[np.int64],
+    tt: npt.NDArray[np.int64],
+) -> None:
+    """Per customer: attempts, attempts per channel, one per slot, one lead; ``y_j <= x_j``."""
+    n_sl = problem.n_slots
+    n_ch = problem.n_channels
+    m = int(ii.size)
     a_tot = problem.max_attempts[ii].astype(np.float64)
     a_ch = problem.max_per_channel[ii, cc].astype(np.float64)
-    group(ii, 0, a_tot[np.argsort(ii, kind="stable")])
-    group(ii * n_ch + cc, 0, a_ch[np.argsort(ii * n_ch + cc, kind="stable")])
-    group(ii * n_sl + tt, 0, np.ones(m))
-    group(ii, m, np.ones(m))
+    _add_group_limits(h, ii, 0, a_tot[np.argsort(ii, kind="stable")])
+    _add_group_limits(h, ii * n_ch + cc, 0, a_ch[np.argsort(ii * n_ch + cc, kind="stable")])
+    _add_group_limits(h, ii * n_sl + tt, 0, np.ones(m))
+    _add_group_limits(h, ii, m, np.ones(m))
     for q in range(m):
         ct = h.add_linear_constraint()
         h.set_constraint_lower_bound(ct, -np.inf)
         h.set_constraint_upper_bound(ct, 0.0)
         h.add_term_to_constraint(ct, m + q, 1.0)
         h.add_term_to_constraint(ct, q, -1.0)
-    coupling: list[tuple[str, int, int]] = []
+
+
+def _add_voice_capacity(
+    h: mbh.ModelBuilderHelper,
+    problem: Problem,
+    ii: npt.NDArray[np.int64],
+    cc: npt.NDArray[np.int64],
+    tt: npt.NDArray[np.int64],
+    vcap: F64,
+) -> _Coupling:
+    """Per slot: the voice attempts' handling minutes within ``vcap``."""
+    coupling: _Coupling = []
     voice = problem.voice_channel
-    if voice >= 0:
-        hm = problem.handle_minutes[ii].astype(np.float64)
-        for t in range(n_sl):
-            sel = np.flatnonzero((cc == voice) & (tt == t) & (hm > 0))
-            if sel.size == 0:
-                continue
-            ct = int(h.add_linear_constraint())
-            h.set_constraint_lower_bound(ct, -np.inf)
-            h.set_constraint_upper_bound(ct, float(vcap[t]))
-            for qv in sel.tolist():
-                h.add_term_to_constraint(ct, qv, float(hm[qv]))
-            coupling.append(("voice", t, ct))
-    for c in range(n_ch):
+    if voice < 0:
+        return coupling
+    hm = problem.handle_minutes[ii].astype(np.float64)
+    for t in range(problem.n_slots):
+        sel = np.flatnonzero((cc == voice) & (tt == t) & (hm > 0))
+        if sel.size == 0:
+            continue
+        ct = int(h.add_linear_constraint())
+        h.set_constraint_lower_bound(ct, -np.inf)
+        h.set_constraint_upper_bound(ct, float(vcap[t]))
+        for qv in sel.tolist():
+            h.add_term_to_constraint(ct, qv, float(hm[qv]))
+        coupling.append(("voice", t, ct))
+    return coupling
+
+
+def _add_budgets(
+    h: mbh.ModelBuilderHelper, problem: Problem, cc: npt.NDArray[np.int64], bud: F64
+) -> _Coupling:
+    """Per channel with a finite budget: the attempts' budget use within ``bud``."""
+    coupling: _Coupling = []
+    for c in range(problem.n_channels):
         use = float(problem.budget_per_attempt[c])
         if not np.isfinite(bud[c]) or use <= 0:
             continue
@@ -164,7 +232,7 @@ def _build(
         for qb in sel.tolist():
             h.add_term_to_constraint(ct, qb, use)
         coupling.append(("budget", c, ct))
-    return h, 2 * m, coupling
+    return coupling
 
 
 def _fill_choice(

@@ -75,7 +75,7 @@ def explain(
     problem: Problem, plan: Plan, customer: int, slot_labels: Sequence[str] | None = None
 ) -> Explanation:
     """Explain the plan's decision for one customer (index into the Problem)."""
-    n, n_ch, n_sl = problem.value.shape
+    n, _, n_sl = problem.value.shape
     if not 0 <= customer < n:
         raise ValueError(f"explain: customer index {customer} outside [0, {n})")
     labels = list(slot_labels) if slot_labels is not None else [f"slot {t}" for t in range(n_sl)]
@@ -95,18 +95,36 @@ def explain(
     others = [o for o in opts if (o.channel, o.slot) not in taken]
     alt = max(others, key=lambda o: o.net, default=None)
     if chosen:
-        lines = [
-            f"{o.channel} at {o.slot}: value {o.value:.2f} - cost {o.cost:.2f}"
-            f" - capacity {o.capacity_charge:.2f} ({o.priced_by}) = {o.net:.2f}"
-            for o in chosen
-        ]
-        if alt is not None:
-            lines.append(f"next best not planned: {alt.channel} at {alt.slot}, net {alt.net:.2f}")
-        return Explanation(i, "contacted", "; ".join(lines), chosen, alt)
+        return _contacted(i, chosen, alt)
+    return _not_contacted(problem, i, opts, alt)
+
+
+def _contacted(i: int, chosen: list[Option], alt: Option | None) -> Explanation:
+    """Each planned attempt's arithmetic, and the best option left out."""
+    lines = [
+        f"{o.channel} at {o.slot}: value {o.value:.2f} - cost {o.cost:.2f}"
+        f" - capacity {o.capacity_charge:.2f} ({o.priced_by}) = {o.net:.2f}"
+        for o in chosen
+    ]
+    if alt is not None:
+        lines.append(f"next best not planned: {alt.channel} at {alt.slot}, net {alt.net:.2f}")
+    return Explanation(i, "contacted", "; ".join(lines), chosen, alt)
+
+
+def _not_contacted(problem: Problem, i: int, opts: list[Option], alt: Option | None) -> Explanation:
+    """Why nothing was planned, checked from the hardest reason to the softest.
+
+    ``opts`` are the customer's allowed options, ``alt`` the one with the best
+    net value (none was chosen, so every option is an alternative).
+    """
     if problem.max_attempts[i] == 0:
         return Explanation(i, "no-attempts-left", "no attempt allowed today (contact limits)")
     if not opts:
-        blocked = [problem.channel_name(c) for c in range(n_ch) if not problem.allowed[i, c].any()]
+        blocked = [
+            problem.channel_name(c)
+            for c in range(problem.n_channels)
+            if not problem.allowed[i, c].any()
+        ]
         return Explanation(
             i,
             "compliance-blocked",

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -54,14 +54,7 @@ def up(
     base = [sys.executable, "-m", "cadencia", "--db", settings.database_url]
     commands: list[list[str]] = []
     if sandbox:
-        from sandbox import asterisk
-
-        with err_console.status("starting the Asterisk sandbox (first time: builds a Debian root)"):
-            try:
-                state = asterisk.start()
-            except asterisk.SandboxError as exc:
-                fail(f"Asterisk sandbox: {exc}")
-        err_console.print(f"Asterisk {state.asterisk_version} AMI on {state.host}:{state.port}")
+        _start_asterisk()
         commands.append(
             [
                 *base,
@@ -77,31 +70,59 @@ def up(
     commands.append([*base, "worker", "--workers", str(workers)])
     children: list[subprocess.Popen[bytes]] = []
     try:
-        for command in commands:
-            children.append(subprocess.Popen(command))
-            time.sleep(0.5)  # let the stand-in bind before the others point at it
-        err_console.print(f"{len(children)} processes up; Ctrl-C stops them")
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        died = next(i for i, c in enumerate(children) if c.poll() is not None)
-        name = " ".join(commands[died][5:7])
-        fail(f"{name} exited with {children[died].returncode}; stopping the rest")
+        _run_until_one_exits(commands, children)
     except KeyboardInterrupt:
         err_console.print("stopping…")
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
         if sandbox:
             from sandbox import asterisk
 
             asterisk.stop()
+
+
+def _start_asterisk() -> None:
+    """Start the Asterisk sandbox (``up --sandbox``), or fail saying why it would not."""
+    from sandbox import asterisk
+
+    with err_console.status("starting the Asterisk sandbox (first time: builds a Debian root)"):
+        try:
+            state = asterisk.start()
+        except asterisk.SandboxError as exc:
+            fail(f"Asterisk sandbox: {exc}")
+    err_console.print(f"Asterisk {state.asterisk_version} AMI on {state.host}:{state.port}")
+
+
+def _run_until_one_exits(
+    commands: list[list[str]], children: list[subprocess.Popen[bytes]]
+) -> NoReturn:
+    """Start ``commands`` (into ``children``), then fail as soon as any of them exits.
+
+    Children are appended as they start, so the caller can stop every one
+    that started even if a later start fails.
+    """
+    for command in commands:
+        children.append(subprocess.Popen(command))
+        time.sleep(0.5)  # let the stand-in bind before the others point at it
+    err_console.print(f"{len(children)} processes up; Ctrl-C stops them")
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    died = next(i for i, c in enumerate(children) if c.poll() is not None)
+    name = " ".join(commands[died][5:7])
+    fail(f"{name} exited with {children[died].returncode}; stopping the rest")
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every child still running; kill those not gone within ten seconds in all."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def metrics(

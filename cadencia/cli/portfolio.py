@@ -6,13 +6,17 @@ import datetime as dt
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cadencia.cli._common import err_console, fail, print_json, ready_engine
+
+if TYPE_CHECKING:
+    from campaigns.portfolio.load import ImportSummary
+    from campaigns.portfolio.rows import ValidatedPortfolio
 
 portfolio_app = typer.Typer(
     help="Load the creditor's daily portfolio file, generate synthetic ones, show a customer.",
@@ -53,24 +57,7 @@ def import_portfolio(
             portfolio = validate_file(file, delimiter, workers=workers)
         validated = time.perf_counter()
         if portfolio.errors:
-            if as_json:
-                print_json(
-                    {
-                        "ok": False,
-                        "file": str(file),
-                        "error_count": len(portfolio.errors),
-                        "errors": [
-                            {"line": e.line, "field": e.field, "message": e.message, "text": str(e)}
-                            for e in portfolio.errors
-                        ],
-                    }
-                )
-            for error in portfolio.errors[:MAX_ERRORS_SHOWN]:
-                err_console.print(str(error), highlight=False, markup=False)
-            if len(portfolio.errors) > MAX_ERRORS_SHOWN:
-                more = len(portfolio.errors) - MAX_ERRORS_SHOWN
-                err_console.print(f"… and {more} more errors (use --json for all)")
-            fail(f"{file}: {len(portfolio.errors)} errors; nothing was imported")
+            _reject(file, portfolio, as_json)
         with err_console.status(f"loading {len(portfolio.accounts)} accounts…"):
             summary = load_portfolio(
                 engine, portfolio, now=dt.datetime.now(dt.UTC), full_refresh=full_refresh
@@ -78,15 +65,41 @@ def import_portfolio(
         loaded = time.perf_counter()
     finally:
         engine.dispose()
-    result = {
-        "ok": True,
-        "file": str(file),
-        **summary.as_dict(),
+    timings = {
         "seconds_validate": round(validated - started, 3),
         "seconds_load": round(loaded - validated, 3),
     }
+    _print_imported(file, summary, timings, as_json)
+
+
+def _reject(file: Path, portfolio: ValidatedPortfolio, as_json: bool) -> NoReturn:
+    """List the file's errors (all of them with ``--json``) and exit 1: nothing was imported."""
     if as_json:
-        print_json(result)
+        print_json(
+            {
+                "ok": False,
+                "file": str(file),
+                "error_count": len(portfolio.errors),
+                "errors": [
+                    {"line": e.line, "field": e.field, "message": e.message, "text": str(e)}
+                    for e in portfolio.errors
+                ],
+            }
+        )
+    for error in portfolio.errors[:MAX_ERRORS_SHOWN]:
+        err_console.print(str(error), highlight=False, markup=False)
+    if len(portfolio.errors) > MAX_ERRORS_SHOWN:
+        more = len(portfolio.errors) - MAX_ERRORS_SHOWN
+        err_console.print(f"… and {more} more errors (use --json for all)")
+    fail(f"{file}: {len(portfolio.errors)} errors; nothing was imported")
+
+
+def _print_imported(
+    file: Path, summary: ImportSummary, timings: dict[str, float], as_json: bool
+) -> None:
+    """The import's summary: the JSON document, or one line for a person."""
+    if as_json:
+        print_json({"ok": True, "file": str(file), **summary.as_dict(), **timings})
     else:
         err_console.print(
             f"imported {summary.customers} customers ({summary.customers_created} new), "

@@ -53,28 +53,7 @@ def dashboard_data(ctx: WebContext) -> dict[str, Any]:
             .group_by(Promise.currency)
         ).all()
         effectiveness = agent_days(conn, start, end)
-    runs = []
-    for run_id in run_ids:
-        data = report_data(ctx.engine, run_id)
-        planned = {c: sum(v) for c, v in data["planned_per_slot"].items()}
-        actual = {c: sum(v) for c, v in data["actual_per_slot"].items()}
-        runs.append(
-            {
-                "id": run_id,
-                "campaign": data["run"]["campaign"],
-                "state": data["run"]["state"],
-                "planned": planned,
-                "actual": actual,
-                "outcomes": data["outcomes"],
-                "abandon_pct": data["abandon_pct"],
-                "abandon_target_pct": data["abandon_target_pct"],
-                "over_budget": (
-                    data["abandon_pct"] is not None
-                    and data["abandon_pct"] > data["abandon_target_pct"]
-                ),
-                "execution": data["execution"],
-            }
-        )
+    runs = [_run_figures(ctx, run_id) for run_id in run_ids]
     agents = [
         {
             "agent": a.agent,
@@ -96,6 +75,27 @@ def dashboard_data(ctx: WebContext) -> dict[str, Any]:
         "promises": promises,
         "agents_by_state": _count_states(agents),
         "effectiveness": effectiveness,
+    }
+
+
+def _run_figures(ctx: WebContext, run_id: int) -> dict[str, Any]:
+    """One run's line on the dashboard: plan against actual per channel, outcomes, abandons."""
+    data = report_data(ctx.engine, run_id)
+    planned = {c: sum(v) for c, v in data["planned_per_slot"].items()}
+    actual = {c: sum(v) for c, v in data["actual_per_slot"].items()}
+    return {
+        "id": run_id,
+        "campaign": data["run"]["campaign"],
+        "state": data["run"]["state"],
+        "planned": planned,
+        "actual": actual,
+        "outcomes": data["outcomes"],
+        "abandon_pct": data["abandon_pct"],
+        "abandon_target_pct": data["abandon_target_pct"],
+        "over_budget": (
+            data["abandon_pct"] is not None and data["abandon_pct"] > data["abandon_target_pct"]
+        ),
+        "execution": data["execution"],
     }
 
 

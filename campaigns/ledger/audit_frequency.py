@@ -62,6 +62,28 @@ def cap_usage(
     engine: Engine, since: dt.datetime, until: dt.datetime, *, default_packs: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """Per rule × campaign × channel: histogram of peak counts per scope, against the cap."""
+    rows, zones = _read_ledger(engine, since, until)
+    folded = folded_rows(rows)
+    events = [event for _, event in folded]
+    packs_of = _packs_by_event(folded, default_packs)
+    rules, caps_of = _frequency_caps(set(packs_of.values()))
+    times = _counted_times(events, rules)
+    peaks = _peaks(events, since, until, zones, packs_of, caps_of, times)
+    return _report(peaks, rules)
+
+
+# The peak count per scope, by (rule id, campaign, channel).
+_Peaks = dict[tuple[str, str | None, str], dict[str, int]]
+
+
+def _read_ledger(
+    engine: Engine, since: dt.datetime, until: dt.datetime
+) -> tuple[list[Any], dict[str, str]]:
+    """The ledger rows that can count in the period, in id order; each customer's first zone.
+
+    Rows from ``LOOKBACK`` before ``since`` are read too: a window still open
+    at the period's start counts them.
+    """
     with engine.connect() as conn:
         rows = list(
             conn.execute(
@@ -74,19 +96,37 @@ def cap_usage(
             cid: (tzs or "UTC").split(";")[0]
             for cid, tzs in conn.execute(sa.select(Customer.external_id, Customer.timezones))
         }
-    folded = folded_rows(rows)
-    events = [event for _, event in folded]
+    return rows, zones
+
+
+def _packs_by_event(
+    folded: list[tuple[Any, Event]], default_packs: tuple[str, ...]
+) -> dict[int, tuple[str, ...]]:
+    """The packs each attempt was judged by (recorded on its row), keyed by ``id(event)``."""
     packs_of: dict[int, tuple[str, ...]] = {}
     for row, event in folded:
         recorded = json.loads(row.extra or "{}").get("packs")
         packs_of[id(event)] = tuple(recorded or default_packs)
+    return packs_of
+
+
+def _frequency_caps(
+    pack_sets: set[tuple[str, ...]],
+) -> tuple[dict[str, Rule], dict[tuple[str, ...], list[Rule]]]:
+    """Every frequency-cap rule by id, and the caps of each set of packs."""
     rules: dict[str, Rule] = {}
     caps_of: dict[tuple[str, ...], list[Rule]] = {}
-    for names in set(packs_of.values()):
+    for names in pack_sets:
         caps = [r for p in (load_packs(names) if names else ()) for r in p.rules]
         caps_of[names] = [r for r in caps if r.kind == "frequency_cap"]
         rules.update({r.id: r for r in caps_of[names]})
-    # Per rule and scope: the times of counted events, to count any window fast.
+    return rules, caps_of
+
+
+def _counted_times(
+    events: list[Event], rules: dict[str, Rule]
+) -> dict[tuple[str, str], list[dt.datetime]]:
+    """Per rule and scope: the sorted times of counted events, to count any window fast."""
     times: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
     for event in events:
         for rule in rules.values():
@@ -95,7 +135,20 @@ def cap_usage(
                     times[(rule.id, scope)].append(event.at)
     for series in times.values():
         series.sort()
-    peaks: dict[tuple[str, str | None, str], dict[str, int]] = defaultdict(dict)
+    return times
+
+
+def _peaks(
+    events: list[Event],
+    since: dt.datetime,
+    until: dt.datetime,
+    zones: dict[str, str],
+    packs_of: dict[int, tuple[str, ...]],
+    caps_of: dict[tuple[str, ...], list[Rule]],
+    times: dict[tuple[str, str], list[dt.datetime]],
+) -> _Peaks:
+    """The highest count each scope reached at any attempt in the period, under its own caps."""
+    peaks: _Peaks = defaultdict(dict)
     for event in events:
         if not since <= event.at < until or event.kind != "attempt":
             continue
@@ -110,6 +163,11 @@ def cap_usage(
                 count = upto - (0 if start is None else bisect.bisect_left(series, start))
                 key = (rule.id, event.campaign, event.channel)
                 peaks[key][scope] = max(peaks[key].get(scope, 0), count)
+    return peaks
+
+
+def _report(peaks: _Peaks, rules: dict[str, Rule]) -> list[dict[str, Any]]:
+    """One JSON-ready line per (rule, campaign, channel), in key order."""
     report = []
     for (rule_id, campaign, channel), by_scope in sorted(peaks.items(), key=lambda kv: str(kv[0])):
         rule = rules[rule_id]

@@ -190,6 +190,25 @@ def append(conn: Connection, entries: Sequence[LedgerEntry], *, now: dt.datetime
     Takes the ledger lock. An entry whose idempotency key is already present is
     not written again; its existing id is returned in its place.
     """
+    _require_utc(entries, now)
+    lock_ledger(conn)
+    if not entries:
+        return []
+    present = existing_keys(conn, (e.idempotency_key for e in entries if e.idempotency_key))
+    prev_hash, count = _head(conn)
+    links = _link(entries, present, prev_hash, now)
+    ids = links.ids
+    if links.rows:
+        new_ids = _insert_returning_ids(conn, links.rows)
+        for position, new_id in zip(links.positions, new_ids, strict=True):
+            ids[position] = new_id
+        ids = [new_ids[-1 - i] if i < 0 else i for i in ids]
+        _move_head(conn, new_ids[-1], links.last_hash, count + len(links.rows))
+    return ids
+
+
+def _require_utc(entries: Sequence[LedgerEntry], now: dt.datetime) -> None:
+    """Raise ``ValueError`` if ``now`` or any entry's ``at`` is a naive instant."""
     if now.tzinfo is None:
         raise ValueError(f"ledger append at {now.isoformat()}: now has no UTC offset")
     for entry in entries:
@@ -200,11 +219,28 @@ def append(conn: Connection, entries: Sequence[LedgerEntry], *, now: dt.datetime
                 f"ledger entry {entry.idempotency_key or entry.customer_id}: "
                 f"at={entry.at.isoformat()} has no UTC offset"
             )
-    lock_ledger(conn)
-    if not entries:
-        return []
-    present = existing_keys(conn, (e.idempotency_key for e in entries if e.idempotency_key))
-    prev_hash, count = _head(conn)
+
+
+@dataclass
+class _Links:
+    """``entries`` hashed onto the chain: the rows to insert and where their ids go.
+
+    ``ids`` has one slot per entry: the existing id of a key already in the
+    ledger, ``-1 - k`` for a repeat of the key of the batch's ``k``-th new row
+    (resolved to that row's id once it has one), 0 for a new row (whose
+    position is in ``positions``, in row order). ``last_hash`` is the new head.
+    """
+
+    rows: list[dict[str, Any]]
+    positions: list[int]
+    ids: list[int]
+    last_hash: str
+
+
+def _link(
+    entries: Sequence[LedgerEntry], present: Mapping[str, int], prev_hash: str, now: dt.datetime
+) -> _Links:
+    """Hash every entry not yet in the ledger onto ``prev_hash``, in order."""
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     ids: list[int] = [0] * len(entries)
@@ -215,7 +251,7 @@ def append(conn: Connection, entries: Sequence[LedgerEntry], *, now: dt.datetime
             ids[position] = present[key]
             continue
         if key is not None and key in seen:
-            ids[position] = -1 - seen[key]  # resolved below to the first one's id
+            ids[position] = -1 - seen[key]  # append resolves it to the first one's id
             continue
         row = {
             "at": entry.at,
@@ -242,23 +278,20 @@ def append(conn: Connection, entries: Sequence[LedgerEntry], *, now: dt.datetime
             seen[key] = len(rows)
         rows.append(row)
         positions.append(position)
-    if rows:
-        new_ids = _insert_returning_ids(conn, rows)
-        for position, new_id in zip(positions, new_ids, strict=True):
-            ids[position] = new_id
-        ids = [new_ids[-1 - i] if i < 0 else i for i in ids]
-        head = {
-            "id": 1,
-            "last_event_id": new_ids[-1],
-            "last_hash": prev_hash,
-            "events": count + len(rows),
-        }
-        updated = conn.execute(
-            sa.update(LedgerHead).where(LedgerHead.id == 1).values(**head)
-        ).rowcount
-        if not updated:
-            conn.execute(sa.insert(LedgerHead).values(**head))
-    return ids
+    return _Links(rows, positions, ids, prev_hash)
+
+
+def _move_head(conn: Connection, last_event_id: int, last_hash: str, events: int) -> None:
+    """Point the chain head at the newest row (creating the head on the first append)."""
+    head = {
+        "id": 1,
+        "last_event_id": last_event_id,
+        "last_hash": last_hash,
+        "events": events,
+    }
+    updated = conn.execute(sa.update(LedgerHead).where(LedgerHead.id == 1).values(**head)).rowcount
+    if not updated:
+        conn.execute(sa.insert(LedgerHead).values(**head))
 
 
 def append_now(engine: Engine, entries: Sequence[LedgerEntry], *, now: dt.datetime) -> list[int]:

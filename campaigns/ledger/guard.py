@@ -258,11 +258,41 @@ def _consent_moved(before: ConsentRows, after: ConsentRows) -> set[str]:
     return {c for c in before.keys() | after.keys() if before.get(c) != after.get(c)}
 
 
+@dataclass
+class _PhaseOne:
+    """What phase one read and decided, carried under the lock into phase two."""
+
+    mark: int
+    replayed: dict[str, int]
+    fresh: list[ContactRequest]
+    customers: list[str]
+    channels: set[str]
+    points: ConsentRows
+    decided: _Decided
+
+
 def _guard(
     engine: Engine, requests: Sequence[ContactRequest], now: dt.datetime
 ) -> list[GuardResult]:
-    # Phase one, without the lock: read every history and decide. This is
-    # most of the work, and two workers do it side by side.
+    """Decide without the lock, then re-decide what moved and reserve, under it."""
+    phase_one = _decide_without_lock(engine, requests, now)
+    # Phase two, under the lock: whatever changed since phase one is decided
+    # again from what is now committed, so the check-then-reserve stays
+    # atomic (a worker racing for the same debtor cannot slip past a limit).
+    with engine.begin() as conn:
+        lock_ledger(conn)
+        _redecide_changed(conn, phase_one, now)
+        ids = _reserve(conn, phase_one.fresh, phase_one.decided, now)
+    return _results(requests, phase_one.replayed, phase_one.decided, ids)
+
+
+def _decide_without_lock(
+    engine: Engine, requests: Sequence[ContactRequest], now: dt.datetime
+) -> _PhaseOne:
+    """Phase one, without the lock: read every history and decide.
+
+    This is most of the work, and two workers do it side by side.
+    """
     with reading(engine) as conn:
         mark = ledger_mark(conn)
         replayed = existing_keys(conn, (r.key for r in requests))
@@ -276,50 +306,71 @@ def _guard(
         histories = customer_histories(conn, customers, _since(fresh, now), consents)
     decided = _Decided()
     _decide(fresh, histories, decided)
+    return _PhaseOne(mark, replayed, fresh, customers, channels, points, decided)
 
-    # Phase two, under the lock: whatever changed since phase one is decided
-    # again from what is now committed, so the check-then-reserve stays
-    # atomic (a worker racing for the same debtor cannot slip past a limit).
-    # A customer changed if the ledger gained a row of theirs after the mark
-    # (a concurrent reservation, an outcome, an opt-out), or if their consent
-    # state moved (the bank's file re-imported meanwhile).
-    with engine.begin() as conn:
-        lock_ledger(conn)
-        # Raw rows are compared; events are rebuilt only for the customers redecided.
-        points_now = consent_rows(conn, customers, channels)
-        changed = written_since(conn, mark) & set(customers)
-        changed |= _consent_moved(points, points_now)
-        if changed:
-            # A key another worker appended meanwhile is a replay now; its
-            # phase-one decision is simply never read again.
-            late = existing_keys(conn, (r.key for r in fresh if r.proposal.customer_id in changed))
-            replayed.update(late)
-            fresh = [r for r in fresh if r.key not in late]
-            again = [r for r in fresh if r.proposal.customer_id in changed]
-            consents_now = consent_events_from_rows(
-                {c: rows for c, rows in points_now.items() if c in changed}, channels
+
+def _redecide_changed(conn: Connection, phase_one: _PhaseOne, now: dt.datetime) -> None:
+    """Decide again, from what is committed now, every customer that changed since phase one.
+
+    Call under the ledger lock. A customer changed if the ledger gained a row
+    of theirs after the mark (a concurrent reservation, an outcome, an
+    opt-out), or if their consent state moved (the bank's file re-imported
+    meanwhile). Updates ``phase_one`` in place.
+    """
+    customers, channels = phase_one.customers, phase_one.channels
+    # Raw rows are compared; events are rebuilt only for the customers redecided.
+    points_now = consent_rows(conn, customers, channels)
+    changed = written_since(conn, phase_one.mark) & set(customers)
+    changed |= _consent_moved(phase_one.points, points_now)
+    if not changed:
+        return
+    # A key another worker appended meanwhile is a replay now; its
+    # phase-one decision is simply never read again.
+    fresh = phase_one.fresh
+    late = existing_keys(conn, (r.key for r in fresh if r.proposal.customer_id in changed))
+    phase_one.replayed.update(late)
+    phase_one.fresh = fresh = [r for r in fresh if r.key not in late]
+    again = [r for r in fresh if r.proposal.customer_id in changed]
+    consents_now = consent_events_from_rows(
+        {c: rows for c, rows in points_now.items() if c in changed}, channels
+    )
+    recent = customer_histories(conn, sorted(changed), _since(again, now), consents_now)
+    _decide(again, recent, phase_one.decided)
+
+
+def _reserve(
+    conn: Connection, fresh: list[ContactRequest], decided: _Decided, now: dt.datetime
+) -> dict[str | None, int]:
+    """Append the allowed requests' pending rows and record every decision; ids by key."""
+    entries = [decided.entries[r.key] for r in fresh if r.key in decided.entries]
+    ids = dict(
+        zip((e.idempotency_key for e in entries), append(conn, entries, now=now), strict=True)
+    )
+    record_decisions(
+        conn,
+        [
+            DecisionRecord(
+                now,
+                r.key,
+                r.proposal.customer_id,
+                r.proposal.channel,
+                decided.decisions[r.key].allowed,
+                ids.get(r.key),
+                _rules_json(decided.decisions[r.key]),
             )
-            recent = customer_histories(conn, sorted(changed), _since(again, now), consents_now)
-            _decide(again, recent, decided)
-        entries = [decided.entries[r.key] for r in fresh if r.key in decided.entries]
-        ids = dict(
-            zip((e.idempotency_key for e in entries), append(conn, entries, now=now), strict=True)
-        )
-        record_decisions(
-            conn,
-            [
-                DecisionRecord(
-                    now,
-                    r.key,
-                    r.proposal.customer_id,
-                    r.proposal.channel,
-                    decided.decisions[r.key].allowed,
-                    ids.get(r.key),
-                    _rules_json(decided.decisions[r.key]),
-                )
-                for r in fresh
-            ],
-        )
+            for r in fresh
+        ],
+    )
+    return ids
+
+
+def _results(
+    requests: Sequence[ContactRequest],
+    replayed: dict[str, int],
+    decided: _Decided,
+    ids: dict[str | None, int],
+) -> list[GuardResult]:
+    """One result per request, in order; a replayed key answers with its earlier attempt."""
     results: list[GuardResult] = []
     for request in requests:
         if request.key in replayed:

@@ -180,61 +180,95 @@ def load_portfolio(
             # The merges are hash joins of millions of staged rows against the
             # tables; at the default 4 MB they spill to disk many times over.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        _create_stages(conn)
-        _fill_stage(conn, "stage_customers", portfolio.customers)
-        _fill_stage(conn, "stage_accounts", portfolio.accounts)
-        _fill_stage(conn, "stage_points", portfolio.contact_points)
-        if conn.dialect.name == "postgresql":
-            for table in STAGING_DDL:
-                conn.execute(sa.text(f"ANALYZE {table}"))
-        else:
-            conn.execute(
-                sa.text("CREATE INDEX stage_points_cid ON stage_points (customer_external_id)")
-            )
-        customers_existing = _count_existing(
-            conn, "stage_customers", "customers", "t.external_id = s.external_id"
-        )
-        accounts_existing = _count_existing(
-            conn, "stage_accounts", "accounts", "t.external_id = s.external_id"
-        )
-        points_existing = int(
-            conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM stage_points s JOIN customers c"
-                    " ON c.external_id = s.customer_external_id JOIN contact_points t"
-                    " ON t.customer_id = c.id AND t.kind = s.kind AND t.value = s.value"
-                )
-            ).scalar_one()
-        )
-        conn.execute(sa.text(UPSERT_CUSTOMERS).bindparams(now_param))
-        conn.execute(sa.text(UPSERT_ACCOUNTS).bindparams(now_param))
-        conn.execute(sa.text(UPSERT_POINTS).bindparams(now_param))
-        closed = 0
-        if full_refresh:
-            closed = conn.execute(sa.text(CLOSE_ABSENT_ACCOUNTS).bindparams(now_param)).rowcount
+        _stage(conn, portfolio)
+        existing = _existing_rows(conn)
+        closed = _merge(conn, now_param, full_refresh)
+        _drop_stages_and_analyze(conn)
+    return _summary(portfolio, existing, closed)
+
+
+def _stage(conn: Connection, portfolio: ValidatedPortfolio) -> None:
+    """Fill the staging tables with the file's rows and prepare them for the joins."""
+    _create_stages(conn)
+    _fill_stage(conn, "stage_customers", portfolio.customers)
+    _fill_stage(conn, "stage_accounts", portfolio.accounts)
+    _fill_stage(conn, "stage_points", portfolio.contact_points)
+    if conn.dialect.name == "postgresql":
         for table in STAGING_DDL:
-            conn.execute(sa.text(f"DROP TABLE {table}"))
-        if conn.dialect.name == "postgresql":
-            # The day's run usually starts right after the import, before
-            # autovacuum (if it runs at all) has looked at the new rows: without
-            # statistics the planner takes a batch's 500 customers for a handful
-            # and joins them to a sequential scan of every contact point (60 ms
-            # instead of 3 ms per lookup at 150,000 debtors, growing with the file).
-            for table in ("customers", "accounts", "contact_points"):
-                conn.execute(sa.text(f"ANALYZE {table}"))
+            conn.execute(sa.text(f"ANALYZE {table}"))
+    else:
+        conn.execute(
+            sa.text("CREATE INDEX stage_points_cid ON stage_points (customer_external_id)")
+        )
+
+
+@dataclass(frozen=True)
+class _Existing:
+    """How many staged rows were already in the database, before the merge."""
+
+    customers: int
+    accounts: int
+    contact_points: int
+
+
+def _existing_rows(conn: Connection) -> _Existing:
+    """Count the staged customers, accounts and contact points the database already has."""
+    customers = _count_existing(
+        conn, "stage_customers", "customers", "t.external_id = s.external_id"
+    )
+    accounts = _count_existing(conn, "stage_accounts", "accounts", "t.external_id = s.external_id")
+    points = int(
+        conn.execute(
+            sa.text(
+                "SELECT count(*) FROM stage_points s JOIN customers c"
+                " ON c.external_id = s.customer_external_id JOIN contact_points t"
+                " ON t.customer_id = c.id AND t.kind = s.kind AND t.value = s.value"
+            )
+        ).scalar_one()
+    )
+    return _Existing(customers, accounts, points)
+
+
+def _merge(conn: Connection, now_param: sa.BindParameter[Any], full_refresh: bool) -> int:
+    """Upsert the staged rows; returns how many absent accounts were closed (full refresh)."""
+    conn.execute(sa.text(UPSERT_CUSTOMERS).bindparams(now_param))
+    conn.execute(sa.text(UPSERT_ACCOUNTS).bindparams(now_param))
+    conn.execute(sa.text(UPSERT_POINTS).bindparams(now_param))
+    closed = 0
+    if full_refresh:
+        closed = conn.execute(sa.text(CLOSE_ABSENT_ACCOUNTS).bindparams(now_param)).rowcount
+    return closed
+
+
+def _drop_stages_and_analyze(conn: Connection) -> None:
+    """Drop the staging tables, then refresh the merged tables' statistics (PostgreSQL)."""
+    for table in STAGING_DDL:
+        conn.execute(sa.text(f"DROP TABLE {table}"))
+    if conn.dialect.name == "postgresql":
+        # The day's run usually starts right after the import, before
+        # autovacuum (if it runs at all) has looked at the new rows: without
+        # statistics the planner takes a batch's 500 customers for a handful
+        # and joins them to a sequential scan of every contact point (60 ms
+        # instead of 3 ms per lookup at 150,000 debtors, growing with the file).
+        for table in ("customers", "accounts", "contact_points"):
+            conn.execute(sa.text(f"ANALYZE {table}"))
+
+
+def _summary(portfolio: ValidatedPortfolio, existing: _Existing, closed: int) -> ImportSummary:
+    """The import's counts: rows already present were updated, the rest created."""
     n_customers, n_accounts = len(portfolio.customers), len(portfolio.accounts)
     n_points = len(portfolio.contact_points)
     return ImportSummary(
         customers=n_customers,
         accounts=n_accounts,
         contact_points=n_points,
-        customers_created=n_customers - customers_existing,
-        customers_updated=customers_existing,
-        accounts_created=n_accounts - accounts_existing,
-        accounts_updated=accounts_existing,
+        customers_created=n_customers - existing.customers,
+        customers_updated=existing.customers,
+        accounts_created=n_accounts - existing.accounts,
+        accounts_updated=existing.accounts,
         accounts_closed=closed,
-        contact_points_created=n_points - points_existing,
-        contact_points_updated=points_existing,
+        contact_points_created=n_points - existing.contact_points,
+        contact_points_updated=existing.contact_points,
     )
 
 

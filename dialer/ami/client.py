@@ -168,6 +168,54 @@ class _Connection:
         self.pending.clear()
 
 
+def _originate_fields(
+    channel: str,
+    *,
+    channel_id: str,
+    other_channel_id: str | None,
+    context: str | None,
+    exten: str | None,
+    priority: int,
+    application: str | None,
+    data: str | None,
+    ring_timeout: float,
+    caller_id: str | None,
+    variables: Mapping[str, str] | None,
+) -> list[tuple[str, str]]:
+    """The Originate action's fields, in order; ``ValueError`` names a bad argument.
+
+    See :meth:`AmiClient.originate` for the arguments.
+    """
+    if not channel_id:
+        raise ValueError("originate: channel_id is required (it identifies the call)")
+    if (application is None) == (context is None or exten is None):
+        raise ValueError("originate: give either context and exten, or application")
+    if ring_timeout <= 0:
+        raise ValueError(f"originate: ring_timeout must be > 0, got {ring_timeout}")
+    fields: list[tuple[str, str]] = [("Channel", channel)]
+    if application is not None:
+        fields.append(("Application", application))
+        if data is not None:
+            fields.append(("Data", data))
+    else:
+        assert context is not None and exten is not None
+        fields += [("Context", context), ("Exten", exten), ("Priority", str(priority))]
+    fields += [
+        ("Timeout", str(int(ring_timeout * 1000))),
+        ("Async", "true"),
+        ("ChannelId", channel_id),
+    ]
+    if other_channel_id:
+        fields.append(("OtherChannelId", other_channel_id))
+    if caller_id:
+        fields.append(("CallerID", caller_id))
+    for key, value in (variables or {}).items():
+        if not key or "=" in key:
+            raise ValueError(f"originate: invalid variable name {key!r}")
+        fields.append(("Variable", f"{key}={value}"))
+    return fields
+
+
 class AmiClient:
     """One logged-in AMI connection, kept alive until :meth:`close`.
 
@@ -359,33 +407,20 @@ class AmiClient:
         :meth:`active_channels`). :class:`AmiActionError` means Asterisk
         refused the action outright: no call was placed.
         """
-        if not channel_id:
-            raise ValueError("originate: channel_id is required (it identifies the call)")
-        if (application is None) == (context is None or exten is None):
-            raise ValueError("originate: give either context and exten, or application")
-        if ring_timeout <= 0:
-            raise ValueError(f"originate: ring_timeout must be > 0, got {ring_timeout}")
-        fields: list[tuple[str, str]] = [("Channel", channel)]
-        if application is not None:
-            fields.append(("Application", application))
-            if data is not None:
-                fields.append(("Data", data))
-        else:
-            assert context is not None and exten is not None
-            fields += [("Context", context), ("Exten", exten), ("Priority", str(priority))]
-        fields += [
-            ("Timeout", str(int(ring_timeout * 1000))),
-            ("Async", "true"),
-            ("ChannelId", channel_id),
-        ]
-        if other_channel_id:
-            fields.append(("OtherChannelId", other_channel_id))
-        if caller_id:
-            fields.append(("CallerID", caller_id))
-        for key, value in (variables or {}).items():
-            if not key or "=" in key:
-                raise ValueError(f"originate: invalid variable name {key!r}")
-            fields.append(("Variable", f"{key}={value}"))
+        fields = _originate_fields(
+            channel,
+            channel_id=channel_id,
+            other_channel_id=other_channel_id,
+            context=context,
+            exten=exten,
+            priority=priority,
+            application=application,
+            data=data,
+            ring_timeout=ring_timeout,
+            caller_id=caller_id,
+            variables=variables,
+        )
+        # Checked after the fields: a bad argument is a ValueError even offline.
         conn = self._live()
         response = await self._send(
             conn, "Originate", fields, timeout=response_timeout, channel_id=channel_id
