@@ -48,7 +48,8 @@ def show(
         "kept (of settled, raw / prior)",
         "pay per contact (learned / prior)",
         title=f"{model['campaign']}: {model['events']} ledger events, "
-        f"last {model['window_days']} days",
+        f"last {model['window_days']} days ({model['customers']} customers in the campaign "
+        f"and {model['departed_payers']} who paid and left it)",
     )
     for c in model["cells"]:
         table.add_row(

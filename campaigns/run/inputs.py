@@ -177,11 +177,19 @@ def histories(
     conn: Connection, customer_ids: Sequence[str], packs: Sequence[str], before: dt.datetime
 ) -> list[Event]:
     """Every ledger event the allowances need, before the day's first slot."""
+    found = customer_histories(conn, list(customer_ids), history_since(packs, before))
+    return [e for h in found.values() for e in h.events if e.at < before]
+
+
+def history_since(packs: Sequence[str], before: dt.datetime) -> dt.datetime:
+    """Where the history planning reads (and learns from) begins.
+
+    The longest look-back the customers' compliance packs need, and at least
+    35 days, so the value model always learns from five weeks of contacts.
+    """
     names = sorted({p for group in packs for p in group.split(",") if p})
     days = lookback_days(load_packs(names)) if names else 35
-    since = before - dt.timedelta(days=max(days, 35))
-    found = customer_histories(conn, list(customer_ids), since)
-    return [e for h in found.values() for e in h.events if e.at < before]
+    return before - dt.timedelta(days=max(days, 35))
 
 
 def arm_of(customer_id: str, seed: int, challenger: float, holdout: float) -> str:

@@ -12,10 +12,9 @@ from campaigns.campaign import Campaign
 from campaigns.ledger.history import customer_histories
 from campaigns.payments.listing import payment_instants
 from campaigns.payments.promises import promise_fates
-from campaigns.run.inputs import OutcomeCounts, load_slice, outcome_counts
+from campaigns.run.inputs import OutcomeCounts, history_since, load_slice, outcome_counts
+from campaigns.run.learning import departed_payers
 from optimizer import History, Priors, Rates, estimate_rates
-
-LEARNING_WINDOW = dt.timedelta(days=90)
 
 
 def priors_of(campaign: Campaign, channels: tuple[str, ...]) -> Priors:
@@ -30,21 +29,32 @@ def priors_of(campaign: Campaign, channels: tuple[str, ...]) -> Priors:
 
 
 def learned_model(engine: Engine, campaign: Campaign, *, now: dt.datetime) -> dict[str, Any]:
-    """Per segment × channel: attempts, right-party contacts, raw and smoothed rates."""
+    """Per segment × channel: attempts, right-party contacts, raw and smoothed rates.
+
+    Reads what planning at ``now`` would learn from: the slice's customers and
+    the payers who left it (``campaigns.run.learning``), over the same window.
+    """
     channels = tuple(c for c in campaign.channels if campaign.channels[c].enabled)
     with engine.connect() as conn:
         frame = load_slice(conn, campaign).customers
         ids = [str(c) for c in frame["customer_id"]]
-        found = customer_histories(conn, ids, now - LEARNING_WINDOW)
-        fates = promise_fates(conn, set(ids), now - LEARNING_WINDOW)
-        paid = payment_instants(conn, set(ids), now - LEARNING_WINDOW)
+        since = history_since(list(frame["packs"]), now)
+        found = customer_histories(conn, ids, since, consents={})
+        departed = departed_payers(conn, campaign.name, set(ids), since, now)
+        wanted = set(ids) | departed.ids
+        fates = promise_fates(conn, wanted, since)
+        paid = payment_instants(conn, wanted, since)
     events = [e for h in found.values() for e in h.events if e.at < now]
     segments = sorted(set(frame["segment"])) or ["unknown"]
     index = {s: k for k, s in enumerate(segments)}
+    segment_of = {c: index[s] for c, s in departed.segment.items() if s in index}
+    segment_of.update({c: index[s] for c, s in zip(ids, frame["segment"], strict=True)})
+    zone_of = dict(departed.zone)
+    zone_of.update(zip(ids, frame["timezones"].str.split(";").str[0], strict=True))
     counts = outcome_counts(
-        events,
-        {c: index[s] for c, s in zip(ids, frame["segment"], strict=True)},
-        dict(zip(ids, frame["timezones"].str.split(";").str[0], strict=True)),
+        [*events, *departed.events],
+        segment_of,
+        zone_of,
         channels,
         len(segments),
         fates,
@@ -70,9 +80,10 @@ def learned_model(engine: Engine, campaign: Campaign, *, now: dt.datetime) -> di
     ]
     return {
         "campaign": campaign.name,
-        "window_days": LEARNING_WINDOW.days,
-        "events": len(events),
+        "window_days": (now - since).days,
+        "events": len(events) + len(departed.events),
         "customers": len(ids),
+        "departed_payers": len(departed.segment),
         "cells": cells,
     }
 

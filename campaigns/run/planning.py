@@ -34,11 +34,13 @@ from campaigns.run.inputs import (
     CampaignSlice,
     arm_of,
     histories,
+    history_since,
     hour_offsets,
     load_slice,
     outcome_counts,
     slot_starts,
 )
+from campaigns.run.learning import Departed, departed_payers
 from campaigns.run.model import priors_of
 from campaigns.storage.models import PlannedContact, RunCustomer
 from compliance import Event, allowances
@@ -97,6 +99,7 @@ class _PlanningData:
     payments: dict[str, list[dt.datetime]]  # when each customer paid, since the history began
     follow_up: np.ndarray  # bool [N]: a promise broken within the campaign's follow-up days
     voice_rate: VoiceRate  # voice attempts per agent-hour: modelled, measured, used
+    departed: Departed  # payers who left the slice: learned from, not planned
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -169,15 +172,18 @@ def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningD
     slots = slot_starts(campaign, day)
     ids = [str(c) for c in frame["customer_id"]]
     events = histories(conn, ids, list(frame["packs"]), slots[0])
-    wanted = set(ids)
-    since = min((e.at for e in events), default=slots[0])
+    since = history_since(list(frame["packs"]), slots[0])
+    departed = departed_payers(conn, campaign.name, set(ids), since, slots[0])
+    wanted = set(ids) | departed.ids
     fates = promise_fates(conn, wanted, since)
     paid = payment_instants(conn, wanted, since)
     follow_days = dt.timedelta(days=campaign.collections.follow_up_days)
-    broken = broken_since(conn, wanted, slots[0] - follow_days) if follow_days else set()
+    broken = broken_since(conn, set(ids), slots[0] - follow_days) if follow_days else set()
     follow_up = np.array([cid in broken for cid in ids], dtype=bool)
     rate = voice_rate(conn, campaign, day)
-    return _PlanningData(channels, sliced, ids, slots, events, fates, paid, follow_up, rate)
+    return _PlanningData(
+        channels, sliced, ids, slots, events, fates, paid, follow_up, rate, departed
+    )
 
 
 def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
@@ -216,7 +222,7 @@ def _values(campaign: Campaign, day: dt.date, data: _PlanningData) -> _Values:
     frame = data.frame
     segments = sorted(set(frame["segment"])) or ["unknown"]
     segment_index = np.array([segments.index(s) for s in frame["segment"]], np.int64)
-    rates = _learned_rates(campaign, data, segment_index, len(segments))
+    rates = _learned_rates(campaign, data, segments, segment_index)
     amount = expected_amount(
         frame["balance"].to_numpy(),
         frame["minimum_due"].to_numpy(),
@@ -239,15 +245,24 @@ def _values(campaign: Campaign, day: dt.date, data: _PlanningData) -> _Values:
 
 
 def _learned_rates(
-    campaign: Campaign, data: _PlanningData, segment_index: np.ndarray, n_segments: int
+    campaign: Campaign, data: _PlanningData, segments: list[str], segment_index: np.ndarray
 ) -> Rates:
-    """Contact and promise rates per segment × channel, the ledger's counts over the priors."""
+    """Contact and promise rates per segment × channel, the ledger's counts over the priors.
+
+    Learned from today's customers and from the payers who left the slice
+    (``campaigns.run.learning``), so paying does not hide what led to it.
+    """
+    position = {s: k for k, s in enumerate(segments)}
+    segment_of = {c: position[s] for c, s in data.departed.segment.items() if s in position}
+    segment_of.update(zip(data.ids, segment_index.tolist(), strict=True))
+    zone_of = dict(data.departed.zone)
+    zone_of.update(zip(data.ids, data.frame["timezones"].str.split(";").str[0], strict=True))
     counts = outcome_counts(
-        data.events,
-        dict(zip(data.ids, segment_index.tolist(), strict=True)),
-        dict(zip(data.ids, data.frame["timezones"].str.split(";").str[0], strict=True)),
+        [*data.events, *data.departed.events],
+        segment_of,
+        zone_of,
         data.channels,
-        n_segments,
+        len(segments),
         data.promise_fates,
         data.payments,
         dt.timedelta(days=campaign.collections.attribution_days),

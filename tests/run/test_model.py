@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from campaigns.campaign import load_campaign
@@ -65,10 +66,16 @@ def test_many_conversations_raise_the_learned_voice_rate(tmp_path: Path) -> None
     assert learned["learned_rpc_rate_mean_over_hours"] > prior_mean
 
 
+@pytest.mark.parametrize("paid_off", [False, True], ids=["still-owing", "paid-off-and-left"])
 def test_kept_promises_raise_the_learned_pay_rate_and_pending_ones_count_neither_way(
-    tmp_path: Path,
+    tmp_path: Path, paid_off: bool
 ) -> None:
-    """Promises taken in conversations, then kept by recorded payments, teach the model."""
+    """Promises taken in conversations, then kept by recorded payments, teach the model.
+
+    ``paid-off-and-left``: the payers clear every account, leave the campaign's
+    slice, and still count: learning only from who still owes would read
+    the kept rate as zero.
+    """
     from campaigns.ledger.interchange import PromiseTerms
     from campaigns.payments.file import PaymentRecord
     from campaigns.payments.record import record_payments
@@ -84,21 +91,32 @@ def test_kept_promises_raise_the_learned_pay_rate_and_pending_ones_count_neither
         frame = load_slice(conn, campaign).customers
         segment = sorted(set(frame["segment"]))[0]
         members = list(frame[frame["segment"] == segment]["customer_id"])[:20]
-        accounts = {
-            str(c): (str(a), str(cur))
-            for c, a, cur in conn.execute(
-                sa.select(Customer.external_id, Account.external_id, Account.currency).join(
-                    Account, Account.customer_id == Customer.id
-                )
-            )
-        }
+        owed: dict[str, list[tuple[str, str, Decimal]]] = {}
+        for c, a, cur, balance in conn.execute(
+            sa.select(
+                Customer.external_id, Account.external_id, Account.currency, Account.balance
+            ).join(Account, Account.customer_id == Customer.id)
+        ):
+            owed.setdefault(str(c), []).append((str(a), str(cur), Decimal(balance)))
+        accounts = {c: (rows[0][0], rows[0][1]) for c, rows in owed.items()}
     start = NOW - dt.timedelta(days=15)
     events, terms = [], {}
     for k, cid in enumerate(members):
         account, currency = accounts[cid]
         talked = start + dt.timedelta(hours=k)
         debt = (account,)
-        events.append(Event(talked, cid, debt, "voice", "outbound", "attempt", "conversation"))
+        events.append(
+            Event(
+                talked,
+                cid,
+                debt,
+                "voice",
+                "outbound",
+                "attempt",
+                "conversation",
+                campaign="co-tarjetas",
+            )
+        )
         terms[len(events)] = PromiseTerms(Decimal("1000.00"), currency)
         until = (talked + dt.timedelta(days=3)).date()
         taken = talked + dt.timedelta(minutes=5)
@@ -108,13 +126,14 @@ def test_kept_promises_raise_the_learned_pay_rate_and_pending_ones_count_neither
     payments = [
         PaymentRecord(
             k,
-            accounts[cid][0],
-            Decimal("1000.00"),
-            accounts[cid][1],
-            f"R{k}",
+            account,
+            max(balance, Decimal("1000.00")) if paid_off else Decimal("1000.00"),
+            currency,
+            f"R{k}-{account}",
             paid_at=start + dt.timedelta(days=1, hours=k),
         )
         for k, cid in enumerate(members[:10])
+        for account, currency, balance in (owed[cid] if paid_off else owed[cid][:1])
     ]
     record_payments(engine, payments, source="file", now=NOW)
     with engine.begin() as conn:
@@ -122,7 +141,12 @@ def test_kept_promises_raise_the_learned_pay_rate_and_pending_ones_count_neither
 
         settle_promises(conn, now=NOW)
     model = learned_model(engine, campaign, now=NOW)
+    with engine.connect() as conn:
+        still_in = set(load_slice(conn, campaign).customers["customer_id"].astype(str))
     engine.dispose()
+    if paid_off:
+        assert still_in.isdisjoint(members[:10])
+        assert model["departed_payers"] == 10
     voice = next(c for c in model["cells"] if c["segment"] == segment and c["channel"] == "voice")
     assert (voice["promises"], voice["settled_promises"], voice["kept_promises"]) == (20, 20, 10)
     assert voice["raw_kept_rate"] == 0.5
