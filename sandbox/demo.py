@@ -190,7 +190,8 @@ def tell_the_day(engine: Engine, run_id: int, why_no_pbx: str) -> dict[str, Any]
     say(
         f"{data['run']['day']}: voice placed {placed} of {planned} planned "
         f"({100 * placed / planned if planned else 0:.0f}%), planned at {rate.get('used')} "
-        f"attempts per agent-hour (model {rate.get('model')}, measured {rate.get('measured')})"
+        f"attempts per agent-hour (model {rate.get('model')} on the "
+        f"{rate.get('model_basis', 'priors')}, measured {rate.get('measured')})"
     )
     if why_no_pbx:
         say(f"voice in the dialer simulator ({why_no_pbx}): {voice_day(CAMPAIGN, planned)}")

@@ -10,12 +10,20 @@ campaign's recent days is measured, in the hour slots where it still had
 numbers left to dial (elsewhere it ran out of work, which says nothing of
 capacity), and the plan uses it when it is lower than the model's. Attempts
 are the campaign's outbound voice attempts in the ledger during each slot.
+
+The model itself is fed by the ledger once it holds enough calls: the share
+of attempts that became conversations and their mean talk time replace the
+campaign's prior right-party rate and talk minutes. A floor whose debtors
+answer less than the priors said carries more attempts per agent-hour, and
+a plan on the priors' rate leaves its agents idle (``bench.month`` measured
+agents talking 16% of their hours while every slot ran out of numbers).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -30,6 +38,8 @@ LOOKBACK_DAYS = 7
 SLOT = dt.timedelta(hours=1)
 # Fewer agent-hours than this measured say too little to override the model.
 MIN_AGENT_HOURS = 2.0
+# Fewer conversations than this say too little to replace the priors' rate and talk time.
+MIN_CONVERSATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class VoiceRate:
     model: float
     measured: float | None
     agent_hours_measured: float
+    model_basis: str = "priors"  # priors | ledger: where the model's rate and talk time came from
 
     @property
     def used(self) -> float:
@@ -47,22 +58,57 @@ class VoiceRate:
             return self.model
         return min(self.model, self.measured)
 
-    def as_dict(self) -> dict[str, float | None]:
+    def as_dict(self) -> dict[str, float | str | None]:
         """JSON-ready."""
         return {
             "model": round(self.model, 2),
             "measured": None if self.measured is None else round(self.measured, 2),
             "agent_hours_measured": round(self.agent_hours_measured, 1),
             "used": round(self.used, 2),
+            "model_basis": self.model_basis,
         }
 
 
-def model_rate(campaign: Campaign) -> float:
-    """Attempts an agent-hour carries by the campaign's staffing model."""
+def model_rate(
+    campaign: Campaign, *, rpc: float | None = None, talk_minutes: float | None = None
+) -> float:
+    """Attempts an agent-hour carries by the staffing model (the campaign's priors by default)."""
     agents = campaign.agents
-    rpc = campaign.priors.right_party_rate.get("voice", 0.25)
-    handle = (agents.talk_minutes + agents.wrap_minutes) * rpc
+    if rpc is None:
+        rpc = campaign.priors.right_party_rate.get("voice", 0.25)
+    talk = agents.talk_minutes if talk_minutes is None else talk_minutes
+    handle = (talk + agents.wrap_minutes) * rpc
     return 60.0 * agents.occupancy / handle if handle else float("inf")
+
+
+def ledger_model_rate(conn: Connection, campaign: Campaign, day: dt.date) -> float | None:
+    """The staffing model on the ledger's recent calls (None while it holds too few).
+
+    Every outbound voice attempt of the campaign with an outcome in the
+    look-back: the share that were conversations, and their mean talk time.
+    """
+    zone = ZoneInfo(campaign.timezone)
+    since = dt.datetime.combine(day - dt.timedelta(days=LOOKBACK_DAYS), dt.time(), zone)
+    until = dt.datetime.combine(day, dt.time(), zone)
+    is_talk = EVENTS.c.outcome == "conversation"
+    attempts, talks, talk_s = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count().filter(is_talk),
+            sa.func.sum(EVENTS.c.duration_s).filter(is_talk),
+        ).where(
+            EVENTS.c.kind == "attempt",
+            EVENTS.c.channel == "voice",
+            EVENTS.c.direction == "outbound",
+            EVENTS.c.outcome.is_not(None),
+            EVENTS.c.campaign == campaign.name,
+            EVENTS.c.at >= since,
+            EVENTS.c.at < until,
+        )
+    ).one()
+    if not talks or talks < MIN_CONVERSATIONS or not talk_s:
+        return None
+    return model_rate(campaign, rpc=talks / attempts, talk_minutes=talk_s / talks / 60.0)
 
 
 def _slot_counts(
@@ -118,4 +164,7 @@ def voice_rate(conn: Connection, campaign: Campaign, day: dt.date) -> VoiceRate:
                 attempts += made[slot]
                 agent_hours += agents
     measured = attempts / agent_hours if agent_hours else None
-    return VoiceRate(model_rate(campaign), measured, agent_hours)
+    learned = ledger_model_rate(conn, campaign, day)
+    if learned is None:
+        return VoiceRate(model_rate(campaign), measured, agent_hours)
+    return VoiceRate(learned, measured, agent_hours, "ledger")

@@ -78,7 +78,7 @@ class PlanSummary:
     seconds: float
     follow_ups: int = 0  # customers planned as follow-ups of a broken promise
     # Voice attempts per agent-hour: the staffing model's, measured on recent days, used.
-    voice_attempts_per_agent_hour: dict[str, float | None] | None = None
+    voice_attempts_per_agent_hour: dict[str, float | str | None] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""

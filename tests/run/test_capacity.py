@@ -71,3 +71,35 @@ def test_a_floor_slower_than_its_model_gets_a_smaller_voice_plan(database_url: s
     assert summary["voice_attempts_per_agent_hour"]["used"] == round(rate.used, 2)
     # The plan asks for no more voice than the floor showed it can carry, per slot.
     assert summary["by_channel"]["voice"] < sum(planned.values())
+
+
+def test_the_staffing_model_learns_answer_rate_and_talk_time_from_the_ledger(
+    database_url: str,
+) -> None:
+    """Debtors who answer less than the priors say: an agent-hour carries more attempts."""
+    engine = make_engine(database_url)
+    campaign = load_campaign(EXAMPLES / "co-tarjetas.toml")
+    with engine.connect() as conn:
+        assert voice_rate(conn, campaign, TUESDAY).model_basis == "priors"
+    start = slot_starts(campaign, TUESDAY - dt.timedelta(days=1))[0]
+    history = [
+        Event(
+            start + dt.timedelta(seconds=30 * k),
+            f"C{k:05d}",
+            (),
+            "voice",
+            "outbound",
+            "attempt",
+            "conversation" if k % 10 == 0 else "no_answer",
+            campaign="co-tarjetas",
+            duration_s=120.0 if k % 10 == 0 else None,
+        )
+        for k in range(400)
+    ]
+    import_events(engine, history, now=NOW)
+    with engine.connect() as conn:
+        rate = voice_rate(conn, campaign, TUESDAY)
+    engine.dispose()
+    assert rate.model_basis == "ledger"
+    assert rate.model == model_rate(campaign, rpc=0.1, talk_minutes=2.0) > model_rate(campaign)
+    assert rate.used == rate.model  # nothing measured in saturated slots: the model plans
