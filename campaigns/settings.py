@@ -27,6 +27,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from campaigns.agents.events import NAMESPACE as AGENT_EVENTS_NAMESPACE
 from campaigns.clock import Clock
 from channels import ChannelSettings, SettingsError
 
@@ -36,6 +37,7 @@ DEFAULT_MESSAGE_QUEUE = "messages"
 DEFAULT_DIAL_QUEUE = "dialer"
 DEFAULT_AMI_PORT = 5038
 DEFAULT_DIAL_CHANNEL = "PJSIP/{e164}@carrier"
+DEFAULT_AGENT_NAMESPACE = AGENT_EVENTS_NAMESPACE
 # The channels package's variables, handed to ChannelSettings.from_mapping as given.
 CHANNEL_VARIABLES = (
     "SENDGRID_API_KEY",
@@ -159,6 +161,11 @@ class Settings(BaseSettings):
     )
     dialer_queue: str = _variable(DEFAULT_DIAL_QUEUE, "CADENCIA_DIALER_QUEUE", "RQ queue")
     call_prefix: str = _variable("cadencia", "CADENCIA_CALL_PREFIX", "ActionID/call id prefix")
+    agent_namespace: str = _variable(
+        DEFAULT_AGENT_NAMESPACE,
+        "CADENCIA_AGENT_NAMESPACE",
+        "Redis prefix of agent events and states, shared by the dial jobs and the console",
+    )
     web_password: str | None = _variable(
         None, "CADENCIA_WEB_PASSWORD", "a new console account's password (`users add`)"
     )
@@ -218,6 +225,14 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/") if value else value
+
+    @field_validator("agent_namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        # It is a Redis key prefix and channel name: no separators or wildcards in it.
+        if not value or any(c in value for c in ":*?[] \t\n"):
+            raise ValueError("expected a non-empty name without ':', spaces or wildcards")
+        return value
 
     @field_validator("sim_clock")
     @classmethod
@@ -300,6 +315,7 @@ class Settings(BaseSettings):
             queue_wait_s=self.dial_queue_wait_s,
             rq_queue=self.dialer_queue,
             call_prefix=self.call_prefix,
+            agent_namespace=self.agent_namespace,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -473,7 +489,9 @@ class DialerSettings:
 
     ``dial_queue`` overrides the campaign's Asterisk queue (the sandbox's is
     ``cadencia-test``); ``dial_variables`` are channel variables added to every
-    call (the sandbox's simulated ring and talk times).
+    call (the sandbox's simulated ring and talk times). ``agent_namespace``
+    is where the session publishes its agents' connect and complete events
+    (``campaigns.agents.events``): the console must subscribe to the same one.
     """
 
     database_url: str
@@ -488,6 +506,7 @@ class DialerSettings:
     queue_wait_s: int | None = None
     rq_queue: str = DEFAULT_DIAL_QUEUE
     call_prefix: str = "cadencia"
+    agent_namespace: str = DEFAULT_AGENT_NAMESPACE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DialerSettings:
@@ -507,6 +526,7 @@ class DialerSettings:
             "CADENCIA_DIAL_VARIABLES": json.dumps(dict(self.dial_variables)),
             "CADENCIA_DIALER_QUEUE": self.rq_queue,
             "CADENCIA_CALL_PREFIX": self.call_prefix,
+            "CADENCIA_AGENT_NAMESPACE": self.agent_namespace,
         }
         if self.dial_queue:
             env["CADENCIA_DIAL_QUEUE"] = self.dial_queue

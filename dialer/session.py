@@ -7,7 +7,11 @@ pending attempt exists before the Originate), originates it with a
 ``ChannelId`` derived from the attempt id, follows the call through its AMI
 events and hands the outcome to the :class:`OutcomeSink`. It talks to those
 three and to the PBX only through the small interfaces below, which
-``campaigns.dialing`` implements over Redis, the ledger and AMI.
+``campaigns.dialing`` implements over Redis, the ledger and AMI. A
+:class:`CallObserver` hears when one of its calls reaches an agent and when
+that conversation ends (``campaigns.dialing`` publishes the agent's screen pop
+and wrap-up from it); it is told in order, off the event path, and its
+failures are logged, never allowed to stop dialing or the ledger.
 
 Never dialing anyone twice, whatever dies:
 
@@ -29,6 +33,7 @@ Never dialing anyone twice, whatever dies:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -169,6 +174,46 @@ class Guard(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ConnectedCall:
+    """One of the session's calls with an agent: who talks to whom, for which attempt.
+
+    ``agent`` is the queue member's name (AgentConnect's MemberName); ``at``
+    is the session's wall clock when the event was seen.
+    """
+
+    agent: str
+    customer_id: str
+    attempt_id: int
+    at: dt.datetime
+
+
+class CallObserver(Protocol):
+    """Told when a call reaches an agent and when that conversation ends (the screen pop).
+
+    Called from a worker thread, one call at a time and in order; an exception
+    is logged by the session and goes no further.
+    """
+
+    def connected(self, call: ConnectedCall) -> None:
+        """The call was put through to ``call.agent``."""
+        ...
+
+    def completed(self, call: ConnectedCall) -> None:
+        """The conversation ended (once per call that reached an agent)."""
+        ...
+
+
+class NoCallObserver:
+    """The default observer: nobody is listening."""
+
+    def connected(self, call: ConnectedCall) -> None:
+        """Nothing to do."""
+
+    def completed(self, call: ConnectedCall) -> None:
+        """Nothing to do."""
+
+
 class OutcomeSink(Protocol):
     """Where call outcomes go (the contact ledger)."""
 
@@ -271,6 +316,7 @@ class _Call:
     live: bool = False
     agent: str | None = None
     connected_at: float | None = None
+    announced: bool = False  # the observer was told of the connect
     abandoned: bool = False
     hangup_at: float | None = None
     far_cause: int | None = None
@@ -292,9 +338,12 @@ class DialSession:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], dt.datetime] | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.config, self.pacer, self.board = config, pacer, board
         self.hopper, self.guard, self.sink, self.pbx = hopper, guard, sink, pbx
+        self.observer: CallObserver = observer or NoCallObserver()
+        self._told: asyncio.Task[None] | None = None  # the observer's latest notification
         self.clock = clock
         self.wall = wall or (lambda: dt.datetime.now(dt.UTC))
         self.report = SessionReport()
@@ -346,6 +395,7 @@ class DialSession:
             self.report.left_pending.append(call.attempt_id)
             self._done(call)
         self.report.leads_left = self.hopper.remaining()
+        await self._observer_caught_up()
         return self.report
 
     def snapshot(self) -> PacingSnapshot:
@@ -517,6 +567,7 @@ class DialSession:
             call.agent, call.connected_at = typed.member_name, now
             self._progress(call, CallOutcome.LIVE, now)
             self.pacer.record_live_answer(self.config.day, abandoned=False)
+            self._announce(call, call.agent)
         elif isinstance(typed, AgentComplete):
             await self._finish(
                 call,
@@ -649,9 +700,56 @@ class DialSession:
         if call.call_id in self._finished:
             return
         self._finished.add(call.call_id)
-        await self._record(call.attempt_id, outcome, agent, duration_s, extra)
+        try:
+            await self._record(call.attempt_id, outcome, agent, duration_s, extra)
+        finally:
+            # After the outcome is in the ledger (the agent's disposition follows it),
+            # and even if recording failed: the agent must not stay "talking".
+            if agent is not None:
+                self._announce(call, agent)  # an AgentConnect lost while AMI was down
+                self._tell(
+                    "completed",
+                    ConnectedCall(agent, call.lead.customer_id, call.attempt_id, self.wall()),
+                )
         self.report.outcomes[outcome] += 1
         self._done(call)
+
+    # ---- the observer ------------------------------------------------------
+    def _announce(self, call: _Call, agent: str) -> None:
+        """Tell the observer once that ``call`` reached ``agent``."""
+        if call.announced:
+            return
+        call.announced = True
+        self._tell(
+            "connected", ConnectedCall(agent, call.lead.customer_id, call.attempt_id, self.wall())
+        )
+
+    def _tell(self, what: str, call: ConnectedCall) -> None:
+        """Queue one notification behind the previous one: in order, never awaited here.
+
+        The observer does I/O (Redis); a slow or dead one must not hold back
+        the AMI events that drive dialing and the ledger.
+        """
+        previous = self._told
+        self._told = asyncio.create_task(self._notify(previous, what, call))
+
+    async def _notify(
+        self, previous: asyncio.Task[None] | None, what: str, call: ConnectedCall
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # order only: it never raises
+        notify = self.observer.connected if what == "connected" else self.observer.completed
+        try:
+            await asyncio.to_thread(notify, call)
+        except Exception:  # an observer is never allowed to break dialing
+            log.exception("call observer failed on %s of attempt %s", what, call.attempt_id)
+
+    async def _observer_caught_up(self, timeout: float = 10.0) -> None:
+        """Let the last notifications out before the session returns (bounded)."""
+        if self._told is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._told), timeout)
 
     def _leave_pending(self, call: _Call, why: str) -> None:
         log.warning("attempt %s: %s; left pending for an operator", call.attempt_id, why)

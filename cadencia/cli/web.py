@@ -77,8 +77,13 @@ def web_command(
         fail(str(exc), code=2)
     engine = make_engine(settings.database_url)
     _require_console_tables(engine)
+    # The namespace the dial jobs publish their agents' calls in (CADENCIA_AGENT_NAMESPACE).
     app = create_web_app(
-        engine, redis_url=settings.redis_url, ami=ami, secure_cookies=not insecure_cookies
+        engine,
+        redis_url=settings.redis_url,
+        ami=ami,
+        namespace=settings.agent_namespace,
+        secure_cookies=not insecure_cookies,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_masking()

@@ -1,7 +1,8 @@
 """Agent ↔ call events over Redis: the contract between the dial session and the console.
 
-The dial session publishes, on the pub/sub channel ``cadencia:agent-events``,
-one JSON object per event::
+The dial session publishes ``connect`` and ``complete``
+(``campaigns.dialing.agent_calls``), the console the agent's ``state``, on the
+pub/sub channel ``cadencia:agent-events``, one JSON object per event::
 
     {"type": "connect", "agent": "agent7", "customer_id": "C1", "attempt_id": 123,
      "run_id": 4, "campaign": "co-tarjetas", "at": "2026-11-23T14:00:00+00:00"}
@@ -15,7 +16,8 @@ pub/sub forgets: a page opened after the connect must still find the call,
 and the dashboard must show agents' states without having watched every event.
 A ``namespace`` other than ``cadencia`` moves both the channel and the
 hashes (``<ns>:agent-events``, ``<ns>:agent:<agent>``), for two consoles
-sharing one Redis, or tests sharing one with other test runs.
+sharing one Redis, or tests sharing one with other test runs; the dial jobs
+and the console take it from ``CADENCIA_AGENT_NAMESPACE``.
 The customer stays attached to the agent until the disposition is saved
 (``end_wrap``): wrap-up ends there, not when the line drops.
 """

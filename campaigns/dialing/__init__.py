@@ -1,12 +1,15 @@
 """Voice execution: the dial session of ``dialer.session`` wired to Redis, the ledger and AMI.
 
+``agent_calls``: the session's calls with agents published as agent events (the screen pop).
 ``hopper``: the slot's leads in Redis, rebuilt from the plan when lost.
 ``ledger``: the session's guard (``guard_and_reserve`` at dial time) and outcome sink.
 ``pbx``: numbers to Originates on our AMI client, per the dialplan contract.
 ``job``: the RQ job ``dial_session_job`` (one per campaign × slot) and its settings.
+``pacer_memory``: the pacer's estimates saved when a session ends, restored by the next.
 ``dispatch``: ``dispatch_voice_slot`` and ``voice_dispatcher`` for ``campaigns.run.dispatch``.
 """
 
+from campaigns.dialing.agent_calls import AgentCallPublisher
 from campaigns.dialing.dispatch import dispatch_voice_slot, voice_dispatcher
 from campaigns.dialing.hopper import RedisHopper
 from campaigns.dialing.job import (
@@ -17,11 +20,14 @@ from campaigns.dialing.job import (
     job_id,
     pacing_config,
     run_dial_session,
+    session_pacer,
 )
 from campaigns.dialing.ledger import LedgerGuard, LedgerSink, load_voice_target
+from campaigns.dialing.pacer_memory import restore_pacer, save_pacer
 from campaigns.dialing.pbx import AmiPbx, dial_fields
 
 __all__ = [
+    "AgentCallPublisher",
     "AmiPbx",
     "DialSlot",
     "DialerSettings",
@@ -35,6 +41,9 @@ __all__ = [
     "job_id",
     "load_voice_target",
     "pacing_config",
+    "restore_pacer",
     "run_dial_session",
+    "save_pacer",
+    "session_pacer",
     "voice_dispatcher",
 ]

@@ -6,8 +6,10 @@ the run stored it, the hopper (rebuilt from the plan if Redis lost it), the
 pacer (seeded with the abandon counts already in the ledger for the rule's
 window) and the agent board, then runs ``dialer.session.DialSession`` for the
 slot's length divided by ``time_scale`` (a compressed day for tests and the
-demo). Rerunning the job after a crash resumes from the hopper and the
-ledger; nobody is dialed twice.
+demo). The session's calls that reach an agent are published as agent events
+(``campaigns.dialing.agent_calls``) in ``CADENCIA_AGENT_NAMESPACE``: the
+console's screen pop and wrap-up come from there. Rerunning the job after a
+crash resumes from the hopper and the ledger; nobody is dialed twice.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
+from campaigns.dialing.agent_calls import AgentCallPublisher
 from campaigns.dialing.hopper import RedisHopper
 from campaigns.dialing.lease import (
     ACQUIRE_WAIT_S,
@@ -41,6 +45,7 @@ from campaigns.dialing.lease import (
     lease_key,
 )
 from campaigns.dialing.ledger import LedgerGuard, LedgerSink
+from campaigns.dialing.pacer_memory import restore_pacer, save_pacer
 from campaigns.dialing.pbx import AmiPbx, Variables
 from campaigns.ledger.chain import EVENTS
 from campaigns.messaging.queue import reusable_job
@@ -216,7 +221,9 @@ async def run_dial_session(
             session_options=session_options,
             clock=clock,
         )
-        return await _dial(wiring, lease)
+        report = await _dial(wiring, lease)
+        _remember_pacer(engine, slot, wiring.pacer, scale)
+        return report
     finally:
         _release(lease, redis, engine)
 
@@ -252,6 +259,7 @@ class _Wiring:
     client: AmiClient
     pbx: AmiPbx
     wall: Callable[[], dt.datetime]  # the instant the guard judges
+    agents: AgentCallPublisher  # the screen pop: connect/complete on Redis
 
 
 def _wire_session(
@@ -271,7 +279,7 @@ def _wire_session(
     run = _load_run(engine, slot.run_id)
     campaign = campaign_of(run)
     cfg = config or pacing_config(campaign, scale)
-    pacer = _pacer(engine, campaign, cfg, run.day)
+    pacer = session_pacer(engine, campaign, cfg, run.day, scale)
     hopper = RedisHopper(redis, slot.run_id, slot.slot)
     if hopper.ensure(engine):
         log.warning("hopper of run %s slot %s rebuilt from the plan", slot.run_id, slot.slot)
@@ -299,7 +307,15 @@ def _wire_session(
     )
     guard = LedgerGuard(engine, campaign)
     sink = LedgerSink(engine)
-    return _Wiring(session_cfg, pacer, board, hopper, guard, sink, client, pbx, wall or wall_now)
+    agents = AgentCallPublisher.from_url(
+        settings.redis_url,
+        run_id=slot.run_id,
+        campaign=campaign.name,
+        namespace=settings.agent_namespace,
+    )
+    return _Wiring(
+        session_cfg, pacer, board, hopper, guard, sink, client, pbx, wall or wall_now, agents
+    )
 
 
 def _load_run(engine: Engine, run_id: int) -> Run:
@@ -313,11 +329,40 @@ def _load_run(engine: Engine, run_id: int) -> Run:
     return run
 
 
-def _pacer(engine: Engine, campaign: Campaign, cfg: PacingConfig, day: dt.date) -> Pacer:
-    """The pacer, its abandon budget seeded with the ledger's counts for the rule's window."""
+def session_pacer(
+    engine: Engine, campaign: Campaign, cfg: PacingConfig, day: dt.date, scale: float
+) -> Pacer:
+    """The pacer, restored from the campaign's previous session, its abandon budget from the ledger.
+
+    The budget is seeded with the ledger's counts for the rule's window; the
+    estimates come from ``pacer_memory`` (the priors for a first session).
+    """
     window_days = cfg.rule.window_days if cfg.rule.window is RuleWindow.ROLLING_DAYS else 0
     budget = AbandonBudget(cfg.rule, abandon_history(engine, campaign, day, window_days))
-    return Pacer(cfg, budget)
+    pacer = Pacer(cfg, budget)
+    if restore_pacer(engine, campaign.name, pacer, time_scale=scale):
+        log.info("pacer of %s restored from its previous session", campaign.name)
+    return pacer
+
+
+def _remember_pacer(engine: Engine, slot: DialSlot, pacer: Pacer, scale: float) -> None:
+    """Save what the session's pacer learned for the campaign's next session.
+
+    A failure is logged, not raised: the calls are made and recorded, and the
+    next session merely starts from the priors again.
+    """
+    try:
+        campaign = _load_run(engine, slot.run_id).campaign
+        save_pacer(
+            engine,
+            campaign,
+            pacer,
+            now=dt.datetime.now(dt.UTC),
+            run_id=slot.run_id,
+            time_scale=scale,
+        )
+    except SQLAlchemyError as exc:
+        log.warning("run %s slot %s: pacer state not saved: %s", slot.run_id, slot.slot, exc)
 
 
 def _call_variables(settings: DialerSettings, variables: Variables | None) -> Variables:
@@ -358,6 +403,7 @@ async def _dial(wiring: _Wiring, lease: SlotLease) -> SessionReport:
             wiring.sink,
             wiring.pbx,
             wall=wiring.wall,
+            observer=wiring.agents,
         )
         keeper = asyncio.create_task(keep_lease(lease, session.stop))
         return await session.run()
@@ -365,6 +411,7 @@ async def _dial(wiring: _Wiring, lease: SlotLease) -> SessionReport:
         if keeper is not None:
             keeper.cancel()
         await wiring.client.close()
+        wiring.agents.close()
 
 
 def _release(lease: SlotLease, redis: Redis, engine: Engine) -> None:

@@ -300,3 +300,19 @@ class RunCustomer(Base):
     expected_amount: Mapped[float] = mapped_column(sa.Float)
     planned_attempts: Mapped[int] = mapped_column(sa.SmallInteger)
     left_out_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class PacerState(Base):
+    """What a campaign's pacer learned, saved when a dial session ends.
+
+    The next session of the campaign (the next slot, or tomorrow's first)
+    restores it instead of re-learning live rate and handle times from the
+    priors in a progressive warm-up.
+    """
+
+    __tablename__ = "pacer_states"
+
+    campaign: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    state: Mapped[str] = mapped_column(sa.Text)  # JSON: dialer.pacing.Pacer.export_state()
+    saved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    run_id: Mapped[int | None] = mapped_column(sa.Integer)  # the run whose session saved it

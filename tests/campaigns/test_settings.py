@@ -29,6 +29,7 @@ SAMPLES = {
     "CADENCIA_DIAL_QUEUE_WAIT": "30",
     "CADENCIA_DIALER_QUEUE": "dialer-b",
     "CADENCIA_CALL_PREFIX": "cad2",
+    "CADENCIA_AGENT_NAMESPACE": "floor-b",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",
     "CADENCIA_PAYMENTS_KEYS": '{"bank-2026": "0123456789abcdef0123"}',
 }
@@ -83,6 +84,7 @@ def test_to_env_rebuilds_the_same_settings() -> None:
     s = Settings.load({**SAMPLES, "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"})
     assert Settings.load(s.to_env()) == s
     assert s.dialer().ami_port == 5039 and s.dialer().dial_variables == {"RING_S": "2"}
+    assert s.dialer().agent_namespace == "floor-b"  # the dial jobs publish where the console reads
 
 
 @pytest.mark.parametrize(
@@ -96,6 +98,7 @@ def test_to_env_rebuilds_the_same_settings() -> None:
         ({"CADENCIA_DIAL_VARIABLES": "[1]"}, "CADENCIA_DIAL_VARIABLES="),
         ({"CADENCIA_OPT_OUT_URL": "bank.example"}, "CADENCIA_OPT_OUT_URL="),
         ({"CADENCIA_SIM_CLOCK": "noon"}, "CADENCIA_SIM_CLOCK"),
+        ({"CADENCIA_AGENT_NAMESPACE": "a:b"}, "CADENCIA_AGENT_NAMESPACE='a:b'"),
         ({"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN missing"),
         (
             {"CADENCIA_AMI_SECRET": "a", "CADENCIA_AMI_SECRET_FILE": "/x"},

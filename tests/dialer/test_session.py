@@ -31,7 +31,9 @@ from dialer.ami import (
 from dialer.ami.events import QueueMember, QueueStatusMember
 from dialer.pacing import Mode, Pacer, PacingConfig
 from dialer.session import (
+    CallObserver,
     CallResult,
+    ConnectedCall,
     ConnectionHandler,
     DialSession,
     EventHandler,
@@ -189,7 +191,12 @@ class RecordedPbx:
         ]
 
 
-def session(hopper: MemoryHopper, ledger: MemoryLedger, pbx: RecordedPbx) -> DialSession:
+def session(
+    hopper: MemoryHopper,
+    ledger: MemoryLedger,
+    pbx: RecordedPbx,
+    observer: CallObserver | None = None,
+) -> DialSession:
     config = SessionConfig(
         duration_s=20,
         day=dt.date(2026, 11, 23),
@@ -200,7 +207,7 @@ def session(hopper: MemoryHopper, ledger: MemoryLedger, pbx: RecordedPbx) -> Dia
     )
     pacer = Pacer(PacingConfig(mode=Mode.PROGRESSIVE))
     board = AgentBoard("cadencia-test")
-    return DialSession(config, pacer, board, hopper, ledger, ledger, pbx)
+    return DialSession(config, pacer, board, hopper, ledger, ledger, pbx, observer=observer)
 
 
 def leads(*numbers: str) -> tuple[MemoryHopper, MemoryLedger]:
@@ -364,3 +371,51 @@ def test_a_stopped_session_places_no_more_calls_and_lets_those_in_flight_finish(
     # every call placed got its outcome; the rest stay in the hopper, undialed
     assert sorted(ledger.outcomes) == sorted(a for _, _, a in pbx.dialed)
     assert len(hopper.ready) == 6 - dialed == s.report.leads_left
+
+
+@dataclass
+class HeardCalls:
+    """A call observer that writes down what it is told (or fails, like a dead Redis)."""
+
+    fail: bool = False
+    heard: list[tuple[str, ConnectedCall]] = field(default_factory=list)
+
+    def connected(self, call: ConnectedCall) -> None:
+        self.heard.append(("connected", call))
+        if self.fail:
+            raise ConnectionError("Redis is down")
+
+    def completed(self, call: ConnectedCall) -> None:
+        self.heard.append(("completed", call))
+        if self.fail:
+            raise ConnectionError("Redis is down")
+
+
+def test_the_observer_hears_connect_then_complete_of_each_call_an_agent_took() -> None:
+    numbers = ("busy", "answer", "machine", "hangs-up", "answer")
+    hopper, ledger = leads(*numbers)
+    observer = HeardCalls()
+    run(session(hopper, ledger, RecordedPbx(), observer).run())
+    talked = {ledger.attempts["plan:1"]: "C1", ledger.attempts["plan:4"]: "C4"}
+    for attempt_id, customer in talked.items():
+        told = [(what, c) for what, c in observer.heard if c.attempt_id == attempt_id]
+        assert [what for what, _ in told] == ["connected", "completed"]  # once each, in order
+        assert {(c.agent, c.customer_id) for _, c in told} == {("agent2", customer)}
+        assert all(c.at.tzinfo is not None for _, c in told)
+    # nobody was told of calls no agent took (busy, machine, abandoned)
+    assert {c.attempt_id for _, c in observer.heard} == set(talked)
+
+
+def test_a_failing_observer_breaks_neither_dialing_nor_the_outcomes(caplog: Any) -> None:
+    numbers = ("answer", "busy", "answer")
+    hopper, ledger = leads(*numbers)
+    observer = HeardCalls(fail=True)
+    report = run(session(hopper, ledger, RecordedPbx(), observer).run())
+    assert report.dials == 3
+    assert [ledger.outcomes[a].outcome for a in sorted(ledger.outcomes)] == [
+        "conversation",
+        "busy",
+        "conversation",
+    ]
+    assert sorted(what for what, _ in observer.heard) == ["completed"] * 2 + ["connected"] * 2
+    assert "call observer failed on connected" in caplog.text

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -70,6 +71,17 @@ def reset_agents(state: sandbox.SandboxState, ready: int = 2, total: int = 2) ->
         sandbox.cli_command(
             state, f"queue unpause member Local/agent{n}@agents/n queue cadencia-test"
         )
+
+
+def member_pause(
+    state: sandbox.SandboxState, member: str, queue: str = "cadencia-test"
+) -> str | None:
+    """The member's pause reason in ``queue`` ("" paused without one), None if not paused."""
+    for line in sandbox.cli_command(state, f"queue show {queue}"):
+        if line.strip().startswith(f"{member} "):
+            found = re.search(r"\(paused(?::([^)]*?))?(?: was \d+ secs? ago)?\)", line)
+            return None if found is None else (found.group(1) or "").strip()
+    raise AssertionError(f"{member} is not a member of {queue}")
 
 
 def run(coro: Coroutine[Any, Any, T], limit: float = 120.0) -> T:

@@ -166,6 +166,8 @@ def sandbox_settings(
         dial_variables={"PSTN_RING": str(ring_s), "__AGENT_TALK": str(talk_s)},
         rq_queue="dialer-test",
         call_prefix=world.prefix,
+        # each world's agent events in a namespace of its own (a worker gets it via to_env)
+        agent_namespace=f"cadencia-test-{world.prefix}",
     )
 
 

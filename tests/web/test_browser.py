@@ -1,13 +1,22 @@
-"""The console in a real headless Chromium, with a real call through the sandbox Asterisk.
+"""The console in a real headless Chromium, with a real call placed by the dial session.
 
 One scenario, as a shift would run it: an agent logs in, pauses and goes
-ready (QueuePause in Asterisk), a call answered in the simulated phone network
-is queued to that agent, the connect event pops the right customer on the
-right agent's page, the agent saves a promise to pay, the ledger and the
-customer's promises show it; a manager watches the dashboard move; a
-compliance officer exports the timeline; agents get 403 on other customers.
+ready (QueuePause in Asterisk); the production dial session
+(``run_dial_session``, the dial job's body) dials today's planned call to C1
+through the sandbox Asterisk, the simulated debtor answers and the queue puts
+the call through to that agent; the session's connect event pops the right
+customer, with every debt, on the right agent's page; when the call ends its
+complete event holds the agent in wrap-up; the agent saves a promise to pay,
+the ledger and the customer's promises show it; a manager watches the
+dashboard move; a compliance officer exports the timeline; agents get 403 on
+other customers. No test code publishes agent events.
 ``CADENCIA_SCREENSHOTS=<dir>`` also saves the three main pages there
 (``tests/web/screenshots.py`` does it for docs/screenshots/).
+
+The shift runs on a weekday morning in Bogotá whatever the real date (Ley
+2300 allows no collection call on Sundays, holidays or at night): the console,
+the guard and the ledger share a clock that starts at ``tests.web.conftest.NOW``
+and ticks in real time.
 """
 
 from __future__ import annotations
@@ -15,51 +24,43 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import sqlalchemy as sa
+from redis import Redis
 
 from cadencia.console.app import create_web_app
-from campaigns.agents.events import AgentEvent, publish_agent_event
+from campaigns.dialing import DialerSettings, DialSlot, RedisHopper, run_dial_session
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.portfolio.view import customer_360
 from campaigns.run.state import advance, create_run
 from campaigns.run.stored import plan_key
 from campaigns.settings import AmiSettings
 from campaigns.storage.db import make_engine, migrate
-from campaigns.storage.models import PlannedContact
-from dialer.ami import AmiClient, AmiEvent
+from campaigns.storage.models import ContactPoint, Customer, PlannedContact
+from dialer.session import SessionReport
 from sandbox import asterisk as sandbox
-from tests.support.asterisk import reset_agents
+from tests.support.asterisk import member_pause, reset_agents
 from tests.web.browser import LiveServer
-from tests.web.conftest import PASSWORD, pending_call, seed
+from tests.web.conftest import NOW, PASSWORD, seed
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 QUEUE = "cadencia-test"
-WAIT_MS = 15_000
-
-
-def member_pause(state: sandbox.SandboxState, member: str) -> str | None:
-    """The member's pause reason in the sandbox queue ("" paused without one), None if ready."""
-    for line in sandbox.cli_command(state, f"queue show {QUEUE}"):
-        if line.strip().startswith(f"{member} "):
-            found = re.search(r"\(paused(?::([^)]*?))?(?: was \d+ secs? ago)?\)", line)
-            return None if found is None else (found.group(1) or "").strip()
-    raise AssertionError(f"{member} is not a member of {QUEUE}")
+WAIT_MS = 30_000
+# The sandbox's simulated network answers numbers ending 5550001 (docker/asterisk/test).
+ANSWERING_PHONE = "+573005550001"
 
 
 def until(predicate: Any, what: str, timeout: float = 20.0) -> None:
     """Poll ``predicate`` (a real component settles asynchronously); fail naming ``what``."""
-    import time
-
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -67,125 +68,129 @@ def until(predicate: Any, what: str, timeout: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-class CallBridge(threading.Thread):
-    """Places one call through the sandbox and publishes its agent events, as the dial session.
+@dataclass
+class ShiftClock:
+    """``start`` plus the real time elapsed since the shift began."""
 
-    The call: ``Local/5550001@pstn`` (a person who answers) into
-    ``cadencia-outbound`` with ``CADENCIA_QUEUE``; on ``AgentConnect`` for our
-    call the connect event names the member that answered, on ``AgentComplete``
-    the complete event follows.
-    """
+    start: dt.datetime
+    began: float = field(default_factory=time.monotonic)
 
-    def __init__(
-        self, state: sandbox.SandboxState, redis_url: str, namespace: str, call: dict[str, Any]
-    ) -> None:
-        super().__init__(name="call-bridge", daemon=True)
-        self.state, self.redis_url, self.namespace, self.call = state, redis_url, namespace, call
-        self.connected_to: str | None = None
-        self.completed = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(asyncio.wait_for(self._scenario(), 90))
-        except BaseException as exc:  # reported by the test thread
-            self.error = exc
-        finally:
-            self.completed.set()
-
-    async def _scenario(self) -> None:
-        publisher = redis.Redis.from_url(self.redis_url)
-        call_id = f"web-{uuid.uuid4().hex[:12]}"
-        done = asyncio.Event()
-
-        async def on_event(event: AmiEvent) -> None:
-            if event.get("Uniqueid") != call_id:
-                return
-            common = {k: self.call[k] for k in ("customer_id", "attempt_id", "run_id", "campaign")}
-            now = dt.datetime.now(dt.UTC)
-            if event.name == "AgentConnect":
-                self.connected_to = event.get("MemberName")
-                agent = self.connected_to or ""
-                publish_agent_event(
-                    publisher, AgentEvent("connect", agent, now, **common), namespace=self.namespace
-                )
-            elif event.name == "AgentComplete":
-                agent = event.get("MemberName") or ""
-                publish_agent_event(
-                    publisher,
-                    AgentEvent("complete", agent, now, **common),
-                    namespace=self.namespace,
-                )
-                done.set()
-
-        ami = AmiClient(self.state.host, self.state.port, self.state.username, self.state.secret)
-        ami.add_event_handler(on_event)
-        try:
-            async with ami:
-                await ami.originate(
-                    "Local/5550001@pstn",
-                    channel_id=call_id,
-                    other_channel_id=f"{call_id}-far",
-                    context="cadencia-outbound",
-                    exten="s",
-                    caller_id='"Cobranza" <6015550100>',
-                    variables={
-                        "CADENCIA_QUEUE": QUEUE,
-                        "CADENCIA_ATTEMPT": str(self.call["attempt_id"]),
-                        "CADENCIA_AMD": "no",
-                        "PSTN_RING": "1",
-                        "__AGENT_TALK": "4",
-                    },
-                )
-                await done.wait()
-        finally:
-            publisher.close()
+    def __call__(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=time.monotonic() - self.began)
 
 
-@pytest.fixture()
-def shift(
-    tmp_path: Path, web_redis: tuple[str, str], asterisk_sandbox: sandbox.SandboxState
-) -> Iterator[dict[str, Any]]:
-    """A seeded database with today's planned run, and the console served against the sandbox."""
-    url = f"sqlite:///{tmp_path}/console.db"
-    migrate(url)
-    engine = make_engine(url)
-    now = dt.datetime.now(dt.UTC)
-    seed(engine, now)
-    run_id = create_run(
-        engine, EXAMPLES / "co-tarjetas.toml", now.date(), needs_approval=False, now=now
-    )
-    advance(engine, run_id, now=now)
-    with engine.connect() as conn:
-        planned = conn.execute(
-            sa.select(PlannedContact.id).where(
+def c1_planned_call(engine: sa.Engine, run_id: int) -> tuple[int, int]:
+    """C1's planned voice contact in the run (planned here if the optimiser did not): (id, slot)."""
+    with engine.begin() as conn:
+        found = conn.execute(
+            sa.select(PlannedContact.id, PlannedContact.slot).where(
                 PlannedContact.run_id == run_id,
                 PlannedContact.customer_id == "C1",
                 PlannedContact.channel == "voice",
             )
-        ).scalar()
-    key = plan_key(int(planned)) if planned is not None else f"web-test:{uuid.uuid4().hex}"
-    redis_url, namespace = web_redis
-    ami = AmiSettings(
-        asterisk_sandbox.host,
-        asterisk_sandbox.port,
-        asterisk_sandbox.username,
-        asterisk_sandbox.secret,
+        ).first()
+        if found is not None:
+            return int(found.id), int(found.slot)
+        new_id = conn.execute(
+            sa.insert(PlannedContact).values(
+                run_id=run_id,
+                customer_id="C1",
+                channel="voice",
+                slot=3,
+                slot_start=NOW,
+                rank=0,
+                value=100.0,
+                arm="optimised",
+                status="dispatched",
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    return int(new_id), 3
+
+
+def answering_phone(engine: sa.Engine, customer_id: str) -> None:
+    """Give the customer a phone the sandbox's simulated network answers."""
+    with engine.begin() as conn:
+        internal = conn.execute(
+            sa.select(Customer.id).where(Customer.external_id == customer_id)
+        ).scalar_one()
+        conn.execute(
+            sa.update(ContactPoint)
+            .where(ContactPoint.customer_id == internal, ContactPoint.kind == "phone")
+            .values(value=ANSWERING_PHONE)
+        )
+
+
+class DialJob(threading.Thread):
+    """The slot's production dial session (``run_dial_session``), run in a thread of its own
+    because Playwright's sync driver owns the main thread's event loop."""
+
+    def __init__(self, settings: DialerSettings, slot: DialSlot, wall: ShiftClock) -> None:
+        super().__init__(name="dial-session", daemon=True)
+        self.settings, self.slot, self.wall = settings, slot, wall
+        self.report: SessionReport | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        options = {"tick_s": 0.2, "drain_s": 60.0}
+        try:
+            self.report = asyncio.run(
+                run_dial_session(self.settings, self.slot, wall=self.wall, session_options=options)
+            )
+        except BaseException as exc:  # reported by the test thread
+            self.error = exc
+
+
+@pytest.fixture()
+def shift(
+    tmp_path: Path, dial_redis_url: str, asterisk_sandbox: sandbox.SandboxState
+) -> Iterator[dict[str, Any]]:
+    """Tuesday's planned run, C1's call in its Redis hopper, the console served on the sandbox.
+
+    Console and dial session share the private Redis and one agent-event namespace.
+    """
+    url = f"sqlite:///{tmp_path}/console.db"
+    migrate(url)
+    engine = make_engine(url)
+    clock = ShiftClock(NOW)
+    seed(engine, NOW)
+    answering_phone(engine, "C1")
+    run_id = create_run(engine, EXAMPLES / "co-tarjetas.toml", NOW.date(), needs_approval=False,
+                        now=NOW)  # fmt: skip
+    advance(engine, run_id, now=NOW)
+    planned, slot_no = c1_planned_call(engine, run_id)
+    redis = Redis.from_url(dial_redis_url)
+    RedisHopper(redis, run_id, slot_no).fill([(planned, "C1")])
+    redis.close()
+    namespace = f"cadencia-test-{uuid.uuid4().hex[:10]}"
+    box = asterisk_sandbox
+    settings = DialerSettings(
+        database_url=url,
+        redis_url=dial_redis_url,
+        ami_host=box.host,
+        ami_port=box.port,
+        ami_username=box.username,
+        ami_secret=box.secret,
+        channel_template="Local/{last7}@pstn",
+        dial_queue=QUEUE,
+        dial_variables={"PSTN_RING": "1", "__AGENT_TALK": "4"},
+        call_prefix=f"web{uuid.uuid4().hex[:8]}",
+        agent_namespace=namespace,
     )
-    reset_agents(asterisk_sandbox, ready=1, total=2)  # agent1 may take calls, agent2 is away
-    app = create_web_app(
-        engine, redis_url=redis_url, ami=ami, namespace=namespace, secure_cookies=False
-    )
+    # an hour's slot in a minute of real time; the session ends once C1's call is done
+    slot = DialSlot(run_id, slot_no, NOW, NOW + dt.timedelta(hours=1), time_scale=60.0)
+    reset_agents(box, ready=1, total=2)  # agent1 may take calls, agent2 is away
+    ami = AmiSettings(box.host, box.port, box.username, box.secret)
+    app = create_web_app(engine, redis_url=dial_redis_url, ami=ami, namespace=namespace,
+                         clock=clock, secure_cookies=False)  # fmt: skip
     with LiveServer(app) as server:
         yield {
             "engine": engine,
             "url": server.url,
-            "redis_url": redis_url,
-            "namespace": namespace,
-            "run_id": run_id,
-            "key": key,
-            "planned": planned is not None,
+            "clock": clock,
+            "dial": DialJob(settings, slot, clock),
+            "key": plan_key(planned),
         }
+    reset_agents(box, ready=2)
     engine.dispose()
 
 
@@ -236,26 +241,19 @@ def test_a_shift_in_the_browser(
     other = log_in(browser, base, "beto")  # agent 2, away from the queue
     assert other.url.endswith("/agent")
 
-    # A debtor answers; the PBX queues the call to agent 1; the pop appears.
-    at = dt.datetime.now(dt.UTC)
-    attempt_id = pending_call(engine, "C1", at, shift["key"])
-    bridge = CallBridge(
-        asterisk_sandbox,
-        shift["redis_url"],
-        shift["namespace"],
-        {
-            "customer_id": "C1",
-            "attempt_id": attempt_id,
-            "run_id": shift["run_id"],
-            "campaign": "co-tarjetas",
-        },
-    )
-    bridge.start()
+    # The dial session calls C1; the debtor answers; the PBX queues the call to
+    # agent 1; the session's connect event pops C1 with every debt.
+    dial: DialJob = shift["dial"]
+    dial.start()
     agent.wait_for_selector("#pop[data-customer=C1]", timeout=WAIT_MS)
-    assert bridge.connected_to == "agent1"
+    with engine.connect() as conn:
+        attempt_id = conn.execute(
+            sa.select(EVENTS.c.id).where(EVENTS.c.idempotency_key == shift["key"])
+        ).scalar_one()
     assert agent.inner_text("#customer-name") == "María José Núñez"
     accounts = agent.inner_text("#accounts")
     assert "A1" in accounts and "A2" in accounts and "1500000.50 COP" in accounts
+    assert "800000" in accounts
     assert "Buenos días, ¿hablo con María José Núñez?" in agent.inner_text("#script")
     assert "pending" in agent.inner_text("#history")
     shot(agent, "agent-desktop.png")
@@ -267,19 +265,21 @@ def test_a_shift_in_the_browser(
     assert refused.goto(f"{base}/agent/customer/C2").status == 403
     refused.close()
 
-    # The dashboard moves: agent 1 talking to C1 (and the planned call attempted).
-    until(lambda: "talking" in manager.inner_text("#agents"), "the dashboard's agent board")
-    if shift["planned"]:
-        voice = manager.locator('.actual[data-channel="voice"]').first
-        until(lambda: voice.inner_text() == "1", "the dashboard's attempted count")
+    # The dashboard moves: agent 1 with C1 (and the planned call attempted).
+    until(lambda: "C1" in manager.inner_text("#agents"), "the dashboard's agent board")
+    voice = manager.locator('.actual[data-channel="voice"]').first
+    until(lambda: voice.inner_text() == "1", "the dashboard's attempted count")
 
-    # The call ends: wrap-up holds agent 1 paused in the queue until the disposition.
-    assert bridge.completed.wait(60) and bridge.error is None, bridge.error
+    # The call ends: the session's complete event holds agent 1 paused in the
+    # queue for wrap-up until the disposition.
+    dial.join(90)
+    assert not dial.is_alive() and dial.error is None, dial.error
+    assert dial.report is not None and dict(dial.report.outcomes) == {"conversation": 1}
     until(lambda: member_pause(asterisk_sandbox, "agent1") == "wrap-up", "the wrap-up pause")
     agent.wait_for_selector("#statebar[data-state=wrap]")
 
     # The agent records a promise on the card account.
-    due = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)).isoformat()
+    due = (shift["clock"]().date() + dt.timedelta(days=7)).isoformat()
     agent.check("input[name=party][value=right]")
     agent.select_option("#result", "promise")
     agent.select_option("#promise_account", "A1")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -67,3 +69,21 @@ def test_web_refuses_a_database_without_its_tables_and_an_ami_without_secret(
     assert result.exit_code == 2 and "cadencia init" in result.output
     result = runner.invoke(cli(), ["--db", url, "web"], env={"CADENCIA_AMI_HOST": "127.0.0.1"})
     assert result.exit_code == 2 and "CADENCIA_AMI_SECRET" in result.output
+
+
+def test_web_subscribes_where_the_dial_jobs_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cadencia web`` takes its agent-event namespace from CADENCIA_AGENT_NAMESPACE,
+    the setting the dial-session jobs publish their agents' calls under."""
+    import uvicorn
+
+    url = f"sqlite:///{tmp_path}/console.db"
+    migrate(url)
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.append(self.config.app))
+    env = {"CADENCIA_AMI_HOST": "", "CADENCIA_AGENT_NAMESPACE": "floor-b"}
+    result = CliRunner().invoke(cli(), ["--db", url, "web"], env=env)
+    assert result.exit_code == 0, result.output
+    (app,) = served
+    assert app.state.ctx.namespace == "floor-b"
