@@ -49,6 +49,12 @@ def test_pure_benches_run(name: str) -> None:
 
 
 @pytest.mark.postgres
+def test_dialer_pacing_per_slot_bench_runs() -> None:
+    result = run_bench("dialer_pacing", "--agents", "3", "--hours", "2", "--per-slot")
+    assert result["per_slot"]["per_slot_remembered"]["handovers"] >= 1
+
+
+@pytest.mark.postgres
 def test_import_bench_runs(tmp_path: Path) -> None:
     result = run_bench(
         "import_portfolio", "--customers", "300", "--workers", "1", "--cache-dir", str(tmp_path)
@@ -79,11 +85,29 @@ def test_day_bench_runs(tmp_path: Path, redis_url: str) -> None:
 
 
 @pytest.mark.redis
-def test_web_pop_bench_runs() -> None:
+@pytest.mark.postgres
+def test_month_bench_runs(tmp_path: Path, redis_url: str, postgres_url: str) -> None:
+    result = run_bench(
+        "month",
+        *("--customers", "300", "--days", "3", "--redis", redis_url, "--db", postgres_url),
+        *("--cache-dir", str(tmp_path)),
+        timeout=120,
+    )
+    assert len(result["per_day"]) == 3
+    assert result["ledger"]["chain_ok"] is True
+    assert {d["run_state"] for d in result["per_day"]} == {"closed"}
+
+
+@pytest.mark.redis
+@pytest.mark.asterisk
+@pytest.mark.slow
+def test_web_pop_bench_runs(asterisk_sandbox: object) -> None:
     from tests.web.browser import ensure_chromium
 
     ensure_chromium()
-    assert run_bench("web_pop", "2")["pops"] == 2
+    # The fixture builds the sandbox's Debian root once; the bench starts its own instance.
+    result = run_bench("web_pop", "2")
+    assert result["pops"] == 2 and result["from"] == "AgentConnect"
 
 
 @pytest.mark.asterisk
@@ -95,7 +119,7 @@ def test_dialer_sandbox_bench_runs(asterisk_sandbox: object) -> None:
 
 
 def test_every_bench_has_a_smoke_test() -> None:
-    covered = set(SMALL) | {"import_portfolio", "channels_throughput", "day", "web_pop"}
+    covered = set(SMALL) | {"import_portfolio", "channels_throughput", "day", "web_pop", "month"}
     assert covered | {"dialer_sandbox"} == BENCHES
 
 
