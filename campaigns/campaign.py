@@ -172,6 +172,9 @@ class Campaign(_Strict):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     timezone: str
     first_hour: Annotated[int, Field(ge=0, le=23)] = 8
+    # Which campaign keeps a customer two campaigns hold on the same day (1 first):
+    # one plan per customer a day (campaigns.run.claims).
+    priority: Annotated[int, Field(ge=1, le=1000)] = 100
     segment: Segment = Segment()
     rule_packs: dict[str, PackNames]
     channels: dict[str, Channel]

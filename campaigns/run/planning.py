@@ -30,6 +30,7 @@ from campaigns.payments.listing import payment_instants
 from campaigns.payments.promises import broken_since, promise_fates
 from campaigns.reach import usable_channels
 from campaigns.run.capacity import VoiceRate, voice_rate
+from campaigns.run.claims import Dedupe, dedupe, drop_taken, other_plans
 from campaigns.run.inputs import (
     CampaignSlice,
     arm_of,
@@ -79,6 +80,8 @@ class PlanSummary:
     follow_ups: int = 0  # customers planned as follow-ups of a broken promise
     # Voice attempts per agent-hour: the staffing model's, measured on recent days, used.
     voice_attempts_per_agent_hour: dict[str, float | str | None] | None = None
+    # One plan per customer a day: customers left to, and taken from, other campaigns' runs.
+    one_plan_a_day: dict[str, object] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -100,6 +103,7 @@ class _PlanningData:
     follow_up: np.ndarray  # bool [N]: a promise broken within the campaign's follow-up days
     voice_rate: VoiceRate  # voice attempts per agent-hour: modelled, measured, used
     departed: Departed  # payers who left the slice: learned from, not planned
+    dedupe: Dedupe  # customers other campaigns' plans keep today, and those taken from them
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -157,6 +161,7 @@ def plan_run(
     planned = _planned_contacts(run_id, data, values, arm_plans)
     reasons = _left_out_reasons(data, limits, arms, arm_plans, planned.per_customer)
     _store(conn, run_id, data, values, arms, planned, reasons)
+    drop_taken(conn, campaign, run_id, data.dedupe)
     return _summary(campaign, data, limits, arm_plans, planned, started)
 
 
@@ -181,8 +186,9 @@ def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningD
     broken = broken_since(conn, set(ids), slots[0] - follow_days) if follow_days else set()
     follow_up = np.array([cid in broken for cid in ids], dtype=bool)
     rate = voice_rate(conn, campaign, day)
+    shared = dedupe(campaign, ids, other_plans(conn, campaign, day))
     return _PlanningData(
-        channels, sliced, ids, slots, events, fates, paid, follow_up, rate, departed
+        channels, sliced, ids, slots, events, fates, paid, follow_up, rate, departed, shared
     )
 
 
@@ -208,6 +214,9 @@ def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
     total_cap = np.full(len(frame), MAX_ATTEMPTS_PER_DAY, np.int64)
     for cap in allow.shared_caps:
         total_cap = np.minimum(total_cap, cap.remaining)
+    # A customer another campaign's plan keeps today gets nothing here.
+    kept_elsewhere = [g for g, cid in enumerate(ids) if cid in data.dedupe.left_to]
+    total_cap[kept_elsewhere] = 0
     return _Limits(
         slot_allowed=allow.slot_allowed & reachable[:, :, None],
         remaining=allow.remaining,
@@ -407,6 +416,8 @@ def _left_out_reasons(
                 + ", ".join(data.channels)
                 + " (none on file, opted out, wrong number, or a landline for texts)"
             )
+    for customer in data.dedupe.left_to:
+        reasons[customer] = data.dedupe.reason(customer)
     for held in np.flatnonzero(arms == "holdout"):
         reasons[ids[int(held)]] = "holdout: kept uncontacted to measure uplift"
     return reasons
@@ -489,6 +500,7 @@ def _summary(
         seconds=round(time.perf_counter() - started, 3),
         follow_ups=int(data.follow_up.sum()),
         voice_attempts_per_agent_hour=data.voice_rate.as_dict(),
+        one_plan_a_day=data.dedupe.as_dict(),
     )
 
 

@@ -66,6 +66,12 @@ def plan_section(data: dict[str, Any]) -> str:
         ("customers planned as follow-ups of a broken promise", count(plan.get("follow_ups", 0))),
         ("customers outside the campaign's segment", count(plan.get("excluded"))),
     ]
+    shared = plan.get("one_plan_a_day") or {}
+    for other, n in sorted((shared.get("left_to_by_campaign") or {}).items()):
+        facts.append((f"customers left to campaign {other}'s plan (one plan a day)", count(n)))
+    taken = sum((shared.get("taken_from_other_runs") or {}).values())
+    if taken:
+        facts.append(("customers taken over from lower-priority campaigns' plans", count(taken)))
     return (
         "<h2>Plan and execution</h2>"
         + table(("", ""), facts)
