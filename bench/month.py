@@ -1317,7 +1317,13 @@ def limits_found(
         minutes = [d["voice"]["mean_minutes_until_hopper_dry"] for d in dialed]
         minutes = [m for m in minutes if m is not None]
         talk = [d["voice"]["agent_talk_share"] for d in dialed if d["voice"]["agent_talk_share"]]
-        rate = (dialed[-1].get("voice_attempts_per_agent_hour") or {}).get("used")
+        last_rate = dialed[-1].get("voice_attempts_per_agent_hour") or {}
+        rate = last_rate.get("used")
+        basis = (
+            "the staffing model on the ledger's answer rate and talk time"
+            if last_rate.get("model_basis") == "ledger"
+            else "the staffing model on the campaign's priors"
+        )
         priced = sum(d["voice"]["slots_where_the_plan_filled_voice_capacity"] for d in dialed)
         out.append(
             f"the voice plan is below what the floor carries: {dry} of {slots} dial sessions ran "
@@ -1326,10 +1332,9 @@ def limits_found(
             "executes its whole plan while agents sit idle. The optimised plan filled its voice "
             f"capacity in {priced} of those slots (a positive voice shadow price): elsewhere it "
             "chose fewer calls because their learned value fell to about their cost. Where "
-            f"it is full, it counts on the staffing model's {rate} attempts per agent-hour "
-            "(priors.right_party_rate), and campaigns/run/capacity.py can only lower that rate "
-            "(VoiceRate.used = min(model, measured), measured only in slots that did not run "
-            "dry), never raise it"
+            f"it is full, it counted on {rate} attempts per agent-hour on the last day "
+            f"({basis}; campaigns/run/capacity.py uses the lower of that model and the rate "
+            "measured in slots that still had calls to make)"
         )
     check = month.learning_check
     true_kept = check.get("true_kept_share_of_settled")
@@ -1360,8 +1365,8 @@ def limits_found(
             out.append(
                 f"the optimised arm's plan moved from voice to messages ({a:.0%} voice on "
                 f"{first_voice['day']}, {b:.0%} on {last_voice['day']}) while voice capacity "
-                "went unused: with the learned pay-per-contact biased down, a call's value "
-                "nears its cost while a 4-peso email keeps most of its prior value"
+                "went unused: as fatigue lowers what the ledger teaches a call is worth, a call's "
+                "value nears its cost while a 4-peso email keeps most of its value"
             )
     out.append(
         "the value model has no fatigue or recency term: the truth's answer rate falls 15% "

@@ -32,7 +32,7 @@ from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
 from campaigns.run.inputs import slot_starts
 from campaigns.run.stored import campaign_of
-from campaigns.storage.models import PlannedContact, Run
+from campaigns.storage.models import GuardDecisionRow, PlannedContact, Run
 
 LOOKBACK_DAYS = 7
 SLOT = dt.timedelta(hours=1)
@@ -113,8 +113,14 @@ def ledger_model_rate(conn: Connection, campaign: Campaign, day: dt.date) -> flo
 
 def _slot_counts(
     conn: Connection, run_id: int, campaign: Campaign, day: dt.date
-) -> tuple[list[int], list[int]]:
-    """Voice attempts planned and made (the campaign's, in the ledger), per hour slot of a day."""
+) -> tuple[list[int], list[int], list[int]]:
+    """Voice attempts planned, made (the campaign's, in the ledger) and refused, per hour slot.
+
+    Refused: planned calls the guard refused when their turn came. They were
+    dealt with (at no cost to the floor), so a slot whose planned calls were
+    all made or refused ran out of work; only calls never reached mean the
+    floor had more work than it could carry.
+    """
     planned = [0] * campaign.slots
     for slot, n in conn.execute(
         sa.select(PlannedContact.slot, sa.func.count())
@@ -138,7 +144,29 @@ def _slot_counts(
         slot = int((at - starts[0]) // SLOT)
         if 0 <= slot < campaign.slots:
             made[slot] += 1
-    return planned, made
+    refused = [0] * campaign.slots
+    for slot, n in _refused_per_slot(conn, run_id):
+        if 0 <= slot < campaign.slots:
+            refused[slot] = n
+    return planned, made, refused
+
+
+def _refused_per_slot(conn: Connection, run_id: int) -> list[tuple[int, int]]:
+    """The run's planned voice contacts the guard refused at dial time, per slot."""
+    key = sa.literal("plan:") + sa.cast(PlannedContact.id, sa.String)
+    return [
+        (int(slot), int(n))
+        for slot, n in conn.execute(
+            sa.select(PlannedContact.slot, sa.func.count(sa.distinct(PlannedContact.id)))
+            .join(GuardDecisionRow, GuardDecisionRow.request_key == key)
+            .where(
+                PlannedContact.run_id == run_id,
+                PlannedContact.channel == "voice",
+                GuardDecisionRow.allowed.is_(False),
+            )
+            .group_by(PlannedContact.slot)
+        )
+    ]
 
 
 def voice_rate(conn: Connection, campaign: Campaign, day: dt.date) -> VoiceRate:
@@ -155,12 +183,13 @@ def voice_rate(conn: Connection, campaign: Campaign, day: dt.date) -> VoiceRate:
     attempts = agent_hours = 0.0
     for run in [Run(**r) for r in runs]:
         stored = campaign_of(run)
-        planned, made = _slot_counts(conn, run.id, stored, run.day)
+        planned, made, refused = _slot_counts(conn, run.id, stored, run.day)
         if not any(made):
             continue  # no dial session ran that day (no PBX): nothing was measured
         for slot, agents in enumerate(stored.agents.per_slot):
-            # A slot whose plan was all dialed ran out of work: its rate is no measure.
-            if agents > 0 and planned[slot] > made[slot]:
+            # A slot whose plan was all dialed (or refused at its turn) ran out of
+            # work: its rate is no measure of what the floor can carry.
+            if agents > 0 and planned[slot] > made[slot] + refused[slot]:
                 attempts += made[slot]
                 agent_hours += agents
     measured = attempts / agent_hours if agent_hours else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -103,3 +104,87 @@ def test_the_staffing_model_learns_answer_rate_and_talk_time_from_the_ledger(
     assert rate.model_basis == "ledger"
     assert rate.model == model_rate(campaign, rpc=0.1, talk_minutes=2.0) > model_rate(campaign)
     assert rate.used == rate.model  # nothing measured in saturated slots: the model plans
+
+
+def test_calls_the_guard_refused_at_their_turn_do_not_make_a_slot_look_saturated(
+    database_url: str,
+) -> None:
+    """A slot whose planned calls were all made or refused ran out of work: no measure."""
+    from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+    from campaigns.run.stored import plan_key
+    from compliance import Proposal, load_packs
+
+    load_generated(database_url, 3000, ("CO",))
+    engine = make_engine(database_url)
+    path = EXAMPLES / "co-tarjetas.toml"
+    campaign = load_campaign(path)
+    run = create_run(engine, path, TUESDAY, needs_approval=True, now=NOW)
+    advance(engine, run, now=NOW)
+    with engine.connect() as conn:
+        slot, first = conn.execute(
+            sa.select(PlannedContact.slot, sa.func.min(PlannedContact.slot_start))
+            .where(PlannedContact.run_id == run, PlannedContact.channel == "voice")
+            .group_by(PlannedContact.slot)
+            .order_by(PlannedContact.slot)
+        ).first()
+        contacts = conn.execute(
+            sa.select(PlannedContact.id, PlannedContact.customer_id).where(
+                PlannedContact.run_id == run,
+                PlannedContact.channel == "voice",
+                PlannedContact.slot == slot,
+            )
+        ).all()
+    made, refused = contacts[: len(contacts) // 3], contacts[len(contacts) // 3 :]
+    import_events(
+        engine,
+        [
+            Event(
+                first + dt.timedelta(seconds=k),
+                str(c),
+                (),
+                "voice",
+                "outbound",
+                "attempt",
+                "no_answer",
+                campaign="co-tarjetas",
+            )
+            for k, (_, c) in enumerate(made)
+        ],
+        now=NOW + dt.timedelta(days=1),
+    )
+    # The rest reached the guard at 23:00 Bogotá, outside Ley 2300's hours: refused.
+    late = dt.datetime.combine(TUESDAY, dt.time(23), ZoneInfo("America/Bogota"))
+    packs = tuple(load_packs(list(campaign.packs_for("CO", None))))
+    requests = [
+        ContactRequest(
+            plan_key(int(pid)),
+            Proposal(
+                late,
+                str(c),
+                (),
+                "voice",
+                ("America/Bogota",),
+                "+573001234567",
+                "mobile",
+                campaign="co-tarjetas",
+                autodialed=True,
+            ),
+            packs,
+        )
+        for pid, c in refused
+    ]
+    results = guard_and_reserve(engine, requests, now=late)
+    assert results and not any(r.allowed for r in results)
+    with engine.connect() as conn:
+        rate = voice_rate(conn, campaign, TUESDAY + dt.timedelta(days=1))
+        planned = set(
+            conn.execute(
+                sa.select(PlannedContact.slot)
+                .where(PlannedContact.run_id == run, PlannedContact.channel == "voice")
+                .distinct()
+            ).scalars()
+        )
+    engine.dispose()
+    # Only slots with calls never reached are measured: the others, not this one.
+    never_reached = [campaign.agents.per_slot[s] for s in planned - {slot}]
+    assert rate.agent_hours_measured == sum(a for a in never_reached if a > 0)
