@@ -582,7 +582,7 @@ class Month:
     packs: dict[tuple[str, ...], tuple[Pack, ...]] = field(default_factory=dict)
     world: dict[str, Debtor] = field(default_factory=dict)
     arm: dict[str, str] = field(default_factory=dict)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     references: int = 0
     learning_check: dict[str, Any] = field(default_factory=dict)
 
@@ -1000,11 +1000,11 @@ def payments_of_the_day(month: Month, stats: DayStats) -> None:
             paying.append((customer, debtor.overdue, "unprompted"))
     records: list[PaymentRecord] = []
     for customer, amount, why in paying:
-        debtor = world.get(customer)
-        if debtor is None or not debtor.accounts:
+        payer = world.get(customer)
+        if payer is None or not payer.accounts:
             continue
         paid_at = month.at(day, int(truth.rng.integers(8, 22)), int(truth.rng.integers(0, 60)))
-        for account, part in split(amount, debtor.accounts):
+        for account, part in split(amount, payer.accounts):
             month.references += 1
             records.append(
                 PaymentRecord(
