@@ -32,7 +32,8 @@ from channels.settings import ChannelSettings, PaymentLinkSettings, SendGridSett
 from channels.sms import SmsInfo, encoding_of, sms_info
 from channels.templates import RenderedMessage, RenderRequest, TemplateCatalog
 from channels.twilio_transport import TextMessage, TwilioTransport, whatsapp_session_open
-from channels.webhooks_sendgrid import EmailEvent, load_public_key
+from channels.webhooks_sendgrid import EmailEvent, EventBatch, SetAside, load_public_key
+from channels.webhooks_sendgrid import verified_batch as verified_sendgrid_batch
 from channels.webhooks_sendgrid import verified_events as verified_sendgrid_events
 from channels.webhooks_twilio import (
     InboundMessage,
@@ -47,6 +48,7 @@ __all__ = [
     "CustomerView",
     "EmailEvent",
     "EmailMessage",
+    "EventBatch",
     "InboundMessage",
     "LinkClaims",
     "LinkTokenError",
@@ -61,6 +63,7 @@ __all__ = [
     "SendGridSettings",
     "SendGridTransport",
     "SendReport",
+    "SetAside",
     "SettingsError",
     "SmsInfo",
     "TemplateCatalog",
@@ -87,6 +90,7 @@ __all__ = [
     "template_context",
     "text_notice",
     "verified_inbound",
+    "verified_sendgrid_batch",
     "verified_sendgrid_events",
     "verified_status_callback",
     "verify_payment_token",

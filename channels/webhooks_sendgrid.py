@@ -166,6 +166,39 @@ def _opt_str(raw: Mapping[str, Any], key: str) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """An entry of a batch that is not a usable event: its position and what is wrong."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """A verified batch: the usable events, and the entries set aside."""
+
+    events: tuple[EmailEvent, ...]
+    set_aside: tuple[SetAside, ...]
+
+
+def parse_batch(body: bytes) -> EventBatch:
+    """Parse SendGrid's JSON array, setting aside the entries that are not usable events.
+
+    One malformed entry must not lose the rest of a signed batch (an
+    unsubscribe among them is a legal instruction): only a body that is not a
+    JSON array is refused whole (``WebhookRejected``).
+    """
+    events: list[EmailEvent] = []
+    aside: list[SetAside] = []
+    for index, raw in enumerate(_event_array(body)):
+        try:
+            events.append(_event(index, raw))
+        except WebhookRejected as exc:
+            aside.append(SetAside(index, str(exc)))
+    return EventBatch(tuple(events), tuple(aside))
+
+
 def parse_events(body: bytes) -> tuple[EmailEvent, ...]:
     """Parse the JSON array SendGrid posts; ``WebhookRejected`` (malformed) names the bad entry."""
     return tuple(_event(index, raw) for index, raw in enumerate(_event_array(body)))
@@ -254,3 +287,16 @@ def verified_events(
     """Verify, then parse: what a webhook endpoint should call with the raw request."""
     verify_signature(public_key, headers, body, now=now, max_age_s=max_age_s)
     return parse_events(body)
+
+
+def verified_batch(
+    public_key: ec.EllipticCurvePublicKey,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+) -> EventBatch:
+    """Verify, then parse leniently (``parse_batch``): what the webhook endpoint calls."""
+    verify_signature(public_key, headers, body, now=now, max_age_s=max_age_s)
+    return parse_batch(body)

@@ -1,6 +1,7 @@
 """The webhook receiver: SendGrid and Twilio events, inbound messages, signed payments.
 
-Every request is verified before anything in it is read (SendGrid: ECDSA over
+Every request's body is capped before it is read (413 past the limit), and
+verified before anything in it is interpreted (SendGrid: ECDSA over
 timestamp + raw body within a replay window; Twilio: ``X-Twilio-Signature``
 over the public URL and the form). A rejected request gets 401 (unsigned),
 403 (bad signature or replayed) or 400 (malformed) and changes nothing.
@@ -19,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from campaigns.clock import Clock
-from campaigns.settings import MessagingSettings
+from campaigns.settings import ConfigError, MessagingSettings
 from campaigns.webhooks.context import REJECT_STATUS, WebhookContext
 from campaigns.webhooks.payment_routes import register as add_payment_routes
 from campaigns.webhooks.sendgrid_routes import register as add_sendgrid_routes
@@ -54,10 +55,17 @@ def create_webhook_app(
     """The ASGI app behind ``cadencia webhooks``; routes under ``/webhooks/``.
 
     ``settings.webhook_base_url`` is the public URL Twilio calls (its
-    signatures cover it); without it the URL the app sees is used. ``clock``
+    signatures cover it): required when Twilio is configured (``ConfigError``). ``clock``
     is the real time signatures are checked against; ``event_clock`` stamps
     ledger events (the shared clock by default).
     """
+    if settings.channels.twilio is not None and not settings.webhook_base_url:
+        # Twilio signs the URL it called; rebuilding it from the request's Host
+        # header would let the caller choose what the signature is checked against.
+        raise ConfigError(
+            "CADENCIA_WEBHOOK_BASE_URL is required when Twilio is configured: Twilio's "
+            "signatures cover the public URL it calls, e.g. https://hooks.example.com"
+        )
     app = FastAPI(title="Cadencia webhooks", docs_url=None, redoc_url=None)
     sg = settings.channels.sendgrid
     app.state.webhooks = WebhookContext(

@@ -23,6 +23,37 @@ from channels import TwilioSettings, WebhookRejected
 # The name the rejections were always logged under, which log filters may select on.
 log = logging.getLogger("campaigns.webhooks.app")
 REJECT_STATUS = {"missing-signature": 401, "bad-signature": 403, "expired": 403, "malformed": 400}
+# A provider's batch is far smaller (SendGrid posts at most about 1,000 events,
+# some 768 KB); anything larger is refused before it is read, so a client on
+# the published port cannot make the receiver buffer what it likes.
+MAX_PROVIDER_BODY_BYTES = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The request's body is over the route's limit (answered 413, nothing read past it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit
+
+
+async def capped_body(request: Request, limit: int = MAX_PROVIDER_BODY_BYTES) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes whatever Content-Length says."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+    return bytes(body)
+
+
+def too_large(exc: BodyTooLarge) -> JSONResponse:
+    """The 413 answer to a body over its limit, logged."""
+    log.warning("refused a webhook body over %s bytes", exc.limit)
+    return JSONResponse({"error": str(exc)}, status_code=413)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +78,14 @@ def webhook_context(request: Request) -> WebhookContext:
 
 
 def public_url(context: WebhookContext, request: Request) -> str:
-    """The URL the provider called and signed: under ``webhook_base_url`` if set, else as seen."""
+    """The URL the provider called and signed: the path and query under ``webhook_base_url``.
+
+    Never rebuilt from the request's Host header, which the caller chooses:
+    ``create_webhook_app`` refuses to start Twilio routes without a base URL.
+    """
     base = context.settings.webhook_base_url
     if not base:
-        return str(request.url)
+        raise RuntimeError("public_url: no webhook_base_url (create_webhook_app requires one)")
     query = request.url.query
     return base + request.url.path + (f"?{query}" if query else "")
 

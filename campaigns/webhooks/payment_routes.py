@@ -23,24 +23,7 @@ from campaigns.payments.signature import (
     parse_api_body,
     verify,
 )
-from campaigns.webhooks.context import log, webhook_context
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _capped_body(request: Request) -> bytes:
-    """The raw body, refusing more than ``MAX_BODY_BYTES`` whatever Content-Length says."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _TooLarge
-    return bytes(body)
+from campaigns.webhooks.context import BodyTooLarge, capped_body, log, too_large, webhook_context
 
 
 # Record a signed batch of payments (comments, not docstrings: FastAPI would publish them).
@@ -52,9 +35,9 @@ async def _receive_payments(request: Request) -> JSONResponse | dict[str, Any]:
             status_code=503,
         )
     try:
-        body = await _capped_body(request)
-    except _TooLarge:
-        return JSONResponse({"error": f"body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        body = await capped_body(request, MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        return too_large(exc)
     try:
         key_id = verify(
             request.headers.get(HEADER), body, context.settings.payment_keys, now=context.clock()

@@ -1,8 +1,9 @@
 """SendGrid's Event Webhook: delivery events and unsubscribes into the ledger.
 
-A request is verified (ECDSA over timestamp + raw body, within a replay
-window) before any of it is read; then its events are recorded in the thread
-pool, never on the event loop.
+A request's body is capped (1 MiB) before it is read and verified (ECDSA over
+timestamp + raw body, within a replay window) before any of it is parsed; an
+entry that is not a usable event is set aside and logged while the rest of
+the batch is recorded, in the thread pool, never on the event loop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from campaigns.webhooks.context import WebhookContext, rejected, webhook_context
+from campaigns.webhooks.context import (
+    BodyTooLarge,
+    WebhookContext,
+    capped_body,
+    log,
+    rejected,
+    too_large,
+    webhook_context,
+)
 from campaigns.webhooks.record import (
     OutcomeEvent,
     RecordSummary,
@@ -22,7 +31,7 @@ from campaigns.webhooks.record import (
     record_opt_out,
     record_outcome_events,
 )
-from channels import EmailEvent, WebhookRejected, verified_sendgrid_events
+from channels import EmailEvent, WebhookRejected, verified_sendgrid_batch
 
 
 def sendgrid_outcome(event: EmailEvent) -> str | None:
@@ -53,14 +62,21 @@ async def _receive_events(request: Request) -> JSONResponse | dict[str, Any]:
             {"error": "SENDGRID_WEBHOOK_PUBLIC_KEY is not configured; refusing unverified "
              "events"}, status_code=503,
         )  # fmt: skip
-    body = await request.body()
     try:
-        events = verified_sendgrid_events(
+        body = await capped_body(request)
+    except BodyTooLarge as exc:
+        return too_large(exc)
+    try:
+        batch = verified_sendgrid_batch(
             context.sendgrid_key, request.headers, body, now=context.clock()
         )
     except WebhookRejected as exc:
         return rejected(exc)
-    return vars(await run_in_threadpool(record_sendgrid_events, context, events))
+    for entry in batch.set_aside:
+        # Logged by position and reason only: an entry may carry an address.
+        log.warning("sendgrid event #%s set aside: %s", entry.index, entry.reason)
+    summary = await run_in_threadpool(record_sendgrid_events, context, batch.events)
+    return {**vars(summary), "set_aside": len(batch.set_aside)}
 
 
 def record_sendgrid_events(

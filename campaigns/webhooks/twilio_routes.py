@@ -14,7 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from campaigns.webhooks.context import WebhookContext, public_url, rejected, webhook_context
+from campaigns.webhooks.context import (
+    BodyTooLarge,
+    WebhookContext,
+    capped_body,
+    public_url,
+    rejected,
+    too_large,
+    webhook_context,
+)
 from campaigns.webhooks.record import (
     OutcomeEvent,
     RecordSummary,
@@ -42,7 +50,7 @@ TWILIO_OUTCOMES = {
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = (await request.body()).decode("utf-8", "replace")
+    body = (await capped_body(request)).decode("utf-8", "replace")
     return dict(parse_qsl(body, keep_blank_values=True))
 
 
@@ -55,7 +63,10 @@ async def _receive_status(request: Request) -> JSONResponse | dict[str, Any]:
     context = webhook_context(request)
     if context.twilio is None:
         return JSONResponse({"error": "Twilio is not configured"}, status_code=503)
-    params = await _form(request)
+    try:
+        params = await _form(request)
+    except BodyTooLarge as exc:
+        return too_large(exc)
     try:
         event = verified_status_callback(
             context.twilio.auth_token, public_url(context, request), params, request.headers
@@ -72,7 +83,10 @@ async def _receive_inbound(request: Request) -> Response:
     context = webhook_context(request)
     if context.twilio is None:
         return JSONResponse({"error": "Twilio is not configured"}, status_code=503)
-    params = await _form(request)
+    try:
+        params = await _form(request)
+    except BodyTooLarge as exc:
+        return too_large(exc)
     try:
         message = verified_inbound(
             context.twilio.auth_token, public_url(context, request), params, request.headers

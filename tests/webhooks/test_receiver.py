@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from typing import Any
@@ -189,3 +190,54 @@ def test_email_unsubscribe_opts_the_address_out(hooks: Hooks) -> None:
     assert response.status_code == 200 and response.json()["opt_outs"] == 1
     assert point(hooks, "mary0@example.com").opted_out_at is not None
     assert [r.channel for r in ledger(hooks) if r.kind == "opt_out"] == ["email"]
+
+
+def test_a_malformed_sendgrid_event_is_set_aside_and_the_rest_of_its_batch_recorded(
+    hooks: Hooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unsubscribe is a legal instruction: one bad entry beside it must not lose it."""
+    send_and_settle(hooks, "email", ["U0"], "e1")
+    now = int(time.time())
+    events = [
+        {"event": "open", "email": "mary0@example.com", "timestamp": "yesterday",
+         "sg_event_id": "evt-bad"},
+        {"event": "unsubscribe", "email": "mary0@example.com", "timestamp": now,
+         "sg_event_id": "evt-unsub"},
+        "not an event",
+    ]  # fmt: skip
+    body, headers = signed_sendgrid(hooks, events)
+    response = httpx.post(f"{hooks.base_url}/webhooks/sendgrid", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["opt_outs"] == 1 and response.json()["set_aside"] == 2
+    assert point(hooks, "mary0@example.com").opted_out_at is not None
+    assert "sendgrid event #0 set aside" in caplog.text
+    assert "sendgrid event #2 set aside" in caplog.text
+
+
+@pytest.mark.parametrize("route", ["sendgrid", "twilio/inbound", "twilio/status", "payments"])
+def test_a_body_over_the_limit_is_refused_before_it_is_read(hooks: Hooks, route: str) -> None:
+    """1 MiB for the providers, 256 KiB for payments: 413, nothing recorded."""
+    before = ledger(hooks)
+    huge = b"x" * (1024 * 1024 + 1)
+    response = httpx.post(f"{hooks.base_url}/webhooks/{route}", content=huge)
+    assert response.status_code in (413, 503)  # payments answer 503 without keys configured
+    if route != "payments":
+        assert response.status_code == 413
+    # Streamed without a Content-Length, the cap still holds.
+    streamed = httpx.post(
+        f"{hooks.base_url}/webhooks/{route}", content=iter([huge[:600_000], huge[600_000:]])
+    )
+    assert streamed.status_code == response.status_code
+    assert ledger(hooks) == before
+
+
+def test_twilio_without_a_public_base_url_refuses_to_start(hooks: Hooks) -> None:
+    """Its signatures cover the URL it called; the caller's Host header must not decide it."""
+    from campaigns.settings import ConfigError
+    from campaigns.webhooks import create_webhook_app
+
+    settings = hooks.world.settings
+    assert settings.channels.twilio is not None
+    unset = dataclasses.replace(settings, webhook_base_url=None)
+    with pytest.raises(ConfigError, match="CADENCIA_WEBHOOK_BASE_URL is required"):
+        create_webhook_app(unset, hooks.world.engine)
