@@ -23,7 +23,14 @@ from channels.links import (
     verify_payment_token,
     verify_token,
 )
-from channels.optout import OptOutEvent, email_notice, is_opt_out, reply_intent, text_notice
+from channels.optout import (
+    OptInEvent,
+    OptOutEvent,
+    email_notice,
+    is_opt_out,
+    reply_intent,
+    text_notice,
+)
 from channels.ratelimit import RateKey, RateLimiter, TokenBucket, acquire_blocking
 from channels.report import SendReport
 from channels.retry import RetryPolicy, backoff_delay, call_with_retry
@@ -53,6 +60,7 @@ __all__ = [
     "LinkClaims",
     "LinkTokenError",
     "MessageStatusEvent",
+    "OptInEvent",
     "OptOutEvent",
     "PaymentLinkSettings",
     "RateKey",

@@ -102,3 +102,18 @@ class OptOutEvent:
     provider: str
     source_event_id: str
     text: str | None = None
+
+
+@dataclass(frozen=True)
+class OptInEvent:
+    """A number asked to receive texts again (START, ALTA, ...) on one text channel.
+
+    Carriers and Twilio's Advanced Opt-Out re-subscribe a number that replies
+    START after a STOP; it lifts the keyword opt-out of that number only.
+    """
+
+    channel: Literal["sms", "whatsapp"]
+    contact: str
+    provider: str
+    source_event_id: str
+    text: str | None = None

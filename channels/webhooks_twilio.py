@@ -21,7 +21,7 @@ from twilio.request_validator import (
 )
 
 from channels.errors import WebhookRejected
-from channels.optout import Intent, OptOutEvent, reply_intent
+from channels.optout import Intent, OptInEvent, OptOutEvent, reply_intent
 
 PROVIDER = "twilio"
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "read", "canceled"})
@@ -129,6 +129,18 @@ class InboundMessage:
             channel=self.channel,
             contact=self.contact,
             reason="keyword",
+            provider=PROVIDER,
+            source_event_id=self.message_sid,
+            text=self.body,
+        )
+
+    def opt_in(self) -> OptInEvent | None:
+        """The re-subscription this reply means (START, ALTA, ...), if it is one."""
+        if self.intent != "opt_in":
+            return None
+        return OptInEvent(
+            channel=self.channel,
+            contact=self.contact,
             provider=PROVIDER,
             source_event_id=self.message_sid,
             text=self.body,

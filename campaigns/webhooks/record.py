@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, existing_keys, lock_ledger
 from campaigns.messaging.outcomes import latest_outcomes, regresses
 from campaigns.storage.models import ContactPoint, Customer
-from channels import OptOutEvent
+from channels import OptInEvent, OptOutEvent
 
 
 @dataclass(frozen=True)
@@ -205,3 +205,62 @@ def latest_attempt_to(engine: Engine, channel: str, contact: str) -> int | None:
             )
         ).scalar()
     return int(found) if found is not None else None
+
+
+def record_opt_in(
+    engine: Engine, event: OptInEvent, *, at: dt.datetime, now: dt.datetime
+) -> RecordSummary:
+    """A number's START after a STOP: a ``consent`` ledger event on its text channel.
+
+    Only a number that opted out is re-subscribed (a START from anyone else
+    changes nothing). Its sticky ``opted_out_at`` is cleared only when every
+    opt-out the ledger holds for it was a text keyword: an opt-out asked of an
+    agent, or by email, is not the carrier's to lift, and stays.
+    """
+    summary = RecordSummary()
+    with engine.begin() as conn:
+        lock_ledger(conn)
+        points = [p for p in _points(conn, event.channel, event.contact) if p.opted_out_at]
+        if not points:
+            summary.unknown += 1
+            return summary
+        entries = [
+            LedgerEntry(
+                at=at,
+                customer_id=p.external_id,
+                debt_ids=(),
+                channel=event.channel,
+                direction="inbound",
+                kind="consent",
+                contact_point=p.value,
+                line_type=p.line_type,
+                extra={"granted": True, "reason": "keyword", "provider": event.provider,
+                       **({"text": event.text[:160]} if event.text else {})},
+                idempotency_key=f"{event.provider}:{event.source_event_id}:opt_in:{p.external_id}",
+            )
+            for p in points
+        ]  # fmt: skip
+        present = existing_keys(conn, (e.idempotency_key for e in entries if e.idempotency_key))
+        fresh = [e for e in entries if e.idempotency_key not in present]
+        summary.duplicates = len(entries) - len(fresh)
+        lifted = [p.id for p in points if _only_keyword_opt_outs(conn, p.value)]
+        if lifted:
+            conn.execute(
+                sa.update(ContactPoint).where(ContactPoint.id.in_(lifted)).values(opted_out_at=None)
+            )
+        append(conn, fresh, now=now)
+        summary.recorded = len(fresh)
+    return summary
+
+
+def _only_keyword_opt_outs(conn: Connection, value: str) -> bool:
+    """Whether every opt-out the ledger holds for ``value`` came from a text keyword."""
+    rows = conn.execute(
+        sa.select(EVENTS.c.channel, EVENTS.c.extra).where(
+            EVENTS.c.kind == "opt_out", EVENTS.c.contact_point == value
+        )
+    ).all()
+    return bool(rows) and all(
+        channel in ("sms", "whatsapp") and json.loads(extra or "{}").get("reason") == "keyword"
+        for channel, extra in rows
+    )

@@ -28,6 +28,7 @@ from campaigns.webhooks.record import (
     RecordSummary,
     latest_attempt_to,
     mark_unreachable,
+    record_opt_in,
     record_opt_out,
     record_outcome_events,
 )
@@ -125,11 +126,14 @@ def record_twilio_status(
 
 
 def record_twilio_inbound(context: WebhookContext, message: InboundMessage) -> RecordSummary:
-    """Record an inbound message: an opt-out, or a reply to our latest attempt to its sender."""
+    """Record an inbound message: an opt-out, a START after a STOP, or a reply to us."""
     now = context.stamps.now()
     opt_out = message.opt_out()
     if opt_out is not None:
         return record_opt_out(context.engine, opt_out, at=now, now=now)
+    opt_in = message.opt_in()
+    if opt_in is not None:
+        return record_opt_in(context.engine, opt_in, at=now, now=now)
     attempt = latest_attempt_to(context.engine, message.channel, message.contact)
     if attempt is None:
         return RecordSummary(unknown=1)

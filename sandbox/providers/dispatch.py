@@ -31,6 +31,8 @@ from sandbox.providers.state import StandinState, StoredEmail, StoredText
 TWILIO_STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 )
+# And its default opt-in words: they lift that block (Advanced Opt-Out's START).
+TWILIO_START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 MAX_EVENTS_PER_POST = 1000
 MAX_TRIES = 3
 
@@ -183,6 +185,9 @@ class Dispatcher:
             elif word in TWILIO_STOP_WORDS:
                 self._state.opted_out.add((to, from_))
                 params["OptOutType"] = "STOP"
+            elif word in TWILIO_START_WORDS:
+                self._state.opted_out.discard((to, from_))
+                params["OptOutType"] = "START"
         url = self._state.twilio_inbound_url
         if url:
             self._push("twilio", url, params, delay)

@@ -219,6 +219,8 @@ def test_sends_reuse_one_pool_and_a_forked_child_gets_its_own(provider: StandinH
 
 def test_requests_in_flight_follow_the_configured_concurrency(provider: StandinHandle) -> None:
     settings = ChannelSettings.from_mapping({**provider.env(), "TWILIO_CONCURRENCY": "3"})
+    # Pools of transports other tests left open are not this one's.
+    before = set(threading.enumerate())
     transport = TwilioTransport.from_settings(settings)
     provider.state.fail_next("twilio", 9, status=None, delay_s=0.05)  # slow answers overlap
     report = transport.send(
@@ -226,6 +228,6 @@ def test_requests_in_flight_follow_the_configured_concurrency(provider: StandinH
     )
     assert len(report.accepted) == 9
     # The pool grows to as many threads as requests overlap, up to its limit.
-    senders = [t for t in threading.enumerate() if t.name.startswith("twilio-send")]
+    senders = [t for t in set(threading.enumerate()) - before if t.name.startswith("twilio-send")]
     assert len(senders) == 3
     transport.close()

@@ -241,3 +241,30 @@ def test_twilio_without_a_public_base_url_refuses_to_start(hooks: Hooks) -> None
     unset = dataclasses.replace(settings, webhook_base_url=None)
     with pytest.raises(ConfigError, match="CADENCIA_WEBHOOK_BASE_URL is required"):
         create_webhook_app(unset, hooks.world.engine)
+
+
+@pytest.mark.parametrize(("stop", "word"), [("STOP", "START"), ("BAJA", "ALTA")])
+def test_start_after_stop_lifts_the_keyword_opt_out_as_carriers_do(
+    hooks: Hooks, stop: str, word: str
+) -> None:
+    """Twilio's own STOP/START, and our BAJA/ALTA (which Twilio neither blocks nor lifts)."""
+    w = hooks.world
+    send_and_settle(hooks, "sms", ["U0", "U1"], "s1")
+    # START from a number that never opted out changes nothing.
+    w.standin.inbound("+12125551001", "+15005550006", word)
+    assert w.standin.flush_webhooks(timeout=15)
+    assert [r.kind for r in ledger(hooks) if r.kind == "consent"] == []
+    w.standin.inbound("+12125551000", "+15005550006", stop)
+    assert w.standin.flush_webhooks(timeout=15)
+    assert point(hooks, "+12125551000").opted_out_at is not None
+    send_and_settle(hooks, "sms", ["U0"], "s2")
+    assert len(w.standin.state.sent_texts("+12125551000")) == 1
+    w.standin.inbound("+12125551000", "+15005550006", word)
+    assert w.standin.flush_webhooks(timeout=15)
+    assert point(hooks, "+12125551000").opted_out_at is None
+    consents = [r for r in ledger(hooks) if r.kind == "consent"]
+    assert [(r.customer_id, r.channel, json.loads(r.extra)["granted"]) for r in consents] == [
+        ("U0", "sms", True)
+    ]
+    send_and_settle(hooks, "sms", ["U0"], "s3")
+    assert len(w.standin.state.sent_texts("+12125551000")) == 2
