@@ -1,4 +1,4 @@
-"""``cadencia run …``: launch, resume, approve and watch a campaign's day."""
+"""``cadencia run …``: launch, resume, approve, cancel and watch a campaign's day."""
 
 from __future__ import annotations
 
@@ -27,18 +27,15 @@ POLL_SECONDS = 2.0
 def _execution_step(settings: Settings) -> Step:
     """Dispatch message batches and voice slots' dial sessions to the queues on ``redis_url``."""
     from redis import Redis
-    from rq import Queue
 
     from cadencia.cli.ops import DIAL_QUEUE, MESSAGE_QUEUE
-    from campaigns.dialing import voice_dispatcher
-    from campaigns.run.execute import execution_step
+    from campaigns.run.launch import queued_step
 
-    redis = Redis.from_url(settings.redis_url)
-    clock = settings.clock()
-    return execution_step(
-        Queue(MESSAGE_QUEUE, connection=redis),
-        voice=voice_dispatcher(Queue(DIAL_QUEUE, connection=redis), clock=clock),
-        clock=clock,
+    return queued_step(
+        Redis.from_url(settings.redis_url),
+        clock=settings.clock(),
+        message_queue=MESSAGE_QUEUE,
+        dial_queue=DIAL_QUEUE,
     )
 
 
@@ -107,7 +104,7 @@ def run(
             run_id = create_run(engine, campaign, day, needs_approval=approve_gate, now=clock.now())
         with err_console.status(f"run {run_id}: planning and dispatching…"):
             state = advance(engine, run_id, now=clock.now(), dispatch=step)
-        while wait and state not in ("closed", "awaiting_approval"):
+        while wait and state not in ("closed", "cancelled", "awaiting_approval"):
             time.sleep(POLL_SECONDS)
             state = advance(engine, run_id, now=clock.now(), dispatch=step)
         report = status(engine, run_id).as_dict()
@@ -164,6 +161,23 @@ def run_approve(
     finally:
         engine.dispose()
     err_console.print(f"run {run_id} approved; now {state}")
+
+
+@run_app.command("cancel")
+def run_cancel(
+    ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's id.")]
+) -> None:
+    """Withdraw a run's plan before it is dispatched (final for that campaign-day)."""
+    from campaigns.run.state import RunError, cancel
+
+    engine = ready_engine(ctx)
+    try:
+        cancel(engine, run_id, now=settings_of(ctx).clock().now())
+    except RunError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    err_console.print(f"run {run_id} cancelled")
 
 
 def report(

@@ -27,6 +27,7 @@ from cadencia.console.dashboard import router as dashboard_pages
 from cadencia.console.deps import NotLoggedIn, WebContext, current_user
 from cadencia.console.desktop import router as desktop_pages
 from cadencia.console.login import router as login_pages
+from cadencia.console.runs_pages import router as runs_pages
 from campaigns.agents.events import NAMESPACE
 from campaigns.settings import AmiSettings
 
@@ -78,6 +79,7 @@ def create_web_app(
     _install_error_pages(app, ctx)
     for router in (login_pages, desktop_pages, dashboard_pages, compliance_pages, admin_pages):
         app.include_router(router)
+    app.include_router(runs_pages)
     return app
 
 

@@ -1,5 +1,7 @@
 """The campaign dashboard: today's runs, plan against actual, agents, abandons, promises.
 
+A run's full plan review is on its own page (``runs_pages``).
+
 The page polls ``/dashboard/data.json`` every two seconds and swaps in the
 figures and a fresh chart; every figure is computed from the database and
 the agent board at request time, so the page is exactly as live as the ledger.
@@ -8,10 +10,8 @@ the agent board at request time, so the page is exactly as live as the ledger.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +24,6 @@ from cadencia.console.security import CurrentUser
 from campaigns.agents.events import agent_board
 from campaigns.run.report.agents import agent_days
 from campaigns.run.report.data import report_data
-from campaigns.run.report.html import render_html
 from campaigns.storage.models import Promise, Run
 
 router = APIRouter()
@@ -124,11 +123,14 @@ def dashboard_json(
 
 @router.get("/dashboard/run/{run_id}/progress.png")
 def progress(
-    run_id: int, user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
+    run_id: str, user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
 ) -> Response:
     """Plan against actual per channel and hour for one run."""
+    # Read as text, so a malformed id is a 404 like an unknown one, not a JSON 422.
+    if not (run_id.isascii() and run_id.isdigit() and len(run_id) < 10):
+        raise HTTPException(404, f"{run_id!r} is not a run id")
     try:
-        data = report_data(ctx.engine, run_id)
+        data = report_data(ctx.engine, int(run_id))
     except LookupError:
         raise HTTPException(404, f"run {run_id} does not exist") from None
     png = progress_png(
@@ -138,19 +140,3 @@ def progress(
         f"{data['run']['campaign']} {data['run']['day']}: plan vs actual",
     )
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
-
-
-@router.get("/runs/{run_id}/report", response_class=HTMLResponse)
-def run_report(
-    run_id: int,
-    user: CurrentUser = Depends(role("manager", "compliance")),
-    ctx: WebContext = Depends(context),
-) -> Response:
-    """The run's full report (the same one ``cadencia run report`` writes)."""
-    try:
-        data = report_data(ctx.engine, run_id)
-    except LookupError:
-        raise HTTPException(404, f"run {run_id} does not exist") from None
-    with tempfile.TemporaryDirectory(prefix="cadencia-report-") as tmp:
-        page = Path(render_html(data, Path(tmp))).read_text(encoding="utf-8")
-    return HTMLResponse(page)

@@ -2,6 +2,9 @@
 
     planning → planned → [awaiting_approval →] approved → dispatching → executing → closed
 
+A run not yet dispatched may instead be ``cancelled`` (final: nothing of its
+plan is ever sent, and its campaign-day keeps that run).
+
 A step commits its work and the next state in one transaction, so a run killed
 anywhere restarts from the last committed state and redoes at most one step,
 which is written to be safe to redo (planning replaces its own rows; dispatch
@@ -33,7 +36,12 @@ STATES = (
     "dispatching",
     "executing",
     "closed",
+    "cancelled",
 )
+# The states a run rests in for good: ``advance`` does nothing more with it.
+FINAL_STATES = ("closed", "cancelled")
+# Before dispatch nothing of the plan is on a queue, so a cancel withdraws it all.
+CANCELLABLE = ("planning", "planned", "awaiting_approval", "approved")
 
 
 class RunError(RuntimeError):
@@ -128,7 +136,7 @@ def advance(
 
     while True:
         run = _load(engine, run_id)
-        if run.state == stop_at or run.state in ("awaiting_approval", "closed"):
+        if run.state == stop_at or run.state == "awaiting_approval" or run.state in FINAL_STATES:
             return run.state
         campaign = campaign_of(run)
         if run.state == "planning":
@@ -162,6 +170,34 @@ def approve(engine: Engine, run_id: int, *, now: dt.datetime) -> None:
         raise RunError(f"run {run_id} is {run.state}, not awaiting approval")
     with engine.begin() as conn:
         _set_state(conn, run_id, "approved", now)
+
+
+def cancel(engine: Engine, run_id: int, *, now: dt.datetime) -> None:
+    """Withdraw a run before dispatch; its planned contacts are never sent.
+
+    A dispatched run has jobs on the queues already; it cannot be cancelled
+    here (its day closes as usual).
+    """
+    run = _load(engine, run_id)
+    if run.state not in CANCELLABLE:
+        raise RunError(
+            f"run {run_id} is {run.state}: only a run not yet dispatched "
+            f"({', '.join(CANCELLABLE)}) can be cancelled"
+        )
+    with engine.begin() as conn:
+        # Conditional on the state read, so a dispatch that won the race is not undone.
+        done = conn.execute(
+            sa.update(Run)
+            .where(Run.id == run_id, Run.state == run.state)
+            .values(state="cancelled", updated_at=now, error=None)
+        )
+        if done.rowcount != 1:
+            raise RunError(f"run {run_id} changed state meanwhile: reload and try again")
+        conn.execute(
+            sa.update(PlannedContact)
+            .where(PlannedContact.run_id == run_id, PlannedContact.status == "planned")
+            .values(status="dropped", reason="cancelled: the run was cancelled before dispatch")
+        )
 
 
 def status(engine: Engine, run_id: int) -> RunStatus:

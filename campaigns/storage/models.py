@@ -316,3 +316,26 @@ class PacerState(Base):
     state: Mapped[str] = mapped_column(sa.Text)  # JSON: dialer.pacing.Pacer.export_state()
     saved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     run_id: Mapped[int | None] = mapped_column(sa.Integer)  # the run whose session saved it
+
+
+class RunAction(Base):
+    """A person's action on a run from the console (approve, launch, resume, cancel).
+
+    Refused actions are kept too, with the reason, so who decided what about a
+    day's plan, and when, can be answered later (migration 0010).
+    """
+
+    __tablename__ = "run_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(12))
+    # The account at the time; the name is copied so a renamed or removed
+    # account still reads in the record.
+    user_id: Mapped[int | None] = mapped_column(sa.Integer)
+    username: Mapped[str] = mapped_column(sa.String(80))
+    role: Mapped[str] = mapped_column(sa.String(12))
+    state_before: Mapped[str] = mapped_column(sa.String(20))
+    state_after: Mapped[str] = mapped_column(sa.String(20))
+    error: Mapped[str | None] = mapped_column(sa.Text)  # why the core refused; None when done
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -47,8 +47,8 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _charts(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """Each chart the data calls for, as (title, base64 PNG), in page order."""
+def charts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each chart the data calls for, as (title, base64 PNG), in page order (the console too)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers; only file output
@@ -189,7 +189,7 @@ def render_html(data: dict[str, Any], out_dir: Path) -> Path:
     images = "".join(
         f"<h2>{html.escape(title)}</h2>"
         f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>"
-        for title, png in _charts(data)
+        for title, png in charts(data)
     )
     examples = "".join(
         f"<tr><td>{html.escape(e['customer_id'])}</td><td>{html.escape(str(e['reason']))}</td></tr>"
