@@ -16,7 +16,8 @@ from tests.run.test_planning import EXAMPLES, NOW, TUESDAY, load_generated
 def _campaign(tmp_path: Path, name: str, priority: int) -> Path:
     """The Colombian cards campaign under another name and priority (the same customers)."""
     text = (EXAMPLES / "co-tarjetas.toml").read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^name\s*=.*$", f'name = "{name}"\npriority = {priority}', text, count=1)
+    text = re.sub(r"(?m)^name\s*=.*$", f'name = "{name}"', text, count=1)
+    text = re.sub(r"(?m)^priority\s*=.*$", f"priority = {priority}", text, count=1)
     path = tmp_path / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
     return path
