@@ -101,6 +101,11 @@ class Dialer(_Strict):
     # RQ queue ``dialer-<server>``, worked by that server's worker group. Empty:
     # the one default server (queue ``dialer``).
     server: Annotated[str, Field(pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")] = ""
+    # A call for a customer with an owner (or a callback, for the agent who set
+    # it) waits up to this long, undialed, for that agent to be ready; then it
+    # is dialed for anyone (docs/routing.md). 0: never wait. The wait is before
+    # the Originate: a person who answered may only wait the safe-harbour 2 s.
+    owner_wait_s: Annotated[float, Field(ge=0.0, le=600.0)] = 10.0
 
 
 class Priors(_Strict):

@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dialer.agents import AgentBoard
+from dialer.agents import AgentBoard, AgentStatus
 from dialer.ami import (
     AmiActionError,
     AmiError,
@@ -106,7 +106,9 @@ class Reservation:
     """The guard's answer for a lead, with the number to dial when allowed.
 
     ``replayed``: the key was reserved before (a resumed job); ``settled``:
-    that earlier attempt already has its outcome.
+    that earlier attempt already has its outcome. ``agent``: the queue member
+    the call is offered to first (the customer's owner, or the agent who set
+    the callback), None for anyone.
     """
 
     lead: Lead
@@ -116,6 +118,7 @@ class Reservation:
     reason: str = ""
     replayed: bool = False
     settled: bool = False
+    agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,8 @@ class Pbx(Protocol):
         """Originate a call to ``number`` with ChannelId ``call_id``; never re-sent.
 
         Raises AmiNotConnected (not sent), OriginateOutcomeUnknown (may exist),
-        AmiActionError (refused: no call).
+        AmiActionError (refused: no call). A PBX that routes to owners also
+        takes ``owner=<member name>`` (passed only when the call has one).
         """
         ...
 
@@ -274,6 +278,8 @@ class SessionConfig:
     max_refusals_per_tick: int = 50  # refused leads replaced in one tick, at most
     settle_s: float = 2.0  # wait for a lost OriginateResponse after the Hangup
     call_prefix: str = "cadencia"  # ChannelIds are <prefix>-a<attempt id>
+    # A reserved call for an agent who is not ready waits this long, undialed
+    owner_wait_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0 or self.tick_s <= 0 or self.ring_timeout_s <= 0:
@@ -291,6 +297,7 @@ class SessionReport:
     adopted: int = 0
     left_pending: list[int] = field(default_factory=list)
     not_sent: int = 0
+    held_for_owner: int = 0  # calls that waited for their agent before being dialed
     reconnections: int = 0
     max_in_flight: int = 0
     leads_left: int = 0
@@ -318,6 +325,7 @@ class _Call:
     connected_at: float | None = None
     announced: bool = False  # the observer was told of the connect
     abandoned: bool = False
+    owner_phase: bool = False  # offered to its owner alone (UserEvent CadenciaOwner)
     hangup_at: float | None = None
     far_cause: int | None = None
     originate_failed: str | None = None
@@ -353,6 +361,8 @@ class DialSession:
         self._reconciling = False
         self._pbx_paused_until = float("-inf")  # Asterisk said it is shutting down
         self._stop_reason: str | None = None
+        # reserved calls waiting for their agent: (reservation, since)
+        self._held: list[tuple[Reservation, float]] = []
         pbx.add_event_handler(self._on_event)
         pbx.add_connection_handler(self._on_connection)
 
@@ -380,12 +390,13 @@ class DialSession:
         while (
             self._stop_reason is None
             and self.clock() < end
-            and (self._calls or self.hopper.remaining() > 0)
+            and (self._calls or self._held or self.hopper.remaining() > 0)
         ):
             if self.pbx.connected and not self._reconciling and not self._pbx_paused():
                 await self._pace(end)
             await asyncio.sleep(cfg.tick_s)
             await self._settle_hung_up()
+        self._give_back_held()
         drain_until = self.clock() + cfg.drain_s
         while self._calls and self.clock() < drain_until:
             await asyncio.sleep(min(cfg.tick_s, 0.2))
@@ -415,7 +426,8 @@ class DialSession:
 
     async def _pace(self, end: float) -> None:
         decision = self.pacer.decide(self.snapshot())
-        wanted, refusals = decision.calls, 0
+        wanted = decision.calls - await self._release_held(decision.calls, end)
+        refusals = 0
         while wanted > 0 and refusals <= self.config.max_refusals_per_tick:
             if (
                 self._stop_reason is not None
@@ -442,7 +454,49 @@ class DialSession:
             return False
         if reservation.replayed:
             return await self._replayed(reservation)
+        if self._hold(reservation):
+            return False
         return await self._originate(reservation)
+
+    # ---- waiting for the customer's agent ----------------------------------
+    def _hold(self, res: Reservation) -> bool:
+        """Keep a call for an agent who is not ready aside, undialed (True when kept).
+
+        The wait is before the Originate, never on the line: a person who
+        answers may wait only the safe-harbour seconds for an agent.
+        """
+        if res.agent is None or self.config.owner_wait_s <= 0:
+            return False
+        if self.board.status(res.agent, self.clock()) is AgentStatus.READY:
+            return False
+        self._held.append((res, self.clock()))
+        self.report.held_for_owner += 1
+        return True
+
+    async def _release_held(self, wanted: int, end: float) -> int:
+        """Dial the held calls whose agent is ready or whose wait is over; returns how many.
+
+        Near the slot's end every held call goes, so none outlives its slot.
+        """
+        placed, now = 0, self.clock()
+        closing = now + self.config.owner_wait_s >= end
+        for item in list(self._held):
+            res, since = item
+            assert res.agent is not None
+            ready = self.board.status(res.agent, now) is AgentStatus.READY
+            if not (ready or closing or now - since >= self.config.owner_wait_s):
+                continue
+            if placed >= wanted or not self.pbx.connected or self._stop_reason is not None:
+                break
+            self._held.remove(item)
+            placed += await self._originate(res)
+        return placed
+
+    def _give_back_held(self) -> None:
+        """Held calls not dialed when dialing stops go back (their pending attempt replays)."""
+        for res, _ in self._held:
+            self.hopper.give_back(res.lead)
+        self._held.clear()
 
     async def _resume(self, lead: Lead, *, may_dial: bool) -> None:
         """A lead a previous run took and did not finish.
@@ -496,12 +550,14 @@ class DialSession:
         self._calls[call_id] = call  # before sending: the first event may beat the response
         self._far[f"{call_id}-far"] = call_id
         self.hopper.mark_dialing(lead)
+        owner: dict[str, str] = {"owner": res.agent} if res.agent else {}
         try:
             await self.pbx.dial(
                 call_id,
                 res.number,
                 attempt_id=res.attempt_id,
                 ring_timeout=self.config.ring_timeout_s,
+                **owner,
             )
         except AmiNotConnected:
             self._calls.pop(call_id, None)
@@ -565,6 +621,7 @@ class DialSession:
             await self._user_event(call, typed, now)
         elif isinstance(typed, AgentConnect):
             call.agent, call.connected_at = typed.member_name, now
+            call.owner_phase = False
             self._progress(call, CallOutcome.LIVE, now)
             self.pacer.record_live_answer(self.config.day, abandoned=False)
             self._announce(call, call.agent)
@@ -577,6 +634,11 @@ class DialSession:
                 extra={"hold_s": typed.hold_time},
             )
         elif isinstance(typed, QueueCallerAbandon):
+            if call.owner_phase:
+                # the owner-only Queue() ended untaken (it reports that as an
+                # abandon); the dialplan now offers the call to anyone
+                call.owner_phase = False
+                return
             self._abandon(call, now)
         elif isinstance(typed, Hangup):
             call.hangup_at = now
@@ -613,6 +675,8 @@ class DialSession:
                 await self._finish(call, "failed", extra={"amd": "HANGUP"})
             else:
                 self._progress(call, CallOutcome.LIVE, now)
+        elif name == "cadenciaowner":
+            call.owner_phase = True
         elif name == "cadenciaabandon":
             self._abandon(call, now)
             await self._finish(

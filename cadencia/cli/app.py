@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cadencia.cli import (
+    callbacks,
     compliance,
     messages,
     model,
@@ -82,6 +83,7 @@ def init(
 app.add_typer(portfolio.portfolio_app, name="portfolio")
 app.add_typer(payments.payments_app, name="payments")
 app.add_typer(payments.promises_app, name="promises")
+app.add_typer(callbacks.callbacks_app, name="callbacks")
 app.add_typer(compliance.compliance_app, name="compliance")
 app.add_typer(compliance.ledger_app, name="ledger")
 app.add_typer(compliance.audit_app, name="audit")

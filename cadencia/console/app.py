@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from cadencia.console.admin import router as admin_pages
 from cadencia.console.agent_events import pump_agent_events
+from cadencia.console.agent_work import router as agent_work_pages
 from cadencia.console.compliance_pages import router as compliance_pages
 from cadencia.console.dashboard import router as dashboard_pages
 from cadencia.console.deps import NotLoggedIn, WebContext, current_user
@@ -80,6 +81,7 @@ def create_web_app(
     for router in (login_pages, desktop_pages, dashboard_pages, compliance_pages, admin_pages):
         app.include_router(router)
     app.include_router(runs_pages)
+    app.include_router(agent_work_pages)
     return app
 
 

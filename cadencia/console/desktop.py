@@ -1,9 +1,10 @@
 """The agent desktop: ready/pause, the screen pop by server-sent events, the disposition.
 
-Scope: an agent sees the customer currently attached to them (from connect
-until their disposition is saved) and their own dispositions, nothing else.
-The attachment lives in Redis (``campaigns.agents.events``), written by the dial
-session's connect event, so the check cannot be talked round from the browser.
+Scope: an agent sees the customer currently attached to them (from a call's
+connect, or from opening the record in ``agent_work``, until their disposition
+is saved) and their own dispositions, nothing else. The attachment lives in
+Redis (``campaigns.agents.events``), written by whoever placed the call or by
+the console's open, so the check cannot be talked round from the browser.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from campaigns.agents.disposition import (
     save_disposition,
 )
 from campaigns.agents.events import AgentCall, AgentEvent, agent_call, end_wrap, publish_agent_event
+from campaigns.dialing import preview
+from campaigns.dialing.manual import customer_phones, dial_runs
 from campaigns.ledger.audit import timeline
 from campaigns.observability import mask_email, mask_phone
 from campaigns.portfolio.view import CustomerNotFound, customer_360
@@ -75,6 +78,27 @@ def panel_data(ctx: WebContext, call: AgentCall, agent: str) -> dict[str, Any] |
         "script": script,
         "language": language,
         "today": ctx.clock().date().isoformat(),
+        **_dial_data(ctx, call),
+    }
+
+
+def _dial_data(ctx: WebContext, call: AgentCall) -> dict[str, Any]:
+    """What the dial buttons need: the customer's phones (masked), the runs to call under.
+
+    A previewed customer (``planned_id``) not yet called must be called or
+    skipped: no disposition before that.
+    """
+    assert call.customer_id is not None
+    phones = [
+        {"point_id": p.point_id, "masked": mask_phone(p.value), "refusal": p.refusal}
+        for p in customer_phones(ctx.engine, call.customer_id)
+    ]
+    previewing = call.planned_id is not None and call.attempt_id is None
+    return {
+        "phones": phones,
+        "runs": [] if call.planned_id is not None else dial_runs(ctx.engine, ctx.clock().date()),
+        "previewing": previewing,
+        "skip_reasons": preview.SKIP_REASONS if previewing else (),
     }
 
 
@@ -96,6 +120,9 @@ def desktop(
         reasons=PAUSE_REASONS,
         notice=notice,
         errors=[],
+        preview_runs=[]
+        if call.customer_id
+        else preview.preview_runs(ctx.engine, ctx.clock().date()),
     )
 
 
@@ -222,6 +249,8 @@ async def disposition(
 ) -> Response:
     """Validate and save the disposition; then the agent is ready again (wrap-up over)."""
     call = await run_in_threadpool(_own_customer, ctx, user, customer_id)
+    if call.planned_id is not None and call.attempt_id is None:
+        raise HTTPException(409, "a previewed customer is called or skipped first")
     raw = {k: str(v) for k, v in (await request.form()).items()}
     now = ctx.clock()
     panel = await run_in_threadpool(panel_data, ctx, call, _agent(user))
@@ -258,21 +287,30 @@ async def disposition(
             posted=raw,
         )
     log.info("agent %s saved %s/%s for %s", call.agent, form.party, form.result, customer_id)
+    if call.planned_id is not None:  # the previewed lead is done for its slot
+        await run_in_threadpool(preview.finish, ctx.engine, ctx.redis, call.planned_id)
     notice = f"Saved: {form.result if form.party == 'right' else form.party} for {customer_id}"
+    if not await back_to_ready(ctx, user, call.agent):
+        notice += " — Asterisk did not unpause you; press Ready again"
+    return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
+
+
+async def back_to_ready(ctx: WebContext, user: CurrentUser, agent: str) -> bool:
+    """Detach the customer and unpause the member; False if Asterisk refused (paused, technical)."""
     state, reason = "ready", None
     if ctx.ami is not None and user.queue_interface:
         try:
             await queue_pause(ctx.ami, user.queue_interface, paused=False)
         except PbxUnavailable as exc:
-            log.error("agent %s: %s", call.agent, exc)
+            log.error("agent %s: %s", agent, exc)
             state, reason = "paused", "technical"
-            notice += " — Asterisk did not unpause you; press Ready again"
+    now = ctx.clock()
     await run_in_threadpool(
         lambda: end_wrap(
-            ctx.redis, call.agent, state=state, now=now, reason=reason, namespace=ctx.namespace
+            ctx.redis, agent, state=state, now=now, reason=reason, namespace=ctx.namespace
         )
     )
-    return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
+    return state == "ready"
 
 
 @router.get("/agent/history", response_class=HTMLResponse)

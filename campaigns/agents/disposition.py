@@ -279,7 +279,9 @@ def _open_accounts(conn: Connection, customer_pk: int) -> dict[str, Any]:
     return {
         str(a.external_id): a
         for a in conn.execute(
-            sa.select(Account).where(Account.customer_id == customer_pk, Account.status == "open")
+            sa.select(Account)
+            .where(Account.customer_id == customer_pk, Account.status == "open")
+            .order_by(Account.external_id)  # a promise without a call names them in this order
         )
     }
 

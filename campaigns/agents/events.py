@@ -1,14 +1,34 @@
-"""Agent ↔ call events over Redis: the contract between the dial session and the console.
+"""Agent ↔ call events over Redis: the contract between whoever places calls and the console.
 
-The dial session publishes ``connect`` and ``complete``
-(``campaigns.dialing.agent_calls``), the console the agent's ``state``, on the
-pub/sub channel ``cadencia:agent-events``, one JSON object per event::
+Who publishes what (nothing else publishes, tests included):
+
+* the dial session (``campaigns.dialing.agent_calls``) and the manual dial job
+  (``campaigns.dialing.manual``): ``connect`` when a call reaches the agent,
+  ``complete`` when that conversation ends (after its outcome is in the
+  ledger), and, for a call the agent asked for that reached nobody (busy, no
+  answer…), ``unreached``;
+* the console: the agent's ``state`` (ready, paused, the end of wrap-up when
+  a disposition is saved) and ``open``, when the agent opens a customer's
+  record from the desktop (a search, or the next customer of a preview
+  campaign) without a call.
+
+They go on the pub/sub channel ``cadencia:agent-events``, one JSON object per event::
 
     {"type": "connect", "agent": "agent7", "customer_id": "C1", "attempt_id": 123,
      "run_id": 4, "campaign": "co-tarjetas", "at": "2026-11-23T14:00:00+00:00"}
     {"type": "complete", "agent": "agent7", ...same fields...}
-    {"type": "state", "agent": "agent7", "state": "ready|paused|talking|wrap|ringing|logged_out",
-     "reason": "break", "at": ...}
+    {"type": "open", "agent": "agent7", "customer_id": "C1", "run_id": 4,
+     "campaign": "co-tarjetas", "planned_id": 88, "at": ...}
+    {"type": "unreached", "agent": "agent7", ...the fields of connect...}
+    {"type": "state", "agent": "agent7",
+     "state": "ready|paused|talking|wrap|ringing|preview|logged_out", "reason": "break", "at": ...}
+
+``planned_id`` (optional) names the planned contact of a preview campaign the
+customer came from: a call then uses its guard key, a skip its row.
+``open`` and ``unreached`` leave the agent in state ``preview``: a customer
+attached, no call up; the agent may dial one of the customer's numbers,
+record a disposition, or (preview) skip. Opening a record is not a contact:
+it writes nothing to the ledger.
 
 ``publish_agent_event`` also keeps each agent's current state in the hash
 ``cadencia:agent:<agent>`` (in the same MULTI as the PUBLISH), because
@@ -38,9 +58,11 @@ NAMESPACE = "cadencia"
 CHANNEL = "cadencia:agent-events"
 STATE_PREFIX = "cadencia:agent:"
 log = logging.getLogger(__name__)
-TYPES = ("connect", "complete", "state")
-STATES = ("ready", "paused", "talking", "wrap", "ringing", "logged_out")
-CALL_FIELDS = ("customer_id", "attempt_id", "run_id", "campaign")
+TYPES = ("connect", "complete", "open", "unreached", "state")
+# The types that attach a customer to the agent, and the state each leaves them in.
+ATTACHING = {"connect": "talking", "open": "preview", "unreached": "preview"}
+STATES = ("ready", "paused", "talking", "wrap", "ringing", "preview", "logged_out")
+CALL_FIELDS = ("customer_id", "attempt_id", "run_id", "campaign", "planned_id")
 
 
 class AgentEventError(ValueError):
@@ -49,7 +71,8 @@ class AgentEventError(ValueError):
 
 @dataclass(frozen=True)
 class AgentEvent:
-    """One agent event. ``connect``/``complete`` carry the call; ``state`` carries ``state``."""
+    """One agent event. ``connect``/``complete``/``open``/``unreached`` carry the customer;
+    ``state`` carries ``state``."""
 
     type: str
     agent: str
@@ -58,6 +81,7 @@ class AgentEvent:
     attempt_id: int | None = None
     run_id: int | None = None
     campaign: str | None = None
+    planned_id: int | None = None
     state: str | None = None
     reason: str | None = None
 
@@ -68,7 +92,7 @@ class AgentEvent:
             raise AgentEventError("agent event: 'agent' is empty")
         if self.at.tzinfo is None:
             raise AgentEventError(f"agent event 'at' {self.at.isoformat()}: needs an offset")
-        if self.type in ("connect", "complete") and not self.customer_id:
+        if self.type != "state" and not self.customer_id:
             raise AgentEventError(f"agent event {self.type}: 'customer_id' is required")
         if self.type == "state" and self.state not in STATES:
             raise AgentEventError(f"agent event state {self.state!r}: expected one of {STATES}")
@@ -95,7 +119,7 @@ class AgentEvent:
             at = dt.datetime.fromisoformat(str(doc.pop("at")))
         except (KeyError, ValueError) as exc:
             raise AgentEventError(f"agent event 'at': missing or not ISO 8601 ({exc})") from None
-        for name in ("attempt_id", "run_id"):
+        for name in ("attempt_id", "run_id", "planned_id"):
             if doc.get(name) is not None and not isinstance(doc[name], int):
                 raise AgentEventError(f"agent event {name!r}: expected an integer")
         try:
@@ -117,8 +141,9 @@ def _state_update(event: AgentEvent) -> tuple[dict[Any, Any], list[str]]:
     """Fields to set and to delete in the agent's state hash for ``event``."""
     fields: dict[Any, Any] = {"at": event.at.isoformat()}
     drop: list[str] = []
-    if event.type == "connect":
-        fields["state"] = "talking"
+    if event.type in ATTACHING:
+        # The event's customer replaces any other: a field it leaves out is cleared.
+        fields["state"] = ATTACHING[event.type]
         for name in CALL_FIELDS:
             value = getattr(event, name)
             if value is None:
@@ -177,7 +202,7 @@ def _decode(raw: dict[Any, Any]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class AgentCall:
-    """An agent's current state and, between connect and saved disposition, its call."""
+    """An agent's current state and, from connect or open to the saved disposition, its customer."""
 
     agent: str
     state: str
@@ -187,6 +212,7 @@ class AgentCall:
     attempt_id: int | None = None
     run_id: int | None = None
     campaign: str | None = None
+    planned_id: int | None = None
 
 
 def _call_of(agent: str, doc: dict[str, str]) -> AgentCall:
@@ -199,6 +225,7 @@ def _call_of(agent: str, doc: dict[str, str]) -> AgentCall:
         attempt_id=int(doc["attempt_id"]) if doc.get("attempt_id") else None,
         run_id=int(doc["run_id"]) if doc.get("run_id") else None,
         campaign=doc.get("campaign"),
+        planned_id=int(doc["planned_id"]) if doc.get("planned_id") else None,
     )
 
 

@@ -7,6 +7,9 @@
 ``job``: the RQ job ``dial_session_job`` (one per campaign × slot) and its settings.
 ``pacer_memory``: the pacer's estimates saved when a session ends, restored by the next.
 ``dispatch``: ``dispatch_voice_slot`` and ``voice_dispatcher`` for ``campaigns.run.dispatch``.
+``manual``: a call the agent asks for, guarded and reserved by the console, then queued.
+``manual_call``: the RQ job that places it agent first and records its outcome.
+``preview``: preview mode, the agent takes the slot's next customer, then calls or skips.
 """
 
 from campaigns.dialing.agent_calls import AgentCallPublisher

@@ -42,6 +42,8 @@ def dispatch_voice_slot(
     nor doubles the job.
     With a compressed ``clock`` (the demo's shared day) the job is scheduled
     for the real instant that clock reads the slot's start.
+    A campaign in preview mode gets its hopper and no session: its agents
+    take the leads themselves.
     ``resync``: the slot was dispatched before; a session that is scheduled,
     running or finished stays as it is, only one Redis lost (or that failed)
     is scheduled again.
@@ -65,6 +67,11 @@ def dispatch_voice_slot(
         # a contact already reserved (a dispatch that crashed after filling,
         # then Redis lost the hopper) must be reconciled, never dialed blindly
         hopper.fill(contacts, reserved_keys(engine, [plan_key(pid) for pid, _ in contacts]))
+    if campaign.dialer.mode == "preview":
+        # Agents take this slot's leads one at a time (campaigns.dialing.preview);
+        # a session would place no call, and resuming a lead an agent is
+        # previewing would dial it behind the agent's back.
+        return dial
     enqueue_dial_session(queue, dial, at=clock.to_real(start), keep_finished=resync)
     return dial
 

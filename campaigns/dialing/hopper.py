@@ -4,7 +4,10 @@ Keys (prefix ``cadencia:hopper:<name>:``): ``ready`` a sorted set of planned
 contact ids by priority (the plan's order), ``leads`` their customer ids,
 ``taken`` the leads in progress, ``dialing`` those whose Originate may have
 gone out, ``unknown`` those in progress when the hopper was rebuilt (nobody
-can say whether they were dialed), ``meta`` proves the hopper exists.
+can say whether they were dialed), ``meta`` proves the hopper exists,
+``due`` the callbacks by the epoch second they are due (``campaigns.dialing.callbacks``):
+:meth:`RedisHopper.take` moves a due callback to the front of ``ready`` first.
+A callback's member is ``cb<callback id>`` and its guard key ``callback:<id>``.
 
 The plan lives in the database: :meth:`RedisHopper.ensure` rebuilds a lost
 hopper from ``planned_contacts`` and the ledger (a planned contact with an
@@ -14,7 +17,8 @@ Lua script, so a lead is never both ready and taken, nor neither.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import datetime as dt
+from collections.abc import Callable, Collection, Sequence
 
 import sqlalchemy as sa
 from redis import Redis
@@ -26,6 +30,11 @@ from campaigns.storage.models import PlannedContact
 from dialer.session import Lead
 
 _TAKE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZADD', KEYS[1], -2, id)
+end
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
@@ -50,18 +59,41 @@ def reserved_keys(engine: Engine, keys: Sequence[str]) -> set[str]:
     return found
 
 
+CALLBACK_PREFIX = "callback:"
+
+
+def callback_key(callback_id: int) -> str:
+    """The guard key of the attempt that dials callback ``callback_id``."""
+    return f"{CALLBACK_PREFIX}{callback_id}"
+
+
 def _planned_id(lead: Lead) -> str:
+    """The lead's member in the hopper's sets: the planned contact id, or ``cb<callback id>``."""
     prefix, _, number = lead.key.partition(":")
+    if prefix == "callback" and number.isdigit():
+        return f"cb{number}"
     if prefix != "plan" or not number.isdigit():
         raise ValueError(f"hopper lead key {lead.key!r} is not plan:<planned contact id>")
     return number
 
 
+def _key_of(member: str) -> str:
+    return callback_key(int(member[2:])) if member.startswith("cb") else plan_key(int(member))
+
+
 class RedisHopper:
     """The session's ``Hopper`` for run ``run_id``, slot ``slot``."""
 
-    def __init__(self, redis: Redis, run_id: int, slot: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        run_id: int,
+        slot: int,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.redis, self.run_id, self.slot = redis, run_id, slot
+        # the instant callbacks fall due against (a compressed day's in tests)
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
         base = f"cadencia:hopper:run{run_id}:s{slot}:"
         self.k_ready, self.k_leads, self.k_taken = base + "ready", base + "leads", base + "taken"
         self.k_dialing, self.k_unknown, self.k_meta = (
@@ -69,6 +101,7 @@ class RedisHopper:
             base + "unknown",
             base + "meta",
         )
+        self.k_due = base + "due"
         self._take = redis.register_script(_TAKE)
 
     # ---- filling ------------------------------------------------------------
@@ -112,6 +145,24 @@ class RedisHopper:
         self._load(contacts, reserved)
         return True
 
+    def add_callback(
+        self, callback_id: int, customer_id: str, due: dt.datetime, *, in_progress: bool = False
+    ) -> None:
+        """Put a callback in, handed out first once ``due`` has come.
+
+        ``in_progress``: its attempt is reserved and may have been dialed
+        (a rebuilt hopper), so it is reconciled, never dialed blindly.
+        """
+        member = f"cb{callback_id}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.k_leads, member, customer_id)
+        if in_progress:
+            pipe.sadd(self.k_taken, member)
+            pipe.sadd(self.k_unknown, member)
+        else:
+            pipe.zadd(self.k_due, {member: due.timestamp()})
+        pipe.execute()
+
     def _load(self, contacts: Sequence[tuple[int, str]], reserved: set[str]) -> None:
         pipe = self.redis.pipeline(transaction=True)
         if contacts:
@@ -132,7 +183,7 @@ class RedisHopper:
         names = [i.decode() if isinstance(i, bytes) else i for i in ids]
         customers = self.redis.hmget(self.k_leads, names)
         return [
-            Lead(plan_key(int(n)), c.decode() if isinstance(c, bytes) else str(c))
+            Lead(_key_of(n), c.decode() if isinstance(c, bytes) else str(c))
             for n, c in zip(names, customers, strict=True)
             if c is not None
         ]
@@ -141,12 +192,14 @@ class RedisHopper:
         """The next ``n`` leads by priority, moved to "taken"."""
         if n <= 0:
             return []
-        ids = self._take(keys=[self.k_ready, self.k_taken], args=[n])
+        ids = self._take(
+            keys=[self.k_ready, self.k_taken, self.k_due], args=[n, self.now().timestamp()]
+        )
         return self._leads(list(ids))
 
     def in_progress(self) -> list[Lead]:
         """Leads taken and not finished, in plan order."""
-        ids = sorted(self.redis.smembers(self.k_taken), key=lambda b: int(b))
+        ids = sorted(self.redis.smembers(self.k_taken), key=_order)
         return self._leads(list(ids))
 
     def mark_dialing(self, lead: Lead) -> None:
@@ -182,11 +235,29 @@ class RedisHopper:
         pipe.execute()
 
     def remaining(self) -> int:
-        """Leads not yet taken."""
-        return int(self.redis.zcard(self.k_ready))
+        """Leads not yet taken, callbacks not yet due included."""
+        return int(self.redis.zcard(self.k_ready)) + int(self.redis.zcard(self.k_due))
+
+    def waiting_callbacks(self) -> list[int]:
+        """Callbacks still waiting to be taken (not yet due, or due and not taken)."""
+        members = [*self.redis.zrange(self.k_due, 0, -1), *self.redis.zrange(self.k_ready, 0, -1)]
+        names = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        return [int(n[2:]) for n in names if n.startswith("cb")]
 
     def clear(self) -> None:
         """Delete the hopper (the slot is over)."""
         self.redis.delete(
-            self.k_ready, self.k_leads, self.k_taken, self.k_dialing, self.k_unknown, self.k_meta
+            self.k_ready,
+            self.k_leads,
+            self.k_taken,
+            self.k_dialing,
+            self.k_unknown,
+            self.k_meta,
+            self.k_due,
         )
+
+
+def _order(member: bytes | str) -> tuple[int, int]:
+    """Plan order for planned contacts, callbacks after them by id."""
+    name = member.decode() if isinstance(member, bytes) else member
+    return (1, int(name[2:])) if name.startswith("cb") else (0, int(name))

@@ -10,6 +10,9 @@ demo). The session's calls that reach an agent are published as agent events
 (``campaigns.dialing.agent_calls``) in ``CADENCIA_AGENT_NAMESPACE``: the
 console's screen pop and wrap-up come from there. Rerunning the job after a
 crash resumes from the hopper and the ledger; nobody is dialed twice.
+Callbacks set at the desktop for an instant inside the slot join its hopper
+when the session starts and while it dials (``campaigns.dialing.callbacks``);
+those it could not dial are marked missed when it ends.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy.orm import Session
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.dialing.agent_calls import AgentCallPublisher
+from campaigns.dialing.callbacks import SlotWindow, close_slot, sync_callbacks
 from campaigns.dialing.hopper import RedisHopper
 from campaigns.dialing.lease import (
     ACQUIRE_WAIT_S,
@@ -77,6 +81,8 @@ RESULT_TTL_S = 24 * 3600
 # After the slot ends, conversations in progress are followed this long (real
 # seconds, divided by the time scale) so their outcomes reach the ledger.
 DRAIN_S = 900.0
+# Real seconds between two looks for callbacks set while the session dials.
+CALLBACK_POLL_S = 5.0
 # AMI unreachable when the slot starts: try again soon, the slot is short.
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])
 
@@ -260,6 +266,8 @@ class _Wiring:
     pbx: AmiPbx
     wall: Callable[[], dt.datetime]  # the instant the guard judges
     agents: AgentCallPublisher  # the screen pop: connect/complete on Redis
+    engine: Engine
+    window: SlotWindow  # the slot's instants, for its callbacks
 
 
 def _wire_session(
@@ -281,12 +289,16 @@ def _wire_session(
     cfg = config or pacing_config(campaign, scale)
     pacer = session_pacer(engine, campaign, cfg, run.day, scale)
     hopper = RedisHopper(redis, slot.run_id, slot.slot)
-    if hopper.ensure(engine):
+    rebuilt = hopper.ensure(engine)
+    if rebuilt:
         log.warning("hopper of run %s slot %s rebuilt from the plan", slot.run_id, slot.slot)
     queue_name = settings.dial_queue or campaign.dialer.queue
     board = AgentBoard(queue_name, wrapup_seconds=campaign.agents.wrap_minutes * 60.0 / scale)
     per_call = _call_variables(settings, variables)
     wall_now, duration = _timing(clock or Clock(), slot)
+    hopper.now = wall or wall_now  # callbacks fall due by the instant the guard judges
+    window = SlotWindow(slot.run_id, slot.slot, campaign.name, slot.slot_start, slot.slot_end)
+    sync_callbacks(engine, hopper, window, now=dt.datetime.now(dt.UTC), rebuilt=rebuilt)
     client = _ami_client(settings)
     pbx = AmiPbx(
         client,
@@ -303,7 +315,11 @@ def _wire_session(
         ring_timeout_s=max(MIN_REAL_RING_S, campaign.dialer.ring_timeout_s / scale),
         amd=campaign.dialer.amd,
         call_prefix=settings.call_prefix,
-        **{"drain_s": DRAIN_S / scale, **dict(session_options or {})},
+        **{
+            "drain_s": DRAIN_S / scale,
+            "owner_wait_s": campaign.dialer.owner_wait_s / scale,
+            **dict(session_options or {}),
+        },
     )
     guard = LedgerGuard(engine, campaign)
     sink = LedgerSink(engine)
@@ -314,7 +330,18 @@ def _wire_session(
         namespace=settings.agent_namespace,
     )
     return _Wiring(
-        session_cfg, pacer, board, hopper, guard, sink, client, pbx, wall or wall_now, agents
+        session_cfg,
+        pacer,
+        board,
+        hopper,
+        guard,
+        sink,
+        client,
+        pbx,
+        wall or wall_now,
+        agents,
+        engine,
+        window,
     )
 
 
@@ -406,12 +433,51 @@ async def _dial(wiring: _Wiring, lease: SlotLease) -> SessionReport:
             observer=wiring.agents,
         )
         keeper = asyncio.create_task(keep_lease(lease, session.stop))
-        return await session.run()
+        poller = asyncio.create_task(_poll_callbacks(wiring))
+        try:
+            report = await session.run()
+        finally:
+            poller.cancel()
+        if report.stopped is None:  # a stopped session may be resumed: its callbacks wait
+            _close_callbacks(wiring)
+        return report
     finally:
         if keeper is not None:
             keeper.cancel()
         await wiring.client.close()
         wiring.agents.close()
+
+
+async def _poll_callbacks(wiring: _Wiring) -> None:
+    """Queue callbacks the desktop sets while the session dials (until cancelled)."""
+    while True:
+        await asyncio.sleep(CALLBACK_POLL_S)
+        try:
+            await asyncio.to_thread(
+                sync_callbacks,
+                wiring.engine,
+                wiring.hopper,
+                wiring.window,
+                now=dt.datetime.now(dt.UTC),
+                rebuilt=False,
+            )
+        except (SQLAlchemyError, RedisError) as exc:  # the next look tries again
+            log.warning("callbacks of run %s not synced: %s", wiring.window.run_id, exc)
+
+
+def _close_callbacks(wiring: _Wiring) -> None:
+    """The slot's callbacks nobody dialed are missed, with the reason (logged on failure)."""
+    try:
+        missed = close_slot(wiring.engine, wiring.hopper, wiring.window, dt.datetime.now(dt.UTC))
+    except (SQLAlchemyError, RedisError) as exc:
+        log.warning("callbacks of run %s slot %s not closed: %s", *_slot_of(wiring), exc)
+        return
+    if missed:
+        log.warning("run %s slot %s: %s callbacks missed", *_slot_of(wiring), missed)
+
+
+def _slot_of(wiring: _Wiring) -> tuple[int, int]:
+    return wiring.window.run_id, wiring.window.slot
 
 
 def _release(lease: SlotLease, redis: Redis, engine: Engine) -> None:

@@ -5,8 +5,13 @@ time zones, debts, the number to call), builds the ``Proposal`` and calls
 ``guard_and_reserve`` with the planned contact's key ``plan:<id>``: the
 pending attempt row exists when it returns. Anything it cannot establish
 (customer unknown, no usable phone, no rule pack for the jurisdiction, the
-database unreachable) refuses the call: fail closed. ``LedgerSink`` records
-outcomes with ``record_outcome``, once per attempt and outcome.
+database unreachable) refuses the call: fail closed. Its reservation names
+the agent the call is offered to first: for a callback (key
+``callback:<id>``) the agent who set it, otherwise the customer's owner
+(``campaigns.agents.owners``); a callback's refusal or attempt is noted on it
+(``campaigns.dialing.callbacks``). ``LedgerSink`` records outcomes with
+``record_outcome``, once per attempt and outcome; a conversation makes its
+agent the customer's owner if they had none, and settles a callback's status.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from campaigns.agents.owners import owner_of, record_conversation
 from campaigns.campaign import Campaign
+from campaigns.dialing import callbacks
 from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
@@ -103,12 +110,34 @@ class LedgerGuard:
     def reserve(self, lead: Lead, at: dt.datetime) -> Reservation:
         """Check and reserve ``lead`` for a call at ``at``; refuses on any doubt."""
         try:
-            return self._reserve(lead, at)
+            res = self._reserve(lead, at)
         except Exception as exc:  # whatever stops a decision stops the call: fail closed
             first = (str(exc).splitlines() or [""])[0]
             reason = f"fail closed: {type(exc).__name__}: {first}"
             log.error("guard for %s: %s", lead.key, reason)
-            return Reservation(lead, False, reason=reason)
+            res = Reservation(lead, False, reason=reason)
+        self._note_callback(res)
+        return res
+
+    def _note_callback(self, res: Reservation) -> None:
+        """A callback's lead: its refusal (with the rules) or its attempt, on the callback."""
+        callback_id = callbacks.callback_id_of(res.lead.key)
+        if callback_id is None:
+            return
+        try:
+            if not res.allowed:
+                callbacks.note_refused(self.engine, callback_id, res.reason, self.now())
+            elif res.attempt_id is not None and not res.settled:
+                callbacks.note_reserved(self.engine, callback_id, res.attempt_id, self.now())
+        except Exception:  # the call's own record is the ledger; this is the supervisor's view
+            log.exception("callback %s: status not noted", callback_id)
+
+    def _first_agent(self, lead: Lead) -> str | None:
+        """Who is offered the call first: the callback's agent, else the customer's owner."""
+        callback_id = callbacks.callback_id_of(lead.key)
+        if callback_id is not None:
+            return callbacks.agent_of(self.engine, callback_id)
+        return owner_of(self.engine, lead.customer_id)
 
     def _reserve(self, lead: Lead, at: dt.datetime) -> Reservation:
         target = load_voice_target(self.engine, lead.customer_id)
@@ -141,10 +170,13 @@ class LedgerGuard:
             reason = "; ".join(f"{r.rule}: {r.detail}" for r in failed) or "refused"
             return Reservation(lead, False, reason=reason)
         assert result.attempt_id is not None
+        agent = self._first_agent(lead)
         if not result.replayed:
-            return Reservation(lead, True, result.attempt_id, target.number)
+            return Reservation(lead, True, result.attempt_id, target.number, agent=agent)
         number, settled = self._attempt_state(result.attempt_id)
-        return Reservation(lead, True, result.attempt_id, number, replayed=True, settled=settled)
+        return Reservation(
+            lead, True, result.attempt_id, number, replayed=True, settled=settled, agent=agent
+        )
 
     def _attempt_state(self, attempt_id: int) -> tuple[str | None, bool]:
         """The number an earlier attempt was reserved for, and whether it has an outcome."""
@@ -182,3 +214,18 @@ class LedgerSink:
             log.error(
                 "outcome %s for unknown attempt %s dropped", result.outcome, result.attempt_id
             )
+            return
+        self._after(result)
+
+    def _after(self, result: CallResult) -> None:
+        """The owner a first conversation makes, and the callback the outcome settles.
+
+        Both are derived records (the ledger row above is the call's record),
+        so a failure is logged and never takes the outcome back.
+        """
+        try:
+            if result.outcome == "conversation" and result.agent:
+                record_conversation(self.engine, result.attempt_id, result.agent, result.at)
+            callbacks.note_outcome(self.engine, result.attempt_id, result.outcome, self.now())
+        except Exception:
+            log.exception("attempt %s: owner or callback not updated", result.attempt_id)

@@ -339,3 +339,44 @@ class RunAction(Base):
     state_after: Mapped[str] = mapped_column(sa.String(20))
     error: Mapped[str | None] = mapped_column(sa.Text)  # why the core refused; None when done
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class CustomerOwner(Base):
+    """The agent who deals with a customer: every debt, every call (migration 0011).
+
+    Set at the customer's first conversation (the agent of the first
+    ``conversation`` outcome in the ledger), or assigned explicitly (a
+    campaign rule, a supervisor); an assignment replaces the owner, a first
+    conversation never does. Calls for the customer are offered to the owner
+    first (docs/routing.md).
+    """
+
+    __tablename__ = "customer_owners"
+
+    customer_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(sa.String(80), index=True)  # the queue member's name
+    source: Mapped[str] = mapped_column(sa.String(16))  # conversation | assigned
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # the first conversation's
+    since: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class CallbackDial(Base):
+    """What became of a desktop callback (``web_callbacks``) when its time came.
+
+    ``status``: ``queued`` (in its slot's hopper, dialed at its time),
+    ``dialing`` (the guard allowed it: ``attempt_id`` is its ledger attempt),
+    ``done`` (a conversation), ``refused`` (the guard: ``reason`` names the
+    rules), ``missed`` (no answer, busy..., or no dial session dialed it in
+    time: ``reason`` says which). One row per callback (migration 0011).
+    """
+
+    __tablename__ = "callback_dials"
+    __table_args__ = (sa.Index("ix_callback_dials_run_slot", "run_id", "slot"),)
+
+    callback_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(10))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    run_id: Mapped[int | None] = mapped_column(sa.Integer)
+    slot: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

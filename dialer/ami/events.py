@@ -165,6 +165,7 @@ class QueueMember:
     last_call: int
     login_time: int
     wrapup_time: int
+    penalty: int = 0  # only QueueStatus answers and QueueMemberStatus carry it
 
     @property
     def device_state(self) -> DeviceState | None:
@@ -260,6 +261,7 @@ def _member(event: AmiEvent, cls: type[QueueMember]) -> QueueMember:
         last_call=_int(event, "LastCall"),
         login_time=_int(event, "LoginTime"),
         wrapup_time=_int(event, "Wrapuptime"),
+        penalty=_int(event, "Penalty"),
     )
 
 

@@ -1,4 +1,10 @@
-"""The agent desktop over HTTP: scope, the disposition's validation and what saving writes."""
+"""The agent desktop over HTTP: scope, the disposition's validation and what saving writes.
+
+A customer is attached to the agent the way production does it: the agent
+finds them with the desktop's search and opens them (``POST /agent/open``,
+which publishes the agent event ``open``), or a real call's connect
+(tests/dialing). No test here publishes an agent event itself.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
-from campaigns.agents.events import AgentEvent, agent_call, publish_agent_event
+from campaigns.agents.events import agent_call
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.portfolio.view import customer_360
 from campaigns.storage.accounts import Disposition
@@ -18,23 +25,18 @@ from tests.web.conftest import Console, pending_call
 pytestmark = pytest.mark.redis
 
 
-def connect(console: Console, agent: str, customer_id: str) -> int:
-    """A ringing attempt for ``customer_id``, connected to ``agent`` (as the dial session does)."""
-    at = console.clock.now - dt.timedelta(seconds=20)
-    attempt_id = pending_call(console.engine, customer_id, at, f"plan:test-{customer_id}")
-    publish_agent_event(
-        console.redis,
-        AgentEvent(
-            "connect",
-            agent,
-            at,
-            customer_id=customer_id,
-            attempt_id=attempt_id,
-            campaign="co-tarjetas",
-        ),
-        namespace=console.namespace,
-    )
-    return attempt_id
+def open_customer(
+    console: Console, client: TestClient, query: str, customer_id: str, run_id: int | None = None
+) -> None:
+    """Find ``customer_id`` with the desktop's search for ``query`` and open them."""
+    found = client.get("/agent/search", params={"q": query})
+    assert found.status_code == 200, found.text
+    assert f'data-customer="{customer_id}"' in found.text, found.text[-2000:]
+    data = {"csrf": console.csrf("/agent"), "customer_id": customer_id}
+    if run_id is not None:
+        data["run_id"] = str(run_id)
+    opened = client.post("/agent/open", data=data, follow_redirects=False)
+    assert opened.status_code == 303, opened.text
 
 
 def ledger_rows(console: Console, customer_id: str) -> list[sa.Row[tuple[object, ...]]]:
@@ -46,11 +48,11 @@ def ledger_rows(console: Console, customer_id: str) -> list[sa.Row[tuple[object,
         )
 
 
-def test_an_agent_sees_only_the_customer_connected_to_them(console: Console) -> None:
+def test_an_agent_sees_only_the_customer_attached_to_them(console: Console) -> None:
     client = console.login("ana")
     assert "Waiting for a call" in client.get("/agent").text
     assert client.get("/agent/customer/C1").status_code == 403
-    connect(console, "agent1", "C1")
+    open_customer(console, client, "C1", "C1")
     page = client.get("/agent")
     assert 'data-customer="C1"' in page.text
     assert "María José Núñez" in page.text and "A1" in page.text and "A2" in page.text
@@ -70,7 +72,7 @@ def test_an_agent_sees_only_the_customer_connected_to_them(console: Console) -> 
 
 def test_a_promise_over_the_balance_is_refused_naming_the_field(console: Console) -> None:
     client = console.login("ana")
-    connect(console, "agent1", "C1")
+    open_customer(console, client, "C1", "C1")
     token = console.csrf("/agent")
     due = (console.clock.now.date() + dt.timedelta(days=7)).isoformat()
     cases = {
@@ -97,12 +99,15 @@ def test_a_promise_over_the_balance_is_refused_naming_the_field(console: Console
         )
         assert response.status_code == 422, (account, amount)
         assert message in response.text.replace("&#39;", "'"), response.text[-2000:]
-    assert [r.kind for r in ledger_rows(console, "C1")] == ["attempt"]
+    assert ledger_rows(console, "C1") == []  # opening the record was no contact
 
 
 def test_saving_a_promise_writes_the_ledger_and_the_promises(console: Console) -> None:
+    """The customer wrote in: the agent finds her by name, accents left out, and opens her."""
     client = console.login("ana")
-    attempt_id = connect(console, "agent1", "C1")
+    open_customer(console, client, "maria jose nunez", "C1")
+    call = agent_call(console.redis, "agent1", namespace=console.namespace)
+    assert (call.state, call.customer_id, call.attempt_id) == ("preview", "C1", None)
     token = console.csrf("/agent")
     due = console.clock.now.date() + dt.timedelta(days=10)
     response = client.post(
@@ -120,12 +125,9 @@ def test_saving_a_promise_writes_the_ledger_and_the_promises(console: Console) -
     )
     assert response.status_code == 303, response.text
     rows = ledger_rows(console, "C1")
-    assert [(r.kind, r.outcome, r.resolves_id) for r in rows] == [
-        ("attempt", None, None),
-        ("attempt", "conversation", attempt_id),
-        ("promise", None, None),
-    ]
-    promise = rows[2]
+    # only what happened: a promise; opening the record was no attempt and no contact
+    assert [(r.kind, r.outcome, r.resolves_id) for r in rows] == [("promise", None, None)]
+    promise = rows[0]
     assert promise.agent == "agent1" and json.loads(promise.debt_ids) == ["A1", "A2"]
     assert json.loads(promise.extra)["until"] == due.isoformat()
     assert verify(console.engine).ok
@@ -153,12 +155,12 @@ def test_saving_a_promise_writes_the_ledger_and_the_promises(console: Console) -
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("at,event_id,kind,channel")
     assert any(",promise,voice," in line and "agent1" in line for line in lines[1:])
-    assert any(",attempt,voice,outbound,conversation," in line for line in lines[1:])
+    assert not any(",attempt," in line for line in lines[1:])
 
 
 def test_a_promise_on_one_account_is_tied_to_it(console: Console) -> None:
     client = console.login("ana")
-    connect(console, "agent1", "C1")
+    open_customer(console, client, "C1", "C1")
     due = console.clock.now.date() + dt.timedelta(days=3)
     response = client.post(
         "/agent/customer/C1/disposition",
@@ -181,7 +183,7 @@ def test_a_promise_on_one_account_is_tied_to_it(console: Console) -> None:
 
 def test_wrong_number_marks_the_contact_point_and_dispute_opens_one(console: Console) -> None:
     client = console.login("ana")
-    attempt_id = connect(console, "agent1", "C1")
+    open_customer(console, client, "+57 300 123 4567", "C1")  # an inbound call from her number
     response = client.post(
         "/agent/customer/C1/disposition",
         data={"csrf": console.csrf("/agent"), "party": "wrong_number", "result": "promise"},
@@ -197,15 +199,10 @@ def test_wrong_number_marks_the_contact_point_and_dispute_opens_one(console: Con
         kinds = conn.execute(sa.select(Disposition.party, Disposition.result)).all()
     assert [(v, w) for v, w in points] == [("+573001234567", console.clock.now)]
     assert kinds == [("wrong_number", "none")]  # a wrong number promises nothing
-    outcome = ledger_rows(console, "C1")[-1]
-    assert (outcome.outcome, outcome.resolves_id) == ("wrong_party", attempt_id)
+    assert ledger_rows(console, "C1") == []  # no call was made: no attempt, no outcome
 
     console.clock.now += dt.timedelta(minutes=5)
-    publish_agent_event(
-        console.redis,
-        AgentEvent("connect", "agent1", console.clock.now, customer_id="C2"),
-        namespace=console.namespace,
-    )
+    open_customer(console, client, "310 555 0101", "C2")  # found by the digits of a phone
     response = client.post(
         "/agent/customer/C2/disposition",
         data={"csrf": console.csrf("/agent"), "party": "right", "result": "dispute"},
@@ -218,7 +215,7 @@ def test_wrong_number_marks_the_contact_point_and_dispute_opens_one(console: Con
 
 def test_a_callback_without_rules_to_check_it_is_refused(console: Console) -> None:
     client = console.login("ana")
-    connect(console, "agent1", "C1")  # no run: the call's rule packs are unknown
+    open_customer(console, client, "C1", "C1")  # no run: the rule packs are unknown
     response = client.post(
         "/agent/customer/C1/disposition",
         data={
@@ -245,21 +242,10 @@ def test_a_callback_is_scheduled_only_when_the_rules_allow_it(console: Console) 
         console.engine, EXAMPLES / "co-tarjetas.toml", now.date(), needs_approval=False, now=now
     )
     advance(console.engine, run_id, now=now)
-    attempt_id = pending_call(console.engine, "C1", now, "plan:cb")
-    publish_agent_event(
-        console.redis,
-        AgentEvent(
-            "connect",
-            "agent1",
-            now,
-            customer_id="C1",
-            attempt_id=attempt_id,
-            run_id=run_id,
-            campaign="co-tarjetas",
-        ),
-        namespace=console.namespace,
-    )
+    # earlier today's call (history the dial session left in the ledger)
+    pending_call(console.engine, "C1", now - dt.timedelta(hours=1), "plan:cb")
     client = console.login("ana")
+    open_customer(console, client, "C1", "C1", run_id=run_id)  # working co-tarjetas's run
     token = console.csrf("/agent")
     refusals = {
         "2026-11-24T12:00": "co-una-vez-al-dia",  # today's call already counts
@@ -281,10 +267,11 @@ def test_a_callback_is_scheduled_only_when_the_rules_allow_it(console: Console) 
     with console.engine.connect() as conn:
         (callback,) = conn.execute(sa.select(Callback)).all()
     assert callback.at == dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
-    assert (callback.status, callback.agent, callback.attempt_id) == (
+    assert (callback.status, callback.agent, callback.attempt_id, callback.campaign) == (
         "scheduled",
         "agent1",
-        attempt_id,
+        None,
+        "co-tarjetas",
     )
     assert all(rule["ok"] for rule in json.loads(callback.rules))
     assert "2026-11-25" in client.get("/agent/history").text
@@ -292,18 +279,18 @@ def test_a_callback_is_scheduled_only_when_the_rules_allow_it(console: Console) 
 
 def test_ready_waits_for_the_disposition(console: Console) -> None:
     client = console.login("ana")
-    connect(console, "agent1", "C1")
+    open_customer(console, client, "C1", "C1")
     response = client.post("/agent/state", data={"csrf": console.csrf("/agent"), "action": "ready"})
     assert response.status_code == 200
     assert "Save the disposition first: wrap-up ends there" in response.text
-    assert agent_call(console.redis, "agent1", namespace=console.namespace).state == "talking"
+    assert agent_call(console.redis, "agent1", namespace=console.namespace).state == "preview"
     bad = client.post("/agent/state", data={"csrf": console.csrf("/agent"), "action": "nap"})
     assert bad.status_code == 400 and "expected ready or pause" in bad.text
 
 
-def test_a_call_is_dispositioned_once(console: Console) -> None:
+def test_a_customer_is_dispositioned_once(console: Console) -> None:
     client = console.login("ana")
-    attempt_id = connect(console, "agent1", "C1")
+    open_customer(console, client, "C1", "C1")
     due = (console.clock.now.date() + dt.timedelta(days=2)).isoformat()
     form = {"party": "right", "result": "promise", "promise_account": "A1", "amount": "10",
             "due_on": due}  # fmt: skip
@@ -311,17 +298,11 @@ def test_a_call_is_dispositioned_once(console: Console) -> None:
         "/agent/customer/C1/disposition", data={**form, "csrf": console.csrf("/agent")}
     )
     assert first.status_code == 200 and "Saved: promise" in first.text
-    # the same call attached again (a stale board, a second tab): no second promise
-    publish_agent_event(
-        console.redis,
-        AgentEvent("connect", "agent1", console.clock.now, customer_id="C1",
-                   attempt_id=attempt_id),
-        namespace=console.namespace,
-    )  # fmt: skip
+    # the same form posted again (a double click, a second tab): the customer is detached
     again = client.post(
         "/agent/customer/C1/disposition", data={**form, "csrf": console.csrf("/agent")}
     )
-    assert again.status_code == 422 and "already saved" in again.text
+    assert again.status_code == 403
     with console.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Promise)).scalar_one() == 1
     assert [r.kind for r in ledger_rows(console, "C1")].count("promise") == 1
@@ -330,7 +311,7 @@ def test_a_call_is_dispositioned_once(console: Console) -> None:
 def test_a_promise_is_read_as_a_colombian_agent_writes_money(console: Console) -> None:
     """150.000,50 and 150000,50 are a hundred and fifty thousand pesos, not fifteen million."""
     client = console.login("ana")
-    connect(console, "agent1", "C1")
+    open_customer(console, client, "C1", "C1")
     due = (console.clock.now.date() + dt.timedelta(days=5)).isoformat()
     data = {
         "csrf": console.csrf("/agent"),

@@ -102,6 +102,39 @@ def test_publish_keeps_the_board_and_subscribers_hear_it(web_redis: tuple[str, s
         client.close()
 
 
+@pytest.mark.redis
+def test_open_and_unreached_keep_the_customer_in_preview(web_redis: tuple[str, str]) -> None:
+    """The contract's state hash for the types the console and the manual dial publish."""
+    redis_url, ns = web_redis
+    client = redis.Redis.from_url(redis_url)
+    opened = AgentEvent("open", "agent1", AT, customer_id="C1", run_id=2, planned_id=88)
+    assert AgentEvent.from_json(opened.to_json()) == opened
+    with pytest.raises(AgentEventError, match="'customer_id'"):
+        AgentEvent("open", "agent1", AT)
+    with pytest.raises(AgentEventError, match="'planned_id'"):
+        AgentEvent.from_json(opened.to_json().replace("88", '"88"'))
+    try:
+        publish_agent_event(client, opened, namespace=ns)
+        call = agent_call(client, "agent1", namespace=ns)
+        assert (call.state, call.customer_id, call.attempt_id, call.planned_id) == (
+            "preview",
+            "C1",
+            None,
+            88,
+        )
+        unreached = AgentEvent(
+            "unreached", "agent1", AT, customer_id="C1", attempt_id=5, run_id=2, planned_id=88
+        )
+        publish_agent_event(client, unreached, namespace=ns)
+        call = agent_call(client, "agent1", namespace=ns)
+        assert (call.state, call.attempt_id, call.planned_id) == ("preview", 5, 88)
+        end_wrap(client, "agent1", state="ready", now=AT, namespace=ns)
+        call = agent_call(client, "agent1", namespace=ns)
+        assert (call.state, call.customer_id, call.planned_id) == ("ready", None, None)
+    finally:
+        client.close()
+
+
 def test_masks_keep_numbers_apart_without_giving_them_away() -> None:
     assert mask_phone("+573001234567") == "+57•••••••567"
     assert mask_phone("123") == "•••"

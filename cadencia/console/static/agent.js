@@ -1,5 +1,6 @@
 // The screen pop: the server pushes this agent's events (server-sent events);
-// on a connect or complete the customer panel is fetched again and swapped in.
+// on a connect, complete, open or unreached the customer panel is fetched again
+// and swapped in.
 (function () {
   "use strict";
   var box = document.getElementById("customer");
@@ -28,9 +29,10 @@
   var source = new EventSource("/agent/events");
   source.addEventListener("agent", function (message) {
     var event = JSON.parse(message.data);
-    var state = event.type === "connect" ? "talking" : event.type === "complete" ? "wrap" : event.state;
+    var states = { connect: "talking", complete: "wrap", open: "preview", unreached: "preview" };
+    var state = states[event.type] || event.state;
     if (state) { stateBox.textContent = state; bar.dataset.state = state; }
-    if (event.type === "connect" || event.type === "complete") { refresh(); }
+    if (states[event.type]) { refresh(); }
   });
   // After a reconnect (a network blip, a server restart) events may have been
   // missed: fetch the panel again rather than trust the page.

@@ -21,6 +21,7 @@ from campaigns.ledger.chain import EVENTS
 from campaigns.run.capacity import model_rate
 from campaigns.run.report.agents import agent_days
 from campaigns.run.report.money import day_start, run_money, welch
+from campaigns.run.report.owners import owner_days
 from campaigns.run.stored import campaign_of, plan_key
 from campaigns.storage.models import PlannedContact, Run, RunCustomer
 
@@ -72,6 +73,8 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
             zone=campaign.timezone,
             campaign=campaign.name,
         )
+        end = start + dt.timedelta(days=1)
+        owners = owner_days(conn, start, end, zone=campaign.timezone, campaign=campaign.name)
     return {
         "run": {k: str(v) for k, v in run_row.items() if k not in ("campaign_toml", "summary")},
         "plan": summary,
@@ -83,6 +86,8 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
         **_experiment_section(tables.customers, tally),
         "money": money,
         "agents": agents,
+        # one agent per customer: repeat conversations with the owner (run/report/owners.py)
+        "owners": [o.as_dict() for o in owners],
     }
 
 
