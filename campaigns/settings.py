@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -31,6 +31,12 @@ from campaigns.agents.events import NAMESPACE as AGENT_EVENTS_NAMESPACE
 from campaigns.clock import Clock
 from channels import ChannelSettings, SettingsError
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from campaigns.ledger.checkpoint_store import CheckpointStore
+    from campaigns.ledger.signing import Signer
+
 DEFAULT_DATABASE_URL = "sqlite:///cadencia.db"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MESSAGE_QUEUE = "messages"
@@ -38,6 +44,7 @@ DEFAULT_DIAL_QUEUE = "dialer"
 DEFAULT_AMI_PORT = 5038
 DEFAULT_DIAL_CHANNEL = "PJSIP/{e164}@carrier"
 DEFAULT_AGENT_NAMESPACE = AGENT_EVENTS_NAMESPACE
+DEFAULT_CHECKPOINT_DIR = "ledger-checkpoints"
 # The channels package's variables, handed to ChannelSettings.from_mapping as given.
 CHANNEL_VARIABLES = (
     "SENDGRID_API_KEY",
@@ -174,6 +181,20 @@ class Settings(BaseSettings):
         "CADENCIA_PAYMENTS_KEYS",
         'JSON {"<key id>": "<secret>"}: who may sign POST /webhooks/payments',
     )
+    checkpoint_key: str | None = _variable(
+        None,
+        "CADENCIA_CHECKPOINT_KEY",
+        "Ed25519 private key (PEM) that signs ledger checkpoints; give it as _FILE, "
+        "readable only by the checkpoint job",
+    )
+    checkpoint_public_key: str | None = _variable(
+        None,
+        "CADENCIA_CHECKPOINT_PUBLIC_KEY",
+        "the checkpoints' Ed25519 public key(s): base64 or PEM, several after a rotation",
+    )
+    checkpoint_dir: str = _variable(
+        DEFAULT_CHECKPOINT_DIR, "CADENCIA_CHECKPOINT_DIR", "where signed ledger checkpoints go"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -258,6 +279,30 @@ class Settings(BaseSettings):
         _payment_keys(value)
         return value
 
+    @field_validator("checkpoint_key")
+    @classmethod
+    def _checkpoint_key(cls, value: str | None) -> str | None:
+        from campaigns.ledger.signing import SigningKeyError, load_private
+
+        if value:
+            try:
+                load_private(value, "the key")
+            except SigningKeyError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("checkpoint_public_key")
+    @classmethod
+    def _checkpoint_public_key(cls, value: str | None) -> str | None:
+        from campaigns.ledger.signing import SigningKeyError, load_publics
+
+        if value:
+            try:
+                load_publics(value, "the value")
+            except SigningKeyError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("channel_variables")
     @classmethod
     def _channels(cls, value: dict[str, str]) -> dict[str, str]:
@@ -317,6 +362,31 @@ class Settings(BaseSettings):
             call_prefix=self.call_prefix,
             agent_namespace=self.agent_namespace,
         )
+
+    def checkpoint_signer(self) -> Signer:
+        """The key that signs ledger checkpoints; ``ConfigError`` when it is not set."""
+        from campaigns.ledger.signing import load_private
+
+        if not self.checkpoint_key:
+            raise ConfigError(
+                "CADENCIA_CHECKPOINT_KEY_FILE (or CADENCIA_CHECKPOINT_KEY) is not set: "
+                "the checkpoint job needs the signing key (`cadencia ledger keygen` makes one)"
+            )
+        return load_private(self.checkpoint_key, "CADENCIA_CHECKPOINT_KEY")
+
+    def checkpoint_publics(self) -> dict[str, Ed25519PublicKey]:
+        """The checkpoints' public keys by key id (empty when none is configured)."""
+        from campaigns.ledger.signing import load_publics
+
+        if not self.checkpoint_public_key:
+            return {}
+        return load_publics(self.checkpoint_public_key, "CADENCIA_CHECKPOINT_PUBLIC_KEY")
+
+    def checkpoint_store(self) -> CheckpointStore:
+        """Where checkpoints are kept: the directory ``CADENCIA_CHECKPOINT_DIR``."""
+        from campaigns.ledger.checkpoint_store import DirectoryStore
+
+        return DirectoryStore(Path(self.checkpoint_dir))
 
     def to_env(self) -> dict[str, str]:
         """The environment that rebuilds these settings in a child process."""

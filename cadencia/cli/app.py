@@ -13,6 +13,7 @@ import typer
 from cadencia.cli import (
     callbacks,
     compliance,
+    db,
     messages,
     model,
     ops,
@@ -99,3 +100,4 @@ app.command("worker")(ops.worker)
 app.command("up")(ops.up)
 app.command("web")(web.web_command)
 app.add_typer(web.users_app, name="users")
+app.add_typer(db.db_app, name="db")

@@ -7,16 +7,22 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cadencia.cli._common import err_console, fail, print_json, ready_engine
+from cadencia.cli._common import err_console, fail, print_json, ready_engine, settings_of
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 compliance_app = typer.Typer(help="Rule packs and what-if checks.", no_args_is_help=True)
-ledger_app = typer.Typer(help="The contact ledger's JSON-lines interchange.", no_args_is_help=True)
+ledger_app = typer.Typer(
+    help="The contact ledger: JSON-lines interchange and signed checkpoints.",
+    no_args_is_help=True,
+)
 audit_app = typer.Typer(
     help="Audit contacts, violations and the ledger's integrity.", no_args_is_help=True
 )
@@ -189,10 +195,31 @@ def ledger_export(
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, as_json: JSON_OPT = False) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="A signed checkpoint file, or the directory of them all: the ledger must "
+            "hold what they attest (a rewritten or cut ledger fails, naming the row)."
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with the checkpoints' public key(s) (base64 or PEM); default "
+            "CADENCIA_CHECKPOINT_PUBLIC_KEY. An auditor should use a copy they obtained "
+            "independently."
+        ),
+    ] = None,
+    as_json: JSON_OPT = False,
+) -> None:
     """Recompute the ledger's hash chain; exit 1 if any row was edited or deleted."""
     from campaigns.ledger.chain import verify
 
+    if checkpoint is not None:
+        _verify_with_checkpoints(ctx, checkpoint, public_key, as_json)
+        return
     engine = ready_engine(ctx)
     try:
         report = verify(engine)
@@ -204,6 +231,135 @@ def audit_verify(ctx: typer.Context, as_json: JSON_OPT = False) -> None:
         err_console.print(f"ledger intact: {report.events} events, every link verified")
     if not report.ok:
         fail(f"ledger BROKEN at event {report.event_id}: {report.problem}")
+
+
+def _verify_with_checkpoints(
+    ctx: typer.Context, path: Path, public_key: Path | None, as_json: bool
+) -> None:
+    """``audit verify --checkpoint``: the signatures, then the ledger against them."""
+    from campaigns.ledger.attest import checkpoint_names, verify_with_checkpoints
+    from campaigns.ledger.checkpoint import CheckpointError
+    from campaigns.ledger.checkpoint_store import DirectoryStore
+
+    publics = _public_keys(ctx, public_key)
+    whole = path.is_dir()
+    if whole:
+        store = DirectoryStore(path)
+        names = checkpoint_names(store)
+    elif path.is_file():
+        store, names = DirectoryStore(path.parent), [path.name]
+    else:
+        fail(f"--checkpoint {path}: no such file or directory", code=2)
+    engine = ready_engine(ctx)
+    try:
+        report = verify_with_checkpoints(engine, store, names, publics, from_first=whole)
+    except CheckpointError as exc:
+        if as_json:
+            print_json({"ok": False, "problem": str(exc), "event_id": None})
+        fail(f"checkpoint REFUSED: {exc}")
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(report.as_dict())
+    elif report.ok:
+        newest = report.checkpoints[-1]
+        err_console.print(
+            f"ledger intact: {report.chain.events} events, every link verified; "
+            f"{report.attested} attested by {len(report.checkpoints)} signed checkpoints "
+            f"(newest {newest.seq}, signed {newest.at} by key {newest.key_id}); "
+            f"{report.unattested} appended since"
+        )
+    if not report.ok:
+        chain = report.chain
+        fail(f"ledger BROKEN at event {chain.event_id}: {chain.problem}")
+
+
+def _public_keys(ctx: typer.Context, path: Path | None) -> dict[str, Ed25519PublicKey]:
+    """The public keys from ``--public-key`` or the settings; exit 2 when there are none."""
+    from campaigns.ledger.signing import SigningKeyError, load_publics
+
+    if path is None:
+        publics = settings_of(ctx).checkpoint_publics()
+        if not publics:
+            fail(
+                "no public key: pass --public-key FILE or set CADENCIA_CHECKPOINT_PUBLIC_KEY",
+                code=2,
+            )
+        return publics
+    try:
+        return load_publics(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SigningKeyError) as exc:
+        fail(f"--public-key {path}: {exc}", code=2)
+
+
+@ledger_app.command("keygen")
+def ledger_keygen(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The private key file to create (mode 0600).")
+    ],
+    as_json: JSON_OPT = False,
+) -> None:
+    """Make the checkpoints' Ed25519 key pair: OUTPUT (private, PEM) and OUTPUT.pub (public)."""
+    from campaigns.ledger.signing import generate, public_line
+
+    try:
+        signer, public_path = generate(output)
+    except FileExistsError as exc:
+        fail(f"{exc.filename} already exists: a key is never overwritten")
+    except OSError as exc:
+        fail(f"cannot write the key: {exc}")
+    result = {
+        "private_key": str(output),
+        "public_key_file": str(public_path),
+        "public_key": public_line(signer.public),
+        "key_id": signer.key_id,
+    }
+    if as_json:
+        print_json(result)
+        return
+    err_console.print(
+        f"private key {output} (readable only by you: give it to the checkpoint job as "
+        f"CADENCIA_CHECKPOINT_KEY_FILE)\npublic key {public_path}, key id {signer.key_id}:\n"
+        f"  CADENCIA_CHECKPOINT_PUBLIC_KEY={result['public_key']}",
+        highlight=False,
+    )
+
+
+@ledger_app.command("checkpoint")
+def ledger_checkpoint(ctx: typer.Context, as_json: JSON_OPT = False) -> None:
+    """Sign the ledger's head and the rows since the last checkpoint; store it write-once.
+
+    Run it on a schedule (docs/deploy.md). Exit 1, signing nothing, when the
+    ledger no longer holds what the newest checkpoint attests.
+    """
+    from campaigns.ledger.attest import make_checkpoint
+    from campaigns.ledger.checkpoint import CheckpointError, CheckpointRefused
+    from campaigns.ledger.checkpoint_store import CheckpointExists
+    from campaigns.settings import ConfigError
+
+    settings = settings_of(ctx)
+    try:
+        signer, publics = settings.checkpoint_signer(), settings.checkpoint_publics()
+    except (ConfigError, ValueError) as exc:
+        fail(str(exc), code=2)
+    store = settings.checkpoint_store()
+    engine = ready_engine(ctx)
+    try:
+        made = make_checkpoint(engine, store, signer, now=dt.datetime.now(dt.UTC), publics=publics)
+    except (CheckpointError, CheckpointRefused, CheckpointExists) as exc:
+        fail(f"no checkpoint written: {exc}")
+    finally:
+        engine.dispose()
+    result = {**made.as_dict(), **made.head.as_dict(), "rows": made.rows}
+    if as_json:
+        print_json(result)
+    else:
+        err_console.print(
+            f"checkpoint {made.seq}: {made.head.events} events up to id "
+            f"{made.head.last_event_id} ({made.rows} new), signed by key {made.key_id}: "
+            f"{made.source}",
+            highlight=False,
+        )
 
 
 @audit_app.command("contacts")

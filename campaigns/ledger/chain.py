@@ -15,10 +15,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, MappingResult
 
 from campaigns.storage.models import ContactEventRow, LedgerHead
 from campaigns.storage.sql import one_of
@@ -319,20 +319,52 @@ class ChainReport:
         }
 
 
-def verify(engine: Engine) -> ChainReport:
-    """Recompute every link in id order; report the first edit, deletion or truncation."""
+class Witness(Protocol):
+    """What ``verify`` also checks each row against (the signed checkpoints).
+
+    ``row`` and ``end`` return ``(problem, event id)`` naming the first row
+    that is not as the witness attests, or None when all is as attested.
+    """
+
+    def row(self, event_id: int, row_hash: str) -> tuple[str, int] | None:
+        """Check the next row in id order."""
+        ...
+
+    def end(self) -> tuple[str, int] | None:
+        """Check, after the last row, that no row the witness attests is missing."""
+        ...
+
+
+CHAIN_COLUMNS = (
+    EVENTS.c.id,
+    EVENTS.c.prev_hash,
+    EVENTS.c.hash,
+    *(EVENTS.c[n] for n in HASHED_FIELDS),
+)
+
+
+def chain_rows(conn: Connection, after_id: int = 0, upto_id: int | None = None) -> MappingResult:
+    """The rows with ``after_id < id <= upto_id`` in id order, as mappings, streamed."""
+    query = sa.select(*CHAIN_COLUMNS).where(EVENTS.c.id > after_id).order_by(EVENTS.c.id)
+    if upto_id is not None:
+        query = query.where(EVENTS.c.id <= upto_id)
+    # On the statement, not the connection: Connection.execution_options
+    # would change the caller's connection for good.
+    return conn.execute(query.execution_options(yield_per=5000)).mappings()
+
+
+def verify(engine: Engine, witness: Witness | None = None) -> ChainReport:
+    """Recompute every link in id order; report the first edit, deletion or truncation.
+
+    With a ``witness`` every row is also compared with what it attests, so a
+    chain rewritten with every later hash and the head recomputed (which is
+    consistent in itself) is still caught, at the first row that differs.
+    """
     prev_hash, count, last_id = GENESIS, 0, None
-    columns = [
-        EVENTS.c.id,
-        EVENTS.c.prev_hash,
-        EVENTS.c.hash,
-        *(EVENTS.c[n] for n in HASHED_FIELDS),
-    ]
     with engine.connect() as conn:
-        result = conn.execution_options(yield_per=5000).execute(
-            sa.select(*columns).order_by(EVENTS.c.id)
-        )
-        for row in result.mappings():
+        for row in chain_rows(conn):
+            if witness is not None and (differs := witness.row(row["id"], row["hash"])):
+                return ChainReport(False, count, differs[0], differs[1])
             if row["prev_hash"] != prev_hash:
                 return ChainReport(
                     False, count, "a row before this one was deleted or altered", row["id"]
@@ -343,6 +375,8 @@ def verify(engine: Engine) -> ChainReport:
                 )
             prev_hash, count, last_id = row["hash"], count + 1, row["id"]
         head = conn.execute(sa.select(LedgerHead).where(LedgerHead.id == 1)).mappings().first()
+    if witness is not None and (missing := witness.end()):
+        return ChainReport(False, count, missing[0], missing[1])
     if head is None:
         return ChainReport(count == 0, count, None if count == 0 else "the chain head is missing")
     if (head["last_event_id"], head["last_hash"], head["events"]) != (last_id, prev_hash, count):

@@ -118,8 +118,14 @@ def test_dialer_sandbox_bench_runs(asterisk_sandbox: object) -> None:
     assert result["session"]["dials"] > 0
 
 
+def test_ledger_checkpoint_bench_runs(tmp_path: Path) -> None:
+    result = run_bench("ledger_checkpoint", "--rows", "500", "--cache-dir", str(tmp_path))
+    assert result["rows"] == 500 and result["verified"] is True
+
+
 def test_every_bench_has_a_smoke_test() -> None:
     covered = set(SMALL) | {"import_portfolio", "channels_throughput", "day", "web_pop", "month"}
+    covered |= {"ledger_checkpoint"}
     assert covered | {"dialer_sandbox"} == BENCHES
 
 

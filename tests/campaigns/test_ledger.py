@@ -25,6 +25,7 @@ from tests.support.requests import (
     colombian_call,
     us_call,
 )
+from tests.support.tamper import ledger_opened
 
 
 def entry(i: int) -> LedgerEntry:
@@ -48,7 +49,7 @@ def test_chain_verifies_and_detects_edit_deletion_and_truncation(database_url: s
     assert append_now(engine, [entry(2)], now=TUESDAY_10_BOGOTA) == [ids[2]]  # idempotent
     assert verify(engine).as_dict() == {"ok": True, "events": 8, "problem": None, "event_id": None}
 
-    with engine.begin() as conn:
+    with ledger_opened(engine) as conn:
         conn.execute(
             sa.text("UPDATE contact_events SET outcome = 'failed' WHERE id = :i"), {"i": ids[3]}
         )
@@ -58,7 +59,7 @@ def test_chain_verifies_and_detects_edit_deletion_and_truncation(database_url: s
         ids[3],
         "this row was edited after it was written",
     )
-    with engine.begin() as conn:
+    with ledger_opened(engine) as conn:
         conn.execute(
             sa.text("UPDATE contact_events SET outcome = 'delivered' WHERE id = :i"), {"i": ids[3]}
         )
@@ -111,7 +112,7 @@ def test_a_naive_instant_is_refused_and_nothing_is_written(database_url: str) ->
 def test_truncated_tail_is_detected(database_url: str) -> None:
     engine = make_engine(database_url)
     ids = append_now(engine, [entry(i) for i in range(4)], now=TUESDAY_10_BOGOTA)
-    with engine.begin() as conn:
+    with ledger_opened(engine) as conn:
         conn.execute(sa.text("DELETE FROM contact_events WHERE id = :i"), {"i": ids[-1]})
     report = verify(engine)
     assert (

@@ -32,6 +32,13 @@ SAMPLES = {
     "CADENCIA_AGENT_NAMESPACE": "floor-b",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",
     "CADENCIA_PAYMENTS_KEYS": '{"bank-2026": "0123456789abcdef0123"}',
+    "CADENCIA_CHECKPOINT_KEY": (
+        "-----BEGIN PRIVATE KEY-----\n"
+        "MC4CAQAwBQYDK2VwBCIEIHBefooQarXXoFrh2JzTb2uF+4Z25zn7mDGI5NmImZjd\n"
+        "-----END PRIVATE KEY-----"
+    ),
+    "CADENCIA_CHECKPOINT_PUBLIC_KEY": "O/GRBnVnTs3x4T6m5h9cmm4AJx/hAeJNo3LxIdHkBB0=",
+    "CADENCIA_CHECKPOINT_DIR": "/var/lib/cadencia/checkpoints",
 }
 
 
@@ -106,6 +113,8 @@ def test_to_env_rebuilds_the_same_settings() -> None:
         ),
         ({"CADENCIA_REDIS_URL_FILE": "/nonexistent/x"}, "CADENCIA_REDIS_URL_FILE"),
         ({"CADENCIA_PAYMENTS_KEYS": '{"k": "short"}'}, "16\\+ characters"),
+        ({"CADENCIA_CHECKPOINT_KEY": "not a key"}, "CADENCIA_CHECKPOINT_KEY: the key: not an"),
+        ({"CADENCIA_CHECKPOINT_PUBLIC_KEY": "AAAA"}, "CADENCIA_CHECKPOINT_PUBLIC_KEY: the value"),
     ],
 )
 def test_bad_values_are_errors_that_name_the_variable(env: dict[str, str], named: str) -> None:
@@ -138,3 +147,16 @@ def test_the_pbx_is_configured_by_its_host_and_needs_a_secret() -> None:
 def test_the_command_line_database_wins_over_the_environment() -> None:
     s = Settings.load({"CADENCIA_DATABASE_URL": "sqlite:///a.db"}, database_url="sqlite:///b.db")
     assert s.database_url == "sqlite:///b.db"
+
+
+def test_the_checkpoint_keys_are_one_pair() -> None:
+    s = Settings.load(
+        {
+            name: SAMPLES[name]
+            for name in ("CADENCIA_CHECKPOINT_KEY", "CADENCIA_CHECKPOINT_PUBLIC_KEY")
+        }
+    )
+    assert set(s.checkpoint_publics()) == {s.checkpoint_signer().key_id}
+    assert s.checkpoint_store().where() == "ledger-checkpoints"
+    with pytest.raises(ConfigError, match="CADENCIA_CHECKPOINT_KEY_FILE"):
+        Settings.load({}).checkpoint_signer()
