@@ -141,28 +141,8 @@ def record_opt_out(
         if not points:
             summary.unknown += 1
             return summary
-        entries = [
-            LedgerEntry(
-                at=at,
-                customer_id=p.external_id,
-                debt_ids=(),
-                channel=event.channel,
-                direction="inbound",
-                kind="opt_out",
-                contact_point=p.value,
-                line_type=p.line_type,
-                extra={
-                    "reason": event.reason,
-                    "provider": event.provider,
-                    **({"text": event.text[:160]} if event.text else {}),
-                },
-                idempotency_key=f"{event.provider}:{event.source_event_id}:opt_out:{p.external_id}",
-            )
-            for p in points
-        ]
-        present = existing_keys(conn, (e.idempotency_key for e in entries if e.idempotency_key))
-        fresh = [e for e in entries if e.idempotency_key not in present]
-        summary.duplicates = len(entries) - len(fresh)
+        extra = {"reason": event.reason, "provider": event.provider}
+        fresh = _fresh_point_entries(conn, points, event, "opt_out", extra, at=at, summary=summary)
         conn.execute(
             sa.update(ContactPoint)
             .where(ContactPoint.id.in_([p.id for p in points]), ContactPoint.opted_out_at.is_(None))
@@ -171,6 +151,40 @@ def record_opt_out(
         append(conn, fresh, now=now)
         summary.recorded = summary.opt_outs = len(fresh)
     return summary
+
+
+def _fresh_point_entries(
+    conn: Connection,
+    points: Sequence[Any],
+    event: OptOutEvent | OptInEvent,
+    kind: str,
+    extra: dict[str, Any],
+    *,
+    at: dt.datetime,
+    summary: RecordSummary,
+) -> list[LedgerEntry]:
+    """One inbound ``kind`` row per customer owning the point, minus those already recorded."""
+    text = {"text": event.text[:160]} if event.text else {}
+    tag = "opt_out" if kind == "opt_out" else "opt_in"
+    entries = [
+        LedgerEntry(
+            at=at,
+            customer_id=p.external_id,
+            debt_ids=(),
+            channel=event.channel,
+            direction="inbound",
+            kind=kind,
+            contact_point=p.value,
+            line_type=p.line_type,
+            extra={**extra, **text},
+            idempotency_key=f"{event.provider}:{event.source_event_id}:{tag}:{p.external_id}",
+        )
+        for p in points
+    ]
+    present = existing_keys(conn, (e.idempotency_key for e in entries if e.idempotency_key))
+    fresh = [e for e in entries if e.idempotency_key not in present]
+    summary.duplicates = len(entries) - len(fresh)
+    return fresh
 
 
 def mark_unreachable(engine: Engine, channel: str, contact: str, *, at: dt.datetime) -> int:
@@ -224,25 +238,8 @@ def record_opt_in(
         if not points:
             summary.unknown += 1
             return summary
-        entries = [
-            LedgerEntry(
-                at=at,
-                customer_id=p.external_id,
-                debt_ids=(),
-                channel=event.channel,
-                direction="inbound",
-                kind="consent",
-                contact_point=p.value,
-                line_type=p.line_type,
-                extra={"granted": True, "reason": "keyword", "provider": event.provider,
-                       **({"text": event.text[:160]} if event.text else {})},
-                idempotency_key=f"{event.provider}:{event.source_event_id}:opt_in:{p.external_id}",
-            )
-            for p in points
-        ]  # fmt: skip
-        present = existing_keys(conn, (e.idempotency_key for e in entries if e.idempotency_key))
-        fresh = [e for e in entries if e.idempotency_key not in present]
-        summary.duplicates = len(entries) - len(fresh)
+        extra = {"granted": True, "reason": "keyword", "provider": event.provider}
+        fresh = _fresh_point_entries(conn, points, event, "consent", extra, at=at, summary=summary)
         lifted = [p.id for p in points if _only_keyword_opt_outs(conn, p.value)]
         if lifted:
             conn.execute(
