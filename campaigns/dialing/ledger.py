@@ -31,6 +31,7 @@ from campaigns.dialing import callbacks
 from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
+from campaigns.payments.promises import promise_taker
 from campaigns.reach import pick_point
 from campaigns.storage.models import Account, ContactPoint, Customer
 from compliance import Pack, Proposal, load_packs
@@ -133,10 +134,17 @@ class LedgerGuard:
             log.exception("callback %s: status not noted", callback_id)
 
     def _first_agent(self, lead: Lead) -> str | None:
-        """Who is offered the call first: the callback's agent, else the customer's owner."""
+        """Who is offered the call first: the callback's agent; for the follow-up of a
+        broken promise, the agent who took it; else the customer's owner."""
         callback_id = callbacks.callback_id_of(lead.key)
         if callback_id is not None:
             return callbacks.agent_of(self.engine, callback_id)
+        days = self.campaign.collections.follow_up_days
+        if days:
+            since = self.now() - dt.timedelta(days=days)
+            taker = promise_taker(self.engine, lead.customer_id, since)
+            if taker is not None:
+                return taker
         return owner_of(self.engine, lead.customer_id)
 
     def _reserve(self, lead: Lead, at: dt.datetime) -> Reservation:

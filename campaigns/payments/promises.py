@@ -24,7 +24,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from campaigns.ledger.chain import LedgerEntry, append
 from campaigns.storage.models import Account, Customer, Payment, Promise
@@ -335,6 +335,31 @@ def promise_fates(
         else:
             fates[(customer, taken)] = min(1.0, float(paid or 0) / float(amount)) if amount else 0.0
     return fates
+
+
+def promise_taker(engine: Engine, customer_id: str, since: dt.datetime) -> str | None:
+    """The agent who took the customer's latest promise broken (or partly kept) since ``since``.
+
+    A follow-up call is offered first to the agent who heard the promise:
+    they know what was agreed and why it was not kept. None when that promise
+    came from no agent (an import, the bank's API) or none was broken.
+    """
+    with engine.connect() as conn:
+        source = conn.execute(
+            sa.select(Promise.source)
+            .join(Customer, Customer.id == Promise.customer_id)
+            .where(
+                Customer.external_id == customer_id,
+                Promise.status.in_(("broken", "partly_kept")),
+                Promise.settled_at >= since,
+            )
+            .order_by(Promise.settled_at.desc(), Promise.id.desc())
+            .limit(1)
+        ).scalar()
+    # Desktop promises carry the agent; imported ones say "import".
+    if source is None or source == "import":
+        return None
+    return str(source)
 
 
 def broken_since(conn: Connection, customers: Collection[str], since: dt.datetime) -> set[str]:

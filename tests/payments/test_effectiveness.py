@@ -72,3 +72,37 @@ def test_agent_days_from_the_ledger_and_payments(database_url: str) -> None:
             "collected": {},
         },
     ]
+
+
+def test_a_broken_promise_is_followed_up_first_by_the_agent_who_took_it(database_url: str) -> None:
+    """The owner is the first conversation's agent; the follow-up goes to the promise's."""
+    from campaigns.agents.owners import owner_of
+    from campaigns.payments.promises import promise_taker, settle_promises
+
+    engine = make_engine(database_url)
+    load_rows(engine, [row(customer_id="C1", account_id="A1")], DAY - dt.timedelta(days=2))
+    talks = [
+        Event(DAY - dt.timedelta(days=1), "C1", ("A1",), "voice", "outbound", "attempt",
+              "conversation", campaign="co-tarjetas", agent="a09", duration_s=60.0),
+        Event(DAY, "C1", ("A1",), "voice", "outbound", "attempt", "conversation",
+              campaign="co-tarjetas", agent="a07", duration_s=300.0),
+    ]  # fmt: skip
+    import_events(engine, talks, now=DAY + dt.timedelta(hours=2))
+    call = AgentCall("a07", "wrap", DAY.isoformat(), customer_id="C1", campaign="co-tarjetas")
+    form = Form(
+        party="right",
+        result="promise",
+        promise_account="A1",
+        amount=Decimal("50000.00"),
+        currency="COP",
+        due_on=(DAY + dt.timedelta(days=1)).date(),
+    )
+    save_disposition(engine, call, form, now=DAY + dt.timedelta(minutes=6))
+    later = DAY + dt.timedelta(days=6)
+    assert promise_taker(engine, "C1", DAY) is None  # not broken yet
+    with engine.begin() as conn:
+        settle_promises(conn, now=later)
+    taker = promise_taker(engine, "C1", later - dt.timedelta(days=7))
+    owner = owner_of(engine, "C1")
+    engine.dispose()
+    assert (owner, taker) == ("a09", "a07")
