@@ -127,7 +127,7 @@ from campaigns.dialing import (
     session_pacer,
     voice_dispatcher,
 )
-from campaigns.dialing.ledger import VoiceTarget
+from campaigns.dialing.ledger import VoiceTarget, load_voice_target
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, verify
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
 from campaigns.ledger.interchange import PromiseTerms, import_events
@@ -143,7 +143,6 @@ from campaigns.payments.record import record_payments
 from campaigns.portfolio.generate import generate_file
 from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_file
-from campaigns.reach import pick_point
 from campaigns.run.execute import execution_step
 from campaigns.run.inputs import arm_of, load_slice, slot_starts
 from campaigns.run.model import learned_model
@@ -152,7 +151,6 @@ from campaigns.run.state import advance, create_run, status
 from campaigns.storage.db import make_engine, migrate
 from campaigns.storage.models import (
     Account,
-    ContactPoint,
     Customer,
     GuardDecisionRow,
     PlannedContact,
@@ -510,57 +508,9 @@ class Floor(_Day):
 
 
 def voice_targets(engine: Engine, customer_ids: Sequence[str]) -> dict[str, VoiceTarget]:
-    """``campaigns.dialing.load_voice_target`` for many debtors at once (same rule, batched)."""
-    wanted = sorted(set(customer_ids))
-    out: dict[str, VoiceTarget] = {}
-    with engine.connect() as conn:
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            people = {
-                int(r.id): r
-                for r in conn.execute(
-                    sa.select(
-                        Customer.id,
-                        Customer.external_id,
-                        Customer.country,
-                        Customer.subdivision,
-                        Customer.timezones,
-                    ).where(Customer.external_id.in_(chunk))
-                )
-            }
-            debts: dict[int, list[str]] = defaultdict(list)
-            for pk, aid in conn.execute(
-                sa.select(Account.customer_id, Account.external_id)
-                .where(Account.customer_id.in_(list(people)), Account.status == "open")
-                .order_by(Account.external_id)
-            ):
-                debts[int(pk)].append(str(aid))
-            phones: dict[int, list[Any]] = defaultdict(list)
-            for row in conn.execute(
-                sa.select(
-                    ContactPoint.customer_id,
-                    ContactPoint.value,
-                    ContactPoint.line_type,
-                    ContactPoint.opted_out_at,
-                    ContactPoint.wrong_number_at,
-                    ContactPoint.consent,
-                    ContactPoint.position,
-                ).where(ContactPoint.customer_id.in_(list(people)), ContactPoint.kind == "phone")
-            ):
-                phones[int(row.customer_id)].append(row)
-            for pk, c in people.items():
-                chosen, reasons = pick_point("voice", phones[pk])
-                out[str(c.external_id)] = VoiceTarget(
-                    customer_id=str(c.external_id),
-                    country=c.country,
-                    subdivision=c.subdivision,
-                    timezones=tuple(z for z in (c.timezones or "").split(";") if z),
-                    debt_ids=tuple(debts[pk]),
-                    number=chosen.value if chosen is not None else None,
-                    line_type=(chosen.line_type if chosen is not None else None) or "unknown",
-                    unusable=None if chosen else ("; ".join(reasons) or "no phone number"),
-                )
-    return out
+    """What the dial session's guard loads for each call: ``load_voice_target``, one by one."""
+    found = {cid: load_voice_target(engine, cid) for cid in sorted(set(customer_ids))}
+    return {cid: target for cid, target in found.items() if target is not None}
 
 
 # ---- the month ------------------------------------------------------------------------------
