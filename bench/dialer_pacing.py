@@ -30,7 +30,7 @@ import tempfile
 import time
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from bench.support.throwaway import POSTGRES_ADMIN_URL, throwaway_database
 from campaigns.dialing.pacer_memory import restore_pacer, save_pacer
@@ -139,7 +139,14 @@ def per_slot(sc: Scenario, target: float, days: int, seed: int, url: str) -> dic
     engine = make_engine(url)
     template = make_policy("predictive", sc, target)
     assert isinstance(template, Pacer)
-    out: dict[str, Any] = {"continuous": run("predictive", sc, target, days, seed)}
+    out: dict[str, Any] = {
+        "execution": (
+            "call centre simulated by dialer.simulate (no Asterisk); the production Pacer, a new "
+            "one per hour, its state handed over by campaigns.dialing.pacer_memory on "
+            + make_url(url).get_backend_name()
+        ),
+        "continuous": run("predictive", sc, target, days, seed),
+    }
     try:
         for label, eng in (("per_slot_remembered", engine), ("per_slot_from_priors", None)):
             started = time.perf_counter()
