@@ -301,6 +301,7 @@ class SessionReport:
     reconnections: int = 0
     max_in_flight: int = 0
     leads_left: int = 0
+    carried_over: int = 0  # leads left handed to the next slot (set by whoever owns the hopper)
     stopped: str | None = None  # why dialing ended before the slot did, if it was stopped
 
     def as_dict(self) -> dict[str, Any]:

@@ -9,6 +9,13 @@ can say whether they were dialed), ``meta`` proves the hopper exists,
 :meth:`RedisHopper.take` moves a due callback to the front of ``ready`` first.
 A callback's member is ``cb<callback id>`` and its guard key ``callback:<id>``.
 
+A planned call the floor could not reach in its hour is not dropped:
+:meth:`RedisHopper.carry_over` moves it, when the slot's session ends, into
+the next slot's hopper behind that slot's own plan, as a dialer's hopper
+keeps a list's undialed leads for later in the day (the guard still judges
+it at its new instant: legal hours, daily caps). Carried leads live in Redis
+only: a hopper rebuilt from the database holds its own slot's plan.
+
 The plan lives in the database: :meth:`RedisHopper.ensure` rebuilds a lost
 hopper from ``planned_contacts`` and the ledger (a planned contact with an
 attempt row is in progress, as unknown; one without is ready). Taking is one
@@ -42,6 +49,31 @@ for _, id in ipairs(ids) do
 end
 return ids
 """
+
+
+# Move the ready planned contacts (not callbacks) of one hopper behind the
+# leads of another that exists: KEYS ready, leads, target ready, target meta,
+# target leads; ARGV the score offset that puts them behind the target's own.
+_CARRY = """
+if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local moved = 0
+for i = 1, #ids, 2 do
+  local id = ids[i]
+  if string.sub(id, 1, 2) ~= 'cb' then
+    local customer = redis.call('HGET', KEYS[2], id)
+    redis.call('ZREM', KEYS[1], id)
+    if customer then
+      redis.call('HSET', KEYS[5], id, customer)
+      redis.call('ZADD', KEYS[3], tonumber(ARGV[1]) + tonumber(ids[i + 1]), id)
+      moved = moved + 1
+    end
+  end
+end
+return moved
+"""
+# Carried leads rank behind the receiving slot's own plan (ranks 0..N-1).
+CARRIED_RANK = 1_000_000
 
 
 def reserved_keys(engine: Engine, keys: Sequence[str]) -> set[str]:
@@ -103,6 +135,7 @@ class RedisHopper:
         )
         self.k_due = base + "due"
         self._take = redis.register_script(_TAKE)
+        self._carry = redis.register_script(_CARRY)
 
     # ---- filling ------------------------------------------------------------
     def exists(self) -> bool:
@@ -243,6 +276,16 @@ class RedisHopper:
         members = [*self.redis.zrange(self.k_due, 0, -1), *self.redis.zrange(self.k_ready, 0, -1)]
         names = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
         return [int(n[2:]) for n in names if n.startswith("cb")]
+
+    def carry_over(self, into: RedisHopper) -> int:
+        """Move the planned leads nobody took into ``into`` (behind its own); how many moved.
+
+        Nothing moves when ``into`` does not exist (the day's last slot, or a
+        slot never dispatched). Callbacks stay: they belong to their slot's
+        window and are closed with it (``campaigns.dialing.callbacks``).
+        """
+        keys = [self.k_ready, self.k_leads, into.k_ready, into.k_meta, into.k_leads]
+        return int(self._carry(keys=keys, args=[CARRIED_RANK]))
 
     def clear(self) -> None:
         """Delete the hopper (the slot is over)."""

@@ -172,6 +172,8 @@ def abandon_history(
             sa.select(EVENTS.c.at, EVENTS.c.outcome).where(
                 EVENTS.c.campaign == campaign.name,
                 EVENTS.c.channel == "voice",
+                # an inbound caller who hung up waiting is no abandoned call of ours
+                EVENTS.c.direction == "outbound",
                 EVENTS.c.outcome.in_(("conversation", "abandoned")),
                 EVENTS.c.at >= since,
             )
@@ -438,7 +440,8 @@ async def _dial(wiring: _Wiring, lease: SlotLease) -> SessionReport:
             report = await session.run()
         finally:
             poller.cancel()
-        if report.stopped is None:  # a stopped session may be resumed: its callbacks wait
+        if report.stopped is None:  # a stopped session may be resumed: its leads wait
+            report.carried_over = _carry_over(wiring)
             _close_callbacks(wiring)
         return report
     finally:
@@ -463,6 +466,23 @@ async def _poll_callbacks(wiring: _Wiring) -> None:
             )
         except (SQLAlchemyError, RedisError) as exc:  # the next look tries again
             log.warning("callbacks of run %s not synced: %s", wiring.window.run_id, exc)
+
+
+def _carry_over(wiring: _Wiring) -> int:
+    """The slot's planned calls the floor did not reach go to the next slot's hopper.
+
+    A failure is logged, not raised: the calls made are recorded, and the
+    leads left are merely not dialed later in the day.
+    """
+    here = wiring.hopper
+    try:
+        moved = here.carry_over(RedisHopper(here.redis, here.run_id, here.slot + 1))
+    except RedisError as exc:
+        log.warning("run %s slot %s: leads left not carried over: %s", *_slot_of(wiring), exc)
+        return 0
+    if moved:
+        log.info("run %s slot %s: %s leads carried to the next slot", *_slot_of(wiring), moved)
+    return moved
 
 
 def _close_callbacks(wiring: _Wiring) -> None:

@@ -7,9 +7,10 @@ rarely matches its model (ring times, answering machines, agents on breaks,
 a PBX that cannot place calls that fast), and a plan that believes the model
 asks for calls nobody makes. So the rate the dialer actually achieved on the
 campaign's recent days is measured, in the hour slots where it still had
-numbers left to dial (elsewhere it ran out of work, which says nothing of
-capacity), and the plan uses it when it is lower than the model's. Attempts
-are the campaign's outbound voice attempts in the ledger during each slot.
+numbers left to dial, its own or those carried over from earlier slots
+(elsewhere it ran out of work, which says nothing of capacity), and the
+plan uses it when it is lower than the model's. Attempts are the campaign's
+outbound voice attempts in the ledger during each slot.
 
 The model itself is fed by the ledger once it holds enough calls: the share
 of attempts that became conversations and their mean talk time replace the
@@ -186,12 +187,18 @@ def voice_rate(conn: Connection, campaign: Campaign, day: dt.date) -> VoiceRate:
         planned, made, refused = _slot_counts(conn, run.id, stored, run.day)
         if not any(made):
             continue  # no dial session ran that day (no PBX): nothing was measured
+        backlog = 0
         for slot, agents in enumerate(stored.agents.per_slot):
-            # A slot whose plan was all dialed (or refused at its turn) ran out of
-            # work: its rate is no measure of what the floor can carry.
-            if agents > 0 and planned[slot] > made[slot] + refused[slot]:
+            # Leads a slot did not reach are carried to the next one
+            # (campaigns.dialing.hopper), so a slot had work left at its end
+            # when everything planned so far outnumbers what was dialed or
+            # refused so far. One that ran out of work says nothing of what
+            # the floor can carry, nor does an hour nobody dialed in.
+            backlog += planned[slot] - made[slot] - refused[slot]
+            if agents > 0 and backlog > 0 and made[slot] > 0:
                 attempts += made[slot]
                 agent_hours += agents
+            backlog = max(backlog, 0)
     measured = attempts / agent_hours if agent_hours else None
     learned = ledger_model_rate(conn, campaign, day)
     if learned is None:

@@ -68,3 +68,26 @@ def test_a_hopper_redis_lost_is_rebuilt_from_the_plan_and_the_ledger(
     assert hopper.in_progress() == [lead] and hopper.was_dialing(lead)
     assert [x.customer_id for x in hopper.take(5)] == ["D1", "D2"]
     redis.close()
+
+
+def test_leads_a_slot_did_not_reach_go_behind_the_next_slots_own_plan(
+    private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    world = make_world(tmp_path, ["5550001", "5550002", "5550003", "5550004"])
+    redis = Redis.from_url(private_redis.url)
+    contacts = world.contacts()
+    ten, eleven = RedisHopper(redis, world.run_id, 0), RedisHopper(redis, world.run_id, 1)
+    ten.fill(contacts[:3])
+    eleven.fill(contacts[3:])
+    ten.add_callback(7, "D0", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    (taken,) = ten.take(1)  # the due callback comes first
+    assert taken.key == "callback:7"
+    (dialed,) = ten.take(1)
+    assert dialed.customer_id == "D0"
+    # The day's last slot has no next hopper: nothing moves, nothing is lost.
+    assert eleven.carry_over(RedisHopper(redis, world.run_id, 2)) == 0
+    assert eleven.remaining() == 1
+    assert ten.carry_over(eleven) == 2
+    assert ten.remaining() == 0 and ten.in_progress() == [dialed, taken]
+    assert [lead.customer_id for lead in eleven.take(5)] == ["D3", "D1", "D2"]
+    redis.close()

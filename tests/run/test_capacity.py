@@ -134,21 +134,24 @@ def test_calls_the_guard_refused_at_their_turn_do_not_make_a_slot_look_saturated
                 PlannedContact.slot == slot,
             )
         ).all()
+        others = set(
+            conn.execute(
+                sa.select(PlannedContact.slot)
+                .where(PlannedContact.run_id == run, PlannedContact.channel == "voice")
+                .distinct()
+            ).scalars()
+        ) - {slot}
     made, refused = contacts[: len(contacts) // 3], contacts[len(contacts) // 3 :]
+    # The first slot: a third dialed, the rest refused (below). Every later
+    # planned slot: one call dialed, the rest never reached.
+    starts = slot_starts(campaign, TUESDAY)
+    dialed = [(first + dt.timedelta(seconds=k), str(c)) for k, (_, c) in enumerate(made)]
+    dialed += [(starts[s] + dt.timedelta(seconds=1), f"X{s}") for s in others]
     import_events(
         engine,
         [
-            Event(
-                first + dt.timedelta(seconds=k),
-                str(c),
-                (),
-                "voice",
-                "outbound",
-                "attempt",
-                "no_answer",
-                campaign="co-tarjetas",
-            )
-            for k, (_, c) in enumerate(made)
+            Event(at, c, (), "voice", "outbound", "attempt", "no_answer", campaign="co-tarjetas")
+            for at, c in dialed
         ],
         now=NOW + dt.timedelta(days=1),
     )
@@ -177,14 +180,7 @@ def test_calls_the_guard_refused_at_their_turn_do_not_make_a_slot_look_saturated
     assert results and not any(r.allowed for r in results)
     with engine.connect() as conn:
         rate = voice_rate(conn, campaign, TUESDAY + dt.timedelta(days=1))
-        planned = set(
-            conn.execute(
-                sa.select(PlannedContact.slot)
-                .where(PlannedContact.run_id == run, PlannedContact.channel == "voice")
-                .distinct()
-            ).scalars()
-        )
     engine.dispose()
     # Only slots with calls never reached are measured: the others, not this one.
-    never_reached = [campaign.agents.per_slot[s] for s in planned - {slot}]
+    never_reached = [campaign.agents.per_slot[s] for s in others]
     assert rate.agent_hours_measured == sum(a for a in never_reached if a > 0)
