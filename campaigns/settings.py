@@ -167,6 +167,12 @@ class Settings(BaseSettings):
         None, "CADENCIA_DIAL_QUEUE_WAIT", "seconds an answered call waits in the queue"
     )
     dialer_queue: str = _variable(DEFAULT_DIAL_QUEUE, "CADENCIA_DIALER_QUEUE", "RQ queue")
+    inbound_queue: str = _variable(
+        "cadencia-inbound", "CADENCIA_INBOUND_QUEUE", "Asterisk queue of the company number"
+    )
+    inbound_region: str = _variable(
+        "CO", "CADENCIA_INBOUND_REGION", "country whose national format caller IDs arrive in"
+    )
     call_prefix: str = _variable("cadencia", "CADENCIA_CALL_PREFIX", "ActionID/call id prefix")
     agent_namespace: str = _variable(
         DEFAULT_AGENT_NAMESPACE,
@@ -362,6 +368,10 @@ class Settings(BaseSettings):
             call_prefix=self.call_prefix,
             agent_namespace=self.agent_namespace,
         )
+
+    def inbound(self) -> InboundSettings:
+        """What the inbound desk needs: the dialer's PBX and stores, its queue and region."""
+        return InboundSettings(self.dialer(), self.inbound_queue, self.inbound_region.upper())
 
     def checkpoint_signer(self) -> Signer:
         """The key that signs ledger checkpoints; ``ConfigError`` when it is not set."""
@@ -603,3 +613,12 @@ class DialerSettings:
         if self.queue_wait_s is not None:
             env["CADENCIA_DIAL_QUEUE_WAIT"] = str(self.queue_wait_s)
         return env
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """What ``cadencia inbound`` needs: PBX and stores, inbound queue, caller-ID region."""
+
+    dialer: DialerSettings
+    queue: str
+    region: str

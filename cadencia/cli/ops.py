@@ -25,7 +25,8 @@ def worker(
 ) -> None:
     """An RQ worker pool with the scheduler, on Cadencia's queues (dial sessions first)."""
     from redis import Redis
-    from rq.worker_pool import WorkerPool
+
+    from campaigns.queues import rq_worker_pool
 
     settings = settings_of(ctx)
     # Work horses are new processes: they rebuild their settings from the
@@ -35,9 +36,32 @@ def worker(
     from campaigns.messaging.queue import settle_heap
 
     settle_heap()  # work horses fork from here and inherit the frozen heap
-    pool = WorkerPool(names, connection=Redis.from_url(settings.redis_url), num_workers=workers)
+    pool = rq_worker_pool(names, Redis.from_url(settings.redis_url), num_workers=workers)
     err_console.print(f"{workers} workers on {names} (Redis {settings.redis_url})")
     pool.start(burst=burst)
+
+
+def inbound(ctx: typer.Context) -> None:
+    """The inbound desk: calls to the company number routed, popped and in the ledger."""
+    import asyncio
+
+    from campaigns.inbound.desk import run_desk
+    from campaigns.settings import ConfigError
+
+    try:
+        desk = settings_of(ctx).inbound()
+    except ConfigError as exc:
+        fail(str(exc))
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_desk(desk, stop)
+
+    err_console.print(f"inbound desk on Asterisk queue {desk.queue}")
+    asyncio.run(serve())
 
 
 def up(
@@ -68,6 +92,8 @@ def up(
         )
     commands.append([*base, "webhooks", "--port", str(webhook_port)])
     commands.append([*base, "worker", "--workers", str(workers)])
+    if settings.ami_host:  # a PBX to take the company number's calls from
+        commands.append([*base, "inbound"])
     children: list[subprocess.Popen[bytes]] = []
     try:
         _run_until_one_exits(commands, children)

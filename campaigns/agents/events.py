@@ -2,11 +2,11 @@
 
 Who publishes what (nothing else publishes, tests included):
 
-* the dial session (``campaigns.dialing.agent_calls``) and the manual dial job
-  (``campaigns.dialing.manual``): ``connect`` when a call reaches the agent,
-  ``complete`` when that conversation ends (after its outcome is in the
-  ledger), and, for a call the agent asked for that reached nobody (busy, no
-  answer…), ``unreached``;
+* the dial session (``campaigns.dialing.agent_calls``), the manual dial job
+  (``campaigns.dialing.manual``) and the inbound desk (``campaigns.inbound``):
+  ``connect`` when a call reaches the agent, ``complete`` when that
+  conversation ends (after its outcome is in the ledger), and, for a call the
+  agent asked for that reached nobody (busy, no answer…), ``unreached``;
 * the console: the agent's ``state`` (ready, paused, the end of wrap-up when
   a disposition is saved) and ``open``, when the agent opens a customer's
   record from the desktop (a search, or the next customer of a preview
@@ -23,6 +23,9 @@ They go on the pub/sub channel ``cadencia:agent-events``, one JSON object per ev
     {"type": "state", "agent": "agent7",
      "state": "ready|paused|talking|wrap|ringing|preview|logged_out", "reason": "break", "at": ...}
 
+An inbound call (``campaigns.inbound``) carries ``caller``, the calling
+number; from a number no customer has (or several share), ``connect`` and
+``complete`` carry ``caller`` and no ``customer_id``.
 ``planned_id`` (optional) names the planned contact of a preview campaign the
 customer came from: a call then uses its guard key, a skip its row.
 ``open`` and ``unreached`` leave the agent in state ``preview``: a customer
@@ -62,7 +65,10 @@ TYPES = ("connect", "complete", "open", "unreached", "state")
 # The types that attach a customer to the agent, and the state each leaves them in.
 ATTACHING = {"connect": "talking", "open": "preview", "unreached": "preview"}
 STATES = ("ready", "paused", "talking", "wrap", "ringing", "preview", "logged_out")
-CALL_FIELDS = ("customer_id", "attempt_id", "run_id", "campaign", "planned_id")
+CALL_FIELDS = ("customer_id", "attempt_id", "run_id", "campaign", "planned_id", "caller")
+# An inbound call from a number nobody in the portfolio has connects with the
+# caller's number and no customer: the desktop shows a search for it.
+CALLER_ONLY = ("connect", "complete")
 
 
 class AgentEventError(ValueError):
@@ -84,6 +90,7 @@ class AgentEvent:
     planned_id: int | None = None
     state: str | None = None
     reason: str | None = None
+    caller: str | None = None  # an inbound call's number
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -92,7 +99,8 @@ class AgentEvent:
             raise AgentEventError("agent event: 'agent' is empty")
         if self.at.tzinfo is None:
             raise AgentEventError(f"agent event 'at' {self.at.isoformat()}: needs an offset")
-        if self.type != "state" and not self.customer_id:
+        unknown_caller = self.type in CALLER_ONLY and bool(self.caller)
+        if self.type != "state" and not self.customer_id and not unknown_caller:
             raise AgentEventError(f"agent event {self.type}: 'customer_id' is required")
         if self.type == "state" and self.state not in STATES:
             raise AgentEventError(f"agent event state {self.state!r}: expected one of {STATES}")
@@ -213,6 +221,7 @@ class AgentCall:
     run_id: int | None = None
     campaign: str | None = None
     planned_id: int | None = None
+    caller: str | None = None  # an inbound call's number
 
 
 def _call_of(agent: str, doc: dict[str, str]) -> AgentCall:
@@ -226,6 +235,7 @@ def _call_of(agent: str, doc: dict[str, str]) -> AgentCall:
         run_id=int(doc["run_id"]) if doc.get("run_id") else None,
         campaign=doc.get("campaign"),
         planned_id=int(doc["planned_id"]) if doc.get("planned_id") else None,
+        caller=doc.get("caller"),
     )
 
 

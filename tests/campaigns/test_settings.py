@@ -28,6 +28,8 @@ SAMPLES = {
     "CADENCIA_DIAL_VARIABLES": '{"RING_S": "2"}',
     "CADENCIA_DIAL_QUEUE_WAIT": "30",
     "CADENCIA_DIALER_QUEUE": "dialer-b",
+    "CADENCIA_INBOUND_QUEUE": "company-line",
+    "CADENCIA_INBOUND_REGION": "MX",
     "CADENCIA_CALL_PREFIX": "cad2",
     "CADENCIA_AGENT_NAMESPACE": "floor-b",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",

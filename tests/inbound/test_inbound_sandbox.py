@@ -1,0 +1,178 @@
+"""Inbound calls to the company number, against the real sandbox Asterisk.
+
+The product's parts run as in production: the dial-session job's body makes
+the customer's first conversation (and so their owner); the inbound desk
+(``campaigns.inbound.desk.run_desk``, what ``cadencia inbound`` serves)
+listens on AMI; the production ``[cadencia-inbound]`` dialplan routes the
+call. The test plays only the outside world: the debtor who calls the
+company number (an Originate into ``cadencia-inbound`` with their caller ID)
+and the sandbox's simulated agents, who answer and talk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from campaigns.agents.events import agent_call
+from campaigns.agents.owners import owner_of
+from campaigns.dialing import run_dial_session
+from campaigns.dialing.job import abandon_history
+from campaigns.inbound.desk import run_desk
+from campaigns.settings import InboundSettings
+from sandbox.asterisk import SandboxState, cli_command
+from tests.support.asterisk import Observer, reset_agents, run, until
+from tests.support.dialworld import DialWorld, ledger, sandbox_settings
+from tests.support.ownerworld import make_mx_world, plan_slot
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
+AGENTS = ("agent1", "agent2")
+DEBTOR = "+525555550001"  # D0's phone in the owner world
+COMPANY = "5550100"
+
+
+def _ready_for_inbound(sandbox: SandboxState) -> None:
+    reset_agents(sandbox, ready=2)
+    for agent in AGENTS:
+        cli_command(sandbox, f"queue unpause member Local/{agent}@agents/n queue cadencia-inbound")
+
+
+async def _call_in(observer: Observer, caller: str, stay_s: int) -> str:
+    """The debtor calls the company number and stays on ``stay_s`` s; returns the call's id."""
+    call_id = f"in-{uuid.uuid4().hex[:10]}"
+    await observer.client.originate(
+        f"Local/{COMPANY}@cadencia-inbound",
+        # Asterisk matches unique ids by prefix: the phone's id is the shorter one.
+        channel_id=call_id,
+        other_channel_id=f"{call_id}-in",
+        application="Wait",
+        data=str(stay_s),
+        caller_id=f"Debtor <{caller}>",
+        variables={"__AGENT_TALK": "1"},
+    )
+    return call_id
+
+
+def _inbound_rows(world: DialWorld) -> list[tuple[str | None, str | None, str | None]]:
+    """(customer, outcome, agent) of each inbound call in the ledger."""
+    attempts, outcomes = ledger(world)
+    return [
+        (
+            a.customer_id,
+            outcomes[a.id].outcome if a.id in outcomes else None,
+            outcomes[a.id].agent if a.id in outcomes else None,
+        )
+        for key, a in attempts.items()
+        if key and key.startswith("inbound:")
+    ]
+
+
+def test_a_debtor_who_calls_in_reaches_their_owner_with_the_screen_pop_and_the_ledger(
+    asterisk_sandbox: SandboxState, dial_redis_url: str, tmp_path: Path
+) -> None:
+    _ready_for_inbound(asterisk_sandbox)
+    world = make_mx_world(tmp_path, 1)
+    settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url)
+    # The first conversation (an outbound call) makes its agent D0's owner.
+    slot = plan_slot(world, 0, ["D0"], dial_redis_url)
+    report = run(run_dial_session(settings, slot, session_options={"tick_s": 0.2}))
+    assert report.outcomes == {"conversation": 1}
+    owner = owner_of(world.engine, "D0")
+    assert owner in AGENTS
+    redis = Redis.from_url(dial_redis_url)
+    desk = InboundSettings(settings, "cadencia-inbound", "MX")
+
+    async def scenario() -> list[tuple[str, str | None, str | None]]:
+        stop = asyncio.Event()
+        serving = asyncio.create_task(run_desk(desk, stop))
+        observer = Observer(asterisk_sandbox)
+        pops: list[tuple[str, str | None, str | None]] = []
+        async with observer.client:
+            await asyncio.sleep(0.5)  # the desk logged in
+            # Three calls from D0: leastrecent alone would alternate agents.
+            for _ in range(3):
+                await _call_in(observer, DEBTOR, 8)
+                await until(
+                    lambda: (
+                        agent_call(redis, owner, namespace=settings.agent_namespace).state
+                        == "talking"
+                    ),
+                    20,
+                )
+                call = agent_call(redis, owner, namespace=settings.agent_namespace)
+                pops.append((owner, call.customer_id, call.caller))
+                await until(
+                    lambda: (
+                        agent_call(redis, owner, namespace=settings.agent_namespace).state == "wrap"
+                    ),
+                    20,
+                )
+                await asyncio.sleep(0.5)
+            # A number nobody in the portfolio has: the number, no customer.
+            await _call_in(observer, "+525512340000", 8)
+            await until(
+                lambda: any(
+                    agent_call(redis, a, namespace=settings.agent_namespace).caller
+                    == "+525512340000"
+                    and agent_call(redis, a, namespace=settings.agent_namespace).state == "talking"
+                    for a in AGENTS
+                ),
+                20,
+            )
+            unknown = next(
+                agent_call(redis, a, namespace=settings.agent_namespace)
+                for a in AGENTS
+                if agent_call(redis, a, namespace=settings.agent_namespace).caller
+                == "+525512340000"
+            )
+            pops.append((unknown.agent, unknown.customer_id, unknown.caller))
+            await asyncio.sleep(3)
+        stop.set()
+        await serving
+        return pops
+
+    pops = run(scenario(), limit=120)
+    redis.close()
+    assert pops[:3] == [(owner, "D0", DEBTOR)] * 3
+    assert pops[3][1] is None and pops[3][2] == "+525512340000"
+    # D0's three calls are in the ledger as inbound conversations with the owner;
+    # the unknown caller is nobody's contact.
+    assert _inbound_rows(world) == [("D0", "conversation", owner)] * 3
+
+
+def test_a_caller_who_hangs_up_waiting_is_an_inbound_abandon_not_an_outbound_one(
+    asterisk_sandbox: SandboxState, dial_redis_url: str, tmp_path: Path
+) -> None:
+    _ready_for_inbound(asterisk_sandbox)
+    for agent in AGENTS:  # everyone on a break
+        cli_command(
+            asterisk_sandbox,
+            f"queue pause member Local/{agent}@agents/n queue cadencia-inbound reason break",
+        )
+    world = make_mx_world(tmp_path, 1)
+    settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url)
+    desk = InboundSettings(settings, "cadencia-inbound", "MX")
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        serving = asyncio.create_task(run_desk(desk, stop))
+        observer = Observer(asterisk_sandbox)
+        async with observer.client:
+            await asyncio.sleep(0.5)
+            await _call_in(observer, DEBTOR, 3)  # gives up after 3 s
+            await until(lambda: bool(_inbound_rows(world)), 20)
+        stop.set()
+        await serving
+
+    try:
+        run(scenario(), limit=60)
+    finally:
+        _ready_for_inbound(asterisk_sandbox)
+    assert _inbound_rows(world) == [("D0", "abandoned", None)]
+    history = abandon_history(world.engine, world.campaign, dt.date.today(), 0)
+    assert sum(day.abandoned for day in history.values()) == 0
