@@ -49,8 +49,6 @@ import pandas as pd
 import psutil
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue
-from rq.job import Job
 
 from campaigns.ledger.chain import EVENTS
 from campaigns.messaging import (
@@ -66,6 +64,7 @@ from campaigns.messaging.context import packs_for
 from campaigns.portfolio.generate import generate_file
 from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_file
+from campaigns.queues import fetch_job, rq_queue
 from campaigns.reach import usable_channels
 from campaigns.run.inputs import histories
 from campaigns.storage.db import make_engine, migrate
@@ -255,7 +254,7 @@ def run_workers(
     standin: psutil.Process,
     analyze_every_s: float,
 ) -> dict[str, Any]:
-    queue = Queue(settings.queue, connection=redis)
+    queue = rq_queue(settings.queue, connection=redis)
     jobs = [enqueue_batch(queue, b, retry=None) for b in work]
     rq = Path(sys.executable).with_name("rq")
     env = {**os.environ, **settings.to_env()}
@@ -270,6 +269,8 @@ def run_workers(
                 "-q",
                 "--worker-class",
                 "rq.worker.SimpleWorker",
+                "--serializer",
+                "campaigns.queues.SERIALIZER",  # jobs are JSON, as the product queues them
                 settings.queue,
             ],
             env=env,
@@ -293,7 +294,7 @@ def run_workers(
     totals: dict[str, Any] = {"sent": 0, "failed": 0, "dropped": 0, "refused": 0}
     starts, ends = [], []
     for j in jobs:
-        job = Job.fetch(j.id, connection=redis)
+        job = fetch_job(j.id, redis)
         if job.get_status() != "finished":
             raise SystemExit(f"job {job.id} {job.get_status()}: {job.exc_info}")
         result = job.return_value() or {}

@@ -143,6 +143,7 @@ from campaigns.payments.record import record_payments
 from campaigns.portfolio.generate import generate_file
 from campaigns.portfolio.load import load_portfolio
 from campaigns.portfolio.validate import validate_file
+from campaigns.queues import SERIALIZER, fetch_job, rq_queue
 from campaigns.run.execute import execution_step
 from campaigns.run.inputs import arm_of, load_slice, slot_starts
 from campaigns.run.model import learned_model
@@ -537,9 +538,9 @@ class Month:
     learning_check: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.messages = Queue(MESSAGE_QUEUE, connection=self.redis)
+        self.messages = rq_queue(MESSAGE_QUEUE, connection=self.redis)
         self.step = execution_step(
-            self.messages, voice=voice_dispatcher(Queue(DIAL_QUEUE, connection=self.redis))
+            self.messages, voice=voice_dispatcher(rq_queue(DIAL_QUEUE, connection=self.redis))
         )
         c = self.campaign
         senders = Senders(
@@ -801,7 +802,8 @@ def scheduled_batches(
     """The run's message jobs waiting in the RQ queue, by slot start."""
     registry = ScheduledJobRegistry(queue=month.messages)
     out: dict[dt.datetime, list[tuple[Job, MessageBatch]]] = defaultdict(list)
-    for job in Job.fetch_many(registry.get_job_ids(), connection=month.redis):
+    jids = registry.get_job_ids()
+    for job in Job.fetch_many(jids, connection=month.redis, serializer=SERIALIZER):
         if job is None:
             continue
         batch = MessageBatch.from_payload(job.args[0])
@@ -1001,12 +1003,12 @@ def cleanup_run(month: Month, run_id: int) -> None:
     """What the day left in Redis: hoppers and dial-session jobs nobody runs here."""
     for key in month.redis.scan_iter(f"cadencia:hopper:run{run_id}:*"):
         month.redis.delete(key)
-    dial = Queue(DIAL_QUEUE, connection=month.redis)
+    dial = rq_queue(DIAL_QUEUE, connection=month.redis)
     registry = ScheduledJobRegistry(queue=dial)
     for jid in registry.get_job_ids():
         if jid.startswith(f"dial-run{run_id}-"):
             with contextlib.suppress(Exception):
-                Job.fetch(jid, connection=month.redis).delete()
+                fetch_job(jid, month.redis).delete()
 
 
 def run_day(month: Month, day: dt.date, first: dt.date) -> tuple[DayStats, dict[str, Any]]:

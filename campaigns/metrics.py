@@ -98,8 +98,9 @@ class LedgerCollector(Collector):
         yield by_state
 
     def _queue_families(self, redis: Redis) -> Iterator[Metric]:
-        from rq import Queue
         from rq.registry import FailedJobRegistry
+
+        from campaigns.queues import rq_queue
 
         waiting = GaugeMetricFamily(
             "cadencia_queue_jobs", "Jobs waiting per RQ queue.", labels=["queue"]
@@ -108,7 +109,7 @@ class LedgerCollector(Collector):
             "cadencia_failed_jobs", "Jobs in RQ's failed registry.", labels=["queue"]
         )
         for name in QUEUES:
-            queue = Queue(name, connection=redis)
+            queue = rq_queue(name, connection=redis)
             waiting.add_metric([name], queue.count)
             failed.add_metric([name], FailedJobRegistry(queue=queue).count)
         yield waiting

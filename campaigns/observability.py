@@ -66,12 +66,19 @@ def _masked_arg(value: object) -> object:
     return mask_pii(value if isinstance(value, str) else str(value))
 
 
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_TRACEBACKS = logging.Formatter()
+
+
 class MaskingFilter(logging.Filter):
     """A logging filter that masks phone numbers and email addresses in every record.
 
     The message and each argument are masked one by one, keeping the
     arguments' shape: formatters such as uvicorn's access log unpack them.
-    Installed on handlers too, so third-party loggers are masked as well.
+    The traceback (``exc_info``), ``stack_info`` and ``extra`` fields are
+    masked too: an exception's message or a job's arguments may name a
+    debtor's number. Installed on handlers too, so third-party loggers are
+    masked as well.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -82,6 +89,17 @@ class MaskingFilter(logging.Filter):
             record.args = tuple(_masked_arg(a) for a in record.args)
         elif isinstance(record.args, dict):
             record.args = {k: _masked_arg(v) for k, v in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            # Formatters print exc_text when it is set: formatting it here, masked,
+            # is what keeps the exception's message out of every formatter's output.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_pii(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_pii(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS:
+                setattr(record, key, _masked_arg(value))
         return True
 
 
@@ -101,6 +119,24 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             doc["exception"] = mask_pii(self.formatException(record.exc_info))
         return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.access", "uvicorn.error")
+
+
+def mask_server_logs(names: tuple[str, ...] = ("", *UVICORN_LOGGERS)) -> None:
+    """Mask every handler of the root and uvicorn loggers (call after ``uvicorn.Config()``).
+
+    uvicorn installs its own handlers on its loggers, which do not propagate to
+    the root's masked handler: without this, an access line or a server error
+    would be written unmasked.
+    """
+    masking = MaskingFilter()
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.addFilter(masking)
+        for handler in logger.handlers:
+            handler.addFilter(masking)
 
 
 def configure_logging(log_format: str = "text", level: int = logging.INFO) -> None:

@@ -1,12 +1,12 @@
 """Which channels can reach a debtor: one rule for the planner, the workers and the dialer.
 
-A contact point is usable for a channel unless the debtor opted out of it or
-it is known to be wrong; SMS and WhatsApp also need a line that is not a
-landline. The workers and the dialer pick the first usable point at send time
-(consented points first, see ``preference``); the planner
-leaves out every channel with no usable point, so the day's plan never spends
-a debtor's daily attempt cap, a channel budget or an agent's minute on a
-contact no worker could make.
+A contact point is usable for a channel unless the debtor opted out of it, it
+is known to be wrong, or the bank's full file no longer lists it (retired);
+SMS and WhatsApp also need a line that is not a landline. The workers and
+the dialer pick the first usable point at send time (consented points first,
+see ``preference``); the planner leaves out every channel with no usable
+point, so the day's plan never spends a debtor's daily attempt cap, a channel
+budget or an agent's minute on a contact no worker could make.
 """
 
 from __future__ import annotations
@@ -50,8 +50,11 @@ def point_refusal(
     line_type: str | None,
     opted_out_at: dt.datetime | None,
     wrong_number_at: dt.datetime | None,
+    retired_at: dt.datetime | None,
 ) -> str | None:
     """Why the point ``value`` cannot carry ``channel`` (of its own kind), or None if it can."""
+    if retired_at is not None:
+        return f"{value} retired {retired_at.isoformat()} (no longer in the bank's file)"
     if opted_out_at is not None:
         return f"{value} opted out {opted_out_at.isoformat()}"
     if wrong_number_at is not None:
@@ -76,6 +79,8 @@ class CandidatePoint(Protocol):
     def opted_out_at(self) -> dt.datetime | None: ...
     @property
     def wrong_number_at(self) -> dt.datetime | None: ...
+    @property
+    def retired_at(self) -> dt.datetime | None: ...
 
 
 def pick_point(channel: str, points: Iterable[P]) -> tuple[P | None, list[str]]:
@@ -85,7 +90,9 @@ def pick_point(channel: str, points: Iterable[P]) -> tuple[P | None, list[str]]:
     """
     reasons: list[str] = []
     for p in sorted(points, key=lambda p: preference(p.consent, p.position)):
-        why = point_refusal(channel, p.value, p.line_type, p.opted_out_at, p.wrong_number_at)
+        why = point_refusal(
+            channel, p.value, p.line_type, p.opted_out_at, p.wrong_number_at, p.retired_at
+        )
         if why is None:
             return p, reasons
         reasons.append(why)
@@ -101,9 +108,9 @@ def usable_channels(
     """
     wanted = tuple(channels)
     # A point's verdict depends on its kind, line type and whether it carries an
-    # opt-out or a wrong-number mark, not on its value: judged once per
+    # opt-out, a wrong-number or a retired mark, not on its value: judged once per
     # combination (a million debtors hold millions of points), with sets shared.
-    verdicts: dict[tuple[str, str | None, bool, bool], frozenset[str]] = {}
+    verdicts: dict[tuple[str, str | None, bool, bool, bool], frozenset[str]] = {}
     shared: dict[frozenset[str], frozenset[str]] = {}
     found: dict[str, frozenset[str]] = {}
     dialect = conn.dialect.name
@@ -118,18 +125,25 @@ def usable_channels(
                 ContactPoint.line_type,
                 ContactPoint.opted_out_at,
                 ContactPoint.wrong_number_at,
+                ContactPoint.retired_at,
             )
             .join(ContactPoint, ContactPoint.customer_id == Customer.id)
             .where(one_of(Customer.external_id, chunk, dialect), ContactPoint.kind.in_(kinds))
         )
-        for cid, kind, value, line_type, opted_out_at, wrong_number_at in rows:
-            key = (kind, line_type, opted_out_at is not None, wrong_number_at is not None)
+        for cid, kind, value, line_type, opted_out_at, wrong_number_at, retired_at in rows:
+            marks = (opted_out_at, wrong_number_at, retired_at)
+            key = (
+                kind,
+                line_type,
+                opted_out_at is not None,
+                wrong_number_at is not None,
+                retired_at is not None,
+            )
             if key not in verdicts:
                 verdicts[key] = frozenset(
                     c
                     for c in wanted
-                    if POINT_KIND[c] == kind
-                    and point_refusal(c, value, line_type, opted_out_at, wrong_number_at) is None
+                    if POINT_KIND[c] == kind and point_refusal(c, value, line_type, *marks) is None
                 )
             union = found.get(cid, frozenset()) | verdicts[key]
             found[cid] = shared.setdefault(union, union)

@@ -333,13 +333,20 @@ def _window_starts(port: Portfolio, rule: Rule, day: date) -> np.ndarray:
     return table[port.tz_code]
 
 
-def _consent_state(led: Ledger, n: int, channel: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per customer: (has a consent/opt-out record on the channel, latest one refuses)."""
+ConsentState = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _consent_state(led: Ledger, n: int, channel: int) -> ConsentState:
+    """Per customer: (has a consent/opt-out record on the channel, latest one refuses, its time).
+
+    The time is in ns since the epoch, ``_EARLIEST`` where there is no record.
+    """
     rows = led.records[led.ch[led.records] == channel]
     has = np.zeros(n, dtype=bool)
     refused = np.zeros(n, dtype=bool)
+    latest = np.full(n, _EARLIEST, dtype=np.int64)
     if rows.size == 0:
-        return has, refused
+        return has, refused, latest
     granted = led.column("granted")
     grant = np.ones(rows.size, dtype=bool)
     if granted is not None:
@@ -351,7 +358,8 @@ def _consent_state(led: Ledger, n: int, channel: int) -> tuple[np.ndarray, np.nd
     last = np.r_[cust[1:] != cust[:-1], True]
     has[cust[last]] = True
     refused[cust[last]] = refusal[order][last]
-    return has, refused
+    latest[cust[last]] = led.at[rows][order][last]
+    return has, refused, latest
 
 
 def _open_disputes(led: Ledger, n: int) -> np.ndarray:
@@ -393,8 +401,8 @@ class _Ctx:
     attempts: np.ndarray  # bool per ledger row: an attempt
     # Rules sharing a window share its row mask: (window, days) -> attempts inside it.
     windows: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
-    # Per channel code: (has a consent/opt-out record, the latest one refuses).
-    consents: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Per channel code: (has a consent/opt-out record, the latest one refuses, its time).
+    consents: dict[int, ConsentState] = field(default_factory=dict)
     pairs: Pairs | None = None  # (customer, debt) pairs of the per-debt caps' rows
 
     def in_window(self, rule: Rule) -> np.ndarray:
@@ -405,7 +413,7 @@ class _Ctx:
             self.windows[key] = self.attempts & (self.led.at >= since[self.led.cidx])
         return self.windows[key]
 
-    def consent_state(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+    def consent_state(self, column: int) -> ConsentState:
         """:func:`_consent_state` of the channel of output ``column`` (computed once)."""
         code = CHANNELS.index(self.out.channels[column])
         if code not in self.consents:
@@ -501,7 +509,7 @@ def _consent(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
     for j in out.columns(rule.channels):
         # The plan knows neither the line type nor the dialing mode: the line is
         # read as unknown, and autodialed when the channel is by default.
-        has, refused = ctx.consent_state(j)
+        has, refused, _ = ctx.consent_state(j)
         if "unknown" in rule.line_types and (
             not rule.autodialed_only or out.channels[j] in AUTODIALED_BY_DEFAULT
         ):
@@ -511,14 +519,24 @@ def _consent(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
 def _opt_out(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
     out = ctx.out
     for j in out.columns(rule.channels):
-        _, refused = ctx.consent_state(j)
+        _, refused, _ = ctx.consent_state(j)
         out.blocked[:, j] |= applies & refused
 
 
 def _cease(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:
-    ceased = np.zeros(ctx.port.n, dtype=bool)
-    ceased[ctx.led.cidx[ctx.led.kd == CEASE]] = True
-    ctx.out.block(rule, applies & ceased)
+    # As evaluation._cease: the latest cease holds on a channel until a consent
+    # on it recorded strictly later, and still standing (the latest record).
+    led, out = ctx.led, ctx.out
+    rows = np.flatnonzero(led.kd == CEASE)
+    if rows.size == 0:
+        return
+    ceased_at = np.full(ctx.port.n, _EARLIEST, dtype=np.int64)
+    np.maximum.at(ceased_at, led.cidx[rows], led.at[rows])
+    ceased = applies & (ceased_at > _EARLIEST)
+    for j in out.columns(rule.channels):
+        has, refused, latest = ctx.consent_state(j)
+        lifted = has & ~refused & (latest > ceased_at)
+        out.blocked[:, j] |= ceased & ~lifted
 
 
 def _lockout(rule: Rule, applies: np.ndarray, ctx: _Ctx) -> None:

@@ -14,6 +14,8 @@ Readings shared with :mod:`compliance.allowance` (documented once, here):
   block ends at the latest one, so every zone's reading is honoured.
 * Per-debt scope: ``proposal.debt_ids`` empty means "about every debt the
   history names"; an event with no debt ids concerns every debt.
+* Cease: the latest cease request holds on the proposal's channel until the
+  latest consent/opt-out record there is a consent given strictly after it.
 * Contact point: records (counts, lockouts, consents, opt-outs) on an unnamed
   contact point, or evaluated for a proposal without one, apply to the whole
   channel. Consent then rests on the latest consent/opt-out record of the
@@ -290,11 +292,22 @@ def _opt_out(rule: Rule, ctx: _Ctx) -> RuleResult:
 
 
 def _cease(rule: Rule, ctx: _Ctx) -> RuleResult:
-    for e in ctx.others:
-        if e.kind == "cease":
-            detail = f"cease request at {_fmt(e.at, ctx)}"
-            return RuleResult(rule.id, rule.citation, False, detail)
-    return RuleResult(rule.id, rule.citation, True, "no cease request")
+    """A cease request blocks until a consent on the proposal's channel recorded after it.
+
+    Only a later grant lifts it: a consent given before the cease (onboarding,
+    an earlier file) is what the cease withdrew, and a record at the very same
+    instant does not count (the stricter reading). A later refusal on the
+    channel keeps it in force.
+    """
+    ceases = [e.at for e in ctx.others if e.kind == "cease"]
+    if not ceases:
+        return RuleResult(rule.id, rule.citation, True, "no cease request")
+    ceased = max(ceases)
+    last = _latest_record(ctx)
+    if last is not None and last.at > ceased and not _refused(last):
+        detail = f"cease request at {_fmt(ceased, ctx)} lifted by consent at {_fmt(last.at, ctx)}"
+        return RuleResult(rule.id, rule.citation, True, detail)
+    return RuleResult(rule.id, rule.citation, False, f"cease request at {_fmt(ceased, ctx)}")
 
 
 def _lockout(rule: Rule, ctx: _Ctx) -> RuleResult:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from campaigns.campaign import Campaign, load_campaign
 from campaigns.clock import Clock
+from campaigns.queues import rq_queue
 from campaigns.run.dispatch import VoiceDispatcher
 from campaigns.run.execute import execution_step
 from campaigns.run.state import advance, create_run
@@ -141,7 +142,7 @@ class LocalServices:
 
     def message_queue(self) -> Queue:
         """The RQ queue the run dispatches message batches to."""
-        return Queue(MESSAGE_QUEUE, connection=Redis.from_url(self.redis_url))
+        return rq_queue(MESSAGE_QUEUE, connection=Redis.from_url(self.redis_url))
 
     def voice(self, clock: Clock) -> VoiceDispatcher | None:
         """The voice dispatcher when a PBX was given (dial sessions on its queue), else None."""
@@ -151,7 +152,7 @@ class LocalServices:
         from campaigns.dialing.job import DEFAULT_QUEUE
 
         return voice_dispatcher(
-            Queue(DEFAULT_QUEUE, connection=Redis.from_url(self.redis_url)), clock=clock
+            rq_queue(DEFAULT_QUEUE, connection=Redis.from_url(self.redis_url)), clock=clock
         )
 
 
@@ -268,6 +269,7 @@ class _WebhookReceiver:
         """Start serving on ``port``; ``wait_started`` blocks until it accepts requests."""
         import uvicorn
 
+        from campaigns.observability import mask_server_logs
         from campaigns.webhooks import create_webhook_app
 
         server = uvicorn.Server(
@@ -278,6 +280,7 @@ class _WebhookReceiver:
                 log_level="warning",
             )
         )
+        mask_server_logs()  # as ``cadencia webhooks`` does: uvicorn's handlers too
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         return cls(server, thread)

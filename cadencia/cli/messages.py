@@ -74,7 +74,8 @@ def worker(
 ) -> None:
     """Run an RQ worker for message batches, with the scheduler (slots and retries)."""
     from redis import Redis
-    from rq import Worker
+
+    from campaigns.queues import rq_worker
 
     settings = _messaging(ctx)
     settings_of(ctx).export()  # work horses rebuild their settings from the environment
@@ -82,7 +83,7 @@ def worker(
     from campaigns.messaging.queue import settle_heap
 
     settle_heap()  # work horses fork from here and inherit the frozen heap
-    Worker([settings.queue], connection=redis).work(with_scheduler=True, burst=burst)
+    rq_worker([settings.queue], redis).work(with_scheduler=True, burst=burst)
 
 
 @messages_app.command("pending")
@@ -155,6 +156,7 @@ def webhooks_command(
     """Serve the provider webhook receiver (SendGrid events, Twilio callbacks and replies)."""
     import uvicorn
 
+    from campaigns.observability import mask_server_logs
     from campaigns.storage.db import make_engine
     from campaigns.webhooks import create_webhook_app
 
@@ -164,7 +166,9 @@ def webhooks_command(
         app = create_webhook_app(settings, engine, event_clock=settings_of(ctx).clock())
     except ValueError as exc:
         fail(f"SENDGRID_WEBHOOK_PUBLIC_KEY: {exc}", code=2)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    mask_server_logs()  # uvicorn adds its handlers in Config(); mask those too
+    server.run()
 
 
 def sandbox_providers(

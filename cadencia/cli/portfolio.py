@@ -33,7 +33,12 @@ def import_portfolio(
         str | None, typer.Option(help="Field delimiter; sniffed from the file when omitted.")
     ] = None,
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Close open accounts absent from the file.")
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="FILE is the whole portfolio: close open accounts and retire phones and "
+            "emails absent from it.",
+        ),
     ] = False,
     workers: Annotated[
         int, typer.Option(min=1, help="Processes validating a large file (default: all cores).")
@@ -104,7 +109,8 @@ def _print_imported(
         err_console.print(
             f"imported {summary.customers} customers ({summary.customers_created} new), "
             f"{summary.accounts} accounts ({summary.accounts_created} new, "
-            f"{summary.accounts_closed} closed), {summary.contact_points} contact points"
+            f"{summary.accounts_closed} closed), {summary.contact_points} contact points "
+            f"({summary.contact_points_retired} absent ones retired)"
         )
 
 

@@ -13,6 +13,7 @@ from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.dialing.hopper import RedisHopper, reserved_keys
 from campaigns.dialing.job import DialSlot, enqueue_dial_session, session_queue_name
+from campaigns.queues import rq_queue
 from campaigns.run.dispatch import VoiceDispatcher
 from campaigns.run.inputs import slot_starts
 from campaigns.run.stored import plan_key
@@ -57,7 +58,7 @@ def dispatch_voice_slot(
     assert isinstance(redis, Redis)
     if campaign.dialer.server:
         # Only that Asterisk server's workers (AMI settings) may run its sessions.
-        queue = Queue(session_queue_name(campaign), connection=redis)
+        queue = rq_queue(session_queue_name(campaign), connection=redis)
     start = starts[slot]
     clock = clock or Clock()
     scale = clock.factor_at(start)

@@ -57,7 +57,7 @@ class VoiceTarget:
 def load_voice_target(engine: Engine, customer_id: str) -> VoiceTarget | None:
     """The debtor's first usable phone (by position), debts and zones; None when unknown.
 
-    Opted-out and wrong numbers are skipped; consent itself is the guard's
+    Opted-out, wrong and retired numbers are skipped; consent itself is the guard's
     business (it reads the consent state with the history).
     """
     with engine.connect() as conn:
@@ -79,6 +79,7 @@ def load_voice_target(engine: Engine, customer_id: str) -> VoiceTarget | None:
                 ContactPoint.line_type,
                 ContactPoint.opted_out_at,
                 ContactPoint.wrong_number_at,
+                ContactPoint.retired_at,
                 ContactPoint.consent,
                 ContactPoint.position,
             ).where(ContactPoint.customer_id == c.id, ContactPoint.kind == "phone")

@@ -31,7 +31,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue
 from rq.job import Job
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -39,6 +38,7 @@ from sqlalchemy.orm import Session
 from campaigns.dialing.job import session_queue_name
 from campaigns.dialing.ledger import VoiceTarget, load_voice_target
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+from campaigns.queues import rq_queue
 from campaigns.reach import point_refusal
 from campaigns.run.stored import campaign_of, plan_key
 from campaigns.storage.models import ContactPoint, Customer, Run
@@ -139,7 +139,9 @@ def customer_phones(engine: Engine, customer_id: str) -> list[Phone]:
             value=str(p.value),
             line_type=p.line_type,
             consent=str(p.consent),
-            refusal=point_refusal("voice", p.value, p.line_type, p.opted_out_at, p.wrong_number_at),
+            refusal=point_refusal(
+                "voice", p.value, p.line_type, p.opted_out_at, p.wrong_number_at, p.retired_at
+            ),
         )
         for p in rows
     ]
@@ -241,7 +243,7 @@ def _proposal(target: VoiceTarget, phone: Phone, campaign: str, now: dt.datetime
 def enqueue_manual_dial(redis: Redis, engine: Engine, dial: ManualDial) -> Job:
     """Put the call at the front of its campaign's dial queue (one job per attempt)."""
     campaign = campaign_of(run_of(engine, dial.run_id))
-    queue = Queue(session_queue_name(campaign), connection=redis)
+    queue = rq_queue(session_queue_name(campaign), connection=redis)
     stamped = ManualDial(**{**asdict(dial), "queued_at": dt.datetime.now(dt.UTC).isoformat()})
     return queue.enqueue(
         JOB_FUNC,

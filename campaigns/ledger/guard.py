@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 IN_FLIGHT_RULE = "cadencia-in-flight"
 IN_FLIGHT_CITATION = "Cadencia house rule: one contact in flight per customer and channel"
 # Longest window any shipped pack looks back over (30-day abandon windows,
-# calendar weeks), with margin; older rows cannot change a decision.
+# calendar weeks), with margin; older attempts cannot change a decision, and
+# standing records (a cease, an opt-out, a dispute) are read at any age.
 LOOKBACK = dt.timedelta(days=35)
 IN_FLIGHT_HORIZON = dt.timedelta(hours=2)
 

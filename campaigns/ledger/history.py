@@ -63,15 +63,22 @@ def _event(row: Any, outcome: str | None, resolution: Any = None) -> Event:
     )
 
 
+# Records that stand until a later record changes them: a cease, an opt-out or a
+# dispute older than the look-back must still hold, so they are read at any age.
+STANDING_KINDS = ("consent", "opt_out", "cease", "promise", "dispute")
+
+
 def ledger_rows(conn: Connection, customer_ids: Sequence[str], since: dt.datetime) -> list[Any]:
-    """Raw ledger rows of ``customer_ids`` at or after ``since``, in ledger order."""
+    """Ledger rows of ``customer_ids`` at or after ``since``, and their standing records of
+    any age (``STANDING_KINDS``), in ledger order."""
     rows: list[Any] = []
+    recent_or_standing = sa.or_(EVENTS.c.at >= since, EVENTS.c.kind.in_(STANDING_KINDS))
     for start in range(0, len(customer_ids), CHUNK):
         chunk = list(customer_ids[start : start + CHUNK])
         rows.extend(
             conn.execute(
                 sa.select(EVENTS).where(
-                    one_of(EVENTS.c.customer_id, chunk, conn.dialect.name), EVENTS.c.at >= since
+                    one_of(EVENTS.c.customer_id, chunk, conn.dialect.name), recent_or_standing
                 )
             )
         )
@@ -216,7 +223,7 @@ def customer_histories(
     since: dt.datetime,
     consents: dict[str, list[Event]] | None = None,
 ) -> dict[str, CustomerHistory]:
-    """Each customer's history since ``since`` (consents of any age included), by time.
+    """Each customer's history since ``since`` (standing records of any age included), by time.
 
     ``consents``: ``consent_events`` for these customers, if already read.
     """

@@ -100,6 +100,7 @@ class ContactPointRow:
     consent: str | None
     opted_out_at: dt.datetime | None
     wrong_number_at: dt.datetime | None
+    retired_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,7 @@ def _channel_points(conn: Connection, keys: list[int], channel: Channel) -> list
             ContactPoint.consent,
             ContactPoint.opted_out_at,
             ContactPoint.wrong_number_at,
+            ContactPoint.retired_at,
         ).where(
             one_of(ContactPoint.customer_id, keys, conn.dialect.name),
             ContactPoint.kind == POINT_KIND[channel],

@@ -1,7 +1,8 @@
 """RQ wiring: enqueueing batches for their slot, and the job entry point workers run.
 
-Workers are started with the scheduler (``rq worker --with-scheduler`` or
-``cadencia messages worker``) so ``enqueue_at`` jobs and retry back-offs fire.
+Workers are started with the scheduler (``cadencia worker`` or ``cadencia
+messages worker``) so ``enqueue_at`` jobs and retry back-offs fire; jobs are
+JSON, never pickled (``campaigns.queues``).
 Each job is idempotent by its id (``msg-<batch id>``): enqueueing the same
 batch twice schedules it once.
 """
@@ -24,6 +25,7 @@ from campaigns.clock import Clock
 from campaigns.messaging.batch import Runtime, process_batch
 from campaigns.messaging.plan import MessageBatch
 from campaigns.messaging.reconcile import BlindReconciler, Reconciler, StandinReconciler
+from campaigns.queues import rq_queue
 from campaigns.settings import MessagingSettings, Settings
 from campaigns.storage.db import make_engine
 from channels import RetryPolicy, SendGridTransport, TemplateCatalog, TwilioTransport
@@ -102,7 +104,7 @@ def runtime_from_env() -> Runtime:
 
 def message_queue(settings: MessagingSettings, connection: Redis | None = None) -> Queue:
     """The RQ queue message batches go to."""
-    return Queue(settings.queue, connection=connection or Redis.from_url(settings.redis_url))
+    return rq_queue(settings.queue, connection=connection or Redis.from_url(settings.redis_url))
 
 
 def job_id(batch: MessageBatch) -> str:
@@ -124,7 +126,7 @@ def reusable_job(queue: Queue, jid: str, *, keep_finished: bool = False) -> Job 
     """
     done = ("failed", "canceled", "stopped") + (() if keep_finished else ("finished",))
     try:
-        existing = Job.fetch(jid, connection=queue.connection)
+        existing = Job.fetch(jid, connection=queue.connection, serializer=queue.serializer)
         return None if existing.get_status(refresh=True) in done else existing
     except Exception:  # NoSuchJobError, or an unreadable leftover: enqueue afresh
         return None
@@ -173,7 +175,7 @@ def send_batch_job(payload: dict[str, Any]) -> dict[str, Any]:
     batch = MessageBatch.from_payload(payload)
     not_sent = set(job.meta.get("not_sent", [])) if job is not None else set()
     last_try = job is None or not job.retries_left
-    queue = Queue(job.origin, connection=job.connection) if job is not None else None
+    queue = rq_queue(job.origin, connection=job.connection) if job is not None else None
 
     def reschedule(sub: MessageBatch, at: dt.datetime) -> None:
         target = queue or message_queue(rt.settings)

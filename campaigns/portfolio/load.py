@@ -83,7 +83,19 @@ ON CONFLICT (customer_id, kind, value) DO UPDATE SET
   consent_at = CASE WHEN excluded.consent = 'unknown' THEN contact_points.consent_at
                     ELSE COALESCE(excluded.consent_at, contact_points.consent_at) END,
   consent_source = COALESCE(excluded.consent_source, contact_points.consent_source),
-  opted_out_at = COALESCE(contact_points.opted_out_at, excluded.opted_out_at)
+  opted_out_at = COALESCE(contact_points.opted_out_at, excluded.opted_out_at),
+  retired_at = NULL
+"""
+# A full file that no longer lists one of a customer's numbers or emails (the
+# customer changed it, or it was never theirs) retires it: kept for the ledger and
+# the audit, never contacted again. The file listing it again (above) clears it.
+RETIRE_ABSENT_POINTS = """
+UPDATE contact_points SET retired_at = :now
+WHERE retired_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM stage_points s JOIN customers c
+                  ON c.external_id = s.customer_external_id
+                  WHERE c.id = contact_points.customer_id AND s.kind = contact_points.kind
+                    AND s.value = contact_points.value)
 """
 CLOSE_ABSENT_ACCOUNTS = """
 UPDATE accounts SET status = 'closed', updated_at = :now
@@ -106,6 +118,7 @@ class ImportSummary:
     accounts_closed: int
     contact_points_created: int
     contact_points_updated: int
+    contact_points_retired: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """A JSON-ready mapping."""
@@ -169,8 +182,9 @@ def load_portfolio(
     """Merge a validated portfolio into the database in one transaction.
 
     Raises ``ValueError`` if ``portfolio`` carries errors: a rejected file must
-    never reach the database. ``full_refresh`` closes open accounts the file
-    does not list (the bank stopped assigning them).
+    never reach the database. ``full_refresh`` (the file is the bank's whole
+    portfolio) closes open accounts the file does not list (the bank stopped
+    assigning them) and retires the contact points it no longer lists.
     """
     if portfolio.errors:
         raise ValueError(f"{portfolio.file}: {len(portfolio.errors)} errors; nothing loaded")
@@ -182,9 +196,9 @@ def load_portfolio(
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         _stage(conn, portfolio)
         existing = _existing_rows(conn)
-        closed = _merge(conn, now_param, full_refresh)
+        closed, retired = _merge(conn, now_param, full_refresh)
         _drop_stages_and_analyze(conn)
-    return _summary(portfolio, existing, closed)
+    return _summary(portfolio, existing, closed, retired)
 
 
 def _stage(conn: Connection, portfolio: ValidatedPortfolio) -> None:
@@ -229,15 +243,19 @@ def _existing_rows(conn: Connection) -> _Existing:
     return _Existing(customers, accounts, points)
 
 
-def _merge(conn: Connection, now_param: sa.BindParameter[Any], full_refresh: bool) -> int:
-    """Upsert the staged rows; returns how many absent accounts were closed (full refresh)."""
+def _merge(
+    conn: Connection, now_param: sa.BindParameter[Any], full_refresh: bool
+) -> tuple[int, int]:
+    """Upsert the staged rows; returns how many absent accounts were closed and absent
+    contact points retired (both 0 unless a full refresh)."""
     conn.execute(sa.text(UPSERT_CUSTOMERS).bindparams(now_param))
     conn.execute(sa.text(UPSERT_ACCOUNTS).bindparams(now_param))
     conn.execute(sa.text(UPSERT_POINTS).bindparams(now_param))
-    closed = 0
-    if full_refresh:
-        closed = conn.execute(sa.text(CLOSE_ABSENT_ACCOUNTS).bindparams(now_param)).rowcount
-    return closed
+    if not full_refresh:
+        return 0, 0
+    closed = conn.execute(sa.text(CLOSE_ABSENT_ACCOUNTS).bindparams(now_param)).rowcount
+    retired = conn.execute(sa.text(RETIRE_ABSENT_POINTS).bindparams(now_param)).rowcount
+    return closed, retired
 
 
 def _drop_stages_and_analyze(conn: Connection) -> None:
@@ -254,7 +272,9 @@ def _drop_stages_and_analyze(conn: Connection) -> None:
             conn.execute(sa.text(f"ANALYZE {table}"))
 
 
-def _summary(portfolio: ValidatedPortfolio, existing: _Existing, closed: int) -> ImportSummary:
+def _summary(
+    portfolio: ValidatedPortfolio, existing: _Existing, closed: int, retired: int
+) -> ImportSummary:
     """The import's counts: rows already present were updated, the rest created."""
     n_customers, n_accounts = len(portfolio.customers), len(portfolio.accounts)
     n_points = len(portfolio.contact_points)
@@ -269,6 +289,7 @@ def _summary(portfolio: ValidatedPortfolio, existing: _Existing, closed: int) ->
         accounts_closed=closed,
         contact_points_created=n_points - existing.contact_points,
         contact_points_updated=existing.contact_points,
+        contact_points_retired=retired,
     )
 
 

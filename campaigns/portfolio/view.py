@@ -83,6 +83,7 @@ def _contact_point(p: ContactPoint) -> dict[str, Any]:
         "consent_source": p.consent_source,
         "opted_out_at": p.opted_out_at.isoformat() if p.opted_out_at else None,
         "wrong_number_at": p.wrong_number_at.isoformat() if p.wrong_number_at else None,
+        "retired_at": p.retired_at.isoformat() if p.retired_at else None,
     }
 
 

@@ -8,10 +8,10 @@ queues the same way.
 from __future__ import annotations
 
 from redis import Redis
-from rq import Queue
 
 from campaigns.clock import Clock
 from campaigns.dialing import voice_dispatcher
+from campaigns.queues import rq_queue
 from campaigns.run.execute import execution_step
 from campaigns.run.state import Step
 from campaigns.settings import DEFAULT_DIAL_QUEUE, DEFAULT_MESSAGE_QUEUE
@@ -26,10 +26,10 @@ def queued_step(
 ) -> Step:
     """Dispatch message batches and voice slots' dial sessions to the queues on ``redis``.
 
-    ``redis`` must return bytes (RQ's pickled jobs), as ``Redis.from_url`` does.
+    ``redis`` must return bytes (RQ's compressed JSON jobs), as ``Redis.from_url`` does.
     """
     return execution_step(
-        Queue(message_queue, connection=redis),
-        voice=voice_dispatcher(Queue(dial_queue, connection=redis), clock=clock),
+        rq_queue(message_queue, connection=redis),
+        voice=voice_dispatcher(rq_queue(dial_queue, connection=redis), clock=clock),
         clock=clock,
     )

@@ -113,6 +113,10 @@ class ContactPoint(Base):
     # later portfolio import never clears it; only a recorded new consent can.
     opted_out_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     wrong_number_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # When a full portfolio file (``--full-refresh``) stopped listing the point:
+    # never contacted again, but kept (not deleted) for the ledger's and the
+    # audit's sake. A later file that lists it again clears it.
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     customer: Mapped[Customer] = relationship(back_populates="contact_points")
 

@@ -71,6 +71,20 @@ class ConnectionChange:
 ConnectionHandler = Callable[[ConnectionChange], Awaitable[None]]
 
 
+def _describe(item: object) -> str:
+    """An AMI event or connection change by its kind and ids, without its other fields."""
+    if isinstance(item, AmiEvent):
+        ids = ", ".join(
+            f"{key}={value}"
+            for key in ("Uniqueid", "Linkedid", "ActionID")
+            if (value := item.get(key)) is not None
+        )
+        return f"event {item.name}" + (f" ({ids})" if ids else "")
+    if isinstance(item, ConnectionChange):
+        return f"connection change (connected={item.connected}, generation={item.generation})"
+    return type(item).__name__
+
+
 class AmiError(Exception):
     """Base class of the client's errors."""
 
@@ -616,4 +630,6 @@ class AmiClient:
         try:
             await call
         except Exception:
-            log.exception("AMI handler failed on %r", item)
+            # Named by its kind and ids only: an event's fields carry the callee's
+            # number and name (CallerIDNum, ConnectedLineName), which logs must not.
+            log.exception("AMI handler failed on %s", _describe(item))

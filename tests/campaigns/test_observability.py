@@ -6,12 +6,13 @@ import datetime as dt
 import json
 import logging
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
 from campaigns.ledger.chain import LedgerEntry, append_now
 from campaigns.metrics import render_metrics
-from campaigns.observability import JsonFormatter, MaskingFilter, mask_pii
+from campaigns.observability import JsonFormatter, MaskingFilter, configure_logging, mask_pii
 from campaigns.storage.db import make_engine
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
@@ -97,3 +98,25 @@ def test_metrics_from_the_ledger_and_rq(database_url: str, redis_url: str) -> No
             current = line.split()[2]
         elif not line.startswith("#"):
             assert line.startswith(current), (current, line)
+
+
+def test_tracebacks_stack_info_and_extra_fields_are_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the handler every entry point installs, in both formats."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        for log_format in ("text", "json"):
+            configure_logging(log_format)
+            log = logging.getLogger("campaigns.test")
+            try:
+                raise ValueError("Twilio 400: 'To' +573001234567 is not valid (maria@example.com)")
+            except ValueError:
+                log.exception("send failed", extra={"to": "+573001234567"}, stack_info=True)
+            out = capsys.readouterr().err
+            assert "ValueError" in out and "+57•••••••567" in out and "m•••@example.com" in out
+            assert "3001234567" not in out and "maria@example.com" not in out, out
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

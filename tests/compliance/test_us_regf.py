@@ -160,6 +160,26 @@ def test_regf_1006_6_c_1_cease_request_blocks_every_channel() -> None:
         assert not d.allowed and not rule(d, "regf-cease").ok
 
 
+def test_regf_1006_6_c_1_cease_is_lifted_only_by_a_later_consent() -> None:
+    cease = ev("2025-05-01T09:00:00-04:00", kind="cease", channel="email", debts=())
+    # CONSENTED (January) came before the cease: it is what the cease withdrew.
+    d = decide(PACK, [*CONSENTED, cease], prop("2025-05-06T10:00:00-04:00"))
+    assert not rule(d, "regf-cease").ok
+    same_instant = consent("2025-05-01T09:00:00-04:00", "voice")
+    d = decide(PACK, [*CONSENTED, cease, same_instant], prop("2025-05-06T10:00:00-04:00"))
+    assert not rule(d, "regf-cease").ok
+    later = consent("2025-05-03T09:00:00-04:00", "voice")
+    d = decide(PACK, [*CONSENTED, cease, later], prop("2025-05-06T10:00:00-04:00"))
+    assert rule(d, "regf-cease").ok and "lifted by consent" in rule(d, "regf-cease").detail
+    # The consent is per channel: the voice consent does not reopen SMS.
+    d = decide(PACK, [*CONSENTED, cease, later], prop("2025-05-06T10:00:00-04:00", channel="sms"))
+    assert not rule(d, "regf-cease").ok
+    # A second cease after the consent holds again.
+    again = ev("2025-05-04T09:00:00-04:00", kind="cease", channel="email", debts=())
+    d = decide(PACK, [*CONSENTED, cease, later, again], prop("2025-05-06T10:00:00-04:00"))
+    assert not rule(d, "regf-cease").ok
+
+
 def test_tcpa_227_b_1_A_iii_autodialed_call_to_unknown_line_needs_consent() -> None:
     d = decide(PACK, [], prop("2025-05-06T10:00:00-04:00"))
     assert not d.allowed

@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue
-from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session
 
@@ -25,6 +23,7 @@ from campaigns.dialing import (
     voice_dispatcher,
 )
 from campaigns.dialing.job import abandon_history
+from campaigns.queues import fetch_job, rq_queue
 from campaigns.run.dispatch import dispatch_plan
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import PlannedContact, Run
@@ -44,7 +43,7 @@ def test_dispatch_plan_fills_the_hopper_and_schedules_one_session_per_slot(
     with world.engine.begin() as conn:
         conn.execute(sa.update(PlannedContact).values(status="planned"))
     redis = Redis.from_url(private_redis.url)
-    dial_queue = Queue("dialer", connection=redis)
+    dial_queue = rq_queue("dialer", connection=redis)
     with Session(world.engine) as db:
         run = db.get(Run, world.run_id)
         assert run is not None
@@ -53,14 +52,14 @@ def test_dispatch_plan_fills_the_hopper_and_schedules_one_session_per_slot(
     clock = Clock.compressed(dt.datetime.combine(run.day, dt.time(0), tzinfo=dt.UTC), 60.0)
     dispatcher = voice_dispatcher(dial_queue, clock=clock)
     report = dispatch_plan(
-        world.engine, run, world.campaign, Queue("messages", connection=redis), voice=dispatcher
+        world.engine, run, world.campaign, rq_queue("messages", connection=redis), voice=dispatcher
     )
     assert (report.voice_slots, report.voice_contacts) == (1, 3)
     hopper = RedisHopper(redis, world.run_id, 0)
     assert [lead.customer_id for lead in hopper.take(5)] == ["D0", "D1", "D2"]
     start = dt.datetime.combine(run.day, dt.time(0), tzinfo=dt.UTC)
     jid = job_id(DialSlot(world.run_id, 0, start, start + dt.timedelta(hours=1)))
-    job = Job.fetch(jid, connection=redis)
+    job = fetch_job(jid, redis)
     slot = DialSlot.from_payload(job.args[0])
     assert slot.slot_start == start and slot.duration_s == pytest.approx(60.0)
     # dispatching again (a resumed run) neither refills the hopper nor adds a job
@@ -129,7 +128,7 @@ def test_a_slot_dispatched_again_after_redis_lost_it_never_reoffers_a_reserved_c
         assert run is not None
         db.expunge(run)
     redis = Redis.from_url(private_redis.url)
-    dispatcher = voice_dispatcher(Queue("dialer", connection=redis))
+    dispatcher = voice_dispatcher(rq_queue("dialer", connection=redis))
     dispatcher(world.engine, run, world.campaign, 0, world.contacts())
     (first,) = RedisHopper(redis, world.run_id, 0).take(1)
     assert LedgerGuard(world.engine, world.campaign).reserve(first, dt.datetime.now(dt.UTC)).allowed
@@ -137,13 +136,13 @@ def test_a_slot_dispatched_again_after_redis_lost_it_never_reoffers_a_reserved_c
     private_redis.kill()
     private_redis.start()
     redis = Redis.from_url(private_redis.url)
-    voice_dispatcher(Queue("dialer", connection=redis))(
+    voice_dispatcher(rq_queue("dialer", connection=redis))(
         world.engine, run, world.campaign, 0, world.contacts()
     )
     hopper = RedisHopper(redis, world.run_id, 0)
     assert hopper.in_progress() == [first] and hopper.was_dialing(first)
     assert [lead.customer_id for lead in hopper.take(5)] == ["D1"]
-    assert Queue("dialer", connection=redis).get_job_ids()  # the lost job is back
+    assert rq_queue("dialer", connection=redis).get_job_ids()  # the lost job is back
     redis.close()
 
 
@@ -183,8 +182,8 @@ def test_cadencia_run_schedules_the_dial_sessions_on_the_campaigns_server_queue(
         ).all()
     assert voice and {status for _, status in voice} == {"dispatched"}
     name = f"dialer-{server}" if server else "dialer"
-    sessions = set(ScheduledJobRegistry(queue=Queue(name, connection=redis)).get_job_ids())
+    sessions = set(ScheduledJobRegistry(queue=rq_queue(name, connection=redis)).get_job_ids())
     assert sessions == {f"dial-run1-s{slot}" for slot in {int(s) for s, _ in voice}}
     other = "dialer" if server else "dialer-ast2"
-    assert not ScheduledJobRegistry(queue=Queue(other, connection=redis)).get_job_ids()
+    assert not ScheduledJobRegistry(queue=rq_queue(other, connection=redis)).get_job_ids()
     redis.close()

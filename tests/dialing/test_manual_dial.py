@@ -21,8 +21,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from redis import Redis
-from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq import SimpleWorker
 
 from cadencia.console.app import create_web_app
 from cadencia.console.security import create_user
@@ -30,6 +29,7 @@ from campaigns.agents.events import agent_call
 from campaigns.dialing import RedisHopper, dispatch_voice_slot
 from campaigns.dialing.job import session_queue_name
 from campaigns.ledger.chain import EVENTS, verify
+from campaigns.queues import fetch_job, rq_queue, rq_worker
 from campaigns.run.stored import plan_key
 from campaigns.settings import AmiSettings
 from campaigns.storage.accounts import Disposition
@@ -124,7 +124,7 @@ def test_a_manual_dial_reaches_the_customer_and_the_agent(
     ami = AmiSettings(asterisk_sandbox.host, asterisk_sandbox.port, asterisk_sandbox.username,
                       asterisk_sandbox.secret)  # fmt: skip
     desk = desk_factory(world, settings.agent_namespace, ami)  # type: ignore[operator]
-    queue = Queue(session_queue_name(world.campaign), connection=desk.redis)
+    queue = rq_queue(session_queue_name(world.campaign), connection=desk.redis)
     try:
         with ThreadObserver(asterisk_sandbox) as observer:
             found = desk.http.get("/agent/search", params={"q": "debtor number0"}).text
@@ -150,8 +150,8 @@ def test_a_manual_dial_reaches_the_customer_and_the_agent(
                 "manual", False, True,
             )  # fmt: skip
             assert queue.count == 1
-            SimpleWorker([queue], connection=desk.redis).work(burst=True)
-            job = Job.fetch(f"manual-dial-a{attempt.id}", connection=desk.redis)
+            rq_worker([queue], desk.redis, SimpleWorker).work(burst=True)
+            job = fetch_job(f"manual-dial-a{attempt.id}", desk.redis)
             assert job.get_status() == "finished", job.latest_result()
             call_id = call_id_for(attempt.id, world.prefix)
             ours = [c for c in observer.channels if c.startswith(world.prefix)]
@@ -229,7 +229,7 @@ def test_preview_shows_the_next_customer_and_a_skip_keeps_its_reason(
     (attempt,) = voice_rows(world)
     assert (attempt.idempotency_key, attempt.status) == (plan_key(world.planned["D1"]), "pending")
     assert json.loads(attempt.extra)["dialer"] == "preview"
-    job = Job.fetch(f"manual-dial-a{attempt.id}", connection=desk.redis)
+    job = fetch_job(f"manual-dial-a{attempt.id}", desk.redis)
     assert job.func_name == "campaigns.dialing.manual_call.manual_dial_job"
     assert job.args[0]["planned_id"] == world.planned["D1"]
     # a second press is a replay of the plan's key: refused, not dialed twice
@@ -245,7 +245,7 @@ def test_a_preview_campaign_gets_its_hopper_and_no_dial_session(
 ) -> None:
     world = make_world(tmp_path, ["5550001"], mode="preview")
     redis = Redis.from_url(dial_redis_url)
-    queue = Queue("dialer", connection=redis)
+    queue = rq_queue("dialer", connection=redis)
     with world.engine.connect() as conn:
         run = Run(**conn.execute(sa.select(Run.__table__)).mappings().one())
     dispatch_voice_slot(queue, world.engine, run, world.campaign, 0, world.contacts())

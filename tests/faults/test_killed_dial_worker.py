@@ -24,26 +24,37 @@ import psutil
 import pytest
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from campaigns.dialing import RedisHopper, enqueue_dial_session, job_id
 from campaigns.ledger.chain import EVENTS, verify
+from campaigns.queues import fetch_job, rq_queue, rq_worker
 from dialer.session import call_id_for
 from sandbox.asterisk import SandboxState
 from tests.faults.invariants import check_ledger
 from tests.support.asterisk import ThreadObserver, reset_agents
 from tests.support.dialworld import make_world, sandbox_settings
 
+SERIALIZER_PATH = "campaigns.queues.SERIALIZER"
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
 CALLS = 8
 
 
-def rq_worker(env: dict[str, str], dial_redis_url: str, queue: str) -> subprocess.Popen[bytes]:
+def rq_cli_worker(env: dict[str, str], dial_redis_url: str, queue: str) -> subprocess.Popen[bytes]:
     rq = Path(sys.executable).with_name("rq")
     return subprocess.Popen(
-        [str(rq), "worker", "--url", dial_redis_url, "--burst", queue],
+        # The serializer the product's own queues and workers use (campaigns.queues).
+        [
+            str(rq),
+            "worker",
+            "--url",
+            dial_redis_url,
+            "--burst",
+            "--serializer",
+            SERIALIZER_PATH,
+            queue,
+        ],
         env={**os.environ, **env},
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
@@ -75,12 +86,12 @@ def test_sigkilled_dial_worker_resumes_without_dialing_anyone_twice(
         monkeypatch.setenv(name, value)
     redis = Redis.from_url(dial_redis_url)
     RedisHopper(redis, world.run_id, world.slot.slot).fill(world.contacts())
-    queue = Queue(settings.rq_queue, connection=redis)
+    queue = rq_queue(settings.rq_queue, connection=redis)
     enqueue_dial_session(queue, world.slot, retry=None)
     prefix = f"{world.prefix}-a"
 
     with ThreadObserver(asterisk_sandbox) as observer:
-        worker = rq_worker(settings.to_env(), dial_redis_url, settings.rq_queue)
+        worker = rq_cli_worker(settings.to_env(), dial_redis_url, settings.rq_queue)
         try:
             deadline = time.monotonic() + 60
             # kill while the first two debtors are talking to the two agents
@@ -103,15 +114,15 @@ def test_sigkilled_dial_worker_resumes_without_dialing_anyone_twice(
         StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 3600)
         failed = FailedJobRegistry(queue=queue)
         jid = job_id(world.slot)
-        status = Job.fetch(jid, connection=redis).get_status(refresh=True)
+        status = fetch_job(jid, redis).get_status(refresh=True)
         assert jid in failed.get_job_ids(), status
         failed.requeue(jid)
-        SimpleWorker([queue], connection=redis).work(burst=True)
+        rq_worker([queue], redis, SimpleWorker).work(burst=True)
         channels = collections.Counter(
             c for c in observer.channels if c.startswith(prefix) and not c.endswith("-far")
         )
 
-    job = Job.fetch(jid, connection=redis)
+    job = fetch_job(jid, redis)
     assert job.get_status() == "finished", job.exc_info
     report = job.return_value()
     assert isinstance(report, dict)

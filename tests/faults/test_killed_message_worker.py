@@ -23,12 +23,12 @@ import psutil
 import pytest
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.messaging import enqueue_batch, job_id
+from campaigns.queues import fetch_job, rq_queue, rq_worker
 from campaigns.storage.db import make_engine
 from sandbox.providers import StandinHandle
 from tests.faults.invariants import check_ledger
@@ -43,15 +43,19 @@ from tests.support.messaging import (
 from tests.support.portfolio import load_rows
 from tests.support.redis_server import PrivateRedis
 
+SERIALIZER_PATH = "campaigns.queues.SERIALIZER"
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 MESSAGES = 240
 
 
-def rq_worker(settings_env: dict[str, str], redis_url: str, queue: str) -> subprocess.Popen[bytes]:
+def rq_cli_worker(
+    settings_env: dict[str, str], redis_url: str, queue: str
+) -> subprocess.Popen[bytes]:
     """A real ``rq worker`` process (it forks a work horse per job)."""
     rq = Path(sys.executable).with_name("rq")
     return subprocess.Popen(
-        [str(rq), "worker", "--url", redis_url, "--burst", queue],
+        # The serializer the product's own queues and workers use (campaigns.queues).
+        [str(rq), "worker", "--url", redis_url, "--burst", "--serializer", SERIALIZER_PATH, queue],
         env={**os.environ, **settings_env},
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
@@ -80,14 +84,14 @@ def test_sigkill_mid_batch_then_recovery_sends_nothing_twice(
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     redis = Redis.from_url(redis_url)
-    queue = Queue(settings.queue, connection=redis)
+    queue = rq_queue(settings.queue, connection=redis)
     world = World(engine, settings, standin, redis, queue)
     batch = world.batch([f"U{i}" for i in range(MESSAGES)], "sms")
     # Each Twilio request takes 20 ms, so the batch is mid-flight for a while.
     standin.state.fail_next("twilio", MESSAGES, status=None, delay_s=0.02)
     enqueue_batch(queue, batch, retry=None)
 
-    worker = rq_worker(settings.to_env(), redis_url, settings.queue)
+    worker = rq_cli_worker(settings.to_env(), redis_url, settings.queue)
     try:
         deadline = time.monotonic() + 60
         # Kill in the second chunk of texts: the first is sent and recorded,
@@ -121,9 +125,9 @@ def test_sigkill_mid_batch_then_recovery_sends_nothing_twice(
     failed = FailedJobRegistry(queue=queue)
     assert job_id(batch) in failed.get_job_ids()
     failed.requeue(job_id(batch))
-    SimpleWorker([queue], connection=redis).work(burst=True)
+    rq_worker([queue], redis, SimpleWorker).work(burst=True)
 
-    job = Job.fetch(job_id(batch), connection=redis)
+    job = fetch_job(job_id(batch), redis)
     assert job.get_status() == "finished", job.exc_info
     report = job.return_value()
     texts = standin.state.sent_texts()

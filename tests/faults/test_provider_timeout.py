@@ -19,10 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from redis import Redis
-from rq import Queue
-from rq.job import Job
 
 from campaigns.messaging import enqueue_batch, job_id
+from campaigns.queues import fetch_job, rq_queue
 from campaigns.storage.db import make_engine
 from channels import ChannelSettings
 from sandbox.providers import StandinHandle
@@ -74,13 +73,13 @@ def test_timed_out_sends_stay_pending_then_reconcile_without_resending(
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     redis = Redis.from_url(redis_url)
-    world = World(engine, settings, standin, redis, Queue(settings.queue, connection=redis))
+    world = World(engine, settings, standin, redis, rq_queue(settings.queue, connection=redis))
     batch = world.batch([f"U{i}" for i in range(MESSAGES)], "sms")
 
     standin.state.fail_next("twilio", SLOW, status=None, delay_s=4 * TIMEOUT_S)
     enqueue_batch(world.queue, batch)
     world.drain()
-    first = Job.fetch(job_id(batch), connection=redis)
+    first = fetch_job(job_id(batch), redis)
     assert first.get_status() == "finished", first.exc_info
     report = first.return_value()
     assert len(report["ambiguous"]) == SLOW and report["sent"] == MESSAGES - SLOW, report
@@ -94,7 +93,7 @@ def test_timed_out_sends_stay_pending_then_reconcile_without_resending(
 
     enqueue_batch(world.queue, batch)  # the operator (or RQ) runs the batch again
     world.drain()
-    again = Job.fetch(job_id(batch), connection=redis).return_value()
+    again = fetch_job(job_id(batch), redis).return_value()
     assert again["reconciled"] == SLOW and again["sent"] == 0, again
     assert again["ambiguous"] == []
 

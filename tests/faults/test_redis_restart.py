@@ -18,6 +18,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from campaigns.dialing import RedisHopper, voice_dispatcher
+from campaigns.queues import rq_queue
 from campaigns.run.execute import execution_step
 from campaigns.run.state import advance, create_run, status
 from campaigns.storage.db import make_engine, migrate
@@ -65,7 +66,7 @@ def chilean_run(tmp_path: Path, *, voice: bool) -> tuple[sa.Engine, int, dt.date
 def test_lost_message_jobs_are_recreated_from_the_plan(tmp_path: Path) -> None:
     engine, run_id, now = chilean_run(tmp_path, voice=False)
     with PrivateRedis() as server:
-        queue = Queue("messages", connection=Redis.from_url(server.url))
+        queue = rq_queue("messages", connection=Redis.from_url(server.url))
         step = execution_step(queue)
         assert advance(engine, run_id, now=now, dispatch=step) == "executing"
         first = scheduled(queue)
@@ -74,7 +75,7 @@ def test_lost_message_jobs_are_recreated_from_the_plan(tmp_path: Path) -> None:
 
         server.kill()
         server.start()  # empty: every scheduled job is gone
-        queue = Queue("messages", connection=Redis.from_url(server.url))
+        queue = rq_queue("messages", connection=Redis.from_url(server.url))
         assert scheduled(queue) == set()
 
         step = execution_step(queue)
@@ -91,7 +92,10 @@ def test_lost_dial_sessions_are_recreated_with_their_hoppers(tmp_path: Path) -> 
     engine, run_id, now = chilean_run(tmp_path, voice=True)
     with PrivateRedis() as server:
         redis = Redis.from_url(server.url)
-        messages, dialer = Queue("messages", connection=redis), Queue("dialer", connection=redis)
+        messages, dialer = (
+            rq_queue("messages", connection=redis),
+            rq_queue("dialer", connection=redis),
+        )
         step = execution_step(messages, voice=voice_dispatcher(dialer))
         assert advance(engine, run_id, now=now, dispatch=step) == "executing"
         with engine.connect() as conn:
@@ -122,7 +126,10 @@ def test_lost_dial_sessions_are_recreated_with_their_hoppers(tmp_path: Path) -> 
         server.kill()
         server.start()  # empty: sessions, their hoppers and message batches are gone
         redis = Redis.from_url(server.url)
-        messages, dialer = Queue("messages", connection=redis), Queue("dialer", connection=redis)
+        messages, dialer = (
+            rq_queue("messages", connection=redis),
+            rq_queue("dialer", connection=redis),
+        )
         assert scheduled(dialer) == set()
 
         step = execution_step(messages, voice=voice_dispatcher(dialer))

@@ -29,11 +29,11 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis import Redis
-from rq import Queue
 from twilio.request_validator import RequestValidator
 
 from campaigns.ledger.chain import EVENTS
 from campaigns.messaging import enqueue_batch
+from campaigns.queues import rq_queue
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import ContactPoint
 from sandbox.providers import StandinHandle
@@ -194,7 +194,7 @@ def test_a_webhook_storm_records_each_genuine_event_once_and_nothing_else(
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     redis = Redis.from_url(private_redis.url)
-    world = World(engine, settings, standin, redis, Queue(settings.queue, connection=redis))
+    world = World(engine, settings, standin, redis, rq_queue(settings.queue, connection=redis))
     emails = [f"U{i}" for i in range(EMAILS)]
     texts = [f"U{i}" for i in range(EMAILS, customers)]
     enqueue_batch(world.queue, world.batch(emails, "email", batch_id="e1"))

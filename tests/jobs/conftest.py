@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from redis import Redis
-from rq import Queue
 
+from campaigns.queues import rq_queue
 from campaigns.storage.db import make_engine
 from sandbox.providers import StandinHandle
 from tests.support.messaging import (
@@ -39,7 +39,7 @@ def world(
         monkeypatch.setenv(name, value)
     redis = Redis.from_url(redis_url)
     try:
-        yield World(engine, settings, standin, redis, Queue(settings.queue, connection=redis))
+        yield World(engine, settings, standin, redis, rq_queue(settings.queue, connection=redis))
     finally:
         redis.close()
         engine.dispose()

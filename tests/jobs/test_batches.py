@@ -9,11 +9,11 @@ import json
 import pytest
 import sqlalchemy as sa
 from rq import Retry, SimpleWorker
-from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from campaigns.ledger.chain import EVENTS, verify
 from campaigns.messaging import enqueue_batch, job_id
+from campaigns.queues import fetch_job, rq_worker
 from campaigns.storage.models import ContactPoint, Customer, GuardDecisionRow
 from channels import text_notice, verify_payment_token
 from tests.support.components import free_port
@@ -57,7 +57,7 @@ def test_email_batch_renders_guards_sends_and_records(world: World) -> None:
     job = enqueue_batch(world.queue, world.batch(customers))
     assert job.failure_ttl is not None and job.result_ttl is not None
     world.drain()
-    job = Job.fetch(job_id(world.batch(customers)), connection=world.redis)
+    job = fetch_job(job_id(world.batch(customers)), world.redis)
     assert job.get_status() == "finished", job.exc_info
     assert job.return_value()["sent"] == 6
     emails = world.standin.state.sent_emails()
@@ -95,10 +95,10 @@ def test_sms_batch_one_request_each_and_rerun_sends_nothing_twice(world: World) 
     assert all((t.body or "").endswith(text_notice("en")) for t in texts)
     assert all(0 < int(t.validity_period or 0) <= 36_000 for t in texts)
     # The same batch enqueued again (a double dispatch) finds every key done.
-    Job.fetch(job_id(batch), connection=world.redis).delete()
+    fetch_job(job_id(batch), world.redis).delete()
     enqueue_batch(world.queue, batch)
     world.drain()
-    result = Job.fetch(job_id(batch), connection=world.redis).return_value()
+    result = fetch_job(job_id(batch), world.redis).return_value()
     assert result["already_done"] == 3 and result["sent"] == 0
     assert len(world.standin.state.sent_texts()) == 3
 
@@ -134,7 +134,7 @@ def test_scheduled_for_its_slot_with_enqueue_at(world: World) -> None:
     job = enqueue_batch(world.queue, batch)
     scheduled = ScheduledJobRegistry(queue=world.queue)
     assert job.id in scheduled.get_job_ids()
-    SimpleWorker([world.queue], connection=world.redis).work(burst=True, with_scheduler=True)
+    rq_worker([world.queue], world.redis, SimpleWorker).work(burst=True, with_scheduler=True)
     assert world.standin.state.sent_emails() == []  # not before its slot
     assert job.id in scheduled.get_job_ids()
     world.drain(timeout=20)
@@ -146,7 +146,7 @@ def test_429_then_202_is_retried_by_rq(world: World) -> None:
     batch = world.batch(["U0", "U1"])
     enqueue_batch(world.queue, batch, retry=Retry(max=3, interval=[1]))
     world.drain(timeout=20)
-    job = Job.fetch(job_id(batch), connection=world.redis)
+    job = fetch_job(job_id(batch), world.redis)
     assert job.get_status() == "finished"
     assert world.standin.state.counts["sendgrid.injected"] == 1
     assert len(world.standin.state.sent_emails()) == 2
@@ -158,7 +158,7 @@ def test_retries_exhausted_settle_as_failed(world: World) -> None:
     batch = world.batch(["U0"], "sms")
     enqueue_batch(world.queue, batch, retry=Retry(max=1, interval=[0]))
     world.drain(timeout=20)
-    assert Job.fetch(job_id(batch), connection=world.redis).get_status() == "finished"
+    assert fetch_job(job_id(batch), world.redis).get_status() == "finished"
     assert list(attempts(world).values()) == [["failed"]]
     (extra,) = outcome_rows(world, "failed")
     assert extra["retries_exhausted"] is True and extra["status"] == 503
@@ -170,7 +170,7 @@ def test_permanent_400_is_dead_lettered_with_its_reason(world: World) -> None:
     batch = world.batch(["U0", "U1"], "sms")
     enqueue_batch(world.queue, batch, retry=Retry(max=3, interval=[0]))
     world.drain()
-    job = Job.fetch(job_id(batch), connection=world.redis)
+    job = fetch_job(job_id(batch), world.redis)
     assert job.get_status() == "finished"
     assert job.return_value()["failed"] == 1 and job.return_value()["sent"] == 1
     (extra,) = outcome_rows(world, "failed")
@@ -184,16 +184,14 @@ def test_outside_allowed_hours_reschedules_to_the_next_allowed_slot(world: World
     now = dt.datetime.now(dt.UTC)
     batch = world.batch(["U0", "U1"], not_after=now + dt.timedelta(hours=30))
     enqueue_batch(world.queue, batch)
-    SimpleWorker([world.queue], connection=world.redis).work(burst=True, with_scheduler=True)
+    rq_worker([world.queue], world.redis, SimpleWorker).work(burst=True, with_scheduler=True)
     assert [e.to_email for e in world.standin.state.sent_emails()] == ["mary1@example.com"]
     scheduled = ScheduledJobRegistry(queue=world.queue)
     (later,) = scheduled.get_job_ids()
     when = scheduled.get_scheduled_time(later)
     # 08:00 local (Regulation F) is 4 to 6 hours after 03:xx local.
     assert dt.timedelta(hours=4) <= when - now <= dt.timedelta(hours=6)
-    assert Job.fetch(later, connection=world.redis).args[0]["messages"] == [
-        [batch.messages[0].key, "U0"]
-    ]
+    assert fetch_job(later, world.redis).args[0]["messages"] == [[batch.messages[0].key, "U0"]]
 
 
 def test_outside_hours_past_the_deadline_and_closed_slots_drop_with_a_reason(
@@ -233,7 +231,7 @@ def test_unreachable_database_fails_closed_and_the_job_fails(
     batch = world.batch(["U0"])
     enqueue_batch(world.queue, batch, retry=None)
     world.drain()
-    assert Job.fetch(job_id(batch), connection=world.redis).get_status() == "failed"
+    assert fetch_job(job_id(batch), world.redis).get_status() == "failed"
     assert world.standin.state.sent_emails() == []
     assert world.standin.state.counts.get("sendgrid.requests", 0) == 0
 
@@ -251,7 +249,7 @@ def test_a_finished_batch_is_not_run_again_by_a_resync_and_a_late_rerun_blames_n
     enqueue_batch(world.queue, batch)
     world.drain()
     assert [e.to_email for e in world.standin.state.sent_emails()] == ["mary0@example.com"]
-    first = Job.fetch(job_id(batch), connection=world.redis)
+    first = fetch_job(job_id(batch), world.redis)
     assert first.get_status() == "finished"
     notes_before = job_notes(world)
 
@@ -265,7 +263,7 @@ def test_a_finished_batch_is_not_run_again_by_a_resync_and_a_late_rerun_blames_n
     late = dataclasses.replace(batch, not_after=start + dt.timedelta(seconds=1))
     enqueue_batch(world.queue, late, keep_finished=True, retry=None)
     world.drain()
-    report = Job.fetch(job_id(late), connection=world.redis).return_value()
+    report = fetch_job(job_id(late), world.redis).return_value()
     assert report is not None and (report["dropped"], report["already_done"]) == (1, 1)
     late_notes = [key for key, rules in job_notes(world) if "slot closed" in rules]
     assert late_notes == ["r:U1:email"]  # never U0, whose email went out
@@ -277,7 +275,7 @@ def test_a_job_enqueued_under_the_old_path_still_runs(world: World) -> None:
     customers = ["U0", "U1"]
     batch = world.batch(customers)
     world.queue.enqueue("campaigns.jobs.queue.send_batch_job", batch.to_payload())
-    SimpleWorker([world.queue], connection=world.redis).work(burst=True)
+    rq_worker([world.queue], world.redis, SimpleWorker).work(burst=True)
     assert sorted(e.to_email for e in world.standin.state.sent_emails()) == [
         "mary0@example.com",
         "mary1@example.com",

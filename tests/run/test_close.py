@@ -8,9 +8,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue
 
 from campaigns.ledger.guard import ContactRequest, guard_and_reserve
+from campaigns.queues import rq_queue
 from campaigns.run.execute import CLOSE_GRACE, PENDING_PATIENCE, execution_step
 from campaigns.run.inputs import slot_starts
 from campaigns.run.state import advance, create_run
@@ -61,7 +61,7 @@ def test_run_waits_for_outcomes_then_closes_leaving_them_visibly_pending(
     with engine.connect() as conn:
         run = conn.execute(sa.select(Run.__table__).where(Run.id == run_id)).mappings().one()
     day_end = slot_starts(campaign_of(Run(**run)), TUESDAY)[-1] + dt.timedelta(hours=1)
-    step = execution_step(Queue("messages", connection=Redis.from_url(redis_url)))
+    step = execution_step(rq_queue("messages", connection=Redis.from_url(redis_url)))
 
     assert advance(engine, run_id, now=day_end + CLOSE_GRACE * 2, dispatch=step) == "executing"
     late = day_end + CLOSE_GRACE * PENDING_PATIENCE

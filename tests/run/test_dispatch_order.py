@@ -14,9 +14,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
+from campaigns.queues import rq_queue
 from campaigns.run.execute import execution_step
 from campaigns.run.state import advance
 from campaigns.storage.models import PlannedContact
@@ -28,7 +28,7 @@ def test_a_slots_batches_are_released_most_valuable_channel_first(tmp_path: Path
     engine, run_id, now = chilean_run(tmp_path, voice=False)
     with PrivateRedis() as server:
         redis = Redis.from_url(server.url)
-        queue = Queue("messages", connection=redis)
+        queue = rq_queue("messages", connection=redis)
         assert advance(engine, run_id, now=now, dispatch=execution_step(queue)) == "executing"
         registry = ScheduledJobRegistry(queue=queue)
         # (score, id) is the order the scheduler releases them in

@@ -18,6 +18,7 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy.engine import Engine
 
 from campaigns.messaging import MessageBatch, MessagingSettings, PlannedMessage, Senders
+from campaigns.queues import rq_worker
 from campaigns.storage.models import Customer
 from channels import ChannelSettings
 from sandbox.providers import StandinHandle, WebhookMix, start_standin
@@ -95,7 +96,7 @@ class World:
         scheduled = ScheduledJobRegistry(queue=self.queue)
         deadline = time.monotonic() + timeout
         while True:
-            SimpleWorker([self.queue], connection=self.redis).work(burst=True, with_scheduler=True)
+            rq_worker([self.queue], self.redis, SimpleWorker).work(burst=True, with_scheduler=True)
             if not len(self.queue) and not scheduled.get_job_ids():
                 return
             if time.monotonic() > deadline:
