@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     inbound_region: str = _variable(
         "CO", "CADENCIA_INBOUND_REGION", "country whose national format caller IDs arrive in"
     )
+    transfer_queues: str = _variable(
+        "cadencia-supervisors",
+        "CADENCIA_TRANSFER_QUEUES",
+        "comma-separated Asterisk queues an agent may transfer a call to",
+    )
     call_prefix: str = _variable("cadencia", "CADENCIA_CALL_PREFIX", "ActionID/call id prefix")
     agent_namespace: str = _variable(
         DEFAULT_AGENT_NAMESPACE,
@@ -369,9 +374,13 @@ class Settings(BaseSettings):
             agent_namespace=self.agent_namespace,
         )
 
-    def inbound(self) -> InboundSettings:
-        """What the inbound desk needs: the dialer's PBX and stores, its queue and region."""
-        return InboundSettings(self.dialer(), self.inbound_queue, self.inbound_region.upper())
+    def desk(self) -> DeskSettings:
+        """What the call desk needs: the dialer's PBX and stores, inbound queue and region."""
+        return DeskSettings(self.dialer(), self.inbound_queue, self.inbound_region.upper())
+
+    def transfer_targets(self) -> tuple[str, ...]:
+        """The queues an agent may transfer a call to."""
+        return tuple(q.strip() for q in self.transfer_queues.split(",") if q.strip())
 
     def checkpoint_signer(self) -> Signer:
         """The key that signs ledger checkpoints; ``ConfigError`` when it is not set."""
@@ -616,8 +625,8 @@ class DialerSettings:
 
 
 @dataclass(frozen=True)
-class InboundSettings:
-    """What ``cadencia inbound`` needs: PBX and stores, inbound queue, caller-ID region."""
+class DeskSettings:
+    """What ``cadencia desk`` needs: PBX and stores, inbound queue, caller-ID region."""
 
     dialer: DialerSettings
     queue: str

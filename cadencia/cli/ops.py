@@ -41,15 +41,15 @@ def worker(
     pool.start(burst=burst)
 
 
-def inbound(ctx: typer.Context) -> None:
-    """The inbound desk: calls to the company number routed, popped and in the ledger."""
+def desk(ctx: typer.Context) -> None:
+    """The call desk: calls to the company number routed and popped; agents' transfers."""
     import asyncio
 
-    from campaigns.inbound.desk import run_desk
+    from campaigns.calls.service import run_desk
     from campaigns.settings import ConfigError
 
     try:
-        desk = settings_of(ctx).inbound()
+        desk = settings_of(ctx).desk()
     except ConfigError as exc:
         fail(str(exc))
 
@@ -60,7 +60,7 @@ def inbound(ctx: typer.Context) -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_desk(desk, stop)
 
-    err_console.print(f"inbound desk on Asterisk queue {desk.queue}")
+    err_console.print(f"call desk: inbound queue {desk.queue}")
     asyncio.run(serve())
 
 
@@ -93,7 +93,7 @@ def up(
     commands.append([*base, "webhooks", "--port", str(webhook_port)])
     commands.append([*base, "worker", "--workers", str(workers)])
     if settings.ami_host:  # a PBX to take the company number's calls from
-        commands.append([*base, "inbound"])
+        commands.append([*base, "desk"])
     children: list[subprocess.Popen[bytes]] = []
     try:
         _run_until_one_exits(commands, children)

@@ -3,7 +3,7 @@
 Who publishes what (nothing else publishes, tests included):
 
 * the dial session (``campaigns.dialing.agent_calls``), the manual dial job
-  (``campaigns.dialing.manual``) and the inbound desk (``campaigns.inbound``):
+  (``campaigns.dialing.manual``) and the inbound desk (``campaigns.calls``):
   ``connect`` when a call reaches the agent, ``complete`` when that
   conversation ends (after its outcome is in the ledger), and, for a call the
   agent asked for that reached nobody (busy, no answer…), ``unreached``;
@@ -23,7 +23,7 @@ They go on the pub/sub channel ``cadencia:agent-events``, one JSON object per ev
     {"type": "state", "agent": "agent7",
      "state": "ready|paused|talking|wrap|ringing|preview|logged_out", "reason": "break", "at": ...}
 
-An inbound call (``campaigns.inbound``) carries ``caller``, the calling
+An inbound call (``campaigns.calls``) carries ``caller``, the calling
 number; from a number no customer has (or several share), ``connect`` and
 ``complete`` carry ``caller`` and no ``customer_id``.
 ``planned_id`` (optional) names the planned contact of a preview campaign the

@@ -1,10 +1,12 @@
-"""Inbound calls: a debtor who calls the company number reaches a person who knows them.
+"""The call desk: calls that reach agents outside a dial session, inbound and transferred.
 
-``cadencia inbound`` (``campaigns.inbound.desk``) listens on AMI. The
+Transfers: ``campaigns.calls.transfer``. Inbound calls: a debtor who calls
+the company number reaches a person who knows them. ``cadencia desk``
+(``campaigns.calls.service``; inbound in ``campaigns.calls.desk``) listens on AMI. The
 dialplan's ``[cadencia-inbound]`` announces each call to the company number
 (a DID) with ``UserEvent(CadenciaInbound)`` and waits a moment for a route;
 the desk matches the caller ID to the portfolio's phone numbers
-(``campaigns.inbound.caller``), sets the call's customer and, when the
+(``campaigns.calls.caller``), sets the call's customer and, when the
 customer has an owner who is a member of the inbound queue, the owner-first
 variables the outbound calls use (docs/routing.md); the dialplan then offers
 the call to the owner first and to anyone in the inbound queue after.

@@ -1,6 +1,6 @@
 """The inbound desk: routes calls to the company number, writes them to the ledger, pops them.
 
-It follows four AMI events for the inbound queue (``InboundSettings.queue``):
+It follows four AMI events for the inbound queue (``DeskSettings.queue``):
 
 * ``UserEvent(CadenciaInbound)`` from ``[cadencia-inbound]``: identify the
   caller, then ``Setvar`` the call's customer and, for a customer whose owner
@@ -36,13 +36,11 @@ from sqlalchemy.engine import Engine
 
 from campaigns.agents.events import AgentEvent, publish_agent_event
 from campaigns.agents.owners import owner_of, record_conversation
+from campaigns.calls.caller import Caller, identify
 from campaigns.dialing.pbx import AmiPbx
-from campaigns.inbound.caller import Caller, identify
 from campaigns.ledger.chain import LedgerEntry, append_now
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
 from campaigns.observability import mask_phone
-from campaigns.settings import InboundSettings
-from campaigns.storage.db import make_engine
 from dialer.ami.client import AmiClient, AmiError
 from dialer.ami.events import (
     AgentComplete,
@@ -216,25 +214,3 @@ class InboundDesk:
             publish_agent_event(self.redis, event, namespace=self.namespace)
         except Exception as exc:
             log.warning("inbound: %s for %s not published: %s", kind, call.agent, exc)
-
-
-async def run_desk(settings: InboundSettings, stop: asyncio.Event) -> None:
-    """Serve the inbound queue until ``stop`` is set (``cadencia inbound``)."""
-    dialer = settings.dialer
-    engine = make_engine(dialer.database_url)
-    redis = Redis.from_url(dialer.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    client = AmiClient(dialer.ami_host, dialer.ami_port, dialer.ami_username, dialer.ami_secret)
-    desk = InboundDesk(
-        engine, client, redis, settings.queue, settings.region, dialer.agent_namespace
-    )
-    client.add_event_handler(desk.on_event)
-    try:
-        await client.connect()
-        log.info(
-            "inbound desk on queue %s (caller IDs read in %s)", settings.queue, settings.region
-        )
-        await stop.wait()
-    finally:
-        await client.close()
-        redis.close()
-        engine.dispose()

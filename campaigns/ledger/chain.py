@@ -30,6 +30,10 @@ EVENTS: sa.Table = ContactEventRow.__table__  # type: ignore[assignment]
 # Rows about money rather than contact: a payment received, a promise settled
 # (kept, partly kept, broken). Compliance rules never read them.
 MONEY_KINDS = ("payment", "settlement")
+# Ledger rows that are no contact with the debtor, which the rules never read:
+# money, and the second leg of a transferred call (the call itself is counted
+# once, by its attempt).
+NOT_CONTACTS = (*MONEY_KINDS, "transfer")
 HASHED_FIELDS = (
     "at",
     "recorded_at",

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from campaigns.ledger.chain import MONEY_KINDS
+from campaigns.ledger.chain import NOT_CONTACTS
 from campaigns.reach import POINT_CHANNELS, POINT_KIND
 from campaigns.storage.models import ContactEventRow, ContactPoint, Customer
 from campaigns.storage.sql import one_of
@@ -90,10 +90,11 @@ def folded_rows(rows: Iterable[Any]) -> list[tuple[Any, Event]]:
     """Each contact row with its event: attempts folded with their outcomes (latest wins).
 
     A pending attempt takes its worst case. Outcome rows are folded into
-    their attempt, and money rows (payments, promise settlements) are left
-    out: they are not contacts and the rules never read them.
+    their attempt, and money rows (payments, promise settlements) and the
+    legs of transferred calls are left out: they are not contacts and the
+    rules never read them.
     """
-    rows = [row for row in rows if row.kind not in MONEY_KINDS]
+    rows = [row for row in rows if row.kind not in NOT_CONTACTS]
     latest: dict[int, Any] = {}
     for row in rows:
         if row.resolves_id is not None and row.outcome is not None:

@@ -121,6 +121,8 @@ class AgentConnect:
     dest_uniqueid: str
     hold_time: int
     ring_time: int
+    channel: str = ""  # the caller's channel
+    dest_channel: str = ""  # the agent's channel (a transfer's transferer)
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,8 @@ _BUILDERS: dict[str, Callable[[AmiEvent], TypedEvent]] = {
         dest_uniqueid=_str(e, "DestUniqueid"),
         hold_time=_int(e, "HoldTime"),
         ring_time=_int(e, "RingTime"),
+        channel=_str(e, "Channel"),
+        dest_channel=_str(e, "DestChannel"),
     ),
     "agentcomplete": lambda e: AgentComplete(
         queue=_str(e, "Queue"),

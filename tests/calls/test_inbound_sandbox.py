@@ -2,7 +2,7 @@
 
 The product's parts run as in production: the dial-session job's body makes
 the customer's first conversation (and so their owner); the inbound desk
-(``campaigns.inbound.desk.run_desk``, what ``cadencia inbound`` serves)
+(``campaigns.calls.desk.run_desk``, what ``cadencia desk`` serves)
 listens on AMI; the production ``[cadencia-inbound]`` dialplan routes the
 call. The test plays only the outside world: the debtor who calls the
 company number (an Originate into ``cadencia-inbound`` with their caller ID)
@@ -21,10 +21,10 @@ from redis import Redis
 
 from campaigns.agents.events import agent_call
 from campaigns.agents.owners import owner_of
+from campaigns.calls.service import run_desk
 from campaigns.dialing import run_dial_session
 from campaigns.dialing.job import abandon_history
-from campaigns.inbound.desk import run_desk
-from campaigns.settings import InboundSettings
+from campaigns.settings import DeskSettings
 from sandbox.asterisk import SandboxState, cli_command
 from tests.support.asterisk import Observer, reset_agents, run, until
 from tests.support.dialworld import DialWorld, ledger, sandbox_settings
@@ -85,7 +85,7 @@ def test_a_debtor_who_calls_in_reaches_their_owner_with_the_screen_pop_and_the_l
     owner = owner_of(world.engine, "D0")
     assert owner in AGENTS
     redis = Redis.from_url(dial_redis_url)
-    desk = InboundSettings(settings, "cadencia-inbound", "MX")
+    desk = DeskSettings(settings, "cadencia-inbound", "MX")
 
     async def scenario() -> list[tuple[str, str | None, str | None]]:
         stop = asyncio.Event()
@@ -156,7 +156,7 @@ def test_a_caller_who_hangs_up_waiting_is_an_inbound_abandon_not_an_outbound_one
         )
     world = make_mx_world(tmp_path, 1)
     settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url)
-    desk = InboundSettings(settings, "cadencia-inbound", "MX")
+    desk = DeskSettings(settings, "cadencia-inbound", "MX")
 
     async def scenario() -> None:
         stop = asyncio.Event()

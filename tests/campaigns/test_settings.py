@@ -30,6 +30,7 @@ SAMPLES = {
     "CADENCIA_DIALER_QUEUE": "dialer-b",
     "CADENCIA_INBOUND_QUEUE": "company-line",
     "CADENCIA_INBOUND_REGION": "MX",
+    "CADENCIA_TRANSFER_QUEUES": "supervisors,cobranza-b",
     "CADENCIA_CALL_PREFIX": "cad2",
     "CADENCIA_AGENT_NAMESPACE": "floor-b",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",

@@ -1,0 +1,39 @@
+"""``cadencia desk``: the call desk of one Asterisk server (inbound calls and transfers)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis import Redis
+
+from campaigns.calls.desk import InboundDesk
+from campaigns.calls.transfer_desk import TransferDesk
+from campaigns.settings import DeskSettings
+from campaigns.storage.db import make_engine
+from dialer.ami.client import AmiClient
+
+log = logging.getLogger(__name__)
+
+
+async def run_desk(settings: DeskSettings, stop: asyncio.Event) -> None:
+    """Serve the inbound queue and the transfer requests until ``stop`` is set."""
+    dialer = settings.dialer
+    engine = make_engine(dialer.database_url)
+    redis = Redis.from_url(dialer.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = AmiClient(dialer.ami_host, dialer.ami_port, dialer.ami_username, dialer.ami_secret)
+    namespace = dialer.agent_namespace
+    inbound = InboundDesk(engine, client, redis, settings.queue, settings.region, namespace)
+    transfers = TransferDesk(engine, client, redis, namespace)
+    client.add_event_handler(inbound.on_event)
+    client.add_event_handler(transfers.on_event)
+    try:
+        await client.connect()
+        log.info(
+            "call desk: inbound queue %s (caller IDs read in %s)", settings.queue, settings.region
+        )
+        await transfers.serve(stop)
+    finally:
+        await client.close()
+        redis.close()
+        engine.dispose()
