@@ -38,8 +38,10 @@ def mask_email(address: str) -> str:
     return EMAIL_RE.sub(lambda m: f"{m.group(1)}•••@{m.group(2)}", address)
 
 
-# ISO dates (and the year-month a timestamp's regex match stops at) are not phones.
-DATE_RE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
+# ISO dates are not phones, nor what the phone regex takes of a timestamp: the
+# year-month of "2026-12", or the date and hour of "2026-12-07 16:34:14" (RQ's
+# "scheduled for retry at …").
+DATE_RE = re.compile(r"\d{4}-\d{2}(?:-\d{2}(?:[ T]\d{2})?)?")
 
 
 def _mask_phone_like(match: re.Match[str]) -> str:

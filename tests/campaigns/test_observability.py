@@ -31,6 +31,8 @@ def test_ids_counts_and_durations_in_worker_logs_stay_readable() -> None:
     assert mask_pii("planned 1500 (2026-12-01) at 10.0.0.12") == (
         "planned 1500 (2026-12-01) at 10.0.0.12"
     )
+    retry = "Job dial-run2-s1: scheduled for retry at 2026-12-07 16:34:14.986593+00:00"
+    assert mask_pii(retry) == retry
     # a real number beside an unbalanced bracket is still masked
     assert mask_pii("called 3001234567 (2nd try)") == "called •••••••567 (2nd try)"
 
