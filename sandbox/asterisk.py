@@ -46,7 +46,11 @@ RECIPE_VERSION = 1
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("asterisk", "asterisk-modules")
 CONFIG_SOURCE = Path(__file__).resolve().parents[1] / "docker" / "asterisk"
-AMI_USER = "cadencia"
+AMI_USER = "cadencia"  # the dialer's (docker/asterisk/manager.conf: cadencia-dialer)
+CONSOLE_USER = "cadencia-console"  # the console's: QueuePause only
+# The harness's own user (CLI commands: devstate, queue add…), with every right;
+# the sandbox's alone, never the product's.
+ADMIN_USER = "cadencia-admin"
 INSTANCES_IN_ROOT = Path("srv/cadencia")
 
 Log = Callable[[str], None]
@@ -69,6 +73,8 @@ class SandboxState:
     root: str
     instance_dir: str
     asterisk_version: str
+    console_secret: str = ""
+    admin_secret: str = ""
 
     @property
     def log_dir(self) -> Path:
@@ -224,7 +230,7 @@ def _asterisk_ids(root: Path) -> tuple[int, int]:
     raise SandboxError(f"no asterisk user in {root}/etc/passwd: the root is broken, delete it")
 
 
-def _write_config(root: Path, name: str, port: int, secret: str) -> Path:
+def _write_config(root: Path, name: str, port: int, secrets_: dict[str, str]) -> Path:
     """Lay out a fresh instance directory; returns its path inside the root."""
     if not CONFIG_SOURCE.is_dir():
         raise SandboxError(f"configuration directory {CONFIG_SOURCE} is missing")
@@ -258,7 +264,11 @@ def _write_config(root: Path, name: str, port: int, secret: str) -> Path:
     )
     (etc / "site/manager.conf").write_text(f"port = {port}\nbindaddr = 127.0.0.1\n")
     (etc / "site/manager_users.conf").write_text(
-        f"[{AMI_USER}](cadencia-dialer)\nsecret = {secret}\n"
+        f"[{AMI_USER}](cadencia-dialer)\nsecret = {secrets_[AMI_USER]}\n\n"
+        f"[{CONSOLE_USER}](cadencia-console)\nsecret = {secrets_[CONSOLE_USER]}\n\n"
+        f"[{ADMIN_USER}]\nsecret = {secrets_[ADMIN_USER]}\n"
+        "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
+        "read = all\nwrite = all\n"
     )
     # SIP on a free loopback port: a second sandbox must not fight over 5060.
     sip_port = _free_port(socket.SOCK_DGRAM)
@@ -345,10 +355,19 @@ def ami_login(host: str, port: int, username: str, secret: str, timeout: float) 
 def cli_command(state: SandboxState, command: str, timeout: float = 10.0) -> list[str]:
     """Run an Asterisk CLI command (``devstate change Custom:agent1 NOT_INUSE``)
     over AMI with a plain socket; returns its output lines."""
+    # The harness's admin user: the dialer's has no right to run CLI commands.
+    user, secret = (
+        (ADMIN_USER, state.admin_secret)
+        if state.admin_secret
+        else (
+            state.username,
+            state.secret,
+        )
+    )
     with socket.create_connection((state.host, state.port), timeout=timeout) as sock:
         sock.sendall(
-            f"Action: Login\r\nActionID: login\r\nUsername: {state.username}\r\n"
-            f"Secret: {state.secret}\r\nEvents: off\r\n\r\n"
+            f"Action: Login\r\nActionID: login\r\nUsername: {user}\r\n"
+            f"Secret: {secret}\r\nEvents: off\r\n\r\n"
             f"Action: Command\r\nActionID: cmd\r\nCommand: {command}\r\n\r\n"
             "Action: Logoff\r\nActionID: bye\r\n\r\n".encode()
         )
@@ -385,8 +404,8 @@ def start(
         if running is not None:
             return running
         port = _free_port(socket.SOCK_STREAM)
-        secret = secrets.token_hex(16)
-        inside = _write_config(root, name, port, secret)
+        keys = {user: secrets.token_hex(16) for user in (AMI_USER, CONSOLE_USER, ADMIN_USER)}
+        inside = _write_config(root, name, port, keys)
         version = str((_read_marker(root) or {}).get("asterisk_version", "unknown"))
         template = SandboxState(
             name=name,
@@ -394,10 +413,12 @@ def start(
             host="127.0.0.1",
             port=port,
             username=AMI_USER,
-            secret=secret,
+            secret=keys[AMI_USER],
             root=str(root),
             instance_dir=str(root / inside.relative_to("/")),
             asterisk_version=version,
+            console_secret=keys[CONSOLE_USER],
+            admin_secret=keys[ADMIN_USER],
         )
         return _launch(template, base, timeout)
 

@@ -28,7 +28,7 @@ from dialer.ami import (
     typed_event,
 )
 from dialer.ami.events import AgentConnect, OriginateResponse, QueueStatusMember
-from sandbox.asterisk import SandboxState
+from sandbox.asterisk import ADMIN_USER, CONSOLE_USER, SandboxState
 from tests.support.asterisk import TcpProxy, reset_agents
 
 pytestmark = pytest.mark.asterisk
@@ -97,7 +97,16 @@ def test_login_ping_command_and_event_list(asterisk_sandbox: SandboxState) -> No
         async with ami:
             assert ami.connected and ami.generation == 1
             await ami.ping()
-            output = await ami.command("core show version")
+            # The CLI is a shell on the PBX host: the dialer's user may not run it.
+            with pytest.raises(AmiActionError, match="Permission denied"):
+                await ami.command("core show version")
+            async with AmiClient(
+                asterisk_sandbox.host,
+                asterisk_sandbox.port,
+                ADMIN_USER,
+                asterisk_sandbox.admin_secret,
+            ) as admin:
+                output = await admin.command("core show version")
             assert output[0].startswith("Asterisk 22.")
             status = await ami.queue_status("cadencia-test")
             members = [typed_event(e) for e in status.events if e.name == "QueueMember"]
@@ -291,7 +300,15 @@ def test_handlers_run_in_order_and_a_slow_one_does_not_stall_pings(
     asterisk_sandbox: SandboxState,
 ) -> None:
     async def scenario() -> None:
-        ami = client_for(asterisk_sandbox, ping_interval=0.2, ping_timeout=1.0)
+        # The harness's own user: the dialer's may not send UserEvent (write "user").
+        ami = AmiClient(
+            asterisk_sandbox.host,
+            asterisk_sandbox.port,
+            ADMIN_USER,
+            asterisk_sandbox.admin_secret,
+            ping_interval=0.2,
+            ping_timeout=1.0,
+        )
         order: list[str] = []
         changes: list[ConnectionChange] = []
 
@@ -331,5 +348,29 @@ def test_close_interrupts_the_reconnect_backoff(asterisk_sandbox: SandboxState) 
         # a 15-60 s back-off is under way; close() must not wait for it
         await asyncio.wait_for(ami.close(), 5.0)
         assert not ami.connected
+
+    run(scenario())
+
+
+def test_the_consoles_user_pauses_an_agent_and_can_place_no_call(
+    asterisk_sandbox: SandboxState,
+) -> None:
+    """Least privilege: the console's AMI user (manager.conf's cadencia-console)."""
+    reset_agents(asterisk_sandbox, ready=1)
+    member = [("Queue", "cadencia-test"), ("Interface", "Local/agent1@agents/n")]
+
+    async def scenario() -> None:
+        async with AmiClient(
+            asterisk_sandbox.host,
+            asterisk_sandbox.port,
+            CONSOLE_USER,
+            asterisk_sandbox.console_secret,
+        ) as console:
+            await console.send_action("QueuePause", [*member, ("Paused", "true")])
+            await console.send_action("QueuePause", [*member, ("Paused", "false")])
+            with pytest.raises(AmiActionError, match="Permission denied"):
+                await console.originate(**pstn_call("5550001"))
+            with pytest.raises(AmiActionError, match="Permission denied"):
+                await console.command("core show version")
 
     run(scenario())
