@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 from redis import Redis
-from rq import Queue
 
+from campaigns.queues import rq_queue
 from campaigns.storage.db import make_engine
 from sandbox.providers import StandinHandle, WebhookMix, start_standin
 from tests.support.components import free_port
@@ -53,7 +53,9 @@ def hooks(database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) ->
     redis = Redis.from_url(redis_url)
     try:
         with serving_webhooks(settings, engine, port):
-            world = World(engine, settings, standin, redis, Queue(settings.queue, connection=redis))
+            world = World(
+                engine, settings, standin, redis, rq_queue(settings.queue, connection=redis)
+            )
             yield Hooks(world, base)
     finally:
         standin.stop()
