@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cadencia.console.deps import WebContext, context, role
-from cadencia.console.security import AccountError, CurrentUser, create_user
+from cadencia.console.deps import WebContext, context, role, say
+from cadencia.console.i18n import LANGUAGES
+from cadencia.console.security import AccountError, CurrentUser, create_user, set_preferences
 from campaigns.storage.accounts import ROLES, WebUser
 
 router = APIRouter()
@@ -24,6 +25,7 @@ def _users(ctx: WebContext) -> list[object]:
                     WebUser.agent_id,
                     WebUser.queue_interface,
                     WebUser.active,
+                    WebUser.language,
                 ).order_by(WebUser.username)
             )
         )
@@ -34,17 +36,19 @@ def users(
     request: Request, user: CurrentUser = Depends(admins), ctx: WebContext = Depends(context)
 ) -> Response:
     """Every account and the form to add one."""
-    return ctx.render(request, "admin_users.html", user, users=_users(ctx), roles=ROLES, error="")
+    return ctx.render(
+        request, "admin_users.html", user, users=_users(ctx), roles=ROLES, error="", posted={}
+    )
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def add_user(
     request: Request, user: CurrentUser = Depends(admins), ctx: WebContext = Depends(context)
 ) -> Response:
-    """Create an account from the form."""
+    """Create an account from the form; after an error the form keeps what was typed."""
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
-        create_user(
+        created = create_user(
             ctx.engine,
             form.get("username", "").strip(),
             form.get("password", ""),
@@ -54,6 +58,7 @@ async def add_user(
             queue_interface=form.get("queue_interface") or None,
         )
     except AccountError as exc:
+        kept = {k: v for k, v in form.items() if k not in ("password", "csrf")}
         return ctx.render(
             request,
             "admin_users.html",
@@ -61,6 +66,9 @@ async def add_user(
             status=422,
             users=_users(ctx),
             roles=ROLES,
-            error=str(exc),
+            error=say(request, user, exc.message),
+            posted=kept,
         )
+    if form.get("language") in LANGUAGES:
+        set_preferences(ctx.engine, created, language=form["language"])
     return RedirectResponse("/admin/users", status_code=303)

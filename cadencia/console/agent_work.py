@@ -31,8 +31,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from cadencia.console.deps import WebContext, context, role
-from cadencia.console.desktop import PAUSE_REASONS, back_to_ready, panel_data
+from cadencia.console.deps import WebContext, context, role, say
+from cadencia.console.desktop import NOT_AN_AGENT, PAUSE_REASONS, back_to_ready, panel_data
+from cadencia.console.i18n import Msg, msg
 from cadencia.console.pbx import PbxUnavailable, queue_pause
 from cadencia.console.security import CurrentUser
 from campaigns.agents.events import AgentCall, AgentEvent, agent_call, publish_agent_event
@@ -55,12 +56,14 @@ agent_only = role("agent")
 
 def _agent(user: CurrentUser) -> str:
     if not user.agent_id:
-        raise HTTPException(403, "this account is not bound to a queue member")
+        raise HTTPException(403, NOT_AN_AGENT)
     return user.agent_id
 
 
-def _to_desktop(notice: str) -> RedirectResponse:
-    return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
+def _to_desktop(request: Request, user: CurrentUser, notice: Msg | str) -> RedirectResponse:
+    """Back to the desktop, with ``notice`` in the agent's language."""
+    shown = say(request, user, notice)
+    return RedirectResponse(f"/agent?{urlencode({'notice': shown})}", status_code=303)
 
 
 def _int(raw: Any, name: str) -> int | None:
@@ -68,7 +71,9 @@ def _int(raw: Any, name: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise HTTPException(400, f"{name} {text!r}: expected a number")
+        raise HTTPException(
+            400, msg("%(field)s “%(text)s”: expected a number.", field=name, text=text)
+        )
     return int(text)
 
 
@@ -110,7 +115,14 @@ async def _hold_member(ctx: WebContext, user: CurrentUser) -> None:
         await queue_pause(ctx.ami, user.queue_interface, paused=True, reason="preview")
     except PbxUnavailable as exc:
         log.error("agent %s: %s", user.agent_id, exc)
-        raise HTTPException(503, f"Asterisk did not pause you, nothing opened: {exc}") from None
+        raise HTTPException(
+            503,
+            msg(
+                "Asterisk did not pause you, so nothing was opened. Try again in a minute; if "
+                "it lasts, ask your administrator to check Asterisk and the CADENCIA_AMI_* "
+                "settings."
+            ),
+        ) from None
 
 
 async def _attach(ctx: WebContext, user: CurrentUser, event: AgentEvent) -> None:
@@ -124,7 +136,11 @@ def _free(ctx: WebContext, agent: str) -> AgentCall:
     call = agent_call(ctx.redis, agent, namespace=ctx.namespace)
     if call.customer_id:
         raise HTTPException(
-            409, f"customer {call.customer_id} is open: save the disposition or release it first"
+            409,
+            msg(
+                "Customer %(id)s is open: save the disposition or release it first.",
+                id=call.customer_id,
+            ),
         )
     return call
 
@@ -142,19 +158,23 @@ async def open_customer(
     try:
         await run_in_threadpool(customer_360, ctx.engine, customer_id)
     except CustomerNotFound:
-        raise HTTPException(404, f"customer {customer_id!r} is not in the portfolio") from None
+        raise HTTPException(
+            404, msg("Customer %(id)s is not in the portfolio.", id=customer_id)
+        ) from None
     campaign = None
     if run_id is not None:
         runs = dict(await run_in_threadpool(dial_runs, ctx.engine, ctx.clock().date()))
         if run_id not in runs:
-            raise HTTPException(400, f"run {run_id} is not one of today's open runs")
+            raise HTTPException(
+                400, msg("Run %(run)s is not one of today's open runs.", run=run_id)
+            )
         campaign = runs[run_id]
     event = AgentEvent(
         "open", agent, ctx.clock(), customer_id=customer_id, run_id=run_id, campaign=campaign
     )
     await _attach(ctx, user, event)
     log.info("agent %s opened customer %s", agent, customer_id)
-    return _to_desktop(f"Opened {customer_id}")
+    return _to_desktop(request, user, msg("Opened %(id)s", id=customer_id))
 
 
 @router.post("/agent/release")
@@ -165,13 +185,13 @@ async def release(
     agent = _agent(user)
     call = await run_in_threadpool(agent_call, ctx.redis, agent, namespace=ctx.namespace)
     if not call.customer_id:
-        return _to_desktop("No customer is open")
+        return _to_desktop(request, user, msg("No customer is open"))
     if call.attempt_id is not None:
-        raise HTTPException(409, "a call was placed: save its disposition")
+        raise HTTPException(409, msg("A call was placed: save its disposition."))
     if call.planned_id is not None:
         await run_in_threadpool(preview.give_back, ctx.engine, ctx.redis, call.planned_id)
     await back_to_ready(ctx, user, agent)
-    return _to_desktop(f"Released {call.customer_id}")
+    return _to_desktop(request, user, msg("Released %(id)s", id=call.customer_id))
 
 
 def _dial_run(call: AgentCall, posted: int | None) -> int:
@@ -180,7 +200,7 @@ def _dial_run(call: AgentCall, posted: int | None) -> int:
         return call.run_id
     run_id = posted if posted is not None else call.run_id
     if run_id is None:
-        raise HTTPException(400, "run_id: choose the campaign to call under")
+        raise HTTPException(400, msg("Choose the campaign to call under."))
     return run_id
 
 
@@ -211,13 +231,19 @@ async def dial(
     point_id = _int(form.get("point_id"), "point_id")
     call = await run_in_threadpool(agent_call, ctx.redis, agent, namespace=ctx.namespace)
     if not call.customer_id:
-        raise HTTPException(403, "open a customer first: you can only dial the customer open")
+        raise HTTPException(403, msg("Open a customer first: you can only dial the customer open."))
     if call.state == "talking":
-        raise HTTPException(409, "you are on a call")
+        raise HTTPException(409, msg("You are on a call."))
     if point_id is None:
-        raise HTTPException(400, "point_id: choose one of the customer's numbers")
+        raise HTTPException(400, msg("Choose one of the customer's numbers."))
     if not user.queue_interface:
-        raise HTTPException(403, "this account has no phone (queue interface) to ring")
+        raise HTTPException(
+            403,
+            msg(
+                "This account has no phone (queue interface) to ring: ask an administrator "
+                "to set one."
+            ),
+        )
     run_id = _dial_run(call, _int(form.get("run_id"), "run_id"))
     try:
         reserved = await run_in_threadpool(
@@ -234,7 +260,9 @@ async def dial(
         )
     except NotTheCustomersNumber as exc:
         log.warning("agent %s refused a dial: %s", agent, exc)
-        raise HTTPException(403, "you can only dial the numbers of the customer open") from None
+        raise HTTPException(
+            403, msg("You can only dial the numbers of the customer open.")
+        ) from None
     except LookupError as exc:
         raise HTTPException(400, str(exc)) from None
     if reserved.dial is None:
@@ -253,10 +281,25 @@ async def dial(
                 ctx.engine, dial.attempt_id, "failed", at=now, now=now, extra={"why": why}
             )
         )
-        raise HTTPException(503, why) from None
+        raise HTTPException(
+            503,
+            msg(
+                "The call was not placed: the dial queue (Redis) is unreachable. Try again in a "
+                "minute; if it lasts, ask your administrator to check Redis and "
+                "CADENCIA_REDIS_URL."
+            ),
+        ) from None
     log.info("agent %s dials %s (attempt %s)", agent, call.customer_id, dial.attempt_id)
     number = mask_phone(reserved.number)
-    return _to_desktop(f"Dialing {number} (call {dial.attempt_id}): your phone rings first")
+    return _to_desktop(
+        request,
+        user,
+        msg(
+            "Dialing %(number)s (call %(call)s): your phone rings first",
+            number=number,
+            call=dial.attempt_id,
+        ),
+    )
 
 
 @router.post("/agent/preview/next")
@@ -267,14 +310,14 @@ async def preview_next(
     agent = _agent(user)
     run_id = _int((await request.form()).get("run_id"), "run_id")
     if run_id is None:
-        raise HTTPException(400, "run_id: choose the preview campaign")
+        raise HTTPException(400, msg("Choose the preview campaign."))
     await run_in_threadpool(_free, ctx, agent)
     try:
         lead = await run_in_threadpool(
             preview.take_next, ctx.engine, ctx.redis, run_id, ctx.clock()
         )
     except preview.PreviewError as exc:
-        return _to_desktop(str(exc))
+        return _to_desktop(request, user, str(exc))  # the core's own words (English)
     event = AgentEvent(
         "open",
         agent,
@@ -289,7 +332,7 @@ async def preview_next(
     except (HTTPException, RedisError):
         await run_in_threadpool(preview.give_back, ctx.engine, ctx.redis, lead.planned_id)
         raise
-    return _to_desktop(f"Preview: {lead.customer_id}. Call or skip")
+    return _to_desktop(request, user, msg("Preview: %(id)s. Call or skip", id=lead.customer_id))
 
 
 @router.post("/agent/preview/skip")
@@ -301,9 +344,9 @@ async def preview_skip(
     form = await request.form()
     call = await run_in_threadpool(agent_call, ctx.redis, agent, namespace=ctx.namespace)
     if call.planned_id is None:
-        raise HTTPException(409, "no previewed customer to skip")
+        raise HTTPException(409, msg("There is no previewed customer to skip."))
     if call.attempt_id is not None:
-        raise HTTPException(409, "this customer was called: save the disposition")
+        raise HTTPException(409, msg("This customer was called: save the disposition."))
     try:
         stored = await run_in_threadpool(
             lambda: preview.skip(
@@ -319,4 +362,4 @@ async def preview_skip(
         raise HTTPException(400, str(exc)) from None
     await back_to_ready(ctx, user, agent)
     log.info("agent %s: planned contact %s %s", agent, call.planned_id, stored)
-    return _to_desktop(f"Skipped {call.customer_id}")
+    return _to_desktop(request, user, msg("Skipped %(id)s", id=call.customer_id))

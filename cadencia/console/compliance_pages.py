@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from cadencia.console.charts import histogram_png
 from cadencia.console.deps import WebContext, context, role
+from cadencia.console.i18n import msg
 from cadencia.console.security import CurrentUser
 from campaigns.ledger.audit import violations
 from campaigns.ledger.audit_frequency import cap_usage
@@ -140,7 +141,9 @@ def _customer_or_404(ctx: WebContext, customer_id: str) -> Any:
             ).where(Customer.external_id == customer_id)
         ).first()
     if row is None:
-        raise HTTPException(404, f"customer {customer_id!r} not found")
+        raise HTTPException(
+            404, msg("There is no customer “%(id)s” in the portfolio.", id=customer_id)
+        )
     return row
 
 
@@ -176,10 +179,15 @@ def _period(ctx: WebContext, since: str, until: str) -> tuple[dt.datetime, dt.da
     try:
         first = dt.date.fromisoformat(since) if since else today - dt.timedelta(days=6)
         last = dt.date.fromisoformat(until) if until else today
-    except ValueError as exc:
-        raise HTTPException(400, f"since/until: expected YYYY-MM-DD ({exc})") from None
+    except ValueError:
+        raise HTTPException(
+            400, msg("The period's days must be dates, written YYYY-MM-DD: pick them again.")
+        ) from None
     if last < first:
-        raise HTTPException(400, f"until {last} is before since {first}")
+        raise HTTPException(
+            400,
+            msg("The period ends (%(last)s) before it starts (%(first)s).", last=last, first=first),
+        )
     start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
     return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 

@@ -19,7 +19,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from cadencia.console.charts import progress_png
-from cadencia.console.deps import WebContext, context, role
+from cadencia.console.deps import WebContext, context, language_of, role
+from cadencia.console.i18n import money, msg, translations, when
+from cadencia.console.labels import label_of
 from cadencia.console.security import CurrentUser
 from campaigns.agents.events import agent_board
 from campaigns.run.report.agents import agent_days
@@ -115,10 +117,26 @@ def dashboard(
 
 @router.get("/dashboard/data.json")
 def dashboard_json(
-    user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
+    request: Request, user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
 ) -> JSONResponse:
-    """The dashboard's figures, for the page's polling."""
-    return JSONResponse(dashboard_data(ctx), headers={"Cache-Control": "no-store"})
+    """The dashboard's figures, for the page's polling, with their texts as the page shows them."""
+    data = dashboard_data(ctx)
+    language = language_of(request, user)
+    catalog = translations(language)
+
+    def text(code: str | None) -> str:
+        found = label_of(code)
+        return found if isinstance(found, str) else found.translate(catalog)
+
+    for run in data["runs"]:
+        run["state_text"] = text(run["state"])
+    for agent in data["agents"]:
+        agent["state_text"] = text(agent["state"])
+        agent["reason_text"] = text(agent["reason"]) if agent["reason"] else ""
+        agent["since_text"] = when(agent["since"], user.timezone, language)
+    for currency, promised in data["promises"].items():
+        promised["amount_text"] = money(promised["amount"], currency, language)
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/dashboard/run/{run_id}/progress.png")
@@ -128,11 +146,11 @@ def progress(
     """Plan against actual per channel and hour for one run."""
     # Read as text, so a malformed id is a 404 like an unknown one, not a JSON 422.
     if not (run_id.isascii() and run_id.isdigit() and len(run_id) < 10):
-        raise HTTPException(404, f"{run_id!r} is not a run id")
+        raise HTTPException(404, msg("“%(raw)s” is not a run id.", raw=run_id))
     try:
         data = report_data(ctx.engine, int(run_id))
     except LookupError:
-        raise HTTPException(404, f"run {run_id} does not exist") from None
+        raise HTTPException(404, msg("There is no run %(run)s.", run=run_id)) from None
     png = progress_png(
         data["hours"],
         data["planned_per_slot"],

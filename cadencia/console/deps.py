@@ -22,6 +22,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
+from cadencia.console.i18n import (
+    LANGUAGES,
+    Msg,
+    accepted_language,
+    choose_language,
+    msg,
+    translations,
+    zone_label,
+    zone_or_default,
+)
 from cadencia.console.pbx import AmiSettings
 from cadencia.console.security import (
     CurrentUser,
@@ -33,6 +43,8 @@ from campaigns.agents.events import AgentEvent
 log = logging.getLogger(__name__)
 COOKIE = "cadencia_session"
 LOGIN_CSRF_COOKIE = "cadencia_login_csrf"
+# The language picked on the login page before anyone is logged in.
+LANGUAGE_COOKIE = "cadencia_lang"
 HOME = {"agent": "/agent", "manager": "/dashboard", "compliance": "/compliance", "admin": "/"}
 
 
@@ -74,7 +86,7 @@ class WebContext:
     namespace: str
     clock: Callable[[], dt.datetime]
     secure_cookies: bool
-    templates: Jinja2Templates
+    templates: dict[str, Jinja2Templates]  # one per language (jinja2.ext.i18n installs one)
     hub: EventHub = field(default_factory=EventHub)
     _redis: redis.Redis | None = None
 
@@ -93,13 +105,37 @@ class WebContext:
     def render(
         self, request: Request, name: str, user: CurrentUser | None, status: int = 200, **ctx: Any
     ) -> HTMLResponse:
-        """Render template ``name`` with the user and its CSRF token."""
-        return self.templates.TemplateResponse(
-            request,
-            name,
-            {"user": user, "csrf": user.csrf_token if user else "", **ctx},
-            status_code=status,
-        )
+        """Render template ``name`` in the viewer's language, with the user and its CSRF token.
+
+        ``tz`` is the viewer's zone, which the ``when`` filter shows times in.
+        """
+        language = language_of(request, user)
+        zone = zone_or_default(user.timezone if user else None).key
+        values = {
+            "user": user,
+            "csrf": user.csrf_token if user else "",
+            "lang": language,
+            "languages": LANGUAGES,
+            "tz": zone,
+            "tz_label": zone_label(zone),
+            **ctx,
+        }
+        return self.templates[language].TemplateResponse(request, name, values, status_code=status)
+
+
+def language_of(request: Request, user: CurrentUser | None) -> str:
+    """The viewer's language: their choice, else the login page's, else the browser's, else en."""
+    chosen = user.language if user else None
+    if user is None:
+        chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    return choose_language(chosen, accepted_language(request.headers.get("accept-language")))
+
+
+def say(request: Request, user: CurrentUser | None, message: Msg | str) -> str:
+    """``message`` in the viewer's language (a plain string is shown as it is)."""
+    if isinstance(message, Msg):
+        return message.translate(translations(language_of(request, user)))
+    return message
 
 
 def context(request: Request) -> WebContext:
@@ -122,7 +158,9 @@ def role(*roles: str) -> Callable[..., Any]:
         if user is None:
             raise NotLoggedIn()
         if user.role != "admin" and user.role not in roles:
-            raise HTTPException(403, f"the {user.role} role may not open this page")
+            raise HTTPException(
+                403, msg("The %(role)s role may not open this page.", role=user.role)
+            )
         if request.method not in ("GET", "HEAD"):
             given = request.headers.get("x-csrf-token")
             if given is None:
@@ -130,7 +168,10 @@ def role(*roles: str) -> Callable[..., Any]:
                 value = form.get("csrf")
                 given = value if isinstance(value, str) else None
             if not csrf_ok(user.csrf_token, given):
-                raise HTTPException(403, "missing or wrong CSRF token: reload the page")
+                raise HTTPException(
+                    403,
+                    msg("The form was out of date (missing or wrong CSRF token): reload the page."),
+                )
         return user
 
     return check

@@ -15,13 +15,16 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from cadencia.console.deps import WebContext, context, role
+from cadencia.console.deps import WebContext, context, role, say
+from cadencia.console.i18n import msg
+from cadencia.console.labels import label_of
 from cadencia.console.pbx import PbxUnavailable, queue_pause
 from cadencia.console.scripts import script_for
 from cadencia.console.security import CurrentUser
@@ -32,23 +35,33 @@ from campaigns.agents.disposition import (
     save_disposition,
 )
 from campaigns.agents.events import AgentCall, AgentEvent, agent_call, end_wrap, publish_agent_event
+from campaigns.amounts import EXAMPLE, locale_of, written
 from campaigns.dialing import preview
 from campaigns.dialing.manual import customer_phones, dial_runs
 from campaigns.ledger.audit import timeline
 from campaigns.observability import mask_email, mask_phone
 from campaigns.portfolio.view import CustomerNotFound, customer_360
 from campaigns.storage.accounts import Callback, Disposition
+from campaigns.storage.models import Customer
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 agent_only = role("agent")
 PAUSE_REASONS = ("break", "lunch", "training", "meeting", "technical")
 HEARTBEAT_S = 15.0
+NOT_AN_AGENT = msg(
+    "This account is not bound to a queue member: ask an administrator to give it an agent id."
+)
+NO_PBX = msg(
+    "No Asterisk manager is configured, so Ready and Pause cannot reach your queue. Ask your "
+    "administrator to set CADENCIA_AMI_HOST, CADENCIA_AMI_USERNAME and CADENCIA_AMI_SECRET "
+    "(and CADENCIA_AMI_PORT if it is not 5038) and restart the console."
+)
 
 
 def _agent(user: CurrentUser) -> str:
     if not user.agent_id:
-        raise HTTPException(403, "this account is not bound to a queue member")
+        raise HTTPException(403, NOT_AN_AGENT)
     return user.agent_id
 
 
@@ -70,6 +83,7 @@ def panel_data(ctx: WebContext, call: AgentCall, agent: str) -> dict[str, Any] |
         )
     history = timeline(ctx.engine, call.customer_id)
     language, script = script_for(view, agent)
+    zone = ZoneInfo((view.get("timezones") or ["UTC"])[0])
     return {
         "call": call,
         "view": view,
@@ -77,7 +91,11 @@ def panel_data(ctx: WebContext, call: AgentCall, agent: str) -> dict[str, Any] |
         "open_promises": [p for p in view["promises"] if p["status"] == "pending"],
         "script": script,
         "language": language,
-        "today": ctx.clock().date().isoformat(),
+        "today": ctx.clock().astimezone(zone).date().isoformat(),
+        # The earliest callback the form offers: now, on the customer's clock.
+        "now_local": ctx.clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        # How the customer's country writes an amount (what the form reads).
+        "amount_example": written(EXAMPLE, locale_of(view.get("language"), view.get("country"))),
         **_dial_data(ctx, call),
     }
 
@@ -183,21 +201,20 @@ async def set_state(
     agent = _agent(user)
     call = await run_in_threadpool(_current, ctx, user)
     if action not in ("ready", "pause"):
-        raise HTTPException(400, f"action {action!r}: expected ready or pause")
+        raise HTTPException(
+            400, msg("Press Ready or Pause (the form sent neither): expected ready or pause.")
+        )
     if action == "pause" and reason not in PAUSE_REASONS:
-        raise HTTPException(400, f"reason {reason!r}: expected one of {', '.join(PAUSE_REASONS)}")
+        raise HTTPException(400, msg("Choose why you pause from the list, then press Pause."))
     if action == "ready" and call.customer_id:
-        notice = "Save the disposition first: wrap-up ends there"
+        notice = say(request, user, msg("Save the disposition first: wrap-up ends there"))
         return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
     if ctx.ami is None or not user.queue_interface:
-        raise HTTPException(503, "no Asterisk manager configured: cannot change queue state")
-    try:
-        await queue_pause(
-            ctx.ami, user.queue_interface, paused=action == "pause", reason=reason or None
-        )
-    except PbxUnavailable as exc:
-        log.error("agent %s: %s", agent, exc)
-        raise HTTPException(503, f"Asterisk did not take the change: {exc}") from None
+        raise HTTPException(503, NO_PBX)
+    # PbxUnavailable reaches the app's handler: a page that says what to do.
+    await queue_pause(
+        ctx.ami, user.queue_interface, paused=action == "pause", reason=reason or None
+    )
     event = AgentEvent(
         "state",
         agent,
@@ -215,7 +232,7 @@ def _own_customer(ctx: WebContext, user: CurrentUser, customer_id: str) -> Agent
         log.warning(
             "agent %s refused customer %s: not connected to them", user.username, customer_id
         )
-        raise HTTPException(403, "you can only open the customer connected to you")
+        raise HTTPException(403, msg("You can only open the customer connected to you."))
     return call
 
 
@@ -250,12 +267,12 @@ async def disposition(
     """Validate and save the disposition; then the agent is ready again (wrap-up over)."""
     call = await run_in_threadpool(_own_customer, ctx, user, customer_id)
     if call.planned_id is not None and call.attempt_id is None:
-        raise HTTPException(409, "a previewed customer is called or skipped first")
+        raise HTTPException(409, msg("Call or skip a previewed customer before the disposition."))
     raw = {k: str(v) for k, v in (await request.form()).items()}
     now = ctx.clock()
     panel = await run_in_threadpool(panel_data, ctx, call, _agent(user))
     if panel is None or "view" not in panel:
-        raise HTTPException(404, f"customer {customer_id!r} is not in the portfolio")
+        raise HTTPException(404, msg("Customer %(id)s is not in the portfolio.", id=customer_id))
     try:
         form = parse_form(raw, panel["view"], now=now)
         decision = None
@@ -289,9 +306,15 @@ async def disposition(
     log.info("agent %s saved %s/%s for %s", call.agent, form.party, form.result, customer_id)
     if call.planned_id is not None:  # the previewed lead is done for its slot
         await run_in_threadpool(preview.finish, ctx.engine, ctx.redis, call.planned_id)
-    notice = f"Saved: {form.result if form.party == 'right' else form.party} for {customer_id}"
+    shown = say(request, user, label_of(form.result if form.party == "right" else form.party))
+    saved = msg("Saved: %(what)s for %(id)s", what=shown, id=customer_id)
     if not await back_to_ready(ctx, user, call.agent):
-        notice += " — Asterisk did not unpause you; press Ready again"
+        saved = msg(
+            "Saved: %(what)s for %(id)s. Asterisk did not unpause you: press Ready again.",
+            what=shown,
+            id=customer_id,
+        )
+    notice = say(request, user, saved)
     return RedirectResponse(f"/agent?{urlencode({'notice': notice})}", status_code=303)
 
 
@@ -327,8 +350,24 @@ def history(
             .limit(200)
         ).all()
         callbacks = conn.execute(
-            sa.select(Callback)
+            sa.select(
+                Callback.at,
+                Callback.customer_id,
+                Callback.campaign,
+                Customer.timezones.label("zones"),
+            )
+            .outerjoin(Customer, Customer.external_id == Callback.customer_id)
             .where(Callback.agent == agent, Callback.status == "scheduled")
             .order_by(Callback.at)
         ).all()
-    return ctx.render(request, "agent_history.html", user, rows=rows, callbacks=callbacks)
+    shown = [
+        {
+            "at": c.at,
+            "customer_id": c.customer_id,
+            "campaign": c.campaign,
+            # Shown on the customer's clock, as the agent agreed it with them.
+            "zone": (c.zones or "UTC").split(";")[0],
+        }
+        for c in callbacks
+    ]
+    return ctx.render(request, "agent_history.html", user, rows=rows, callbacks=shown)

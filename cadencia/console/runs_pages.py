@@ -21,8 +21,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cadencia.console.deps import WebContext, context, role
-from cadencia.console.runs_view import run_line, run_review, state_note
+from cadencia.console.deps import WebContext, context, language_of, role
+from cadencia.console.i18n import Msg, msg
+from cadencia.console.runs_view import ACTION_BUTTONS, run_review, state_note
 from cadencia.console.security import CurrentUser
 from campaigns.run.actions import ACTIONS, Actor, allowed_actions, history, perform
 from campaigns.run.launch import queued_step
@@ -38,16 +39,16 @@ MAX_RUN_ID = 2**31 - 1  # the runs table's integer key
 
 
 def _not_found(
-    request: Request, ctx: WebContext, user: CurrentUser, message: str, status: int = 404
+    request: Request, ctx: WebContext, user: CurrentUser, message: Msg, status: int = 404
 ) -> Response:
     return ctx.render(
         request,
         "error.html",
         user,
         status=status,
-        title="Not found" if status == 404 else "Cannot do that",
+        title=msg("Not found") if status == 404 else msg("Cannot do that"),
         message=message,
-        links=[("/runs", "All runs")],
+        links=[("/runs", msg("All runs"))],
     )
 
 
@@ -63,7 +64,10 @@ def _bad_id(request: Request, ctx: WebContext, user: CurrentUser, raw: str) -> R
         request,
         ctx,
         user,
-        f"{raw!r} is not a run id: run ids are whole numbers, as listed on the Runs page.",
+        msg(
+            "“%(raw)s” is not a run id: run ids are whole numbers, as listed on the Runs page.",
+            raw=raw,
+        ),
     )
 
 
@@ -76,12 +80,13 @@ def runs(
     ctx: WebContext = Depends(context),
 ) -> Response:
     """Runs, newest first, of one campaign and/or one day."""
-    error, chosen = "", None
+    error: Msg | None = None
+    chosen = None
     if day:
         try:
             chosen = dt.date.fromisoformat(day)
         except ValueError:
-            error = f"{day!r} is not a date: pick one, or write it as YYYY-MM-DD."
+            error = msg("“%(day)s” is not a date: pick one, or write it as YYYY-MM-DD.", day=day)
     found = list_runs(ctx.engine, campaign=campaign or None, day=chosen)
     today = ctx.clock().date()
     return ctx.render(
@@ -89,13 +94,13 @@ def runs(
         "runs.html",
         user,
         status=422 if error else 200,
-        runs=[run_line(r) for r in found],
+        runs=found,
         campaigns=campaign_names(ctx.engine),
         campaign=campaign,
         day=chosen.isoformat() if chosen else "",
         today=today.isoformat(),
         yesterday=(today - dt.timedelta(days=1)).isoformat(),
-        error=error,
+        error=error or "",
     )
 
 
@@ -127,7 +132,7 @@ def _render_run(
     try:
         data = report_data(ctx.engine, run_id)
     except LookupError:
-        return _not_found(request, ctx, user, f"There is no run {run_id}.")
+        return _not_found(request, ctx, user, msg("There is no run %(run)s.", run=run_id))
     state = data["run"]["state"]
     can_act = user.role in ("manager", "admin")
     actions = history(ctx.engine, run_id)
@@ -138,7 +143,8 @@ def _render_run(
         user,
         status=status,
         run=data["run"],
-        review=run_review(data),
+        review=run_review(data, language_of(request, user)),
+        buttons=ACTION_BUTTONS,
         state_note=state_note(state),
         actions=allowed_actions(state) if can_act else (),
         history=actions,
@@ -174,7 +180,9 @@ def act(
     if run_id is None:
         return _bad_id(request, ctx, user, raw_id)
     if action not in ACTIONS:
-        return _not_found(request, ctx, user, f"{action!r} is not something a run can do.")
+        return _not_found(
+            request, ctx, user, msg("“%(action)s” is not something a run can do.", action=action)
+        )
     try:
         perform(
             ctx.engine,
@@ -186,7 +194,7 @@ def act(
         )
     except RunError as exc:
         if "does not exist" in str(exc):
-            return _not_found(request, ctx, user, f"There is no run {run_id}.")
+            return _not_found(request, ctx, user, msg("There is no run %(run)s.", run=run_id))
         return _render_run(request, ctx, user, run_id, error=str(exc), status=409)
     return RedirectResponse(f"/runs/{run_id}?done={action}", status_code=303)
 
@@ -201,12 +209,14 @@ def lookup(
     """A customer in recent runs: planned (channel, hour) or left out, and why."""
     wanted = customer_id.strip()[:64]
     found: list[dict[str, Any]] = []
-    error = ""
+    error: Msg | str = ""
     if wanted:
         if customer_exists(ctx.engine, wanted):
             found = customer_runs(ctx.engine, wanted)
         else:
-            error = f"No customer {wanted!r} in the portfolio (ids are the creditor's own)."
+            error = msg(
+                "No customer “%(id)s” in the portfolio (ids are the creditor's own).", id=wanted
+            )
     return ctx.render(
         request,
         "customer_lookup.html",

@@ -2,97 +2,98 @@
 
 The figures are the run report's (``campaigns.run.report``); its sections
 (``summary``) and charts (``html.charts``) are reused as they are, so the
-console and ``cadencia report --html`` never disagree.
+console and ``cadencia report --html`` never disagree. The words around them
+are the console's, in the viewer's language; money goes through
+``cadencia.console.i18n.money``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+from babel.numbers import format_decimal, format_percent
 from markupsafe import Markup
 
+from cadencia.console.i18n import LOCALES, Msg, money, msg
+from cadencia.console.labels import label_of
 from campaigns.run.report.html import charts
 from campaigns.run.report.summary import (
-    ARM_NAMES,
     agents_section,
-    count,
     execution_section,
-    money,
     money_section,
     optimizer_section,
     plan_section,
 )
 
 STATE_NOTES = {
-    "planning": "The plan is being made (or its making stopped midway: resume it).",
-    "planned": "The plan is made; resume to release it (or to hold it for approval).",
-    "awaiting_approval": "The plan waits for a manager's approval: nothing is sent until then.",
-    "approved": "Approved, not yet sent to the dialer and message queues: launch it.",
-    "dispatching": "The plan is being sent to the queues (resume it if this lasts).",
-    "executing": "Calls and messages go out at their hours; resume re-sends lost jobs "
-    "and closes the day once it is over.",
-    "closed": "The day is over and its results are final.",
-    "cancelled": "Cancelled before dispatch: nothing of this plan was sent.",
+    "planning": msg("The plan is being made (or its making stopped midway: resume it)."),
+    "planned": msg("The plan is made; resume to release it (or to hold it for approval)."),
+    "awaiting_approval": msg(
+        "The plan waits for a manager's approval: nothing is sent until then."
+    ),
+    "approved": msg("Approved, not yet sent to the dialer and message queues: launch it."),
+    "dispatching": msg("The plan is being sent to the queues (resume it if this lasts)."),
+    "executing": msg(
+        "Calls and messages go out at their hours; resume re-sends lost jobs "
+        "and closes the day once it is over."
+    ),
+    "closed": msg("The day is over and its results are final."),
+    "cancelled": msg("Cancelled before dispatch: nothing of this plan was sent."),
 }
 GLOSSARY = (
-    ("Upper bound", "the most any plan within today's capacity, budgets and rules could expect"),
-    ("Gap", "how far this plan's expected money is below that bound, in percent"),
     (
-        "Shadow price",
-        "what one more agent-minute in that hour would add to the expected money",
+        msg("Upper bound"),
+        msg("the most any plan within today's capacity, budgets and rules could expect"),
+    ),
+    (msg("Gap"), msg("how far this plan's expected money is below that bound, in percent")),
+    (
+        msg("Shadow price"),
+        msg("what one more agent-minute in that hour would add to the expected money"),
     ),
 )
+ACTION_BUTTONS = {
+    "approve": msg("Approve and launch"),
+    "launch": msg("Launch"),
+    "resume": msg("Resume"),
+    "cancel": msg("Cancel run"),
+}
 
 
-def day_label(day: dt.date | str) -> str:
-    """``Tue 24 Nov 2026`` for a date or its ISO text."""
-    value = dt.date.fromisoformat(day) if isinstance(day, str) else day
-    return value.strftime("%a %d %b %Y")
-
-
-def state_note(state: str) -> str:
+def state_note(state: str) -> Msg | str:
     """What a run in ``state`` is doing, in one sentence."""
     return STATE_NOTES.get(state, state)
 
 
-def run_line(run: dict[str, Any]) -> dict[str, Any]:
-    """One line of the runs list (``campaigns.run.listing.list_runs``), formatted."""
-    channels = ", ".join(f"{c} {count(n)}" for c, n in run["by_channel"].items() if n)
-    collected = "not sent yet"
-    if run["money"] is not None:
-        currency = run["money"]["currency"]
-        collected = "; ".join(
-            f"{arm} {money(amount, currency)}" for arm, amount in run["money"]["arms"].items()
-        )
-    return {
-        **run,
-        "day_label": day_label(run["day"]),
-        "customers_text": count(run["customers"]),
-        "attempts_text": count(run["planned_attempts"]),
-        "channels_text": channels or "–",
-        "collected_text": collected,
-    }
+def number(value: float | None, language: str, decimals: int = 0) -> str:
+    """A number with the viewer's separators, or a dash."""
+    if value is None:
+        return "–"
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=LOCALES[language])
 
 
-def run_review(data: dict[str, Any]) -> dict[str, Any]:
+def run_review(data: dict[str, Any], language: str) -> dict[str, Any]:
     """The plan review's parts: headline facts, report sections, glossary, charts, left out."""
     plan, currency = data["plan"], data["money"]["currency"]
+    locale = LOCALES[language]
     sections = (money_section, plan_section, agents_section, execution_section, optimizer_section)
+    gap = plan.get("gap_pct")
     return {
-        "day_label": day_label(data["run"]["day"]),
         "facts": [
-            ("customers considered", count(plan.get("customers"))),
-            ("attempts planned", count(plan.get("planned_attempts"))),
-            ("expected money from the plan", money(plan.get("objective"), currency)),
-            ("gap to the upper bound", f"{plan['gap_pct']:.2f}%" if "gap_pct" in plan else "–"),
-            ("currency", currency),
+            (msg("customers considered"), number(plan.get("customers"), language)),
+            (msg("attempts planned"), number(plan.get("planned_attempts"), language)),
+            (msg("expected money from the plan"), money(plan.get("objective"), currency, language)),
+            (
+                msg("gap to the upper bound"),
+                "–" if gap is None else format_percent(gap / 100, "#,##0.00%", locale=locale),
+            ),
+            (msg("currency"), currency),
         ],
-        "arms": [(ARM_NAMES.get(a, a), count(n)) for a, n in data["arms"].items()],
+        "arms": [(label_of(a), number(n, language)) for a, n in data["arms"].items()],
         # The sections escape every value themselves (campaigns.run.report.summary.table).
         "sections": Markup("".join(section(data) for section in sections)),
         "glossary": GLOSSARY,
         "charts": charts(data) if data["plan"] else [],
-        "left_out": [(reason, count(n)) for reason, n in data["left_out"].items()],
+        "left_out": [(reason, number(n, language)) for reason, n in data["left_out"].items()],
         "left_out_examples": data["left_out_examples"],
     }

@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
+from cadencia.console.i18n import money
+
 CREDITOR = "Cadencia Cobranzas"
 SCRIPTS = {
     "es": [
@@ -47,6 +49,7 @@ def script_for(view: dict[str, Any], agent: str) -> tuple[str, list[str]]:
     language = (view.get("language") or "es").split("-")[0].lower()
     if language not in SCRIPTS:
         language = "en" if view.get("country") == "US" else "es"
-    total = ", ".join(f"{amount} {cur}" for cur, amount in view["total_due"].items()) or "0"
+    total = ", ".join(money(amount, cur, language) for cur, amount in view["total_due"].items())
+    total = total or "0"
     values = {"name": view["name"], "agent": agent, "creditor": CREDITOR, "total_due": total}
     return language, [_env.from_string(line).render(**values) for line in SCRIPTS[language]]

@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from cadencia.console.i18n import Msg, msg
 from campaigns.storage.accounts import ROLES, LoginFailure, WebSession, WebUser
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
@@ -42,7 +43,11 @@ MIN_PASSWORD = 10
 
 
 class AccountError(ValueError):
-    """A user account cannot be created as asked; the message says which field and why."""
+    """An account cannot be created as asked; ``message`` (a ``Msg``) says which field and why."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 class LoginThrottled(Exception):
@@ -68,6 +73,8 @@ class CurrentUser:
     queue_interface: str | None
     csrf_token: str
     session_id: int
+    language: str | None = None  # es, en or pt as chosen; None: the browser's
+    timezone: str | None = None  # an IANA zone as chosen; None: UTC
 
 
 def hash_password(password: str) -> str:
@@ -96,16 +103,33 @@ def create_user(
     """Create an account; agents must name their queue member and its interface."""
     if not USERNAME.match(username):
         raise AccountError(
-            f"username {username!r}: 2–80 characters, lower-case letters, digits, . _ -"
+            msg(
+                "Username %(username)s: use 2 to 80 characters: lower-case letters, digits, "
+                "dot, underscore or hyphen.",
+                username=username,
+            )
         )
     if role not in ROLES:
-        raise AccountError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+        raise AccountError(
+            msg("Role %(role)s: choose one of %(roles)s.", role=role, roles=", ".join(ROLES))
+        )
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+        raise AccountError(msg("The password needs at least %(n)s characters.", n=MIN_PASSWORD))
     if role == "agent" and not (agent_id and queue_interface):
-        raise AccountError("an agent needs --agent-id (queue member name) and --interface")
+        raise AccountError(
+            msg(
+                "An agent needs an agent id (the queue member's name) and a queue interface "
+                "(the phone Asterisk rings)."
+            )
+        )
     if role != "agent" and (agent_id or queue_interface):
-        raise AccountError(f"role {role}: only agents are bound to a queue member")
+        raise AccountError(
+            msg(
+                "Only agents have an agent id and a queue interface: leave them empty for "
+                "the %(role)s role.",
+                role=role,
+            )
+        )
     try:
         with engine.begin() as conn:
             result = conn.execute(
@@ -122,7 +146,11 @@ def create_user(
             return int(result.inserted_primary_key[0])  # type: ignore[index]
     except IntegrityError:
         raise AccountError(
-            f"username {username!r} or agent id {agent_id!r} is already taken"
+            msg(
+                "The username %(username)s or the agent id %(agent)s is already taken.",
+                username=username,
+                agent=agent_id or "–",
+            )
         ) from None
 
 
@@ -205,6 +233,8 @@ def session_user(engine: Engine, token: str | None, *, now: dt.datetime) -> Curr
                 WebSession.csrf_token,
                 WebSession.expires_at,
                 WebSession.id.label("session_id"),
+                WebUser.language,
+                WebUser.timezone,
             )
             .join(WebSession, WebSession.user_id == WebUser.id)
             .where(WebSession.token_hash == _digest(token))
@@ -219,7 +249,19 @@ def session_user(engine: Engine, token: str | None, *, now: dt.datetime) -> Curr
         row.queue_interface,
         row.csrf_token,
         row.session_id,
+        row.language,
+        row.timezone,
     )
+
+
+def set_preferences(
+    engine: Engine, user_id: int, *, language: str | None = None, timezone: str | None = None
+) -> None:
+    """Store the user's language and/or time zone (None leaves that one as it is)."""
+    values = {k: v for k, v in (("language", language), ("timezone", timezone)) if v is not None}
+    if values:
+        with engine.begin() as conn:
+            conn.execute(sa.update(WebUser).where(WebUser.id == user_id).values(**values))
 
 
 def logout(engine: Engine, token: str | None) -> None:

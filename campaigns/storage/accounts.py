@@ -31,6 +31,11 @@ class WebUser(Base):
     queue_interface: Mapped[str | None] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(sa.Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The console's language (es, en, pt) and time zone (an IANA name), as the
+    # user chose them at login or on the profile page; NULL: not chosen
+    # (migration 0014).
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class WebSession(Base):

@@ -264,5 +264,5 @@ def test_customer_lookup_says_planned_or_why_not(console: Console) -> None:
     holdout = client.get("/customers/lookup?customer_id=C2").text
     assert "holdout: kept uncontacted to measure uplift" in holdout
     unknown = client.get("/customers/lookup?customer_id=C999")
-    assert unknown.status_code == 404 and "No customer &#39;C999&#39;" in unknown.text
+    assert unknown.status_code == 404 and "No customer “C999”" in unknown.text
     assert client.get("/customers/lookup").status_code == 200  # the empty form

@@ -130,7 +130,7 @@ def test_audit_shows_abandon_rates_and_opt_outs(console: Console) -> None:
     # live calls: conversation, wrong party and the two abandoned (no answer is not live)
     assert re.search(
         r"co-tarjetas</td><td>2026-11-24</td><td[^>]*>4</td><td[^>]*>2</td>"
-        r"<td[^>]*>50.0</td>",
+        r"<td[^>]*>50\.00</td>",
         table,
     ), table
     optouts = page[page.index('id="optouts"') :]

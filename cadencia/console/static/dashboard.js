@@ -15,7 +15,7 @@
     data.runs.forEach(function (run) {
       var box = document.querySelector('[data-run="' + run.id + '"]');
       if (!box) { location.reload(); return; }
-      box.querySelector(".run-state").textContent = run.state;
+      box.querySelector(".run-state").textContent = run.state_text || run.state;
       box.querySelectorAll(".actual").forEach(function (td) {
         td.textContent = run.actual[td.dataset.channel] || 0;
       });
@@ -26,11 +26,11 @@
     });
     var agents = document.getElementById("agents");
     rows(agents, agents.rows[0], data.agents.map(function (a) {
-      return [a.agent, a.state, a.reason || "", a.customer || "", (a.since || "").slice(11, 19)];
+      return [a.agent, a.state_text || a.state, a.reason_text || "", a.customer || "", a.since_text || ""];
     }));
     var promises = document.getElementById("promises");
     rows(promises, promises.rows[0], Object.keys(data.promises).map(function (cur) {
-      return [cur, String(data.promises[cur].count), data.promises[cur].amount];
+      return [cur, String(data.promises[cur].count), data.promises[cur].amount_text || data.promises[cur].amount];
     }));
   }
   function poll() {
