@@ -170,6 +170,68 @@ class Collections(_Strict):
     follow_up_days: Annotated[int, Field(ge=0, le=30)] = 7
 
 
+class Plan(_Strict):
+    """One instalment plan a customer may take (``[[offers.plans]]``).
+
+    ``instalments`` payments in all: the first is the down payment, at least
+    ``min_down_payment`` (a share) of what is owed; the others are equal,
+    ``every_days`` apart, each at least ``min_instalment`` in the campaign's
+    currency (a customer owing too little for that does not qualify).
+    """
+
+    instalments: Annotated[int, Field(ge=2, le=36)]
+    min_down_payment: Share = 0.1
+    min_instalment: Money = 0.0
+    every_days: Annotated[int, Field(ge=7, le=31)] = 30
+
+
+class Offers(_Strict):
+    """What a customer may be offered (``[offers]``; the portal, docs/portal.md).
+
+    ``settlement_discount``: the range of discount on the whole balance for a
+    payment in full, offered only from ``settlement_min_days_past_due``; the
+    portal offers the low end, rising to the high end over the next 180 days
+    past due. ``promise_window_days``: how far ahead a promise may be dated.
+    ``down_payment_days``: a plan's first instalment is due this many days out.
+    """
+
+    settlement_discount: tuple[Share, Share] = (0.0, 0.0)
+    settlement_min_days_past_due: Annotated[int, Field(ge=0, le=100_000)] = 90
+    plans: tuple[Plan, ...] = ()
+    promise_window_days: Annotated[int, Field(ge=1, le=90)] = 30
+    down_payment_days: Annotated[int, Field(ge=0, le=30)] = 3
+
+    @field_validator("settlement_discount")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"range [{value[0]}, {value[1]}] is empty: low must be ≤ high")
+        return value
+
+    @field_validator("plans")
+    @classmethod
+    def _distinct(cls, value: tuple[Plan, ...]) -> tuple[Plan, ...]:
+        counts = [p.instalments for p in value]
+        if len(counts) != len(set(counts)):
+            raise ValueError(f"two plans with the same number of instalments: {counts}")
+        return value
+
+
+class Portal(_Strict):
+    """The debtor portal behind the messages' links (``[portal]``, docs/portal.md).
+
+    ``identity``: what the customer answers before seeing anything:
+    ``phone_last4`` (the last four digits of a phone number on file) or
+    ``opened_on`` (the date one of their open accounts was opened); the
+    portfolio carries no document number or date of birth. ``max_failures``
+    wrong answers in a row lock the link for ``lock_minutes``.
+    """
+
+    identity: Literal["phone_last4", "opened_on"] = "phone_last4"
+    max_failures: Annotated[int, Field(ge=1, le=20)] = 5
+    lock_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 30
+
+
 class Campaign(_Strict):
     """A whole campaign file."""
 
@@ -188,6 +250,8 @@ class Campaign(_Strict):
     priors: Priors = Priors()
     experiment: Experiment = Experiment()
     collections: Collections = Collections()
+    offers: Offers = Offers()
+    portal: Portal = Portal()
 
     @field_validator("channels")
     @classmethod

@@ -206,6 +206,11 @@ class Settings(BaseSettings):
     checkpoint_dir: str = _variable(
         DEFAULT_CHECKPOINT_DIR, "CADENCIA_CHECKPOINT_DIR", "where signed ledger checkpoints go"
     )
+    portal_secret: str | None = _variable(
+        None,
+        "CADENCIA_PORTAL_SECRET",
+        "signs the debtor portal's session cookies; unset: each `cadencia portal` draws its own",
+    )
 
     @classmethod
     def settings_customise_sources(

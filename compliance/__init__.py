@@ -14,6 +14,7 @@ from compliance.evaluation import Decision, RuleResult, evaluate
 from compliance.frames import events_frame
 from compliance.model import (
     CHANNELS,
+    CONTACT_CHANNELS,
     OUTCOMES,
     ComplianceInputError,
     Event,
@@ -34,6 +35,7 @@ from compliance.packs import (
 
 __all__ = [
     "CHANNELS",
+    "CONTACT_CHANNELS",
     "OUTCOMES",
     "Allowances",
     "ComplianceInputError",

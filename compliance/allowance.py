@@ -70,6 +70,7 @@ from compliance.localtime import day_start
 from compliance.model import (
     AUTODIALED_BY_DEFAULT,
     CHANNELS,
+    CONTACT_CHANNELS,
     OUTCOMES,
     ComplianceInputError,
 )
@@ -632,7 +633,7 @@ def allowances(
     slots: Sequence[datetime] | np.ndarray | pd.DatetimeIndex,
     *,
     event_debts: pd.DataFrame | None = None,
-    channels: Sequence[str] = CHANNELS,
+    channels: Sequence[str] = CONTACT_CHANNELS,
     campaign: str | None = None,
     catalog: Mapping[str, Pack] | None = None,
 ) -> Allowances:
@@ -646,7 +647,7 @@ def allowances(
     # Read: validate and code the inputs.
     chans = tuple(channels)
     for c in chans:
-        if c not in CHANNELS:
+        if c not in CONTACT_CHANNELS:
             raise ComplianceInputError("channels", f"unknown channel {c!r}")
     if catalog is None:
         catalog = {name: load_pack(name) for name in available_packs()}

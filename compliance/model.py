@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-CHANNELS: tuple[str, ...] = ("voice", "sms", "whatsapp", "email")
+# The channels a contact can be made on: what rules cover and allowances plan.
+CONTACT_CHANNELS: tuple[str, ...] = ("voice", "sms", "whatsapp", "email")
+# Every channel a ledger event may carry: the contact channels, and
+# ``self_service``, what a debtor does on the portal behind a message's link
+# (its promises hold contact like any other; an opt-out asked there is
+# recorded on the channel it concerns). No contact is ever proposed on it.
+CHANNELS: tuple[str, ...] = (*CONTACT_CHANNELS, "self_service")
 DIRECTIONS: tuple[str, ...] = ("outbound", "inbound")
 KINDS: tuple[str, ...] = ("attempt", "consent", "opt_out", "cease", "promise", "dispute")
 VOICE_OUTCOMES: tuple[str, ...] = (

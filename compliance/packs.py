@@ -49,7 +49,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from compliance.model import CHANNELS, DIRECTIONS, LINE_TYPES, OUTCOMES, ComplianceInputError
+from compliance.model import (
+    CHANNELS,
+    CONTACT_CHANNELS,
+    DIRECTIONS,
+    LINE_TYPES,
+    OUTCOMES,
+    ComplianceInputError,
+)
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KINDS: tuple[str, ...] = (
@@ -296,7 +303,9 @@ def _rule(raw_in: Mapping[str, Any], pack: str, index: int) -> Rule:
         "citation": raw.pop("citation"),
         "description": " ".join(raw.pop("description").split()),
         "pack": pack,
-        "channels": _names(raw, "channels", CHANNELS, field) if "channels" in raw else CHANNELS,
+        "channels": (
+            _names(raw, "channels", CHANNELS, field) if "channels" in raw else CONTACT_CHANNELS
+        ),
     }
     p["channels"] = frozenset(p["channels"])
     p.update(_PARAMS[kind](raw, field))

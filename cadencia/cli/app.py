@@ -18,6 +18,7 @@ from cadencia.cli import (
     model,
     ops,
     payments,
+    portal,
     portfolio,
     run,
     sandbox,
@@ -100,5 +101,6 @@ app.command("worker")(ops.worker)
 app.command("up")(ops.up)
 app.command("desk")(ops.desk)
 app.command("web")(web.web_command)
+app.command("portal")(portal.portal_command)
 app.add_typer(web.users_app, name="users")
 app.add_typer(db.db_app, name="db")

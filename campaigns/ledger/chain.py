@@ -30,10 +30,13 @@ EVENTS: sa.Table = ContactEventRow.__table__  # type: ignore[assignment]
 # Rows about money rather than contact: a payment received, a promise settled
 # (kept, partly kept, broken). Compliance rules never read them.
 MONEY_KINDS = ("payment", "settlement")
+# A debtor's requests on the portal (campaigns.portal.actions): a preferred
+# channel and hours, a callback asked for. Recorded, never read by the rules.
+REQUEST_KINDS = ("preference", "callback")
 # Ledger rows that are no contact with the debtor, which the rules never read:
-# money, and the second leg of a transferred call (the call itself is counted
-# once, by its attempt).
-NOT_CONTACTS = (*MONEY_KINDS, "transfer")
+# money, the second leg of a transferred call (the call itself is counted
+# once, by its attempt), and the portal's requests.
+NOT_CONTACTS = (*MONEY_KINDS, "transfer", *REQUEST_KINDS)
 HASHED_FIELDS = (
     "at",
     "recorded_at",

@@ -40,6 +40,7 @@ from campaigns.messaging.hours import next_allowed, only_hours_refused, seconds_
 from campaigns.messaging.outcomes import latest_outcomes, regresses
 from campaigns.messaging.plan import MessageBatch, PlannedMessage
 from campaigns.messaging.reconcile import Reconciler
+from campaigns.portal.links import issue_links
 from campaigns.settings import MessagingSettings, Senders
 from campaigns.storage.sql import one_of
 from channels import (
@@ -53,9 +54,9 @@ from channels import (
     TextMessage,
     TransportError,
     TwilioTransport,
-    payment_link,
 )
 from channels.context import LANGUAGES
+from channels.links import build_link
 from compliance import Pack, Proposal, load_packs
 from compliance.model import AUTODIALED_BY_DEFAULT
 
@@ -215,19 +216,38 @@ def _record_notes(
         )
 
 
+def _portal_links(
+    rt: Runtime, batch: MessageBatch, targets: Mapping[str, Target], now: dt.datetime
+) -> dict[str, str]:
+    """The portal link of every debtor of the batch, when links are configured.
+
+    The link carries an opaque reference whose claims stay in the database
+    (``campaigns.portal.links``), created for the whole batch at once.
+    """
+    settings = rt.settings.channels.payment_link
+    reachable = [c for c, t in targets.items() if t.point is not None]
+    if settings is None or not reachable:
+        return {}
+    with rt.engine.begin() as conn:
+        references = issue_links(
+            conn,
+            reachable,
+            batch.campaign,
+            now=now,
+            ttl=dt.timedelta(hours=settings.ttl_hours),
+        )
+    return {c: build_link(settings.url_pattern, ref) for c, ref in references.items()}
+
+
 def _render(
-    rt: Runtime, batch: MessageBatch, target: Target, packs: tuple[Pack, ...], now: dt.datetime
+    rt: Runtime,
+    batch: MessageBatch,
+    target: Target,
+    packs: tuple[Pack, ...],
+    link: str | None,
 ) -> RenderedMessage:
     """The message in the debtor's language, with payment and opt-out links when configured."""
     settings = rt.settings
-    link = None
-    if settings.channels.payment_link is not None:
-        link = payment_link(
-            settings.channels.payment_link,
-            customer_id=target.customer_id,
-            campaign=batch.campaign,
-            now=now,
-        )
     opt_out = None
     if settings.opt_out_url:
         opt_out = settings.opt_out_url.format(customer=target.customer_id, channel=batch.channel)
@@ -255,6 +275,7 @@ def _prepare(rt: Runtime, batch: MessageBatch, now: dt.datetime) -> _Prepared:
     """Load every debtor's context and render each message; note those that cannot go."""
     with rt.engine.connect() as conn:
         targets = load_targets(conn, [m.customer_id for m in batch.messages], batch.channel)
+    links = _portal_links(rt, batch, targets, now)
     ready: list[_ReadyMessage] = []
     dropped: list[_Note] = []
     for m in batch.messages:
@@ -279,7 +300,7 @@ def _prepare(rt: Runtime, batch: MessageBatch, now: dt.datetime) -> _Prepared:
             continue
         packs = rt.packs(tuple(names))
         try:
-            rendered = _render(rt, batch, target, packs, now)
+            rendered = _render(rt, batch, target, packs, links.get(target.customer_id))
         except TemplateError as exc:
             dropped.append(_Note(m.key, m.customer_id, None, f"cannot render: {exc}"))
             continue

@@ -195,7 +195,7 @@ class ContactEventRow(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     customer_id: Mapped[str] = mapped_column(sa.String(64))
     debt_ids: Mapped[str] = mapped_column(sa.Text)  # JSON list
-    channel: Mapped[str] = mapped_column(sa.String(10))
+    channel: Mapped[str] = mapped_column(sa.String(16))  # 16 since 0015: self_service
     direction: Mapped[str] = mapped_column(sa.String(10))
     kind: Mapped[str] = mapped_column(sa.String(10))
     outcome: Mapped[str | None] = mapped_column(sa.String(20))

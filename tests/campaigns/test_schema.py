@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import campaigns.storage.accounts  # noqa: F401  (the console's tables join Base.metadata)
+import campaigns.storage.accounts
+import campaigns.storage.portal  # noqa: F401  (and the portal's)
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import Base
 

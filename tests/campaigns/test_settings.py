@@ -34,6 +34,7 @@ SAMPLES = {
     "CADENCIA_CALL_PREFIX": "cad2",
     "CADENCIA_AGENT_NAMESPACE": "floor-b",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",
+    "CADENCIA_PORTAL_SECRET": "a portal cookie key",
     "CADENCIA_PAYMENTS_KEYS": '{"bank-2026": "0123456789abcdef0123"}',
     "CADENCIA_CHECKPOINT_KEY": (
         "-----BEGIN PRIVATE KEY-----\n"
