@@ -151,7 +151,7 @@ def measure(state: sandbox.SandboxState, redis_url: str, calls: int, tmp: Path) 
     fill(world, redis_url)
     settings = sandbox_settings(world, state, redis_url, talk_s=1.0, ring_s=1.0)
     reset_agents(state, ready=1, total=2)  # one agent takes every call
-    ami = AmiSettings(state.host, state.port, state.username, state.secret)
+    ami = AmiSettings(state.host, state.port, sandbox.CONSOLE_USER, state.console_secret)
     app = create_web_app(
         world.engine,
         redis_url=redis_url,

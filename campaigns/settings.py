@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     ami_port: int = _variable(DEFAULT_AMI_PORT, "CADENCIA_AMI_PORT", "AMI port")
     ami_username: str = _variable("cadencia", "CADENCIA_AMI_USERNAME", "AMI user")
     ami_secret: str | None = _variable(None, "CADENCIA_AMI_SECRET", "AMI password")
+    console_ami_username: str = _variable(
+        "cadencia-console", "CADENCIA_CONSOLE_AMI_USERNAME", "the console's AMI user (QueuePause)"
+    )
+    console_ami_secret: str | None = _variable(
+        None, "CADENCIA_CONSOLE_AMI_SECRET", "the console's AMI password"
+    )
     dial_channel: str = _variable(
         DEFAULT_DIAL_CHANNEL, "CADENCIA_DIAL_CHANNEL", "Originate channel, {e164} placeholder"
     )
@@ -357,6 +363,25 @@ class Settings(BaseSettings):
         if self.ami_secret is None:
             raise ConfigError("CADENCIA_AMI_SECRET (or CADENCIA_AMI_SECRET_FILE) is not set")
         return AmiSettings(self.ami_host, self.ami_port, self.ami_username, self.ami_secret)
+
+    def console_ami(self) -> AmiSettings | None:
+        """The console's own AMI user on the same Asterisk; None when no PBX is configured.
+
+        Least privilege: manager.conf's ``cadencia-console`` template may only
+        pause and unpause agents, so a compromised console cannot place,
+        redirect or hang up a call, nor run the PBX's CLI.
+        """
+        if self.ami_host is None:
+            return None
+        if self.console_ami_secret is None:
+            raise ConfigError(
+                "CADENCIA_CONSOLE_AMI_SECRET (or CADENCIA_CONSOLE_AMI_SECRET_FILE) is not set: "
+                "the console logs in to Asterisk as its own AMI user, which may only pause "
+                "agents (docker/asterisk/manager.conf, cadencia-console)"
+            )
+        return AmiSettings(
+            self.ami_host, self.ami_port, self.console_ami_username, self.console_ami_secret
+        )
 
     def dialer(self) -> DialerSettings:
         """What a dial-session worker needs; the PBX must be configured."""

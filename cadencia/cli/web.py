@@ -72,7 +72,7 @@ def web_command(
 
     settings = settings_of(ctx)
     try:
-        ami = settings.ami()
+        ami = settings.console_ami()
     except ConfigError as exc:
         fail(str(exc), code=2)
     engine = make_engine(settings.database_url)

@@ -28,6 +28,8 @@ SAMPLES = {
     "CADENCIA_DIAL_VARIABLES": '{"RING_S": "2"}',
     "CADENCIA_DIAL_QUEUE_WAIT": "30",
     "CADENCIA_DIALER_QUEUE": "dialer-b",
+    "CADENCIA_CONSOLE_AMI_USERNAME": "console-b",
+    "CADENCIA_CONSOLE_AMI_SECRET": "another secret",
     "CADENCIA_INBOUND_QUEUE": "company-line",
     "CADENCIA_INBOUND_REGION": "MX",
     "CADENCIA_TRANSFER_QUEUES": "supervisors,cobranza-b",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from cadencia.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker" / "compose.yml"
-LONG_RUNNING = {"postgres", "redis", "asterisk", "worker", "webhooks", "web"}
+LONG_RUNNING = {"postgres", "redis", "asterisk", "worker", "webhooks", "web", "portal"}
 
 
 @pytest.fixture(scope="module")
@@ -73,36 +74,69 @@ def test_workers_listen_on_the_queues_jobs_are_sent_to(compose: dict[str, Any]) 
     assert command[command.index("--queues") + 1].split(",") == [DIAL_JOBS, MESSAGE_JOBS]
 
 
-def test_app_containers_environment_configures_workers_web_and_dialer(
+WEBHOOK_URL = re.compile(r"\$\{CADENCIA_WEBHOOK_BASE_URL:\?[^}]*\}")
+
+
+def _settings_of(compose: dict[str, Any], name: str, tmp_path: Path, sources: str) -> Any:
+    """The settings service ``name`` loads from compose's environment and mounted secrets."""
+    from campaigns.settings import Settings
+
+    contents = {"database_url": "postgresql://cadencia@postgres/cadencia"}
+    env: dict[str, str] = {}
+    for key, value in (compose["services"][name].get("environment") or {}).items():
+        base = key.removesuffix("_FILE")
+        assert f'"{base}"' in sources, f"{name}: nothing reads {key}"
+        # compose refuses to start without it; the operator gives the public URL
+        value = WEBHOOK_URL.sub("https://hooks.example.com", str(value))
+        if key.endswith("_FILE"):
+            secret = value.removeprefix("/run/secrets/")
+            path = tmp_path / f"{name}-{secret}"
+            path.write_text(contents.get(secret, f"{secret}-value") + "\n", encoding="utf-8")
+            value = str(path)
+        env[key] = str(value)
+    return Settings.load(env)
+
+
+def test_each_app_service_loads_what_it_needs_with_only_its_own_secrets(
     compose: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Every variable compose sets is one the application reads, and it is enough:
-    a worker's message and dial settings and the console's PBX settings all load."""
-    from campaigns.settings import Settings
+    """Every variable compose sets is one the application reads; each service's
+    settings load, and a service without a secret cannot use what it guards."""
+    from campaigns.settings import ConfigError
 
     sources = "\n".join(
         p.read_text(encoding="utf-8")
         for package in ("cadencia", "campaigns", "channels")
         for p in (ROOT / package).rglob("*.py")
     )
-    contents = {"database_url": "postgresql://cadencia@postgres/cadencia"}
-    for name in ("worker", "web", "webhooks"):
-        env: dict[str, str] = {}
-        for key, value in (compose["services"][name].get("environment") or {}).items():
-            base = key.removesuffix("_FILE")
-            assert f'"{base}"' in sources, f"{name}: nothing reads {key}"
-            if key.endswith("_FILE"):
-                secret = value.removeprefix("/run/secrets/")
-                path = tmp_path / secret
-                path.write_text(contents.get(secret, f"{secret}-value") + "\n", encoding="utf-8")
-                value = str(path)
-            env[key] = str(value)
-        settings = Settings.load(env)
-        assert settings.database_url.startswith("postgresql+psycopg://cadencia@postgres")
-        messaging = settings.messaging()
-        assert messaging.channels.sendgrid is not None and messaging.channels.twilio is not None
-        dialer = settings.dialer()
-        assert (dialer.ami_host, dialer.ami_port) == ("host.docker.internal", 5038)
-        assert dialer.ami_secret == "ami_secret-value"
-        pbx = settings.ami()
-        assert pbx is not None and pbx.secret == "ami_secret-value"
+    services = compose["services"]
+    worker = _settings_of(compose, "worker", tmp_path, sources)
+    assert worker.database_url.startswith("postgresql+psycopg://cadencia@postgres")
+    messaging = worker.messaging()
+    assert messaging.channels.sendgrid is not None and messaging.channels.twilio is not None
+    dialer = worker.dialer()
+    assert (dialer.ami_host, dialer.ami_port) == ("host.docker.internal", 5038)
+    assert (dialer.ami_username, dialer.ami_secret) == ("cadencia", "ami_secret-value")
+    desk = _settings_of(compose, "desk", tmp_path, sources).desk()
+    assert desk.dialer.ami_secret == "ami_secret-value" and desk.queue == "cadencia-inbound"
+    hooks = _settings_of(compose, "webhooks", tmp_path, sources)
+    sendgrid = hooks.messaging().channels.sendgrid
+    assert (
+        sendgrid is not None and sendgrid.webhook_public_key == "sendgrid_webhook_public_key-value"
+    )
+    assert hooks.webhook_base_url == "https://hooks.example.com" and hooks.ami() is None
+    web = _settings_of(compose, "web", tmp_path, sources)
+    console = web.console_ami()
+    assert console is not None
+    assert (console.username, console.secret) == ("cadencia-console", "console_ami_secret-value")
+    with pytest.raises(ConfigError, match="CADENCIA_AMI_SECRET"):
+        web.dialer()  # the console holds no dialer secret
+    assert _settings_of(compose, "portal", tmp_path, sources).portal_secret == "portal_secret-value"
+    # Least privilege: the console and the portal mount no provider or dialer secret.
+    assert set(services["web"]["secrets"]) == {
+        "database_url",
+        "console_ami_secret",
+        "web_admin_password",
+    }
+    assert set(services["portal"]["secrets"]) == {"database_url", "portal_secret"}
+    assert "ami_secret" not in services["webhooks"]["secrets"]

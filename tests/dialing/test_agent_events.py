@@ -30,7 +30,7 @@ from campaigns.agents.events import (
 )
 from campaigns.dialing import run_dial_session
 from campaigns.settings import AmiSettings
-from sandbox.asterisk import SandboxState
+from sandbox.asterisk import CONSOLE_USER, SandboxState
 from tests.support.asterisk import member_pause, reset_agents, run
 from tests.support.dialworld import fill, ledger, make_world, sandbox_settings
 
@@ -77,11 +77,11 @@ def test_the_dial_session_pops_the_call_and_the_console_holds_wrap_up(
     now = dt.datetime.now(dt.UTC)
     create_user(world.engine, "ana", PASSWORD, "agent", now=now,
                 agent_id="agent1", queue_interface="Local/agent1@agents/n")  # fmt: skip
-    ami = AmiSettings(
+    ami = AmiSettings(  # the console's own AMI user (QueuePause only)
         asterisk_sandbox.host,
         asterisk_sandbox.port,
-        asterisk_sandbox.username,
-        asterisk_sandbox.secret,
+        CONSOLE_USER,
+        asterisk_sandbox.console_secret,
     )
     console = create_web_app(
         world.engine, redis_url=dial_redis_url, ami=ami, namespace=namespace, secure_cookies=False

@@ -35,7 +35,7 @@ from campaigns.settings import AmiSettings
 from campaigns.storage.accounts import Disposition
 from campaigns.storage.models import ContactPoint, Customer, PlannedContact, Run
 from dialer.session import call_id_for
-from sandbox.asterisk import SandboxState
+from sandbox.asterisk import CONSOLE_USER, SandboxState
 from tests.support.asterisk import ThreadObserver, member_pause, reset_agents
 from tests.support.dialworld import DialWorld, fill, make_world, sandbox_settings
 
@@ -121,8 +121,8 @@ def test_a_manual_dial_reaches_the_customer_and_the_agent(
     settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url, talk_s=6.0)
     for name, value in settings.to_env().items():  # the worker's environment
         monkeypatch.setenv(name, value)
-    ami = AmiSettings(asterisk_sandbox.host, asterisk_sandbox.port, asterisk_sandbox.username,
-                      asterisk_sandbox.secret)  # fmt: skip
+    ami = AmiSettings(asterisk_sandbox.host, asterisk_sandbox.port, CONSOLE_USER,
+                      asterisk_sandbox.console_secret)  # fmt: skip  # the console's AMI user
     desk = desk_factory(world, settings.agent_namespace, ami)  # type: ignore[operator]
     queue = rq_queue(session_queue_name(world.campaign), connection=desk.redis)
     try:

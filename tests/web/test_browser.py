@@ -179,7 +179,7 @@ def shift(
     # an hour's slot in a minute of real time; the session ends once C1's call is done
     slot = DialSlot(run_id, slot_no, NOW, NOW + dt.timedelta(hours=1), time_scale=60.0)
     reset_agents(box, ready=1, total=2)  # agent1 may take calls, agent2 is away
-    ami = AmiSettings(box.host, box.port, box.username, box.secret)
+    ami = AmiSettings(box.host, box.port, sandbox.CONSOLE_USER, box.console_secret)
     app = create_web_app(engine, redis_url=dial_redis_url, ami=ami, namespace=namespace,
                          clock=clock, secure_cookies=False)  # fmt: skip
     with LiveServer(app) as server:

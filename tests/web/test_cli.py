@@ -68,7 +68,7 @@ def test_web_refuses_a_database_without_its_tables_and_an_ami_without_secret(
     result = runner.invoke(cli(), ["--db", url, "users", "add", "x1", "--role", "admin"], env=env)
     assert result.exit_code == 2 and "cadencia init" in result.output
     result = runner.invoke(cli(), ["--db", url, "web"], env={"CADENCIA_AMI_HOST": "127.0.0.1"})
-    assert result.exit_code == 2 and "CADENCIA_AMI_SECRET" in result.output
+    assert result.exit_code == 2 and "CADENCIA_CONSOLE_AMI_SECRET" in result.output
 
 
 def test_web_subscribes_where_the_dial_jobs_publish(
