@@ -190,6 +190,9 @@ class Settings(BaseSettings):
         "CADENCIA_AGENT_NAMESPACE",
         "Redis prefix of agent events and states, shared by the dial jobs and the console",
     )
+    web_idle_minutes: int = _variable(
+        30, "CADENCIA_WEB_IDLE_MINUTES", "minutes without a request that end a console session"
+    )
     web_password: str | None = _variable(
         None, "CADENCIA_WEB_PASSWORD", "a new console account's password (`users add`)"
     )

@@ -35,13 +35,18 @@ def portal_command(
 
     from cadencia.cli.web import install_log_masking
     from cadencia.portal.app import create_portal_app
-    from campaigns.storage.db import make_engine, schema_revision
+    from campaigns.storage.db import head_revision, make_engine, schema_revision
 
     settings = settings_of(ctx)
     engine = make_engine(settings.database_url)
-    if (schema_revision(engine) or "") < "0015":
+    revision, head = schema_revision(engine), head_revision()
+    if revision != head:
         engine.dispose()
-        fail("the database lacks the portal's tables: run `cadencia init` first", code=2)
+        fail(
+            f"the database is at schema {revision or 'none'}, this release needs {head}: "
+            "run `cadencia init` first",
+            code=2,
+        )
     app = create_portal_app(
         engine, secret=settings.portal_secret, secure_cookies=not insecure_cookies
     )

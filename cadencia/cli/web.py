@@ -37,12 +37,19 @@ def install_log_masking() -> None:
 
 
 def _require_console_tables(engine: Engine) -> None:
-    from campaigns.storage.db import schema_revision
+    from campaigns.storage.db import head_revision, schema_revision
 
-    # 0004: accounts and sessions; 0007: failed logins, for throttling.
-    if (schema_revision(engine) or "") < "0007":
+    # The console reads tables of many migrations (accounts, sessions, login
+    # throttling, the admin log…): a database behind this release fails at
+    # login, so it is refused here with what to do.
+    revision, head = schema_revision(engine), head_revision()
+    if revision != head:
         engine.dispose()
-        fail("the database lacks the console's tables: run `cadencia init` first", code=2)
+        fail(
+            f"the database is at schema {revision or 'none'}, this release needs {head}: "
+            "run `cadencia init` first",
+            code=2,
+        )
 
 
 def web_command(
@@ -84,6 +91,8 @@ def web_command(
         ami=ami,
         namespace=settings.agent_namespace,
         secure_cookies=not insecure_cookies,
+        transfer_queues=settings.transfer_targets(),
+        idle_timeout=dt.timedelta(minutes=settings.web_idle_minutes),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_masking()

@@ -37,6 +37,7 @@ from cadencia.console.i18n import Msg, msg
 from cadencia.console.pbx import PbxUnavailable, queue_pause
 from cadencia.console.security import CurrentUser
 from campaigns.agents.events import AgentCall, AgentEvent, agent_call, publish_agent_event
+from campaigns.calls.transfer import TransferError, TransferRequest, request_transfer
 from campaigns.dialing import preview
 from campaigns.dialing.manual import (
     NotTheCustomersNumber,
@@ -300,6 +301,30 @@ async def dial(
             call=dial.attempt_id,
         ),
     )
+
+
+@router.post("/agent/transfer")
+async def transfer(
+    request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
+) -> Response:
+    """Hand the customer on the line to another queue (a supervisor's): the call desk does it."""
+    agent = _agent(user)
+    queue = str((await request.form()).get("queue") or "")
+    call = await run_in_threadpool(agent_call, ctx.redis, agent, namespace=ctx.namespace)
+    if call.state != "talking" or not call.customer_id:
+        raise HTTPException(409, msg("There is no call to transfer."))
+    request_ = TransferRequest(agent, queue, "blind", ctx.clock())
+    try:
+        await run_in_threadpool(
+            request_transfer,
+            ctx.redis,
+            request_,
+            allowed=ctx.transfer_queues,
+            namespace=ctx.namespace,
+        )
+    except TransferError:
+        raise HTTPException(400, msg("Choose one of the queues offered.")) from None
+    return _to_desktop(request, user, msg("Transfer to %(queue)s requested.", queue=queue))
 
 
 @router.post("/agent/preview/next")

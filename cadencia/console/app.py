@@ -40,6 +40,7 @@ from cadencia.console.pbx import PbxUnavailable
 from cadencia.console.profile import router as profile_pages
 from cadencia.console.runs_pages import router as runs_pages
 from cadencia.console.runs_view import number
+from cadencia.console.security import IDLE_TIMEOUT
 from campaigns.agents.events import NAMESPACE
 from campaigns.settings import AmiSettings
 
@@ -98,9 +99,12 @@ def create_web_app(
     namespace: str = NAMESPACE,
     clock: Callable[[], dt.datetime] | None = None,
     secure_cookies: bool = True,
+    transfer_queues: tuple[str, ...] = ("cadencia-supervisors",),
+    idle_timeout: dt.timedelta = IDLE_TIMEOUT,
 ) -> FastAPI:
     """The console. ``namespace`` names the agent-events channel and state keys
-    (``campaigns.agents.events``); ``clock`` gives "now" (UTC).
+    (``campaigns.agents.events``); ``clock`` gives "now" (UTC); agents may
+    transfer calls to ``transfer_queues``; a session unused for ``idle_timeout`` ends.
 
     ``secure_cookies`` marks cookies Secure (HTTPS only); turn it off only for
     plain-HTTP development on localhost.
@@ -113,6 +117,8 @@ def create_web_app(
         clock=clock or (lambda: dt.datetime.now(dt.UTC)),
         secure_cookies=secure_cookies,
         templates={language: _templates(language) for language in LANGUAGES},
+        transfer_queues=transfer_queues,
+        idle_timeout=idle_timeout,
     )
     app = FastAPI(
         title="Cadencia console",

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po, write_po
 
+from cadencia.catalogs import merge_into_catalogs
 from cadencia.console.i18n import DOMAIN, LANGUAGES, catalog_path
 
 PACKAGE = Path(__file__).parent
+PROJECT = "Cadencia console"
 METHODS = [("templates/**.html", "jinja2.ext:babel_extract"), ("*.py", "python")]
 OPTIONS = {
     # As the console's environment: whitespace in {% trans %} blocks is trimmed;
@@ -31,7 +32,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "msg": None}
 
 def extract() -> Catalog:
     """Every text the console marks for translation, with where it is used."""
-    catalog = Catalog(domain=DOMAIN, project="Cadencia console")
+    catalog = Catalog(domain=DOMAIN, project=PROJECT)
     for filename, lineno, message, comments, context in extract_from_dir(
         str(PACKAGE), METHODS, OPTIONS, KEYWORDS, strip_comment_tags=True
     ):
@@ -41,22 +42,8 @@ def extract() -> Catalog:
 
 def update(template: Catalog | None = None) -> dict[str, int]:
     """Merge the extracted texts into each language's ``.po``; the count of untranslated ones."""
-    template = template or extract()
-    missing: dict[str, int] = {}
-    for language in LANGUAGES:
-        path = catalog_path(language)
-        if path.exists():
-            with path.open("rb") as po:
-                catalog = read_po(po, locale=language, domain=DOMAIN)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            catalog = Catalog(locale=language, domain=DOMAIN, project="Cadencia console")
-        catalog.update(template, no_fuzzy_matching=True)
-        catalog.obsolete.clear()
-        with path.open("wb") as po:
-            write_po(po, catalog, width=100, omit_header=False, sort_output=True)
-        missing[language] = sum(1 for m in catalog if m.id and not m.string)
-    return missing
+    paths = {language: catalog_path(language) for language in LANGUAGES}
+    return merge_into_catalogs(template or extract(), paths, domain=DOMAIN, project=PROJECT)
 
 
 if __name__ == "__main__":

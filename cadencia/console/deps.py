@@ -34,6 +34,7 @@ from cadencia.console.i18n import (
 )
 from cadencia.console.pbx import AmiSettings
 from cadencia.console.security import (
+    IDLE_TIMEOUT,
     CurrentUser,
     csrf_ok,
     session_user,
@@ -87,6 +88,10 @@ class WebContext:
     clock: Callable[[], dt.datetime]
     secure_cookies: bool
     templates: dict[str, Jinja2Templates]  # one per language (jinja2.ext.i18n installs one)
+    # where an agent may transfer a call (CADENCIA_TRANSFER_QUEUES)
+    transfer_queues: tuple[str, ...] = ("cadencia-supervisors",)
+    # a session unused this long ends (the 12-hour lifetime holds regardless)
+    idle_timeout: dt.timedelta = IDLE_TIMEOUT
     hub: EventHub = field(default_factory=EventHub)
     _redis: redis.Redis | None = None
 
@@ -118,6 +123,7 @@ class WebContext:
             "languages": LANGUAGES,
             "tz": zone,
             "tz_label": zone_label(zone),
+            "transfer_queues": self.transfer_queues,
             **ctx,
         }
         return self.templates[language].TemplateResponse(request, name, values, status_code=status)
@@ -146,7 +152,9 @@ def context(request: Request) -> WebContext:
 
 def current_user(request: Request, ctx: WebContext = Depends(context)) -> CurrentUser | None:
     """The logged-in user, or None."""
-    return session_user(ctx.engine, request.cookies.get(COOKIE), now=ctx.clock())
+    return session_user(
+        ctx.engine, request.cookies.get(COOKIE), now=ctx.clock(), idle=ctx.idle_timeout
+    )
 
 
 def role(*roles: str) -> Callable[..., Any]:

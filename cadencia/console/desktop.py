@@ -22,12 +22,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from cadencia.console.deps import WebContext, context, role, say
+from cadencia.console.deps import COOKIE, WebContext, context, role, say
 from cadencia.console.i18n import msg
 from cadencia.console.labels import label_of
 from cadencia.console.pbx import PbxUnavailable, queue_pause
 from cadencia.console.scripts import script_for
-from cadencia.console.security import CurrentUser
+from cadencia.console.security import CurrentUser, session_user
 from campaigns.agents.disposition import (
     DispositionError,
     check_callback,
@@ -177,6 +177,12 @@ async def events(
                 except TimeoutError:
                     if await request.is_disconnected():
                         return
+                    # An open desktop is an agent at work (it keeps the session
+                    # from idling out); a session revoked or expired ends the
+                    # stream, and the page goes to the login.
+                    if not await run_in_threadpool(_still_signed_in, ctx, request):
+                        yield b"event: logout\ndata: {}\n\n"
+                        return
                     yield b": heartbeat\n\n"
                     continue
                 doc = {"type": event.type, "state": event.state, "at": event.at.isoformat()}
@@ -189,6 +195,12 @@ async def events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _still_signed_in(ctx: WebContext, request: Request) -> bool:
+    """The session behind the event stream is still live (and is marked used)."""
+    token = request.cookies.get(COOKIE)
+    return session_user(ctx.engine, token, now=ctx.clock(), idle=ctx.idle_timeout) is not None
 
 
 @router.post("/agent/state")

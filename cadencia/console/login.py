@@ -64,7 +64,13 @@ def _refused(
     language: str = "",
 ) -> Response:
     again = secrets.token_urlsafe(24)
-    if throttled is not None:
+    if throttled is not None and throttled.retry_after_s < 120:
+        status = 429
+        error = msg(
+            "Too many failed logins. Try again in %(seconds)s seconds.",
+            seconds=throttled.retry_after_s,
+        )
+    elif throttled is not None:
         minutes = -(-throttled.retry_after_s // 60)  # rounded up
         status = 429
         error = msg("Too many failed logins. Try again in %(minutes)s minutes.", minutes=minutes)

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po, write_po
 
+from cadencia.catalogs import merge_into_catalogs
 from cadencia.portal.i18n import DOMAIN, LANGUAGES, catalog_path
 
 PACKAGE = Path(__file__).parent
+PROJECT = "Cadencia portal"
 CORE = PACKAGE.parents[1] / "campaigns" / "portal"
 # Codes shown through _(): the portfolio's products and the channels.
 NAMES = ("card", "personal_loan", "auto_loan", "mortgage", "overdraft", "other",
@@ -27,7 +28,7 @@ NAMES = ("card", "personal_loan", "auto_loan", "mortgage", "overdraft", "other",
 
 def extract() -> Catalog:
     """Every text the portal shows, with where it is used."""
-    catalog = Catalog(domain=DOMAIN, project="Cadencia portal")
+    catalog = Catalog(domain=DOMAIN, project=PROJECT)
     sources = (
         (PACKAGE, [("templates/**.html", "jinja2.ext:babel_extract")], {"_": None}),
         (CORE, [("actions.py", "python")], {"Problem": (2,)}),
@@ -44,22 +45,8 @@ def extract() -> Catalog:
 
 def update() -> dict[str, int]:
     """Merge the texts into each language's ``.po``; how many lack a translation."""
-    template = extract()
-    missing: dict[str, int] = {}
-    for language in LANGUAGES:
-        path = catalog_path(language)
-        if path.exists():
-            with path.open("rb") as po:
-                catalog = read_po(po, locale=language, domain=DOMAIN)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            catalog = Catalog(locale=language, domain=DOMAIN, project="Cadencia portal")
-        catalog.update(template, no_fuzzy_matching=True)
-        catalog.obsolete.clear()
-        with path.open("wb") as po:
-            write_po(po, catalog, width=100, sort_output=True)
-        missing[language] = sum(1 for m in catalog if m.id and not m.string)
-    return missing
+    paths = {language: catalog_path(language) for language in LANGUAGES}
+    return merge_into_catalogs(extract(), paths, domain=DOMAIN, project=PROJECT)
 
 
 if __name__ == "__main__":

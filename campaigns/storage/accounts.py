@@ -1,7 +1,9 @@
-"""The web console's tables: user accounts, login sessions, failed logins, callbacks.
+"""The web console's tables: user accounts, login sessions, login throttling, the admin
+log, callbacks.
 
 Defined on ``campaigns.storage.models.Base`` so ``Base.metadata`` describes the whole
-schema; migration 0004 creates them.
+schema; migration 0004 creates them (0016: throttling counters, the admin log, the
+sessions' last use).
 """
 
 from __future__ import annotations
@@ -49,21 +51,42 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The last request made with it, for the idle timeout (NULL: created_at; migration 0016).
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
-class LoginFailure(Base):
-    """A failed login, kept while it counts towards throttling (migration 0007)."""
+class LoginThrottle(Base):
+    """Failed logins of one account or one client address within a window (migration 0016).
 
-    __tablename__ = "web_login_failures"
-    __table_args__ = (
-        sa.Index("ix_web_login_failures_username_at", "username", "at"),
-        sa.Index("ix_web_login_failures_client_at", "client", "at"),
-    )
+    One row per key (``account:<username>`` or ``client:<address>``), changed by
+    single atomic statements so parallel logins cannot share one count.
+    """
+
+    __tablename__ = "web_login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer)
+    window_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # No login is tried on this key before this instant.
+    next_allowed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class AdminAction(Base):
+    """What an admin did to an account: who, when, what, on whom (migration 0016).
+
+    Usernames, not ids, so the record reads the same after an account changes.
+    """
+
+    __tablename__ = "web_admin_log"
+    __table_args__ = (sa.Index("ix_web_admin_log_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(sa.String(80))
-    client: Mapped[str] = mapped_column(sa.String(64))  # the client's address
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(sa.String(80))
+    # user_created | deactivated | reactivated | role_changed | password_reset | sessions_revoked
+    action: Mapped[str] = mapped_column(sa.String(24))
+    target: Mapped[str] = mapped_column(sa.String(80))
+    detail: Mapped[str] = mapped_column(sa.String(200))  # e.g. "agent -> manager"; may be ""
 
 
 class Callback(Base):

@@ -94,6 +94,15 @@ def migrate(url: str) -> str:
     return str(revision)
 
 
+def head_revision() -> str:
+    """The newest migration this release ships (what ``cadencia init`` upgrades to)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "no migrations"
+    return str(head)
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The schema revision at ``engine``, or None if the database was never initialised."""
     if not sa.inspect(engine).has_table("alembic_version"):

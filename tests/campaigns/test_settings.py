@@ -36,6 +36,7 @@ SAMPLES = {
     "CADENCIA_CALL_PREFIX": "cad2",
     "CADENCIA_AGENT_NAMESPACE": "floor-b",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",
+    "CADENCIA_WEB_IDLE_MINUTES": "45",
     "CADENCIA_PORTAL_SECRET": "a portal cookie key",
     "CADENCIA_PAYMENTS_KEYS": '{"bank-2026": "0123456789abcdef0123"}',
     "CADENCIA_CHECKPOINT_KEY": (

@@ -16,7 +16,7 @@ from cadencia.portal.app import create_portal_app
 from campaigns.portal.links import issue_links
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import Run
-from tests.support.portfolio import load_rows, row
+from tests.support.portfolio import load_rows, two_debtors
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # a Tuesday, 10:00 in Bogotá
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "co-tarjetas.toml"
@@ -49,25 +49,7 @@ def seed(engine: Engine) -> None:
     """C1 owes on a card and a loan (COP); C2 is another debtor; co-tarjetas ran today."""
     load_rows(
         engine,
-        [
-            row(customer_id="C1", account_id="A1", balance="1500000.50"),
-            row(
-                customer_id="C1",
-                account_id="A2",
-                product="personal_loan",
-                balance="800000",
-                days_past_due="30",
-                minimum_due="40000",
-            ),
-            row(
-                customer_id="C2",
-                customer_name="Jorge Pérez",
-                phone_1="310 555 0101",
-                email="jorge@example.com",
-                account_id="B1",
-                balance="300000",
-            ),
-        ],
+        two_debtors(),
         NOW - dt.timedelta(days=1),
     )
     with engine.begin() as conn:

@@ -72,3 +72,27 @@ def load_rows(engine: Engine, rows: list[dict[str, str]], now: dt.datetime) -> I
     portfolio = validate_text(to_csv(rows), "test.csv")
     assert portfolio.errors == [], portfolio.errors
     return load_portfolio(engine, portfolio, now=now)
+
+
+def two_debtors() -> list[dict[str, str]]:
+    """C1 owes on a card and a loan; C2 is someone else's debtor (the console's and
+    the portal's test-beds)."""
+    return [
+        row(customer_id="C1", account_id="A1", balance="1500000.50"),
+        row(
+            customer_id="C1",
+            account_id="A2",
+            product="personal_loan",
+            balance="800000",
+            days_past_due="30",
+            minimum_due="40000",
+        ),
+        row(
+            customer_id="C2",
+            customer_name="Jorge Pérez",
+            phone_1="310 555 0101",
+            email="jorge@example.com",
+            account_id="B1",
+            balance="300000",
+        ),
+    ]

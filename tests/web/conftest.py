@@ -18,7 +18,7 @@ from cadencia.console.app import create_web_app
 from cadencia.console.security import create_user
 from campaigns.ledger.chain import LedgerEntry, append_now
 from campaigns.storage.db import make_engine
-from tests.support.portfolio import load_rows, row
+from tests.support.portfolio import load_rows, two_debtors
 from tests.web.browser import browser  # noqa: F401  (a shared fixture)
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # a Tuesday, 10:00 in Bogotá
@@ -33,32 +33,9 @@ USERS = {
 }
 
 
-def portfolio_rows() -> list[dict[str, str]]:
-    """C1 owes on a card and a loan; C2 is someone else's debtor."""
-    return [
-        row(customer_id="C1", account_id="A1", balance="1500000.50"),
-        row(
-            customer_id="C1",
-            account_id="A2",
-            product="personal_loan",
-            balance="800000",
-            days_past_due="30",
-            minimum_due="40000",
-        ),
-        row(
-            customer_id="C2",
-            customer_name="Jorge Pérez",
-            phone_1="310 555 0101",
-            email="jorge@example.com",
-            account_id="B1",
-            balance="300000",
-        ),
-    ]
-
-
 def seed(engine: Engine, now: dt.datetime) -> None:
     """The portfolio and one account per role (password ``PASSWORD``)."""
-    load_rows(engine, portfolio_rows(), now - dt.timedelta(days=1))
+    load_rows(engine, two_debtors(), now - dt.timedelta(days=1))
     for username, (role, agent_id, interface) in USERS.items():
         create_user(
             engine,

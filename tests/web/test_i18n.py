@@ -96,9 +96,10 @@ def _get_pages(console: Console, run_id: int) -> dict[str, list[str]]:
             "/compliance/customer/NOPE",
             "/compliance/audit",
             "/compliance/ledger",
+            "/admin/log",
             f"/runs/{run_id}",
         ],
-        "root": ["/", "/admin/users", "/profile"],
+        "root": ["/", "/admin/users", "/admin/log", "/profile"],
     }
 
 

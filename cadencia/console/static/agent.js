@@ -34,6 +34,11 @@
     if (state) { stateBox.textContent = state; bar.dataset.state = state; }
     if (states[event.type]) { refresh(); }
   });
+  // The session ended (revoked by an administrator, or expired): to the login.
+  source.addEventListener("logout", function () {
+    source.close();
+    window.location.assign("/login");
+  });
   // After a reconnect (a network blip, a server restart) events may have been
   // missed: fetch the panel again rather than trust the page.
   var opened = false;
