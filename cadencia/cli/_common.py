@@ -63,3 +63,21 @@ def ready_engine(ctx: typer.Context) -> Engine:
         engine.dispose()
         fail(f"the database {url} is not initialised: run `cadencia init` first")
     return engine
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse (exit 2, saying what to do) a database behind this release's newest migration.
+
+    The console and the portal read tables of many migrations: a database
+    left behind would fail at the first login or link instead of at start.
+    """
+    from campaigns.storage.db import head_revision, schema_revision
+
+    revision, head = schema_revision(engine), head_revision()
+    if revision != head:
+        engine.dispose()
+        fail(
+            f"the database is at schema {revision or 'none'}, this release needs {head}: "
+            "run `cadencia init` first",
+            code=2,
+        )

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cadencia.cli._common import fail, settings_of
+from cadencia.cli._common import require_current_schema, settings_of
 
 
 def portal_command(
@@ -35,18 +35,11 @@ def portal_command(
 
     from cadencia.cli.web import install_log_masking
     from cadencia.portal.app import create_portal_app
-    from campaigns.storage.db import head_revision, make_engine, schema_revision
+    from campaigns.storage.db import make_engine
 
     settings = settings_of(ctx)
     engine = make_engine(settings.database_url)
-    revision, head = schema_revision(engine), head_revision()
-    if revision != head:
-        engine.dispose()
-        fail(
-            f"the database is at schema {revision or 'none'}, this release needs {head}: "
-            "run `cadencia init` first",
-            code=2,
-        )
+    require_current_schema(engine)
     app = create_portal_app(
         engine, secret=settings.portal_secret, secure_cookies=not insecure_cookies
     )

@@ -14,9 +14,8 @@ import logging
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
-from cadencia.cli._common import fail, settings_of
+from cadencia.cli._common import fail, require_current_schema, settings_of
 from campaigns.settings import ConfigError
 
 users_app = typer.Typer(
@@ -34,22 +33,6 @@ def install_log_masking() -> None:
         logger.addFilter(masking)
         for handler in logger.handlers:
             handler.addFilter(masking)
-
-
-def _require_console_tables(engine: Engine) -> None:
-    from campaigns.storage.db import head_revision, schema_revision
-
-    # The console reads tables of many migrations (accounts, sessions, login
-    # throttling, the admin log…): a database behind this release fails at
-    # login, so it is refused here with what to do.
-    revision, head = schema_revision(engine), head_revision()
-    if revision != head:
-        engine.dispose()
-        fail(
-            f"the database is at schema {revision or 'none'}, this release needs {head}: "
-            "run `cadencia init` first",
-            code=2,
-        )
 
 
 def web_command(
@@ -83,7 +66,7 @@ def web_command(
     except ConfigError as exc:
         fail(str(exc), code=2)
     engine = make_engine(settings.database_url)
-    _require_console_tables(engine)
+    require_current_schema(engine)
     # The namespace the dial jobs publish their agents' calls in (CADENCIA_AGENT_NAMESPACE).
     app = create_web_app(
         engine,
@@ -132,7 +115,7 @@ def add_user(
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     engine = make_engine(settings_of(ctx).database_url)
-    _require_console_tables(engine)
+    require_current_schema(engine)
     try:
         user_id = create_user(
             engine,

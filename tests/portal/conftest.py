@@ -16,6 +16,7 @@ from cadencia.portal.app import create_portal_app
 from campaigns.portal.links import issue_links
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import Run
+from tests.support.clock import Clock
 from tests.support.portfolio import load_rows, two_debtors
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # a Tuesday, 10:00 in Bogotá
@@ -23,16 +24,6 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "co-tarjetas.toml"
 CAMPAIGN = "co-tarjetas"
 RIGHT_ANSWER = "4567"  # the last four digits of C1's phone, 300 123 4567
 TTL = dt.timedelta(hours=72)
-
-
-@dataclass
-class Clock:
-    """The portal's clock, moved by the test."""
-
-    now: dt.datetime
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass

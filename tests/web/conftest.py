@@ -18,6 +18,7 @@ from cadencia.console.app import create_web_app
 from cadencia.console.security import create_user
 from campaigns.ledger.chain import LedgerEntry, append_now
 from campaigns.storage.db import make_engine
+from tests.support.clock import Clock
 from tests.support.portfolio import load_rows, two_debtors
 from tests.web.browser import browser  # noqa: F401  (a shared fixture)
 
@@ -71,16 +72,6 @@ def pending_call(engine: Engine, customer_id: str, at: dt.datetime, key: str) ->
         now=at,
     )
     return attempt_id
-
-
-@dataclass
-class Clock:
-    """A settable clock for the app."""
-
-    now: dt.datetime
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass
