@@ -136,11 +136,13 @@ class InboundDesk:
         call = self._calls.pop(event.uniqueid, None)
         if call is None:
             return
-        if call.attempt_id is not None:
-            await asyncio.to_thread(
-                self._outcome, call, "conversation", float(event.talk_time), event.member_name
-            )
-        self._publish("complete", call)
+        try:
+            if call.attempt_id is not None:
+                await asyncio.to_thread(
+                    self._outcome, call, "conversation", float(event.talk_time), event.member_name
+                )
+        finally:  # the agent's wrap-up starts even if the ledger could not be written
+            self._publish("complete", call)
 
     async def _abandoned(self, event: QueueCallerAbandon) -> None:
         call = self._calls.pop(event.uniqueid, None)
