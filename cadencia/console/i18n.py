@@ -33,6 +33,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, get_currency_precision
 from babel.support import Translations
 
+from campaigns.amounts import written
+
 log = logging.getLogger(__name__)
 LANGUAGES = {"es": "Español", "en": "English", "pt": "Português"}
 DEFAULT_LANGUAGE = "en"
@@ -160,7 +162,7 @@ def money(amount: Any, currency: str | None, language: str) -> str:
         return str(amount)
     locale = LOCALES.get(language, LOCALES[DEFAULT_LANGUAGE])
     if not currency:
-        return format_currency(value, "XXX", locale=locale, format="#,##0.00").strip()
+        return written(value, locale)  # no currency known: the number alone
     digits = get_currency_precision(currency)
     if value != value.quantize(Decimal(1).scaleb(-digits)):
         return format_currency(value, currency, locale=locale, currency_digits=False)
