@@ -29,6 +29,7 @@ from campaigns.campaign import Campaign
 from campaigns.payments.listing import payment_instants
 from campaigns.payments.promises import broken_since, promise_fates
 from campaigns.reach import usable_channels
+from campaigns.run.callback_holds import callbacks_in_day
 from campaigns.run.capacity import VoiceRate, voice_rate
 from campaigns.run.claims import Dedupe, dedupe, drop_taken, other_plans
 from campaigns.run.inputs import (
@@ -82,6 +83,7 @@ class PlanSummary:
     voice_attempts_per_agent_hour: dict[str, float | str | None] | None = None
     # One plan per customer a day: customers left to, and taken from, other campaigns' runs.
     one_plan_a_day: dict[str, object] | None = None
+    callbacks_today: int = 0  # customers left out: a callback they asked for is today's contact
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -104,6 +106,7 @@ class _PlanningData:
     voice_rate: VoiceRate  # voice attempts per agent-hour: modelled, measured, used
     departed: Departed  # payers who left the slice: learned from, not planned
     dedupe: Dedupe  # customers other campaigns' plans keep today, and those taken from them
+    called_back: dict[str, str]  # customers with a callback today: why they are left out
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -187,9 +190,12 @@ def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningD
     follow_up = np.array([cid in broken for cid in ids], dtype=bool)
     rate = voice_rate(conn, campaign, day)
     shared = dedupe(campaign, ids, other_plans(conn, campaign, day))
+    day_end = slots[-1] + dt.timedelta(hours=1)
+    called_back = callbacks_in_day(conn, ids, slots[0], day_end, campaign.timezone)
     return _PlanningData(
-        channels, sliced, ids, slots, events, fates, paid, follow_up, rate, departed, shared
-    )
+        channels, sliced, ids, slots, events, fates, paid, follow_up, rate, departed, shared,
+        called_back,
+    )  # fmt: skip
 
 
 def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
@@ -217,6 +223,9 @@ def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
     # A customer another campaign's plan keeps today gets nothing here.
     kept_elsewhere = [g for g, cid in enumerate(ids) if cid in data.dedupe.left_to]
     total_cap[kept_elsewhere] = 0
+    # Nor a customer who asked for a callback today: that call is their contact.
+    if data.called_back:
+        total_cap[[g for g, cid in enumerate(ids) if cid in data.called_back]] = 0
     return _Limits(
         slot_allowed=allow.slot_allowed & reachable[:, :, None],
         remaining=allow.remaining,
@@ -418,6 +427,7 @@ def _left_out_reasons(
             )
     for customer in data.dedupe.left_to:
         reasons[customer] = data.dedupe.reason(customer)
+    reasons.update(data.called_back)
     for held in np.flatnonzero(arms == "holdout"):
         reasons[ids[int(held)]] = "holdout: kept uncontacted to measure uplift"
     return reasons
@@ -501,6 +511,7 @@ def _summary(
         follow_ups=int(data.follow_up.sum()),
         voice_attempts_per_agent_hour=data.voice_rate.as_dict(),
         one_plan_a_day=data.dedupe.as_dict(),
+        callbacks_today=len(data.called_back),
     )
 
 
