@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from collections.abc import Callable
 
 from redis import Redis
 
@@ -16,8 +18,17 @@ from dialer.ami.client import AmiClient
 log = logging.getLogger(__name__)
 
 
-async def run_desk(settings: DeskSettings, stop: asyncio.Event) -> None:
-    """Serve the inbound queue and the transfer requests until ``stop`` is set."""
+async def run_desk(
+    settings: DeskSettings,
+    stop: asyncio.Event,
+    *,
+    now: Callable[[], dt.datetime] | None = None,
+) -> None:
+    """Serve the inbound queue and the transfer requests until ``stop`` is set.
+
+    ``now`` is the instant the ledger records (the real time unless a
+    compressed day shares one clock with the console and the dial session).
+    """
     dialer = settings.dialer
     engine = make_engine(dialer.database_url)
     redis = Redis.from_url(dialer.redis_url, socket_timeout=5, socket_connect_timeout=5)
@@ -25,6 +36,8 @@ async def run_desk(settings: DeskSettings, stop: asyncio.Event) -> None:
     namespace = dialer.agent_namespace
     inbound = InboundDesk(engine, client, redis, settings.queue, settings.region, namespace)
     transfers = TransferDesk(engine, client, redis, namespace)
+    if now is not None:
+        inbound.now = transfers.now = now
     client.add_event_handler(inbound.on_event)
     client.add_event_handler(transfers.on_event)
     try:

@@ -59,8 +59,10 @@ def test_a_call_transferred_from_the_desktop_pops_the_same_customer_on_the_super
 ) -> None:
     reset_agents(asterisk_sandbox, ready=1, total=2)  # agent1 takes the call
     cli_command(asterisk_sandbox, "devstate change Custom:agent9 NOT_INUSE")
+    cli_command(asterisk_sandbox, f"queue unpause member Local/agent9@agents/n queue {SUPERVISORS}")
     world = make_mx_world(tmp_path, 1)
-    settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url, talk_s=6.0)
+    # The agent talks long enough to ask for the transfer on a loaded machine.
+    settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url, talk_s=12.0)
     namespace = settings.agent_namespace
     create_user(world.engine, "ana", PASSWORD, "agent", now=dt.datetime.now(dt.UTC),
                 agent_id="agent1", queue_interface="Local/agent1@agents/n")  # fmt: skip
@@ -101,7 +103,7 @@ def test_a_call_transferred_from_the_desktop_pops_the_same_customer_on_the_super
         await until(lambda: talking("supervisor1"), 20)
         popped = agent_call(redis, "supervisor1", namespace=namespace).attempt_id
         await until(
-            lambda: agent_call(redis, "supervisor1", namespace=namespace).state == "wrap", 30
+            lambda: agent_call(redis, "supervisor1", namespace=namespace).state == "wrap", 45
         )
         await session
         stop.set()
