@@ -24,6 +24,7 @@ from campaigns.agents.owners import owner_of
 from campaigns.calls.service import run_desk
 from campaigns.dialing import run_dial_session
 from campaigns.dialing.job import abandon_history
+from campaigns.run.report.inbound import InboundDay, inbound_days
 from campaigns.settings import DeskSettings
 from sandbox.asterisk import SandboxState, cli_command
 from tests.support.asterisk import Observer, reset_agents, run, until
@@ -70,6 +71,15 @@ def _inbound_rows(world: DialWorld) -> list[tuple[str | None, str | None, str | 
         for key, a in attempts.items()
         if key and key.startswith("inbound:")
     ]
+
+
+def _inbound_days(world: DialWorld) -> list[InboundDay]:
+    """The run report's inbound figures over the last and next day."""
+    now = dt.datetime.now(dt.UTC)
+    with world.engine.connect() as conn:
+        return inbound_days(
+            conn, now - dt.timedelta(days=1), now + dt.timedelta(days=1), zone="UTC"
+        )
 
 
 def test_a_debtor_who_calls_in_reaches_their_owner_with_the_screen_pop_and_the_ledger(
@@ -126,6 +136,10 @@ def test_a_debtor_who_calls_in_reaches_their_owner_with_the_screen_pop_and_the_l
     # D0's three calls are in the ledger as inbound conversations with the owner;
     # the unknown caller is nobody's contact.
     assert _inbound_rows(world) == [("D0", "conversation", owner)] * 3
+    # The run report's inbound figures: three calls, all answered by the owner.
+    assert [(d.calls, d.answered, d.by_owner, d.abandoned) for d in _inbound_days(world)] == [
+        (3, 3, 3, 0)
+    ]
 
 
 def test_a_caller_who_hangs_up_waiting_is_an_inbound_abandon_not_an_outbound_one(
@@ -159,3 +173,6 @@ def test_a_caller_who_hangs_up_waiting_is_an_inbound_abandon_not_an_outbound_one
     assert _inbound_rows(world) == [("D0", "abandoned", None)]
     history = abandon_history(world.engine, world.campaign, dt.date.today(), 0)
     assert sum(day.abandoned for day in history.values()) == 0
+    # ... and the run report counts it apart, as an inbound abandon.
+    (day,) = _inbound_days(world)
+    assert (day.calls, day.answered, day.abandoned, day.abandon_share) == (1, 0, 1, 1.0)

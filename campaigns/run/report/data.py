@@ -20,6 +20,7 @@ from campaigns.campaign import Campaign
 from campaigns.ledger.chain import EVENTS
 from campaigns.run.capacity import model_rate
 from campaigns.run.report.agents import agent_days
+from campaigns.run.report.inbound import inbound_days
 from campaigns.run.report.money import day_start, run_money, welch
 from campaigns.run.report.owners import owner_days
 from campaigns.run.stored import campaign_of, plan_key
@@ -75,6 +76,13 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
         )
         end = start + dt.timedelta(days=1)
         owners = owner_days(conn, start, end, zone=campaign.timezone, campaign=campaign.name)
+        inbound = inbound_days(
+            conn,
+            start,
+            end,
+            zone=campaign.timezone,
+            customers={str(c["customer_id"]) for c in tables.customers},
+        )
     return {
         "run": {k: str(v) for k, v in run_row.items() if k not in ("campaign_toml", "summary")},
         "plan": summary,
@@ -88,6 +96,8 @@ def report_data(engine: Engine, run_id: int) -> dict[str, Any]:
         "agents": agents,
         # one agent per customer: repeat conversations with the owner (run/report/owners.py)
         "owners": [o.as_dict() for o in owners],
+        # calls from the run's customers to the company number (run/report/inbound.py)
+        "inbound": [d.as_dict() for d in inbound],
     }
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from campaigns.run.report.summary import (
     agents_section,
     execution_section,
+    inbound_section,
     money_section,
     optimizer_section,
     plan_section,
@@ -183,6 +184,7 @@ def render_html(data: dict[str, Any], out_dir: Path) -> Path:
             plan_section,
             agents_section,
             execution_section,
+            inbound_section,
             optimizer_section,
         )
     )

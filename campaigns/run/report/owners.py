@@ -67,7 +67,7 @@ def owner_days(
     if campaign is not None:
         query = query.where(EVENTS.c.campaign == campaign)
     rows = conn.execute(query.order_by(EVENTS.c.id)).all()
-    owners = _owners(conn, sorted({str(r.customer_id) for r in rows}))
+    owners = owners_of(conn, sorted({str(r.customer_id) for r in rows}))
     local = ZoneInfo(zone)
     repeats: dict[str, int] = defaultdict(int)
     same: dict[str, int] = defaultdict(int)
@@ -81,7 +81,7 @@ def owner_days(
     return [OwnerDay(d, repeats[d], same[d]) for d in sorted(repeats)]
 
 
-def _owners(conn: Connection, customers: list[str]) -> dict[str, tuple[str, int]]:
+def owners_of(conn: Connection, customers: list[str]) -> dict[str, tuple[str, int]]:
     """Per customer: (owner, ledger id of their first conversation).
 
     The owner is the assigned one, else the agent of the first conversation.

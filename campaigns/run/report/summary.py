@@ -192,3 +192,26 @@ def execution_section(data: dict[str, Any]) -> str:
     return (
         "<h2>Outcomes</h2>" + table(("channel", "outcomes"), rows) + f"<p>{html.escape(line)}</p>"
     )
+
+
+def inbound_section(data: dict[str, Any]) -> str:
+    """The run's customers who called the company: answered, by their owner, abandoned."""
+    days = data.get("inbound", [])
+    if not days:
+        return "<h2>Inbound calls</h2><p>None of this run's customers called the company.</p>"
+    rows = [
+        (
+            d["day"],
+            count(d["calls"]),
+            count(d["answered"]),
+            share(d["by_owner"], d["answered"]),
+            count(d["abandoned"]),
+            "–" if d["abandon_share"] is None else f"{100 * d['abandon_share']:.1f}%",
+        )
+        for d in days
+    ]
+    return "<h2>Inbound calls</h2>" + table(
+        ("day", "calls", "answered", "by the owner", "abandoned", "abandoned share"),
+        rows,
+        "Callers who hung up waiting are counted here, not in the dialer's abandoned-call rate.",
+    )
