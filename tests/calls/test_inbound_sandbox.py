@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from campaigns.dialing import run_dial_session
 from campaigns.dialing.job import abandon_history
 from campaigns.run.report.inbound import InboundDay, inbound_days
 from campaigns.settings import DeskSettings
+from dialer.agents import AgentBoard, AgentStatus
+from dialer.ami.events import QueueMember, typed_event
+from dialer.ami.protocol import AmiEvent
+from dialer.pacing import AgentState
 from sandbox.asterisk import SandboxState, cli_command
 from tests.support.asterisk import Observer, reset_agents, run, until
 from tests.support.dialworld import DialWorld, ledger, sandbox_settings
@@ -176,3 +181,40 @@ def test_a_caller_who_hangs_up_waiting_is_an_inbound_abandon_not_an_outbound_one
     # ... and the run report counts it apart, as an inbound abandon.
     (day,) = _inbound_days(world)
     assert (day.calls, day.answered, day.abandoned, day.abandon_share) == (1, 0, 1, 1.0)
+
+
+def test_an_agent_on_an_inbound_call_is_busy_on_the_outbound_pacers_board(
+    asterisk_sandbox: SandboxState,
+) -> None:
+    """Blending: the dial session's agent board (what its pacer reads) sees agent1 talking
+    on an inbound call, though nothing happened in the outbound queue, and agent2 ready."""
+    _ready_for_inbound(asterisk_sandbox)
+    # agent2 takes no inbound call: the inbound call can only reach agent1
+    cli_command(asterisk_sandbox, "queue pause member Local/agent2@agents/n queue cadencia-inbound")
+    board = AgentBoard("cadencia-test")
+
+    async def scenario() -> tuple[list[str], list[AgentState]]:
+        observer = Observer(asterisk_sandbox)
+
+        async def feed(raw: AmiEvent) -> None:  # as the dial session feeds its board
+            typed = typed_event(raw)
+            if typed is not None:
+                board.apply(typed, time.monotonic())
+
+        observer.client.add_event_handler(feed)
+        async with observer.client:
+            status = await observer.client.queue_status("cadencia-test")
+            members = [typed_event(e) for e in status.events]
+            board.resync([m for m in members if isinstance(m, QueueMember)], time.monotonic())
+            await _call_in(observer, DEBTOR, 12)
+            await until(lambda: board.status("agent1", time.monotonic()) is AgentStatus.TALKING)
+            seen = [board.status(a, time.monotonic()).value for a in AGENTS]
+            states = [v.state for v in board.views(time.monotonic())]
+        return seen, states
+
+    try:
+        seen, states = run(scenario(), limit=60)
+    finally:
+        _ready_for_inbound(asterisk_sandbox)
+    assert seen == ["talking", "ready"]
+    assert sorted(states) == sorted([AgentState.TALKING, AgentState.READY])
