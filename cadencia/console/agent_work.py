@@ -37,7 +37,13 @@ from cadencia.console.i18n import Msg, msg
 from cadencia.console.pbx import PbxUnavailable, queue_pause
 from cadencia.console.security import CurrentUser
 from campaigns.agents.events import AgentCall, AgentEvent, agent_call, publish_agent_event
-from campaigns.calls.transfer import TransferError, TransferRequest, request_transfer
+from campaigns.calls.transfer import (
+    Mode,
+    TransferError,
+    TransferRequest,
+    consulting,
+    request_transfer,
+)
 from campaigns.dialing import preview
 from campaigns.dialing.manual import (
     NotTheCustomersNumber,
@@ -307,13 +313,46 @@ async def dial(
 async def transfer(
     request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
 ) -> Response:
-    """Hand the customer on the line to another queue (a supervisor's): the call desk does it."""
+    """Hand the customer on the line to another queue (a supervisor's): the call desk does it.
+
+    ``mode`` blind hands the call over at once; attended (consult) puts the
+    customer on hold and calls the queue first, until complete or cancel.
+    """
     agent = _agent(user)
-    queue = str((await request.form()).get("queue") or "")
+    form = await request.form()
+    queue = str(form.get("queue") or "")
+    mode: Mode = "attended" if form.get("mode") == "attended" else "blind"
     call = await run_in_threadpool(agent_call, ctx.redis, agent, namespace=ctx.namespace)
     if call.state != "talking" or not call.customer_id:
         raise HTTPException(409, msg("There is no call to transfer."))
-    request_ = TransferRequest(agent, queue, "blind", ctx.clock())
+    await _ask_desk(ctx, TransferRequest(agent, queue, mode, ctx.clock()))
+    if mode == "attended":
+        return _to_desktop(
+            request, user, msg("Calling %(queue)s: the customer is on hold.", queue=queue)
+        )
+    return _to_desktop(request, user, msg("Transfer to %(queue)s requested.", queue=queue))
+
+
+@router.post("/agent/transfer/finish")
+async def finish_transfer(
+    request: Request, user: CurrentUser = Depends(agent_only), ctx: WebContext = Depends(context)
+) -> Response:
+    """End the agent's consultation: hand the customer over (complete) or take them back."""
+    agent = _agent(user)
+    complete = (await request.form()).get("action") == "complete"
+    queue = await run_in_threadpool(consulting, ctx.redis, agent, namespace=ctx.namespace)
+    if queue is None:
+        raise HTTPException(409, msg("There is no consultation under way."))
+    await _ask_desk(
+        ctx, TransferRequest(agent, queue, "complete" if complete else "cancel", ctx.clock())
+    )
+    if complete:
+        return _to_desktop(request, user, msg("Transfer to %(queue)s completed.", queue=queue))
+    return _to_desktop(request, user, msg("Back with the customer."))
+
+
+async def _ask_desk(ctx: WebContext, request_: TransferRequest) -> None:
+    """Queue a transfer request for the call desk (400 for a queue not offered)."""
     try:
         await run_in_threadpool(
             request_transfer,
@@ -324,7 +363,6 @@ async def transfer(
         )
     except TransferError:
         raise HTTPException(400, msg("Choose one of the queues offered.")) from None
-    return _to_desktop(request, user, msg("Transfer to %(queue)s requested.", queue=queue))
 
 
 @router.post("/agent/preview/next")

@@ -36,6 +36,7 @@ from campaigns.agents.disposition import (
 )
 from campaigns.agents.events import AgentCall, AgentEvent, agent_call, end_wrap, publish_agent_event
 from campaigns.amounts import EXAMPLE, locale_of, written
+from campaigns.calls.transfer import consulting
 from campaigns.dialing import preview
 from campaigns.dialing.manual import customer_phones, dial_runs
 from campaigns.ledger.audit import timeline
@@ -96,6 +97,8 @@ def panel_data(ctx: WebContext, call: AgentCall, agent: str) -> dict[str, Any] |
         "now_local": ctx.clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         # How the customer's country writes an amount (what the form reads).
         "amount_example": written(EXAMPLE, locale_of(view.get("language"), view.get("country"))),
+        # The queue the agent consults in an attended transfer under way (the call desk says).
+        "consulting": consulting(ctx.redis, agent, namespace=ctx.namespace),
         **_dial_data(ctx, call),
     }
 

@@ -2,15 +2,14 @@
 
 The console asks (``request_transfer``: a JSON request on the Redis list
 ``<namespace>:call-requests``); the call desk (``campaigns.calls.service``),
-which holds the AMI rights the console does not, carries it out with a
-blind transfer: ``BlindTransfer`` of the agent's channel to
-``[cadencia-transfer]`` with the target queue as the extension. The customer
-waits in that queue; the agent's leg ends (their wrap-up starts).
-
-Attended transfer (the agent consults the supervisor first) is not built:
-AMI's ``Atxfer`` works through the bridge's DTMF transfer feature, which
-queue calls would have to allow every agent's phone, and on the sandbox it
-placed no consulting call even then.
+which holds the AMI rights the console does not, carries it out: a blind
+transfer is ``BlindTransfer`` of the agent's channel to
+``[cadencia-transfer]`` with the target queue as the extension (the customer
+waits in that queue; the agent's leg ends, their wrap-up starts); an
+attended one (``attended``) puts the customer on hold and calls the queue
+from the agent's phone (AMI ``Atxfer``), until the agent asks ``complete``
+(the customer goes to whoever answered) or ``cancel`` (back to the agent).
+docs/routing.md says how.
 
 When a member of the target queue answers the customer, the desk publishes
 ``connect`` to them with the same customer and attempt (the screen pop), and
@@ -29,8 +28,9 @@ from typing import Literal
 
 import redis
 
-MODES = ("blind",)
-Mode = Literal["blind"]
+# blind and attended transfers; complete and cancel end an attended one's consultation
+MODES = ("blind", "attended", "complete", "cancel")
+Mode = Literal["blind", "attended", "complete", "cancel"]
 
 
 class TransferError(ValueError):
@@ -69,6 +69,17 @@ class TransferRequest:
             raise TransferError(f"transfer request: {exc}") from None
 
 
+def consult_key(agent: str, namespace: str) -> str:
+    """The Redis key holding the queue ``agent`` consults during an attended transfer."""
+    return f"{namespace}:consult:{agent}"
+
+
+def consulting(client: redis.Redis, agent: str, *, namespace: str) -> str | None:
+    """The queue ``agent`` is consulting (an attended transfer under way), or None."""
+    value = client.get(consult_key(agent, namespace))
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def requests_key(namespace: str) -> str:
     """The Redis list the console pushes requests on and the desk pops."""
     return f"{namespace}:call-requests"
@@ -82,7 +93,7 @@ def request_transfer(
     namespace: str,
 ) -> None:
     """Queue ``request`` for the call desk; ``TransferError`` for a queue not in ``allowed``."""
-    if request.queue not in allowed:
+    if request.mode in ("blind", "attended") and request.queue not in allowed:
         raise TransferError(
             f"transfer to {request.queue!r}: not a transfer target (allowed: {', '.join(allowed)})"
         )

@@ -3,7 +3,10 @@
 See ``campaigns.calls.transfer`` for what a transfer is. This module keeps
 what it needs from AMI: each agent's bridged call (``AgentConnect``: the
 caller's and the agent's channels), the transfers under way (by the
-customer's channel), and turns a request into ``BlindTransfer``.
+customer's channel, or by the consulting call's), the consultations under
+way (by agent), and turns a request into ``BlindTransfer``, ``Atxfer``
+(the consultation), ``Hangup`` of the consulting agent (which completes an
+attended transfer) or ``CancelAtxfer``.
 """
 
 from __future__ import annotations
@@ -20,14 +23,23 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from campaigns.agents.events import AgentEvent, agent_call, publish_agent_event
-from campaigns.calls.transfer import TransferError, TransferRequest, requests_key
+from campaigns.calls.transfer import (
+    TransferError,
+    TransferRequest,
+    consult_key,
+    requests_key,
+)
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append_now
 from dialer.ami.client import AmiClient, AmiError
-from dialer.ami.events import AgentComplete, AgentConnect, Hangup, typed_event
+from dialer.ami.events import AgentComplete, AgentConnect, Hangup, UserEvent, typed_event
 from dialer.ami.protocol import AmiEvent
 
 log = logging.getLogger(__name__)
 CONTEXT = "cadencia-transfer"
+# Atxfer types its extension as DTMF: the consult context's one numeric extension
+# reads the target queue from a channel variable (docker/asterisk/extensions.conf).
+CONSULT_CONTEXT, CONSULT_EXTEN = "cadencia-consult", "1"
+CONSULT_EVENT = "CadenciaConsult"
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class TransferDesk:
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     _legs: dict[str, _Leg] = field(default_factory=dict)
     _handed: dict[str, _Handed] = field(default_factory=dict)  # by the customer's channel
+    # attended transfers: the consulting agent's channel and the transfer, by agent
+    _consults: dict[str, tuple[str, _Handed]] = field(default_factory=dict)
 
     async def on_event(self, raw: AmiEvent) -> None:
         """One AMI event (an ``AmiClient`` event handler)."""
@@ -71,6 +85,8 @@ class TransferDesk:
                 await self._completed(event)
             elif isinstance(event, Hangup):
                 self._hung_up(event)
+            elif isinstance(event, UserEvent) and event.user_event == CONSULT_EVENT:
+                self._consulting(event)
         except Exception:  # one bad call must not stop the desk
             log.exception("transfer: event %s not handled", type(event).__name__)
 
@@ -94,21 +110,82 @@ class TransferDesk:
                 log.warning("transfer request not carried out: %s", exc)
 
     async def transfer(self, request: TransferRequest) -> None:
-        """Hand ``request.agent``'s call to ``request.queue``; TransferError says why not."""
+        """Carry out ``request``; TransferError says why not."""
+        if request.mode == "complete":
+            await self._finish_consult(request.agent, complete=True)
+            return
+        if request.mode == "cancel":
+            await self._finish_consult(request.agent, complete=False)
+            return
         leg = self._legs.get(request.agent)
         if leg is None:
             raise TransferError(f"{request.agent} has no call to transfer")
         call = agent_call(self.redis, request.agent, namespace=self.namespace)
         if call.customer_id is None:
             raise TransferError(f"{request.agent}'s call has no customer attached")
-        self._handed[leg.caller_uniqueid] = _Handed(
-            call.customer_id, call.attempt_id, request.agent, request
-        )
+        handed = _Handed(call.customer_id, call.attempt_id, request.agent, request)
+        if request.mode == "attended":
+            await self._consult(leg, handed)
+            return
+        self._handed[leg.caller_uniqueid] = handed
         await self.client.send_action(
             "BlindTransfer",
             [("Channel", leg.agent_channel), ("Context", CONTEXT), ("Exten", request.queue)],
         )
         log.info("%s transfer of %s's call to %s", request.mode, request.agent, request.queue)
+
+    async def _consult(self, leg: _Leg, handed: _Handed) -> None:
+        """Put the customer on hold and call the target queue from the agent's channel."""
+        agent, queue = handed.from_agent, handed.request.queue
+        for name, value in (("CADENCIA_TRANSFER_QUEUE", queue), ("CADENCIA_CONSULT_AGENT", agent)):
+            # "__": the consulting call Atxfer creates inherits them.
+            await self.client.send_action(
+                "Setvar",
+                [("Channel", leg.agent_channel), ("Variable", f"__{name}"), ("Value", value)],
+            )
+        self._consults[agent] = (leg.agent_channel, handed)
+        await self.client.send_action(
+            "Atxfer",
+            [
+                ("Channel", leg.agent_channel),
+                ("Exten", CONSULT_EXTEN),
+                ("Context", CONSULT_CONTEXT),
+            ],
+        )
+        self._mark_consult(agent, queue)
+        log.info("attended transfer: %s consults %s", agent, queue)
+
+    async def _finish_consult(self, agent: str, *, complete: bool) -> None:
+        """End ``agent``'s consultation: hand the customer over, or take them back."""
+        found = self._consults.pop(agent, None)
+        if found is None:
+            raise TransferError(f"{agent} is not consulting anyone")
+        channel, _ = found
+        self._mark_consult(agent, None)
+        if complete:
+            # The transferer leaving completes an attended transfer (Asterisk's rule).
+            await self.client.send_action("Hangup", [("Channel", channel)])
+        else:
+            await self.client.send_action("CancelAtxfer", [("Channel", channel)])
+        log.info("attended transfer of %s: %s", agent, "completed" if complete else "cancelled")
+
+    def _consulting(self, event: UserEvent) -> None:
+        """The consulting call started: its channel carries the agent's customer now."""
+        agent = event.get("Agent") or ""
+        found = self._consults.get(agent)
+        if found is not None:
+            self._handed[event.uniqueid] = found[1]
+
+    def _mark_consult(self, agent: str, queue: str | None) -> None:
+        """Tell the console the agent is consulting ``queue`` (None: no longer)."""
+        key = consult_key(agent, self.namespace)
+        try:
+            if queue is None:
+                self.redis.delete(key)
+            else:
+                self.redis.set(key, queue, ex=3600)
+        except Exception as exc:  # the console merely offers no complete/cancel
+            log.warning("transfer: consult state of %s not stored: %s", agent, exc)
 
     async def _connected(self, event: AgentConnect) -> None:
         handed = self._handed.get(event.uniqueid)

@@ -132,3 +132,79 @@ def test_a_call_transferred_from_the_desktop_pops_the_same_customer_on_the_super
     assert (leg.customer_id, leg.agent, leg.direction) == ("D0", "supervisor1", "outbound")
     extra = json.loads(leg.extra)
     assert (extra["attempt"], extra["from_agent"], extra["mode"]) == (first, "agent1", "blind")
+
+
+def test_an_attended_transfer_consults_the_supervisor_then_hands_the_customer_over(
+    asterisk_sandbox: SandboxState, dial_redis_url: str, tmp_path: Path
+) -> None:
+    """Consult first: the customer waits on hold while the supervisor (popped with the
+    same customer) answers the agent; Complete hands the customer over (AMI Atxfer, then
+    the agent's leg hung up, which is how Asterisk completes an attended transfer)."""
+    reset_agents(asterisk_sandbox, ready=1, total=2)
+    cli_command(asterisk_sandbox, "devstate change Custom:agent9 NOT_INUSE")
+    cli_command(asterisk_sandbox, f"queue unpause member Local/agent9@agents/n queue {SUPERVISORS}")
+    world = make_mx_world(tmp_path, 1)
+    settings = sandbox_settings(world, asterisk_sandbox, dial_redis_url, talk_s=25.0)
+    namespace = settings.agent_namespace
+    create_user(world.engine, "ana", PASSWORD, "agent", now=dt.datetime.now(dt.UTC),
+                agent_id="agent1", queue_interface="Local/agent1@agents/n")  # fmt: skip
+    ami = AmiSettings(
+        asterisk_sandbox.host, asterisk_sandbox.port, CONSOLE_USER, asterisk_sandbox.console_secret
+    )
+    console = create_web_app(world.engine, redis_url=dial_redis_url, ami=ami, namespace=namespace,
+                             secure_cookies=False, transfer_queues=(SUPERVISORS,))  # fmt: skip
+    redis = Redis.from_url(dial_redis_url)
+    slot = plan_slot(world, 0, ["D0"], dial_redis_url)
+
+    def talking(agent: str) -> bool:
+        call = agent_call(redis, agent, namespace=namespace)
+        return call.state == "talking" and call.customer_id == "D0"
+
+    async def scenario(client: TestClient, csrf: str) -> tuple[str, str]:
+        stop = asyncio.Event()
+        desk = asyncio.create_task(run_desk(DeskSettings(settings, "cadencia-inbound", "MX"), stop))
+        session = asyncio.create_task(
+            run_dial_session(settings, slot, session_options={"tick_s": 0.2})
+        )
+        await until(lambda: talking("agent1"), 30)
+        asked = await asyncio.to_thread(
+            client.post,
+            "/agent/transfer",
+            data={"queue": SUPERVISORS, "mode": "attended", "csrf": csrf},
+            follow_redirects=True,
+        )
+        assert asked.status_code == 200, asked.text
+        await until(lambda: talking("supervisor1"), 20)  # popped while consulting
+        consulting = (await asyncio.to_thread(client.get, "/agent")).text
+        done = await asyncio.to_thread(
+            client.post,
+            "/agent/transfer/finish",
+            data={"action": "complete", "csrf": csrf},
+            follow_redirects=True,
+        )
+        await until(
+            lambda: agent_call(redis, "supervisor1", namespace=namespace).state == "wrap", 45
+        )
+        await session
+        stop.set()
+        await desk
+        return consulting, done.text
+
+    try:
+        with TestClient(console) as client:
+            csrf = _logged_in(client, "ana")
+            consulting, done = run(scenario(client, csrf), limit=150)
+    finally:
+        redis.close()
+        reset_agents(asterisk_sandbox, ready=2)
+    assert 'id="consult-complete"' in consulting and 'id="consult-cancel"' in consulting
+    assert "Transfer to cadencia-supervisors completed" in done
+    with world.engine.connect() as conn:
+        legs = conn.execute(sa.select(EVENTS).where(EVENTS.c.kind == "transfer")).all()
+    assert len(legs) == 1
+    extra = json.loads(legs[0].extra)
+    assert (legs[0].agent, extra["from_agent"], extra["mode"]) == (
+        "supervisor1",
+        "agent1",
+        "attended",
+    )
