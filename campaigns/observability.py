@@ -9,6 +9,7 @@ metrics are in ``campaigns.metrics``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -57,6 +58,19 @@ def _mask_phone_like(match: re.Match[str]) -> str:
     return PHONE_RE.sub(_mask_phone_like, text[:cut]) + PHONE_RE.sub(_mask_phone_like, text[cut:])
 
 
+def user_ref(username: str) -> str:
+    """How a log line names a console account: ``user#`` and 12 hex digits of a SHA-256.
+
+    Never the name itself: what someone typed in the username box may be their
+    password, and an account's name is often a person's. The same name gives
+    the same reference in every process, so an operator can follow one account
+    through the logs, and find whose it is by hashing the accounts' names
+    (``user_ref(name)``).
+    """
+    digest = hashlib.sha256(f"cadencia-user:{username}".encode()).hexdigest()
+    return f"user#{digest[:12]}"
+
+
 def mask_pii(text: str) -> str:
     """``text`` with every email address and phone-like number masked."""
     return PHONE_RE.sub(_mask_phone_like, mask_email(text))
@@ -68,6 +82,8 @@ def _masked_arg(value: object) -> object:
     return mask_pii(value if isinstance(value, str) else str(value))
 
 
+# ``extra`` fields that hold a console account's name: logged as ``user_ref``.
+USER_FIELDS = frozenset({"username", "user"})
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _TRACEBACKS = logging.Formatter()
 
@@ -79,7 +95,9 @@ class MaskingFilter(logging.Filter):
     arguments' shape: formatters such as uvicorn's access log unpack them.
     The traceback (``exc_info``), ``stack_info`` and ``extra`` fields are
     masked too: an exception's message or a job's arguments may name a
-    debtor's number. Installed on handlers too, so third-party loggers are
+    debtor's number. An ``extra`` field named ``username`` or ``user`` becomes
+    its ``user_ref`` (a message must name an account with ``user_ref`` itself:
+    a filter cannot tell a name in free text). Installed on handlers too, so third-party loggers are
     masked as well.
     """
 
@@ -100,7 +118,9 @@ class MaskingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = mask_pii(record.stack_info)
         for key, value in list(vars(record).items()):
-            if key not in _RECORD_FIELDS:
+            if key in USER_FIELDS and isinstance(value, str):
+                setattr(record, key, user_ref(value))
+            elif key not in _RECORD_FIELDS:
                 setattr(record, key, _masked_arg(value))
         return True
 

@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -81,6 +82,31 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def with_redis_password(url: str, password: str) -> str:
+    """``url`` (``redis://USER@HOST:PORT/DB``) with ``password`` as its user's password.
+
+    The password may hold any character (it is percent-encoded); a password
+    already in the URL is replaced. Without a user the URL names none
+    (``redis://:PASSWORD@…``, Redis's ``default`` user).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"scheme {parts.scheme!r}: expected redis:// or rediss://")
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def shown_redis_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 def read_variable(env: Mapping[str, str], name: str) -> str | None:
     """``env[name]``, or the content of the file ``env[name + '_FILE']`` names; None if unset.
 
@@ -130,6 +156,12 @@ class Settings(BaseSettings):
 
     database_url: str = _variable(
         DEFAULT_DATABASE_URL, "CADENCIA_DATABASE_URL", "sqlite:///FILE or postgresql://…"
+    )
+    # Before redis_url, whose validator puts it into the URL.
+    redis_password: str | None = _variable(
+        None,
+        "CADENCIA_REDIS_PASSWORD",
+        "the password of the Redis user named in CADENCIA_REDIS_URL; give it as _FILE",
     )
     redis_url: str = _variable(DEFAULT_REDIS_URL, "CADENCIA_REDIS_URL", "RQ and agent events")
     log_format: str = _variable("text", "CADENCIA_LOG_FORMAT", "text, or json for log shipping")
@@ -196,6 +228,12 @@ class Settings(BaseSettings):
     web_password: str | None = _variable(
         None, "CADENCIA_WEB_PASSWORD", "a new console account's password (`users add`)"
     )
+    campaign_dir: str | None = _variable(
+        None, "CADENCIA_CAMPAIGN_DIR", "the campaign files (*.toml) the console lists"
+    )
+    web_upload_max_mib: int = _variable(
+        200, "CADENCIA_WEB_UPLOAD_MAX_MIB", "largest portfolio or payments file the console takes"
+    )
     payments_keys: str | None = _variable(
         None,
         "CADENCIA_PAYMENTS_KEYS",
@@ -257,6 +295,12 @@ class Settings(BaseSettings):
     @classmethod
     def _database(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str, info: ValidationInfo) -> str:
+        password = info.data.get("redis_password")
+        return with_redis_password(value, password) if password else value
 
     @field_validator("log_format")
     @classmethod
@@ -450,8 +494,15 @@ class Settings(BaseSettings):
         return env
 
     def export(self) -> None:
-        """Put these settings in this process's environment, for the workers it forks."""
-        os.environ.update(self.to_env())
+        """Put these settings in this process's environment, for the workers it forks.
+
+        A value read from ``NAME_FILE`` is exported as ``NAME``, and ``NAME_FILE``
+        leaves the environment: a child seeing both would refuse to start.
+        """
+        env = self.to_env()
+        for name in env:
+            os.environ.pop(f"{name}_FILE", None)
+        os.environ.update(env)
 
 
 def _explain(exc: ValidationError, values: Mapping[str, Any]) -> str:

@@ -6,8 +6,9 @@ import csv
 import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -358,6 +359,69 @@ def ledger_checkpoint(ctx: typer.Context, as_json: JSON_OPT = False) -> None:
             f"checkpoint {made.seq}: {made.head.events} events up to id "
             f"{made.head.last_event_id} ({made.rows} new), signed by key {made.key_id}: "
             f"{made.source}",
+            highlight=False,
+        )
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    ctx: typer.Context,
+    every: Annotated[
+        int | None,
+        typer.Option(
+            min=60,
+            help="Check again every this many seconds until stopped (the schedule; a broken "
+            "ledger is recorded and the checks go on).",
+        ),
+    ] = None,
+    as_json: JSON_OPT = False,
+) -> None:
+    """Recompute the ledger's hash chain here and record the result for the console.
+
+    The console's ledger page shows the newest recorded check. Exit 1 when the
+    ledger is broken (without --every).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from campaigns.ledger.verification import check_now
+
+    engine = ready_engine(ctx)
+    try:
+        while True:
+            try:
+                check = check_now(engine, source="schedule" if every else "cli")
+            except SQLAlchemyError as exc:
+                # Recorded as finished without a verdict; the schedule tries again.
+                err_console.print(f"ledger check failed: {exc}", markup=False, highlight=False)
+                if every is None:
+                    raise typer.Exit(1) from None
+                time.sleep(every)
+                continue
+            _print_check(check.as_dict(), as_json)
+            if every is None:
+                break
+            time.sleep(every)
+    finally:
+        engine.dispose()
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+def _print_check(result: dict[str, Any], as_json: bool) -> None:
+    """One recorded ledger check, as JSON or a sentence."""
+    if as_json:
+        print_json(result)
+    elif result["ok"]:
+        err_console.print(
+            f"check {result['id']}: ledger intact, {result['events']} events, every link "
+            f"verified in {result['duration_s']:.1f} s",
+            highlight=False,
+        )
+    else:
+        err_console.print(
+            f"check {result['id']}: ledger BROKEN at event {result['event_id']} after "
+            f"{result['events']} good events: {result['problem']}",
+            markup=False,
             highlight=False,
         )
 

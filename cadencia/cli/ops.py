@@ -13,6 +13,7 @@ import typer
 from cadencia.cli._common import err_console, fail, settings_of
 from campaigns.settings import DEFAULT_DIAL_QUEUE as DIAL_QUEUE
 from campaigns.settings import DEFAULT_MESSAGE_QUEUE as MESSAGE_QUEUE
+from campaigns.settings import shown_redis_url
 
 
 def worker(
@@ -37,7 +38,8 @@ def worker(
 
     settle_heap()  # work horses fork from here and inherit the frozen heap
     pool = rq_worker_pool(names, Redis.from_url(settings.redis_url), num_workers=workers)
-    err_console.print(f"{workers} workers on {names} (Redis {settings.redis_url})")
+    shown = shown_redis_url(settings.redis_url)
+    err_console.print(f"{workers} workers on {names} (Redis {shown})")
     pool.start(burst=burst)
 
 

@@ -40,7 +40,7 @@ from campaigns.calls.transfer import consulting
 from campaigns.dialing import preview
 from campaigns.dialing.manual import customer_phones, dial_runs
 from campaigns.ledger.audit import timeline
-from campaigns.observability import mask_email, mask_phone
+from campaigns.observability import mask_email, mask_phone, user_ref
 from campaigns.portfolio.view import CustomerNotFound, customer_360
 from campaigns.storage.accounts import Callback, Disposition
 from campaigns.storage.models import Customer
@@ -245,7 +245,9 @@ def _own_customer(ctx: WebContext, user: CurrentUser, customer_id: str) -> Agent
     call = _current(ctx, user)
     if call.customer_id != customer_id:
         log.warning(
-            "agent %s refused customer %s: not connected to them", user.username, customer_id
+            "agent %s refused customer %s: not connected to them",
+            user_ref(user.username),
+            customer_id,
         )
         raise HTTPException(403, msg("You can only open the customer connected to you."))
     return call

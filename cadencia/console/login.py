@@ -30,6 +30,7 @@ from cadencia.console.security import (
     set_preferences,
 )
 from cadencia.console.security import session_user as user_of_session
+from campaigns.observability import user_ref
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -121,10 +122,10 @@ def login_submit(
     try:
         token = login(ctx.engine, username.strip(), password, now=ctx.clock(), client=client)
     except LoginThrottled as exc:
-        log.warning("login refused for %r from %s: %s", username[:80], client, exc)
+        log.warning("login refused for %s from %s: %s", user_ref(username.strip()), client, exc)
         return _refused(request, ctx, next, exc, language)
     if token is None:
-        log.info("failed login for %r from %s", username[:80], client)
+        log.info("failed login for %s from %s", user_ref(username.strip()), client)
         return _refused(request, ctx, next, None, language)
     user = user_of_session(ctx.engine, token, now=ctx.clock())
     assert user is not None
@@ -141,7 +142,7 @@ def login_submit(
         max_age=SESSION_MAX_AGE_S,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
-    log.info("login %s (%s)", user.username, user.role)
+    log.info("login %s (%s)", user_ref(user.username), user.role)
     return response
 
 

@@ -33,10 +33,16 @@ MONEY_KINDS = ("payment", "settlement")
 # A debtor's requests on the portal (campaigns.portal.actions): a preferred
 # channel and hours, a callback asked for. Recorded, never read by the rules.
 REQUEST_KINDS = ("preference", "callback")
+# What the bank's portfolio file did to a contact point (campaigns.portfolio.load):
+# a full file no longer listing it retired it, a later file listing it again
+# put it back. Channel ``portfolio``; the point is the row's ``contact_point``.
+POINT_KINDS = ("retired", "relisted")
+POINT_EVENT_CHANNEL = "portfolio"
 # Ledger rows that are no contact with the debtor, which the rules never read:
 # money, the second leg of a transferred call (the call itself is counted
-# once, by its attempt), and the portal's requests.
-NOT_CONTACTS = (*MONEY_KINDS, "transfer", *REQUEST_KINDS)
+# once, by its attempt), the portal's requests, and the bank's changes to
+# contact points.
+NOT_CONTACTS = (*MONEY_KINDS, "transfer", *REQUEST_KINDS, *POINT_KINDS)
 HASHED_FIELDS = (
     "at",
     "recorded_at",

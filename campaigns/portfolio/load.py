@@ -11,18 +11,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from campaigns.ledger.chain import POINT_EVENT_CHANNEL, LedgerEntry, append, lock_ledger
 from campaigns.portfolio.rows import ValidatedPortfolio
-from campaigns.storage.models import UtcDateTime
+from campaigns.portfolio.search import fold
+from campaigns.storage.models import Customer, UtcDateTime
 
 STAGING_DDL = {
     "stage_customers": "external_id VARCHAR(64) PRIMARY KEY, name VARCHAR(200), country VARCHAR(2),"
     " subdivision VARCHAR(6), timezones VARCHAR(200), language VARCHAR(5),"
-    " behavior_score INTEGER, segment VARCHAR(40)",
+    " behavior_score INTEGER, segment VARCHAR(40), name_folded VARCHAR(200)",
     "stage_accounts": "external_id VARCHAR(64) PRIMARY KEY, customer_external_id VARCHAR(64),"
     " product VARCHAR(20), balance NUMERIC(14,2), currency VARCHAR(3), days_past_due INTEGER,"
     " minimum_due NUMERIC(14,2), status VARCHAR(10), opened_on DATE",
@@ -32,7 +35,7 @@ STAGING_DDL = {
 }
 STAGING_COLUMNS = {
     "stage_customers": "external_id, name, country, subdivision, timezones, language,"
-    " behavior_score, segment",
+    " behavior_score, segment, name_folded",
     "stage_accounts": "external_id, customer_external_id, product, balance, currency,"
     " days_past_due, minimum_due, status, opened_on",
     "stage_points": "customer_external_id, kind, value, line_type, position, consent, consent_at,"
@@ -41,12 +44,13 @@ STAGING_COLUMNS = {
 
 UPSERT_CUSTOMERS = """
 INSERT INTO customers (external_id, name, country, subdivision, timezones, language,
-                       behavior_score, segment, updated_at)
-SELECT external_id, name, country, subdivision, timezones, language, behavior_score, segment, :now
+                       behavior_score, segment, name_folded, updated_at)
+SELECT external_id, name, country, subdivision, timezones, language, behavior_score, segment,
+       name_folded, :now
 FROM stage_customers WHERE true
 ON CONFLICT (external_id) DO UPDATE SET
-  name = excluded.name, country = excluded.country, subdivision = excluded.subdivision,
-  timezones = excluded.timezones, language = excluded.language,
+  name = excluded.name, name_folded = excluded.name_folded, country = excluded.country,
+  subdivision = excluded.subdivision, timezones = excluded.timezones, language = excluded.language,
   behavior_score = excluded.behavior_score, segment = excluded.segment,
   updated_at = excluded.updated_at
 WHERE (customers.name, customers.country, customers.subdivision, customers.timezones,
@@ -96,6 +100,15 @@ WHERE retired_at IS NULL
                   ON c.external_id = s.customer_external_id
                   WHERE c.id = contact_points.customer_id AND s.kind = contact_points.kind
                     AND s.value = contact_points.value)
+RETURNING id, customer_id, kind, value, line_type
+"""
+# Retired points the file lists again, read before UPSERT_POINTS clears their mark.
+RETIRED_LISTED_POINTS = """
+SELECT DISTINCT t.id, c.external_id, t.kind, t.value, t.line_type, t.retired_at
+FROM stage_points s JOIN customers c ON c.external_id = s.customer_external_id
+JOIN contact_points t ON t.customer_id = c.id AND t.kind = s.kind AND t.value = s.value
+WHERE t.retired_at IS NOT NULL
+ORDER BY t.id
 """
 CLOSE_ABSENT_ACCOUNTS = """
 UPDATE accounts SET status = 'closed', updated_at = :now
@@ -141,7 +154,7 @@ def _sqlite_value(value: Any) -> Any:
     return str(value)  # Decimal
 
 
-def _fill_stage(conn: Connection, table: str, rows: Sequence[Sequence[Any]]) -> None:
+def _fill_stage(conn: Connection, table: str, rows: Iterable[Sequence[Any]]) -> None:
     columns = STAGING_COLUMNS[table]
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -184,11 +197,12 @@ def load_portfolio(
     Raises ``ValueError`` if ``portfolio`` carries errors: a rejected file must
     never reach the database. ``full_refresh`` (the file is the bank's whole
     portfolio) closes open accounts the file does not list (the bank stopped
-    assigning them) and retires the contact points it no longer lists.
+    assigning them) and retires the contact points it no longer lists. Each
+    retirement, and each retired point a file lists again, is a ledger event
+    (``retired``, ``relisted``) in the same transaction.
     """
     if portfolio.errors:
         raise ValueError(f"{portfolio.file}: {len(portfolio.errors)} errors; nothing loaded")
-    now_param = sa.bindparam("now", value=now, type_=UtcDateTime)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # The merges are hash joins of millions of staged rows against the
@@ -196,7 +210,7 @@ def load_portfolio(
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         _stage(conn, portfolio)
         existing = _existing_rows(conn)
-        closed, retired = _merge(conn, now_param, full_refresh)
+        closed, retired = _merge(conn, now, full_refresh, file=portfolio.file)
         _drop_stages_and_analyze(conn)
     return _summary(portfolio, existing, closed, retired)
 
@@ -204,7 +218,8 @@ def load_portfolio(
 def _stage(conn: Connection, portfolio: ValidatedPortfolio) -> None:
     """Fill the staging tables with the file's rows and prepare them for the joins."""
     _create_stages(conn)
-    _fill_stage(conn, "stage_customers", portfolio.customers)
+    # with each name folded for searches (customers.name_folded, migration 0017)
+    _fill_stage(conn, "stage_customers", ((*c, fold(c.name)[:200]) for c in portfolio.customers))
     _fill_stage(conn, "stage_accounts", portfolio.accounts)
     _fill_stage(conn, "stage_points", portfolio.contact_points)
     if conn.dialect.name == "postgresql":
@@ -243,19 +258,73 @@ def _existing_rows(conn: Connection) -> _Existing:
     return _Existing(customers, accounts, points)
 
 
-def _merge(
-    conn: Connection, now_param: sa.BindParameter[Any], full_refresh: bool
-) -> tuple[int, int]:
+def _merge(conn: Connection, now: dt.datetime, full_refresh: bool, *, file: str) -> tuple[int, int]:
     """Upsert the staged rows; returns how many absent accounts were closed and absent
-    contact points retired (both 0 unless a full refresh)."""
+    contact points retired (both 0 unless a full refresh).
+
+    The contact points' changes go into the ledger: the ledger lock is taken
+    before the points are touched, in the order the webhooks take them (ledger,
+    then points), so an opt-out arriving meanwhile waits instead of deadlocking.
+    """
+    now_param = sa.bindparam("now", value=now, type_=UtcDateTime)
     conn.execute(sa.text(UPSERT_CUSTOMERS).bindparams(now_param))
     conn.execute(sa.text(UPSERT_ACCOUNTS).bindparams(now_param))
+    lock_ledger(conn)
+    relisted = list(conn.execute(sa.text(RETIRED_LISTED_POINTS).columns(retired_at=UtcDateTime)))
     conn.execute(sa.text(UPSERT_POINTS).bindparams(now_param))
-    if not full_refresh:
-        return 0, 0
-    closed = conn.execute(sa.text(CLOSE_ABSENT_ACCOUNTS).bindparams(now_param)).rowcount
-    retired = conn.execute(sa.text(RETIRE_ABSENT_POINTS).bindparams(now_param)).rowcount
+    closed = retired = 0
+    retired_rows: list[Any] = []
+    if full_refresh:
+        closed = conn.execute(sa.text(CLOSE_ABSENT_ACCOUNTS).bindparams(now_param)).rowcount
+        retired_rows = sorted(
+            conn.execute(sa.text(RETIRE_ABSENT_POINTS).bindparams(now_param)), key=lambda r: r.id
+        )
+        retired = len(retired_rows)
+    entries = [_point_entry("relisted", r, r.external_id, file, now) for r in relisted]
+    owners = _external_ids(conn, {int(r.customer_id) for r in retired_rows})
+    entries += [
+        _point_entry("retired", r, owners[int(r.customer_id)], file, now) for r in retired_rows
+    ]
+    append(conn, entries, now=now)
     return closed, retired
+
+
+def _external_ids(conn: Connection, customer_pks: set[int]) -> dict[int, str]:
+    """The customers' external ids by primary key."""
+    found: dict[int, str] = {}
+    wanted = sorted(customer_pks)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            sa.select(Customer.id, Customer.external_id).where(Customer.id.in_(chunk))
+        )
+        found.update({int(pk): str(external) for pk, external in rows})
+    return found
+
+
+def _point_entry(
+    kind: str, point: Any, customer_id: str, file: str, now: dt.datetime
+) -> LedgerEntry:
+    """The ledger event of one contact point the bank's file retired or listed again.
+
+    Not a contact (``NOT_CONTACTS``): the rules and the audit never count it.
+    A relisting names the retirement it ends (``extra.retired_at``).
+    """
+    extra: dict[str, Any] = {"point": point.kind, "file": Path(file).name}
+    if kind == "relisted":
+        extra["retired_at"] = point.retired_at.astimezone(dt.UTC).isoformat()
+    return LedgerEntry(
+        at=now,
+        customer_id=customer_id,
+        debt_ids=(),
+        channel=POINT_EVENT_CHANNEL,
+        direction="inbound",
+        kind=kind,
+        contact_point=point.value,
+        line_type=point.line_type,
+        extra=extra,
+        idempotency_key=f"portfolio:{kind}:{int(point.id)}:{now.astimezone(dt.UTC).isoformat()}",
+    )
 
 
 def _drop_stages_and_analyze(conn: Connection) -> None:

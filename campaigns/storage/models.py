@@ -56,6 +56,10 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # The name lower-cased without accents (``campaigns.portfolio.search.fold``),
+    # what searches compare on: ``nunez`` finds Núñez on PostgreSQL and SQLite
+    # alike (migration 0017; the portfolio loader fills it).
+    name_folded: Mapped[str] = mapped_column(sa.String(200), server_default="")
     country: Mapped[str] = mapped_column(sa.String(2))
     subdivision: Mapped[str | None] = mapped_column(sa.String(6))
     # Candidate IANA zones separated by ";". Several when the file could not
@@ -238,6 +242,28 @@ class LedgerHead(Base):
     last_event_id: Mapped[int] = mapped_column(sa.BigInteger)
     last_hash: Mapped[str] = mapped_column(sa.String(64))
     events: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class LedgerCheck(Base):
+    """One verification of the ledger's chain (``campaigns.ledger.verification``).
+
+    Requested (by an officer, the schedule or the CLI), then started and
+    finished by whoever runs it: ``ok`` is None until it finishes.
+    """
+
+    __tablename__ = "ledger_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(sa.String(20))  # console | schedule | cli
+    requested_by: Mapped[str | None] = mapped_column(sa.String(80))
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    ok: Mapped[bool | None] = mapped_column(sa.Boolean)
+    events: Mapped[int | None] = mapped_column(sa.BigInteger)  # rows checked
+    event_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # the first bad row
+    problem: Mapped[str | None] = mapped_column(sa.Text)
+    duration_s: Mapped[float | None] = mapped_column(sa.Float)
 
 
 class Run(Base):

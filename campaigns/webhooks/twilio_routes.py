@@ -138,6 +138,8 @@ def record_twilio_inbound(context: WebhookContext, message: InboundMessage) -> R
     if attempt is None:
         return RecordSummary(unknown=1)
     extra = {"provider": "twilio", "sid": message.message_sid, "intent": message.intent}
+    if message.body:
+        extra["text"] = message.body[:160]  # what the customer wrote, as opt-outs keep it
     return record_outcome_events(
         context.engine,
         [OutcomeEvent(attempt, "replied", message.event_key, now, extra)],

@@ -12,6 +12,7 @@ from campaigns.settings import ConfigError, Settings
 SAMPLES = {
     "CADENCIA_DATABASE_URL": "postgresql://cadencia@db/cadencia",
     "CADENCIA_REDIS_URL": "redis://cache:6379/2",
+    "CADENCIA_REDIS_PASSWORD": "the worker's redis password",
     "CADENCIA_LOG_FORMAT": "json",
     "CADENCIA_SIM_CLOCK": "2026-11-24T13:00:00+00:00,1764000000.0,60.0",
     "CADENCIA_MESSAGE_QUEUE": "msgs",
@@ -37,6 +38,8 @@ SAMPLES = {
     "CADENCIA_AGENT_NAMESPACE": "floor-b",
     "CADENCIA_WEB_PASSWORD": "a long enough secret",
     "CADENCIA_WEB_IDLE_MINUTES": "45",
+    "CADENCIA_CAMPAIGN_DIR": "/etc/cadencia/campaigns",
+    "CADENCIA_WEB_UPLOAD_MAX_MIB": "50",
     "CADENCIA_PORTAL_SECRET": "a portal cookie key",
     "CADENCIA_PAYMENTS_KEYS": '{"bank-2026": "0123456789abcdef0123"}',
     "CADENCIA_CHECKPOINT_KEY": (

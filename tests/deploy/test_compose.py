@@ -67,11 +67,22 @@ def test_app_services_run_commands_our_cli_has(compose: dict[str, Any]) -> None:
 def test_workers_listen_on_the_queues_jobs_are_sent_to(compose: dict[str, Any]) -> None:
     from cadencia.cli.ops import DIAL_QUEUE, MESSAGE_QUEUE
     from campaigns.dialing.job import DEFAULT_QUEUE as DIAL_JOBS
+    from campaigns.ledger.verification import QUEUE as LEDGER_CHECKS
     from campaigns.settings import DEFAULT_MESSAGE_QUEUE as MESSAGE_JOBS
 
     assert (DIAL_QUEUE, MESSAGE_QUEUE) == (DIAL_JOBS, MESSAGE_JOBS)
     command = compose["services"]["worker"]["command"]
-    assert command[command.index("--queues") + 1].split(",") == [DIAL_JOBS, MESSAGE_JOBS]
+    queues = command[command.index("--queues") + 1].split(",")
+    assert queues == [DIAL_JOBS, MESSAGE_JOBS, LEDGER_CHECKS]
+
+
+def test_the_ledger_is_verified_on_a_schedule(compose: dict[str, Any]) -> None:
+    """A service records a check every hour for the console; it needs the database only."""
+    service = compose["services"]["ledger-verify"]
+    assert service["command"][:2] == ["ledger", "verify"]
+    every = service["command"][service["command"].index("--every") + 1]
+    assert int(every) <= 24 * 3600
+    assert service["secrets"] == ["database_url"]
 
 
 WEBHOOK_URL = re.compile(r"\$\{CADENCIA_WEBHOOK_BASE_URL:\?[^}]*\}")
@@ -137,6 +148,44 @@ def test_each_app_service_loads_what_it_needs_with_only_its_own_secrets(
         "database_url",
         "console_ami_secret",
         "web_admin_password",
+        "redis_web_password",
     }
     assert set(services["portal"]["secrets"]) == {"database_url", "portal_secret"}
     assert "ami_secret" not in services["webhooks"]["secrets"]
+
+
+REDIS_USERS = {"worker", "desk", "web"}  # the services that use Redis
+
+
+def test_each_service_has_its_own_redis_user_and_only_its_own_password(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """The Redis URL names the service's own ACL user; its password comes from a secret
+    only that service (and the Redis server) mounts; services without Redis get none."""
+    sources = "\n".join(
+        p.read_text(encoding="utf-8")
+        for package in ("cadencia", "campaigns", "channels")
+        for p in (ROOT / package).rglob("*.py")
+    )
+    services = compose["services"]
+    declared = {name for name in compose["secrets"] if name.startswith("redis_")}
+    assert declared == {f"redis_{user}_password" for user in REDIS_USERS}
+    assert set(services["redis"]["secrets"]) == declared
+    acl = (ROOT / "docker" / "redis" / "users.acl").read_text(encoding="utf-8")
+    acl_users = {line.split()[1] for line in acl.splitlines() if line.startswith("user ")}
+    assert acl_users == REDIS_USERS | {"default"}
+    assert "user default off " in acl
+    for name, service in services.items():
+        if name == "redis":
+            continue
+        env = service.get("environment") or {}
+        mounted = {s for s in service.get("secrets", []) if s.startswith("redis_")}
+        if name not in REDIS_USERS:
+            assert mounted == set() and "CADENCIA_REDIS_URL" not in env, name
+            continue
+        assert mounted == {f"redis_{name}_password"}, name
+        assert env["CADENCIA_REDIS_URL"] == f"redis://{name}@redis:6379/0"
+        assert env["CADENCIA_REDIS_PASSWORD_FILE"] == f"/run/secrets/redis_{name}_password"
+        settings = _settings_of(compose, name, tmp_path, sources)
+        # the password read from the file, once, into the URL every Redis client opens
+        assert settings.redis_url == f"redis://{name}:redis_{name}_password-value@redis:6379/0"
