@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,6 +77,8 @@ def web_command(
         secure_cookies=not insecure_cookies,
         transfer_queues=settings.transfer_targets(),
         idle_timeout=dt.timedelta(minutes=settings.web_idle_minutes),
+        campaign_dir=Path(settings.campaign_dir) if settings.campaign_dir else None,
+        max_upload_bytes=settings.web_upload_max_mib * 1024 * 1024,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_masking()

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cadencia.console.admin import router as admin_pages
 from cadencia.console.agent_events import pump_agent_events
 from cadencia.console.agent_work import router as agent_work_pages
+from cadencia.console.campaign_files import router as campaign_file_pages
 from cadencia.console.compliance_pages import router as compliance_pages
 from cadencia.console.dashboard import router as dashboard_pages
 from cadencia.console.deps import NotLoggedIn, WebContext, current_user
@@ -41,6 +42,8 @@ from cadencia.console.profile import router as profile_pages
 from cadencia.console.runs_pages import router as runs_pages
 from cadencia.console.runs_view import number
 from cadencia.console.security import IDLE_TIMEOUT
+from cadencia.console.uploads import MAX_UPLOAD_BYTES
+from cadencia.console.uploads import router as upload_pages
 from campaigns.agents.events import NAMESPACE
 from campaigns.settings import AmiSettings
 
@@ -101,10 +104,14 @@ def create_web_app(
     secure_cookies: bool = True,
     transfer_queues: tuple[str, ...] = ("cadencia-supervisors",),
     idle_timeout: dt.timedelta = IDLE_TIMEOUT,
+    campaign_dir: Path | None = None,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> FastAPI:
     """The console. ``namespace`` names the agent-events channel and state keys
     (``campaigns.agents.events``); ``clock`` gives "now" (UTC); agents may
     transfer calls to ``transfer_queues``; a session unused for ``idle_timeout`` ends.
+    The campaign files page lists ``campaign_dir``'s files; an upload larger than
+    ``max_upload_bytes`` is refused unread.
 
     ``secure_cookies`` marks cookies Secure (HTTPS only); turn it off only for
     plain-HTTP development on localhost.
@@ -128,6 +135,8 @@ def create_web_app(
         openapi_url=None,
     )
     app.state.ctx = ctx
+    app.state.campaign_dir = campaign_dir
+    app.state.max_upload_bytes = max_upload_bytes
     app.middleware("http")(_security_headers)
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")
     _install_error_pages(app, ctx)
@@ -136,6 +145,8 @@ def create_web_app(
     app.include_router(profile_pages)
     app.include_router(runs_pages)
     app.include_router(agent_work_pages)
+    app.include_router(upload_pages)
+    app.include_router(campaign_file_pages)
     return app
 
 

@@ -12,18 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from babel.numbers import format_decimal, format_percent
-from markupsafe import Markup
 
 from cadencia.console.i18n import LOCALES, Msg, money, msg
 from cadencia.console.labels import label_of
+from cadencia.console.report_view import CHART_TITLES, report_sections
 from campaigns.run.report.html import charts
-from campaigns.run.report.summary import (
-    agents_section,
-    execution_section,
-    money_section,
-    optimizer_section,
-    plan_section,
-)
 
 STATE_NOTES = {
     "planning": msg("The plan is being made (or its making stopped midway: resume it)."),
@@ -51,6 +44,17 @@ GLOSSARY = (
         msg("what one more agent-minute in that hour would add to the expected money"),
     ),
 )
+# Why the plan left a customer out: the class before the stored reason's colon
+# (optimizer.explain, campaigns.run.planning, campaigns.run.claims).
+LEFT_OUT_REASONS = {
+    "no-attempts-left": msg("no attempt left today (contact limits)"),
+    "compliance-blocked": msg("no channel or hour allowed by the rules (consent, local hours)"),
+    "low-value": msg("a contact is worth less than it costs"),
+    "priced-out": msg("the capacity it needs is worth more to other customers"),
+    "no-room": msg("capacity ran out (first in line for any freed room)"),
+    "holdout": msg("holdout: kept uncontacted to measure uplift"),
+    "contacted": msg("contacted"),
+}
 ACTION_BUTTONS = {
     "approve": msg("Approve and launch"),
     "launch": msg("Launch"),
@@ -62,6 +66,19 @@ ACTION_BUTTONS = {
 def state_note(state: str) -> Msg | str:
     """What a run in ``state`` is doing, in one sentence."""
     return STATE_NOTES.get(state, state)
+
+
+def left_out_reason(reason: str | None) -> tuple[Msg | str, str]:
+    """A stored left-out reason as (its class in words, the planner's detail as stored)."""
+    text = reason or ""
+    if text.startswith("in campaign "):  # one plan a day (campaigns.run.claims)
+        return msg("in another campaign's plan today (one plan per customer a day)"), text
+    kind, _, detail = text.partition(":")
+    if kind == "holdout":  # its label says it all
+        return LEFT_OUT_REASONS[kind], ""
+    if kind in LEFT_OUT_REASONS:
+        return LEFT_OUT_REASONS[kind], detail.strip()
+    return text, ""
 
 
 def number(value: float | None, language: str, decimals: int = 0) -> str:
@@ -76,7 +93,6 @@ def run_review(data: dict[str, Any], language: str) -> dict[str, Any]:
     """The plan review's parts: headline facts, report sections, glossary, charts, left out."""
     plan, currency = data["plan"], data["money"]["currency"]
     locale = LOCALES[language]
-    sections = (money_section, plan_section, agents_section, execution_section, optimizer_section)
     gap = plan.get("gap_pct")
     return {
         "facts": [
@@ -90,10 +106,15 @@ def run_review(data: dict[str, Any], language: str) -> dict[str, Any]:
             (msg("currency"), currency),
         ],
         "arms": [(label_of(a), number(n, language)) for a, n in data["arms"].items()],
-        # The sections escape every value themselves (campaigns.run.report.summary.table).
-        "sections": Markup("".join(section(data) for section in sections)),
+        # The report's sections in the viewer's words (cadencia.console.report_view).
+        "sections": report_sections(data, language),
         "glossary": GLOSSARY,
-        "charts": charts(data) if data["plan"] else [],
-        "left_out": [(reason, number(n, language)) for reason, n in data["left_out"].items()],
-        "left_out_examples": data["left_out_examples"],
+        "charts": [(CHART_TITLES.get(t, t), png) for t, png in charts(data)] if plan else [],
+        "left_out": [
+            (left_out_reason(reason)[0], number(n, language))
+            for reason, n in data["left_out"].items()
+        ],
+        "left_out_examples": [
+            (e["customer_id"], *left_out_reason(e["reason"])) for e in data["left_out_examples"]
+        ],
     }

@@ -87,6 +87,8 @@ def _get_pages(console: Console, run_id: int) -> dict[str, list[str]]:
             "/customers/lookup?customer_id=C1",
             "/customers/lookup?customer_id=C2",
             "/customers/lookup?customer_id=C999",
+            "/uploads",
+            "/campaigns",
             "/compliance",  # not hers: the 403 page
         ],
         "cora": [

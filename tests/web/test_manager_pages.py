@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from campaigns.run.report.summary import money
+from cadencia.console.i18n import money
 from campaigns.run.state import advance, create_run, status
 from campaigns.storage.models import PlannedContact, RunAction
 from tests.web.conftest import Console
@@ -94,7 +94,7 @@ def test_run_page_is_the_plan_review(console: Console) -> None:
     for term in ("Upper bound", "Gap", "Shadow price"):
         assert f"<strong>{term}</strong>" in text  # the one-line glossary
     plan = status(console.engine, run_id).summary
-    assert money(plan["objective"], "COP") in text  # currency and separators
+    assert money(plan["objective"], "COP", "en") in text  # currency and separators
     assert "data:image/png;base64," in text  # the report's charts
     assert "Approve and launch" in text and "Cancel run" in text and "Launch<" not in text
     assert 'href="/customers/lookup?customer_id=C2"' in text  # the holdout, left out
