@@ -293,8 +293,46 @@ def execution_section(data: dict[str, Any], w: Writer) -> Section:
     return Section(msg("Outcomes"), tables=tables, notes=[line])
 
 
+def inbound_section(data: dict[str, Any], w: Writer) -> Section:
+    """The run's customers who called the company: answered, by their owner, abandoned."""
+    title = msg("Inbound calls")
+    days = data.get("inbound", [])
+    if not days:
+        return Section(title, notes=[msg("None of this run's customers called the company.")])
+    rows: list[list[Cell]] = [
+        [
+            d["day"],
+            w.count(d["calls"]),
+            w.count(d["answered"]),
+            w.share(d["by_owner"], d["answered"]),
+            w.count(d["abandoned"]),
+            "–" if d["abandon_share"] is None else w.pct(100 * d["abandon_share"], 1),
+        ]
+        for d in days
+    ]
+    head: list[Cell] = [
+        msg("day"),
+        msg("calls"),
+        msg("answered"),
+        msg("by the owner"),
+        msg("abandoned"),
+        msg("abandoned share"),
+    ]
+    caption = msg(
+        "Callers who hung up waiting are counted here, not in the dialer's abandoned-call rate."
+    )
+    return Section(title, tables=[Table(head, rows, caption)])
+
+
 def report_sections(data: dict[str, Any], language: str) -> list[Section]:
     """The report's sections in the order the CLI's report has them."""
     w = Writer(language, data["money"]["currency"])
-    builders = (money_section, plan_section, agents_section, execution_section, optimizer_section)
+    builders = (
+        money_section,
+        plan_section,
+        agents_section,
+        execution_section,
+        inbound_section,
+        optimizer_section,
+    )
     return [build(data, w) for build in builders]

@@ -64,6 +64,7 @@ def test_dashboard_follows_the_day(console: Console) -> None:
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
     report = client.get(f"/runs/{run_id}/report")
     assert report.status_code == 200 and "co-tarjetas" in report.text
+    assert "customers called the company." in report.text  # the inbound section
     assert client.get("/dashboard/run/999/progress.png").status_code == 404
 
 
