@@ -31,6 +31,7 @@ from sandbox.asterisk import SandboxState
 from sandbox.day import local_services, run_day
 from tests.run.test_planning import EXAMPLES, load_generated
 from tests.support.asterisk import reset_agents
+from tests.support.logscan import personal_data_in_logs, product_logging
 
 DAY = dt.date(2026, 12, 1)  # a Tuesday, not a Chilean holiday
 
@@ -123,25 +124,33 @@ def test_compressed_day_with_voice_on_the_sandbox_asterisk(
     first_slot = slot_starts(campaign, DAY)[0]
     clock = Clock.compressed(first_slot - dt.timedelta(minutes=10), factor=360)
     engine = make_engine(url)
+    logs = tmp_path / "logs"
+    logs.mkdir()
     # The sandbox is shared by the session: use its two built-in agents only,
     # and hand them back as other tests expect them.
     try:
-        with local_services(
-            url,
-            redis_url,
-            [campaign],
-            clock,
-            workers=3,
-            log_dir=tmp_path / "logs",
-            asterisk=asterisk_sandbox,
-            agents=2,
-            # The plan holds about a dozen calls: at the default 25% that
-            # answer, about one run in 30 reached nobody and failed.
-            answer_percent=60,
-        ) as services:
+        with (
+            product_logging(logs / "driver.log"),
+            local_services(
+                url,
+                redis_url,
+                [campaign],
+                clock,
+                workers=3,
+                log_dir=logs,
+                asterisk=asterisk_sandbox,
+                agents=2,
+                # The plan holds about a dozen calls: at the default 25% that
+                # answer, about one run in 30 reached nobody and failed.
+                answer_percent=60,
+            ) as services,
+        ):
             run_id = run_day(engine, campaign_path, DAY, services, clock, timeout_s=900)
     finally:
         reset_agents(asterisk_sandbox)
+    # Every process of the voice day (the dial sessions in the workers) logged
+    # without a phone, email or name of the portfolio.
+    assert personal_data_in_logs(engine, logs) == []
     with engine.connect() as conn:
         voice = (
             conn.execute(
