@@ -16,6 +16,8 @@ from decimal import Decimal
 from babel import Locale, UnknownLocaleError
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 
+from campaigns.texts import Msg, msg
+
 EXAMPLE = Decimal("150000.50")
 DEFAULT_LOCALE = "es_CO"
 
@@ -38,22 +40,52 @@ def written(amount: Decimal, locale: str) -> str:
     return format_decimal(amount, format="#,##0.00", locale=locale)
 
 
+class AmountError(ValueError):
+    """An amount that cannot be read; ``text`` says why and how to write it (translatable)."""
+
+    def __init__(self, text: Msg) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+
 def parse_amount(text: str, locale: str) -> Decimal:
-    """The amount ``text`` means in ``locale``; ValueError says why not and how to write it.
+    """The amount ``text`` means in ``locale``; AmountError says why not and how to write it.
 
     At most two decimals, not negative; spaces, ``$`` and a currency code are ignored.
     """
-    example = f"{written(EXAMPLE, locale)} or {format_decimal(EXAMPLE, locale=locale)}"
+    example = msg(
+        "%(grouped)s or %(plain)s",
+        grouped=written(EXAMPLE, locale),
+        plain=format_decimal(EXAMPLE, locale=locale),
+    )
     cleaned = re.sub(r"\s|\$|\b[A-Za-z]{3}\b", "", text)
     if not cleaned or not re.fullmatch(r"[\d.,]+", cleaned):
-        raise ValueError(f"{text!r} is not an amount: write it as {example}")
+        raise AmountError(
+            msg(
+                "%(text)s is not an amount: write it as %(example)s",
+                text=repr(text),
+                example=example,
+            )
+        )
     try:
         value = parse_decimal(cleaned, locale=locale, strict=True)
     except NumberFormatError:
-        raise ValueError(
-            f"{text!r} is not an amount as it is written here ({locale}): write it as {example}"
+        raise AmountError(
+            msg(
+                "%(text)s is not an amount as it is written here (%(locale)s): "
+                "write it as %(example)s",
+                text=repr(text),
+                locale=locale,
+                example=example,
+            )
         ) from None
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
-        raise ValueError(f"{text!r}: at most two decimals; write it as {example}")
+        raise AmountError(
+            msg(
+                "%(text)s: at most two decimals; write it as %(example)s",
+                text=repr(text),
+                example=example,
+            )
+        )
     return value

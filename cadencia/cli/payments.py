@@ -57,7 +57,7 @@ def import_payments(
             name=str(file),
         )
     except PaymentsRejected as exc:
-        _refuse(exc.errors, as_json, str(file))
+        _refuse([str(e) for e in exc.errors], as_json, str(file))
     finally:
         engine.dispose()
     if as_json:

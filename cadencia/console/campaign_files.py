@@ -63,7 +63,7 @@ def read_campaign_file(path: Path) -> CampaignFile:
             name=str(raw.get("name", "")),
             jurisdictions=tuple(sorted(str(k) for k in packs)) if isinstance(packs, dict) else (),
             timezone=str(raw.get("timezone", "")),
-            errors=[located(e, (str(path),)) for e in exc.errors],
+            errors=[located(str(e), (str(path),)) for e in exc.errors],
         )
     return CampaignFile(
         file=path.name,

@@ -28,6 +28,8 @@ OPTIONS = {
     "templates/**.html": {"trimmed": "true", "silent": "false"},
 }
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "msg": None}
+# The core's texts the console shows (an importer's or a form's errors): ``msg`` calls only.
+CORE = PACKAGE.parents[1] / "campaigns"
 
 
 def extract() -> Catalog:
@@ -37,6 +39,11 @@ def extract() -> Catalog:
         str(PACKAGE), METHODS, OPTIONS, KEYWORDS, strip_comment_tags=True
     ):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for filename, lineno, message, comments, context in extract_from_dir(
+        str(CORE), [("**.py", "python")], {}, {"msg": None}, strip_comment_tags=True
+    ):
+        where = f"campaigns/{filename}"
+        catalog.add(message, None, [(where, lineno)], auto_comments=comments, context=context)
     return catalog
 
 

@@ -300,7 +300,12 @@ async def disposition(
                 refused = [r for r in decision.results if not r.ok]
                 raise DispositionError(
                     [
-                        f"callback_at: refused by {r.rule} ({r.citation}): {r.detail}"
+                        msg(
+                            "callback_at: refused by %(rule)s (%(citation)s): %(detail)s",
+                            rule=r.rule,
+                            citation=r.citation,
+                            detail=r.detail,
+                        )
                         for r in refused
                     ]
                 )

@@ -34,6 +34,8 @@ from babel.numbers import format_currency, get_currency_precision
 from babel.support import Translations
 
 from campaigns.amounts import written
+from campaigns.texts import Msg as Msg  # the console's texts are the core's kind
+from campaigns.texts import msg as msg
 
 log = logging.getLogger(__name__)
 LANGUAGES = {"es": "Español", "en": "English", "pt": "Português"}
@@ -47,34 +49,6 @@ DEFAULT_ZONE = "UTC"
 # What each language's catalog was asked for and lacked (tests read it;
 # English is the source language, so nothing is missing from it).
 UNTRANSLATED: dict[str, set[str]] = {}
-
-
-class Msg:
-    """A text for a person, translated when it is shown: a msgid with ``%(name)s`` fields.
-
-    ``str()`` gives the English text (logs, the CLI); ``translate`` the
-    viewer's language.
-    """
-
-    def __init__(self, text: str, /, **fields: Any) -> None:
-        self.text = text
-        self.fields = fields
-
-    def translate(self, translations: gettext.NullTranslations) -> str:
-        """The text in the language of ``translations``, its fields filled in."""
-        text = translations.gettext(self.text)
-        return text % self.fields if self.fields else text
-
-    def __str__(self) -> str:
-        return self.text % self.fields if self.fields else self.text
-
-    def __repr__(self) -> str:
-        return f"Msg({self.text!r})"
-
-
-def msg(text: str, /, **fields: Any) -> Msg:
-    """Mark ``text`` for translation (Babel extracts ``msg`` calls); fields are %-named."""
-    return Msg(text, **fields)
 
 
 class _Untranslated(gettext.NullTranslations):

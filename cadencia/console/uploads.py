@@ -159,7 +159,7 @@ def import_payments(ctx: WebContext, path: Path, name: str, language: str) -> Ou
             ctx.engine, parsed.payments, source="file", now=ctx.clock(), name=name
         )
     except PaymentsRejected as exc:
-        outcome.errors = [located(e, (name,)) for e in exc.errors]
+        outcome.errors = [located(str(e), (name,)) for e in exc.errors]
         return outcome
     amounts = ", ".join(money(a, c, language) for c, a in sorted(summary.amounts.items()))
     outcome.counts = [

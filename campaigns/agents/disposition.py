@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from campaigns.agents.events import AgentCall
-from campaigns.amounts import locale_of, parse_amount
+from campaigns.amounts import AmountError, locale_of, parse_amount
 from campaigns.errors import InputRejected
 from campaigns.ledger.chain import EVENTS, LedgerEntry, append, lock_ledger
 from campaigns.ledger.guard import LOOKBACK
@@ -32,6 +32,7 @@ from campaigns.payments.taken import insert_promise
 from campaigns.run.stored import campaign_of
 from campaigns.storage.accounts import Callback, Disposition
 from campaigns.storage.models import Account, ContactPoint, Customer, Run
+from campaigns.texts import Msg, msg
 from compliance import Decision, Pack, Proposal, RuleResult, evaluate, load_packs
 
 PARTIES = ("right", "wrong_party", "wrong_number")
@@ -65,13 +66,13 @@ def parse_form(raw: Mapping[str, str], view: Mapping[str, Any], *, now: dt.datet
     """
     zone = ZoneInfo((view.get("timezones") or ["UTC"])[0])
     today = now.astimezone(zone).date()
-    errors: list[str] = []
+    errors: list[Msg] = []
     party = raw.get("party", "")
     if party not in PARTIES:
-        errors.append(f"party: choose one of {', '.join(PARTIES)}")
+        errors.append(msg("party: choose one of %(choices)s", choices=", ".join(PARTIES)))
     result = raw.get("result", "none") if party == "right" else "none"
     if result not in RESULTS:
-        errors.append(f"result: choose one of {', '.join(RESULTS)}")
+        errors.append(msg("result: choose one of %(choices)s", choices=", ".join(RESULTS)))
     if errors:
         raise DispositionError(errors)
     if result == "promise":
@@ -82,20 +83,31 @@ def parse_form(raw: Mapping[str, str], view: Mapping[str, Any], *, now: dt.datet
             local = dt.datetime.fromisoformat(text)
         except ValueError:
             raise DispositionError(
-                [f"callback_at: {text!r} is not a date and time (YYYY-MM-DDTHH:MM)"]
+                [
+                    msg(
+                        "callback_at: %(text)s is not a date and time (YYYY-MM-DDTHH:MM)",
+                        text=repr(text),
+                    )
+                ]
             ) from None
         at = local.replace(tzinfo=zone) if local.tzinfo is None else local
         if at <= now:
             shown = now.astimezone(zone).strftime("%Y-%m-%d %H:%M")
             raise DispositionError(
-                [f"callback_at: {text} is in the past (it is {shown} for the customer)"]
+                [
+                    msg(
+                        "callback_at: %(text)s is in the past (it is %(now)s for the customer)",
+                        text=text,
+                        now=shown,
+                    )
+                ]
             )
         return Form(party, result, callback_at=at.astimezone(dt.UTC))
     return Form(party, result)
 
 
 def _promise(
-    raw: Mapping[str, str], view: Mapping[str, Any], today: dt.date, errors: list[str]
+    raw: Mapping[str, str], view: Mapping[str, Any], today: dt.date, errors: list[Msg]
 ) -> Form:
     scope = raw.get("promise_account", "total") or "total"
     text = raw.get("amount", "")
@@ -104,16 +116,22 @@ def _promise(
         # 150000.50, never 15,000,050 (campaigns.amounts).
         amount = parse_amount(text, locale_of(view.get("language"), view.get("country")))
         if amount <= 0:
-            raise ValueError(f"{text!r} must be more than zero")
-    except ValueError as exc:
-        errors.append(f"amount: {exc}")
+            raise AmountError(msg("%(text)s must be more than zero", text=repr(text)))
+    except AmountError as exc:
+        errors.append(msg("amount: %(problem)s", problem=exc.text))
         amount = Decimal(0)
     open_accounts = {a["account_id"]: a for a in view["accounts"] if a["status"] == "open"}
     if scope == "total":
         totals = {c: Decimal(v) for c, v in view["total_due"].items()}
         currency = raw.get("currency") or (next(iter(totals)) if len(totals) == 1 else "")
         if currency not in totals:
-            errors.append(f"currency: {currency!r} is not owed; owed in {sorted(totals)}")
+            errors.append(
+                msg(
+                    "currency: %(currency)s is not owed; owed in %(owed)s",
+                    currency=repr(currency),
+                    owed=str(sorted(totals)),
+                )
+            )
             limit = None
         else:
             limit = totals[currency]
@@ -121,22 +139,45 @@ def _promise(
     else:
         acc = open_accounts.get(scope)
         if acc is None:
-            errors.append(f"promise_account: {scope!r} is not an open account of this customer")
+            errors.append(
+                msg(
+                    "promise_account: %(account)s is not an open account of this customer",
+                    account=repr(scope),
+                )
+            )
             limit, currency, account = None, "", None
         else:
             limit, currency, account = Decimal(acc["balance"]), acc["currency"], scope
     if limit is not None and amount > limit:
-        where = f"account {account}" if account else f"the total due in {currency}"
-        errors.append(f"amount: {amount} exceeds the balance of {where} ({limit})")
+        where = (
+            msg("account %(account)s", account=account)
+            if account
+            else msg("the total due in %(currency)s", currency=currency)
+        )
+        errors.append(
+            msg(
+                "amount: %(amount)s exceeds the balance of %(where)s (%(limit)s)",
+                amount=str(amount),
+                where=where,
+                limit=str(limit),
+            )
+        )
     due_text = raw.get("due_on", "")
     try:
         due_on = dt.date.fromisoformat(due_text)
     except ValueError:
-        errors.append(f"due_on: {due_text!r} is not a date (YYYY-MM-DD)")
+        errors.append(msg("due_on: %(text)s is not a date (YYYY-MM-DD)", text=repr(due_text)))
         due_on = today
     else:
         if not today <= due_on <= today + PROMISE_HORIZON:
-            errors.append(f"due_on: {due_on} must be between {today} and {today + PROMISE_HORIZON}")
+            errors.append(
+                msg(
+                    "due_on: %(day)s must be between %(first)s and %(last)s",
+                    day=str(due_on),
+                    first=str(today),
+                    last=str(today + PROMISE_HORIZON),
+                )
+            )
     if errors:
         raise DispositionError(errors)
     return Form("right", "promise", account, amount, currency, due_on)
@@ -271,7 +312,9 @@ def _refuse_if_saved(conn: Connection, call: AgentCall) -> None:
         )
     ).scalar()
     if done is not None:
-        raise DispositionError([f"call {call.attempt_id}: the disposition is already saved"])
+        raise DispositionError(
+            [msg("call %(call)s: the disposition is already saved", call=call.attempt_id)]
+        )
 
 
 def _open_accounts(conn: Connection, customer_pk: int) -> dict[str, Any]:

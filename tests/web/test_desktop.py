@@ -326,3 +326,33 @@ def test_a_promise_is_read_as_a_colombian_agent_writes_money(console: Console) -
     assert response.status_code == 303, response.text
     (promise,) = customer_360(console.engine, "C1")["promises"]
     assert promise["amount"] == "150000.50"
+
+
+def test_the_forms_errors_are_in_the_agents_language(console: Console) -> None:
+    """The core names what is wrong; the desktop says it in Spanish to a Spanish speaker."""
+    client = console.login("ana")
+    token = console.csrf("/profile")
+    client.post(
+        "/profile",
+        data={"csrf": token, "language": "es", "timezone": "America/Bogota"},
+        follow_redirects=False,
+    )
+    open_customer(console, client, "C1", "C1")
+    due = (console.clock.now.date() + dt.timedelta(days=7)).isoformat()
+    response = client.post(
+        "/agent/customer/C1/disposition",
+        data={
+            "csrf": console.csrf("/agent"),
+            "party": "right",
+            "result": "promise",
+            "promise_account": "A1",
+            "amount": "150,000.50",
+            "currency": "COP",
+            "due_on": due,
+        },
+    )
+    assert response.status_code == 422
+    text = response.text.replace("&#39;", "'")
+    assert "Monto: '150,000.50' no es un monto tal como se escribe aquí (es_CO)" in text
+    assert "escríbalo como 150.000,50 o 150.000,5" in text
+    assert "is not an amount" not in text
