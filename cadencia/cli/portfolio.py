@@ -86,7 +86,7 @@ def _reject(file: Path, portfolio: ValidatedPortfolio, as_json: bool) -> NoRetur
                 "file": str(file),
                 "error_count": len(portfolio.errors),
                 "errors": [
-                    {"line": e.line, "field": e.field, "message": e.message, "text": str(e)}
+                    {"line": e.line, "field": e.field, "message": str(e.message), "text": str(e)}
                     for e in portfolio.errors
                 ],
             }

@@ -46,7 +46,7 @@ class Located:
 
     line: str
     field: str
-    message: str
+    message: str | Msg  # translated where shown
 
 
 @dataclass
@@ -152,7 +152,7 @@ def import_payments(ctx: WebContext, path: Path, name: str, language: str) -> Ou
     outcome = Outcome("payments", name)
     parsed = parse_payments_file(path)
     if parsed.errors:
-        outcome.errors = [located(e, (str(path),)) for e in parsed.errors]
+        outcome.errors = [Located(str(n), column, text) for n, column, text in parsed.located]
         return outcome
     try:
         summary = record_payments(

@@ -86,7 +86,7 @@ def _promise_terms(doc: dict[str, Any], where: str, errors: list[str]) -> Promis
         errors.append(f"{where}: amount: only promise events carry an amount and currency")
         return None
     parsed = parse_amount(str(amount)) if amount is not None else "required with a currency"
-    if isinstance(parsed, str):
+    if not isinstance(parsed, Decimal):
         errors.append(f"{where}: amount: {parsed}")
     if not isinstance(currency, str) or not CURRENCY_RE.match(currency):
         errors.append(f"{where}: currency: {currency!r} is not an ISO 4217 code")

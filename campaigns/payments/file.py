@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from campaigns.texts import Msg, msg
+
 REQUIRED = ("account_id", "amount", "currency", "paid_at", "reference")
 OPTIONAL = ("channel", "method")
 AMOUNT_RE = re.compile(r"^\d+(\.\d{1,2})?$")
@@ -48,45 +50,52 @@ class PaymentRecord:
 
 @dataclass
 class PaymentsFile:
-    """A parsed file: its payments, or the errors (``file:line: field: message``)."""
+    """A parsed file: its payments, or the errors (``file:line: field: message``).
+
+    ``located`` holds the same errors as (line, field, message) with the
+    message translatable, for a reader in another language (the console).
+    """
 
     name: str
     payments: list[PaymentRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    located: list[tuple[int, str, str | Msg]] = field(default_factory=list)
 
-    def error(self, line: int, column: str, message: str) -> None:
+    def error(self, line: int, column: str, message: str | Msg) -> None:
         """Record a located error."""
         self.errors.append(f"{self.name}:{line}: {column}: {message}")
+        self.located.append((line, column, message))
 
 
-def parse_amount(raw: str) -> Decimal | str:
+def parse_amount(raw: str) -> Decimal | Msg:
     """A positive amount with at most two decimals written with ``.``, or what is wrong."""
     if not AMOUNT_RE.match(raw):
-        return (
-            f"{raw!r} is not an amount: write digits with '.' for the decimals and no "
-            "thousands separators (150000.50)"
+        return msg(
+            "%(raw)s is not an amount: write digits with '.' for the decimals and no "
+            "thousands separators (150000.50)",
+            raw=repr(raw),
         )
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        return f"{raw!r} is not a number"
+        return msg("%(raw)s is not a number", raw=repr(raw))
     if value <= 0:
-        return f"{raw} must be more than zero"
+        return msg("%(raw)s must be more than zero", raw=raw)
     if value > MAX_AMOUNT:
-        return f"{raw} is larger than {MAX_AMOUNT}"
+        return msg("%(raw)s is larger than %(most)s", raw=raw, most=str(MAX_AMOUNT))
     return value
 
 
-def parse_paid_at(raw: str) -> dt.datetime | dt.date | str:
+def parse_paid_at(raw: str) -> dt.datetime | dt.date | Msg:
     """An aware instant, or a date, or what is wrong."""
     try:
         if len(raw) == 10:
             return dt.date.fromisoformat(raw)
         value = dt.datetime.fromisoformat(raw)
     except ValueError:
-        return f"{raw!r} is not a date (YYYY-MM-DD) or date-time with an offset"
+        return msg("%(raw)s is not a date (YYYY-MM-DD) or date-time with an offset", raw=repr(raw))
     if value.tzinfo is None:
-        return f"{raw!r} has no UTC offset (write 2026-12-01T10:30:00-05:00)"
+        return msg("%(raw)s has no UTC offset (write 2026-12-01T10:30:00-05:00)", raw=repr(raw))
     return value
 
 
@@ -97,26 +106,35 @@ def read_payment(
     before = len(result.errors)
     account = row.get("account_id", "").strip()
     if not account:
-        result.error(line, "account_id", "required")
+        result.error(line, "account_id", msg("required"))
     amount = parse_amount(row.get("amount", "").strip())
-    if isinstance(amount, str):
+    if isinstance(amount, Msg):
         result.error(line, "amount", amount)
     currency = row.get("currency", "").strip()
     if not CURRENCY_RE.match(currency):
-        result.error(line, "currency", f"{currency!r} is not an ISO 4217 code (COP, USD…)")
+        result.error(
+            line,
+            "currency",
+            msg("%(code)s is not an ISO 4217 code (COP, USD…)", code=repr(currency)),
+        )
     paid = parse_paid_at(row.get("paid_at", "").strip())
-    if isinstance(paid, str):
+    if isinstance(paid, Msg):
         result.error(line, "paid_at", paid)
     reference = row.get("reference", "").strip()
     if not reference or len(reference) > 100:
-        result.error(line, "reference", "required, at most 100 characters")
+        result.error(line, "reference", msg("required, at most 100 characters"))
     elif reference in seen:
-        result.error(line, "reference", f"{reference!r} already on line {seen[reference]}")
+        result.error(
+            line,
+            "reference",
+            msg("%(reference)s already on line %(line)s", reference=repr(reference),
+                line=seen[reference]),
+        )  # fmt: skip
     else:
         seen[reference] = line
     if len(result.errors) > before:
         return
-    assert isinstance(amount, Decimal) and not isinstance(paid, str)
+    assert isinstance(amount, Decimal) and not isinstance(paid, Msg)
     result.payments.append(
         PaymentRecord(
             line=line,
@@ -139,15 +157,21 @@ def parse_payments_text(text: str, name: str) -> PaymentsFile:
     try:
         header = [h.strip().lower() for h in next(reader, [])]
         if not header:
-            result.error(1, "header", "the file is empty")
+            result.error(1, "header", msg("the file is empty"))
             return result
         missing = [c for c in REQUIRED if c not in header]
         unknown = [h for h in header if h not in REQUIRED + OPTIONAL and not h.startswith("x_")]
         if missing or unknown:
             if missing:
-                result.error(1, "header", f"missing columns: {', '.join(missing)}")
+                result.error(
+                    1, "header", msg("missing columns: %(columns)s", columns=", ".join(missing))
+                )
             if unknown:
-                result.error(1, "header", f"unknown columns {unknown} (prefix extras with 'x_')")
+                result.error(
+                    1,
+                    "header",
+                    msg("unknown columns %(columns)s (prefix extras with 'x_')", columns=unknown),
+                )
             return result
         seen: dict[str, int] = {}
         for fields in reader:
@@ -155,13 +179,19 @@ def parse_payments_text(text: str, name: str) -> PaymentsFile:
             if len(fields) == 1 and not fields[0].strip():
                 continue
             if len(fields) != len(header):
-                result.error(line, "row", f"has {len(fields)} fields, the header {len(header)}")
+                result.error(
+                    line,
+                    "row",
+                    msg(
+                        "has %(n)s fields, the header %(header)s", n=len(fields), header=len(header)
+                    ),
+                )
                 continue
             read_payment(result, line, dict(zip(header, fields, strict=True)), seen)
     except csv.Error as exc:
-        result.error(reader.line_num, "row", f"malformed CSV: {exc}")
+        result.error(reader.line_num, "row", msg("malformed CSV: %(problem)s", problem=str(exc)))
     if not result.payments and not result.errors:
-        result.error(2, "row", "the file has a header but no payments")
+        result.error(2, "row", msg("the file has a header but no payments"))
     return result
 
 
@@ -171,10 +201,14 @@ def parse_payments_file(path: Path) -> PaymentsFile:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         result = PaymentsFile(str(path))
-        result.error(0, "file", f"cannot read: {exc.strerror}")
+        result.error(0, "file", msg("cannot read: %(problem)s", problem=exc.strerror))
         return result
     except UnicodeDecodeError as exc:
         result = PaymentsFile(str(path))
-        result.error(0, "encoding", f"byte {exc.start} is not UTF-8 ({exc.reason})")
+        result.error(
+            0,
+            "encoding",
+            msg("byte %(at)s is not UTF-8 (%(reason)s)", at=exc.start, reason=exc.reason),
+        )
         return result
     return parse_payments_text(text, str(path))

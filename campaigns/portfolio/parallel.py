@@ -23,6 +23,7 @@ from campaigns.portfolio.rows import (
     conflict,
     validate_body,
 )
+from campaigns.texts import msg
 
 # Set in the parent just before forking; each child reads its own slice of it.
 _TEXT = ""
@@ -118,7 +119,7 @@ def validate_in_parallel(
                         result.file,
                         line,
                         "account_id",
-                        f"{aid} already on line {seen_accounts[aid]}",
+                        msg("%(aid)s already on line %(value)s", aid=aid, value=seen_accounts[aid]),
                     )
                 )
             else:

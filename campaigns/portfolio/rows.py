@@ -23,6 +23,7 @@ from phonenumbers import PhoneNumberType
 
 from campaigns.portfolio import spec
 from campaigns.portfolio.timezones import derive_zones
+from campaigns.texts import Msg, msg
 
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 INTEGER_RE = re.compile(r"^-?\d+$")
@@ -43,7 +44,7 @@ class RowError:
     file: str
     line: int
     field: str
-    message: str
+    message: str | Msg  # English in str(); translated where a person reads it
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.field}: {self.message}"
@@ -118,34 +119,36 @@ def _zone_exists(name: str) -> bool:
     return True
 
 
-def _parse_money(raw: str) -> Decimal | str:
+def _parse_money(raw: str) -> Decimal | Msg:
     """The amount, or an error message."""
     if not NUMBER_RE.match(raw):
-        return f"{raw!r} is not a number (use '.' for decimals, no thousands separators)"
+        return msg(
+            "%(raw)s is not a number (use '.' for decimals, no thousands separators)", raw=repr(raw)
+        )
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        return f"{raw!r} is not a number"
+        return msg("%(raw)s is not a number", raw=repr(raw))
     if value < 0:
-        return f"{raw} is negative"
+        return msg("%(raw)s is negative", raw=raw)
     if value > MAX_MONEY:
-        return f"{raw} is larger than {MAX_MONEY}"
+        return msg("%(raw)s is larger than %(most)s", raw=raw, most=str(MAX_MONEY))
     return value
 
 
-def _parse_date(raw: str) -> dt.date | str:
+def _parse_date(raw: str) -> dt.date | Msg:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        return f"{raw!r} is not a date (YYYY-MM-DD)"
+        return msg("%(raw)s is not a date (YYYY-MM-DD)", raw=repr(raw))
 
 
-def _parse_instant(raw: str) -> dt.datetime | str:
+def _parse_instant(raw: str) -> dt.datetime | Msg:
     """An aware datetime; a bare date or naive time is taken as UTC."""
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError:
-        return f"{raw!r} is not an ISO 8601 date or date-time"
+        return msg("%(raw)s is not an ISO 8601 date or date-time", raw=repr(raw))
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -159,13 +162,21 @@ def sniff_delimiter(sample: str) -> str:
 
 def conflict(
     cid: str, first_line: int, first: tuple[str, ...], here: tuple[str, ...]
-) -> tuple[str, str]:
+) -> tuple[str, Msg]:
     """(column, message) for a customer whose columns differ from their first row."""
     for column, old, new in zip(spec.CUSTOMER_COLUMNS, first, here, strict=True):
         if old != new:
             return (
                 column,
-                f"customer {cid} has {column} {new!r} here but {old!r} on line {first_line}",
+                msg(
+                    "customer %(cid)s has %(column)s %(new)s here "
+                    "but %(old)s on line %(first_line)s",
+                    cid=cid,
+                    column=column,
+                    new=repr(new),
+                    old=repr(old),
+                    first_line=first_line,
+                ),
             )
     raise ValueError("the rows agree")
 
@@ -179,15 +190,15 @@ class RowValidator:
         self.customer_first: dict[str, tuple[int, tuple[str, ...]]] = {}
         self.account_first_line: dict[str, int] = {}
 
-    def error(self, line: int, column: str, message: str) -> None:
+    def error(self, line: int, column: str, message: str | Msg) -> None:
         self.result.errors.append(RowError(self.name, line, column, message))
 
     def row(self, line: int, values: dict[str, str]) -> None:
         cid = values.get("customer_id", "")
         if not cid:
-            self.error(line, "customer_id", "required")
+            self.error(line, "customer_id", msg("required"))
         elif len(cid) > 64:
-            self.error(line, "customer_id", "longer than 64 characters")
+            self.error(line, "customer_id", msg("longer than 64 characters"))
         else:
             customer_key = tuple(values.get(c, "") for c in spec.CUSTOMER_COLUMNS)
             first = self.customer_first.get(cid)
@@ -207,30 +218,52 @@ class RowValidator:
         errors_before = len(self.result.errors)
         name = v.get("customer_name", "").strip()
         if not name:
-            self.error(line, "customer_name", "required")
+            self.error(line, "customer_name", msg("required"))
         elif len(name) > 200:
-            self.error(line, "customer_name", "longer than 200 characters")
+            self.error(line, "customer_name", msg("longer than 200 characters"))
         country = v.get("country", "").strip().upper()
         if country not in phonenumbers.SUPPORTED_REGIONS:
-            self.error(line, "country", f"{v.get('country', '')!r} is not an ISO 3166-1 code")
+            self.error(
+                line,
+                "country",
+                msg("%(value)s is not an ISO 3166-1 code", value=repr(v.get("country", ""))),
+            )
         subdivision = v.get("subdivision", "").strip().upper() or None
         if subdivision and not (subdivision.startswith(f"{country}-") and len(subdivision) <= 6):
             self.error(
-                line, "subdivision", f"{subdivision!r} is not an ISO 3166-2 code of {country}"
+                line,
+                "subdivision",
+                msg(
+                    "%(subdivision)s is not an ISO 3166-2 code of %(country)s",
+                    subdivision=repr(subdivision),
+                    country=country,
+                ),
             )
         language = v.get("language", "").strip().lower() or spec.DEFAULT_LANGUAGE.get(country, "es")
         if language not in spec.LANGUAGES:
-            self.error(line, "language", f"{language!r} is not one of {sorted(spec.LANGUAGES)}")
+            self.error(
+                line,
+                "language",
+                msg(
+                    "%(language)s is not one of %(sorted)s",
+                    language=repr(language),
+                    sorted=sorted(spec.LANGUAGES),
+                ),
+            )
         score: int | None = None
         raw_score = v.get("behavior_score", "").strip()
         if raw_score:
             if not INTEGER_RE.match(raw_score) or not 0 <= int(raw_score) <= 1000:
-                self.error(line, "behavior_score", f"{raw_score!r} is not an integer 0–1000")
+                self.error(
+                    line,
+                    "behavior_score",
+                    msg("%(raw_score)s is not an integer 0–1000", raw_score=repr(raw_score)),
+                )
             else:
                 score = int(raw_score)
         segment = v.get("segment", "").strip() or None
         if segment and len(segment) > 40:
-            self.error(line, "segment", "longer than 40 characters")
+            self.error(line, "segment", msg("longer than 40 characters"))
         points, parsed_phones = self.contact_points(line, cid, v, country)
         zones = self.time_zones(line, v, country, subdivision, parsed_phones)
         if len(self.result.errors) == errors_before:
@@ -252,7 +285,7 @@ class RowValidator:
         raw_consent_at = v.get("consent_at", "").strip()
         if raw_consent_at:
             parsed_at = _parse_instant(raw_consent_at)
-            if isinstance(parsed_at, str):
+            if isinstance(parsed_at, Msg):
                 self.error(line, "consent_at", parsed_at)
             else:
                 consent_at = parsed_at
@@ -268,13 +301,29 @@ class RowValidator:
             try:
                 number = phonenumbers.parse(raw_phone, country)
             except phonenumbers.NumberParseException as exc:
-                self.error(line, phone_col, f"{raw_phone!r} is not a phone number: {exc._msg}")
+                self.error(
+                    line,
+                    phone_col,
+                    msg(
+                        "%(raw_phone)s is not a phone number: %(msg)s",
+                        raw_phone=repr(raw_phone),
+                        msg=exc._msg,
+                    ),
+                )
                 continue
             # number_type() runs the very matching is_valid_number() does (UNKNOWN
             # means invalid); calling both would double the import's hottest cost.
             number_type = phonenumbers.number_type(number)
             if number_type == PhoneNumberType.UNKNOWN:
-                self.error(line, phone_col, f"{raw_phone!r} is not a valid number for {country}")
+                self.error(
+                    line,
+                    phone_col,
+                    msg(
+                        "%(raw_phone)s is not a valid number for %(country)s",
+                        raw_phone=repr(raw_phone),
+                        country=country,
+                    ),
+                )
                 continue
             parsed_phones.append(number)
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -291,7 +340,11 @@ class RowValidator:
         email_consent = self.consent(line, "email_consent", v, raw_email, consent_at)
         if raw_email:
             if not EMAIL_RE.match(raw_email) or len(raw_email) > 254:
-                self.error(line, "email", f"{raw_email!r} is not an email address")
+                self.error(
+                    line,
+                    "email",
+                    msg("%(raw_email)s is not an email address", raw_email=repr(raw_email)),
+                )
             else:
                 points.append(
                     self.point(
@@ -323,8 +376,14 @@ class RowValidator:
             self.error(
                 line,
                 consent_col,
-                f"{stated.value} is also phone_{same.position} but with consent "
-                f"{consent!r} instead of {same.consent!r}",
+                msg(
+                    "%(value)s is also phone_%(position)s but with consent %(consent)s "
+                    "instead of %(consent2)s",
+                    value=stated.value,
+                    position=same.position,
+                    consent=repr(consent),
+                    consent2=repr(same.consent),
+                ),
             )
 
     def time_zones(
@@ -342,11 +401,15 @@ class RowValidator:
             zones = tuple(z.strip() for z in raw_zones.split(";") if z.strip())
             for zone in zones:
                 if not _zone_exists(zone):
-                    self.error(line, "timezone", f"{zone!r} is not an IANA time zone")
+                    self.error(
+                        line, "timezone", msg("%(zone)s is not an IANA time zone", zone=repr(zone))
+                    )
         elif country in phonenumbers.SUPPORTED_REGIONS:
             zones = derive_zones(country, subdivision, parsed_phones)
             if not zones:
-                self.error(line, "timezone", "empty, and neither subdivision nor phones tell it")
+                self.error(
+                    line, "timezone", msg("empty, and neither subdivision nor phones tell it")
+                )
         return zones
 
     def consent(
@@ -354,13 +417,25 @@ class RowValidator:
     ) -> str:
         value = v.get(column, "").strip().lower()
         if value not in spec.CONSENT_VALUES:
-            self.error(line, column, f"{value!r} is not one of granted, denied, opted_out or empty")
+            self.error(
+                line,
+                column,
+                msg(
+                    "%(value)s is not one of granted, denied, opted_out or empty", value=repr(value)
+                ),
+            )
             return ""
         if value and not point:
-            self.error(line, column, f"{value} given but the contact point is empty")
+            self.error(
+                line, column, msg("%(value)s given but the contact point is empty", value=value)
+            )
         if value in ("granted", "opted_out") and at is None:
             # Consent without a date is no evidence a compliance officer can show.
-            self.error(line, "consent_at", f"required when {column} is {value}")
+            self.error(
+                line,
+                "consent_at",
+                msg("required when %(column)s is %(value)s", column=column, value=value),
+            )
         return value
 
     @staticmethod
@@ -388,37 +463,61 @@ class RowValidator:
         errors_before = len(self.result.errors)
         aid = v.get("account_id", "").strip()
         if not aid:
-            self.error(line, "account_id", "required")
+            self.error(line, "account_id", msg("required"))
         elif len(aid) > 64:
-            self.error(line, "account_id", "longer than 64 characters")
+            self.error(line, "account_id", msg("longer than 64 characters"))
         elif aid in self.account_first_line:
-            self.error(line, "account_id", f"{aid} already on line {self.account_first_line[aid]}")
+            self.error(
+                line,
+                "account_id",
+                msg(
+                    "%(aid)s already on line %(value)s", aid=aid, value=self.account_first_line[aid]
+                ),
+            )
         else:
             self.account_first_line[aid] = line
         product = v.get("product", "").strip().lower()
         if product not in spec.PRODUCTS:
-            self.error(line, "product", f"{product!r} is not one of {sorted(spec.PRODUCTS)}")
+            self.error(
+                line,
+                "product",
+                msg(
+                    "%(product)s is not one of %(sorted)s",
+                    product=repr(product),
+                    sorted=sorted(spec.PRODUCTS),
+                ),
+            )
         balance = self.money(line, "balance", v.get("balance", "").strip(), required=True)
         minimum = self.money(line, "minimum_due", v.get("minimum_due", "").strip(), required=False)
         currency = v.get("currency", "").strip().upper()
         if currency not in spec.CURRENCIES:
-            self.error(line, "currency", f"{v.get('currency', '')!r} is not an ISO 4217 code")
+            self.error(
+                line,
+                "currency",
+                msg("%(value)s is not an ISO 4217 code", value=repr(v.get("currency", ""))),
+            )
         raw_dpd = v.get("days_past_due", "").strip()
         dpd = 0
         if not raw_dpd:
-            self.error(line, "days_past_due", "required")
+            self.error(line, "days_past_due", msg("required"))
         elif not INTEGER_RE.match(raw_dpd) or int(raw_dpd) < 0:
-            self.error(line, "days_past_due", f"{raw_dpd!r} is not a whole number ≥ 0")
+            self.error(
+                line,
+                "days_past_due",
+                msg("%(raw_dpd)s is not a whole number ≥ 0", raw_dpd=repr(raw_dpd)),
+            )
         else:
             dpd = int(raw_dpd)
         status = v.get("account_status", "").strip().lower() or "open"
         if status not in spec.ACCOUNT_STATUSES:
-            self.error(line, "account_status", f"{status!r} is not open or closed")
+            self.error(
+                line, "account_status", msg("%(status)s is not open or closed", status=repr(status))
+            )
         opened: dt.date | None = None
         raw_opened = v.get("opened_on", "").strip()
         if raw_opened:
             parsed = _parse_date(raw_opened)
-            if isinstance(parsed, str):
+            if isinstance(parsed, Msg):
                 self.error(line, "opened_on", parsed)
             else:
                 opened = parsed
@@ -432,10 +531,10 @@ class RowValidator:
     def money(self, line: int, column: str, raw: str, *, required: bool) -> Decimal | None:
         if not raw:
             if required:
-                self.error(line, column, "required")
+                self.error(line, column, msg("required"))
             return None
         parsed = _parse_money(raw)
-        if isinstance(parsed, str):
+        if isinstance(parsed, Msg):
             self.error(line, column, parsed)
             return None
         return parsed
@@ -455,14 +554,24 @@ def validate_body(validator: RowValidator, body: str, header: list[str], first_l
             elif len(fields) != len(header):
                 rows += 1
                 validator.error(
-                    line, "row", f"has {len(fields)} fields, the header has {len(header)}"
+                    line,
+                    "row",
+                    msg(
+                        "has %(len)s fields, the header has %(len2)s",
+                        len=len(fields),
+                        len2=len(header),
+                    ),
                 )
             else:
                 rows += 1
                 validator.row(line, dict(zip(header, fields, strict=True)))
             line = first_line + reader.line_num
     except csv.Error as exc:
-        validator.error(first_line + reader.line_num - 1, "row", f"malformed CSV: {exc}")
+        validator.error(
+            first_line + reader.line_num - 1,
+            "row",
+            msg("malformed CSV: %(problem)s", problem=str(exc)),
+        )
     return rows
 
 
@@ -470,13 +579,20 @@ def header_ok(validator: RowValidator, header: list[str]) -> bool:
     """Check the header row; False (with errors recorded) when rows cannot be read."""
     missing = sorted(spec.REQUIRED_COLUMNS - set(header))
     if missing:
-        validator.error(1, "header", f"missing required columns: {', '.join(missing)}")
+        validator.error(
+            1, "header", msg("missing required columns: %(value)s", value=", ".join(missing))
+        )
     unknown = [h for h in header if h not in spec.ALL_COLUMNS and not h.startswith("x_")]
     if unknown:
         validator.error(
-            1, "header", f"unknown columns {unknown} (prefix extra columns with 'x_' to ignore)"
+            1,
+            "header",
+            msg(
+                "unknown columns %(unknown)s (prefix extra columns with 'x_' to ignore)",
+                unknown=unknown,
+            ),
         )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        validator.error(1, "header", f"duplicate columns: {', '.join(dupes)}")
+        validator.error(1, "header", msg("duplicate columns: %(value)s", value=", ".join(dupes)))
     return not (missing or unknown or dupes)

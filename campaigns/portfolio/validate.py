@@ -20,6 +20,7 @@ from campaigns.portfolio.rows import (
     sniff_delimiter,
     validate_body,
 )
+from campaigns.texts import msg
 
 # Below this much text, forking workers costs more than it saves.
 PARALLEL_MIN_CHARS = 4_000_000
@@ -43,10 +44,10 @@ def validate_text(
     try:
         first = next(reader, None)
     except csv.Error as exc:
-        validator.error(1, "header", f"malformed CSV: {exc}")
+        validator.error(1, "header", msg("malformed CSV: %(problem)s", problem=str(exc)))
         return result
     if first is None:
-        validator.error(1, "header", "the file is empty")
+        validator.error(1, "header", msg("the file is empty"))
         return result
     header = [h.strip().lower() for h in first]
     if not header_ok(validator, header):
@@ -57,7 +58,7 @@ def validate_text(
     else:
         rows = validate_body(validator, text[body_start:], header, body_line)
     if rows == 0 and not result.errors:
-        validator.error(2, "row", "the file has a header but no rows")
+        validator.error(2, "row", msg("the file has a header but no rows"))
     return result
 
 
@@ -70,7 +71,9 @@ def validate_file(
         raw = path.read_bytes()
     except OSError as exc:
         result = ValidatedPortfolio(file=name, delimiter=delimiter or ",")
-        result.errors.append(RowError(name, 0, "file", f"cannot read: {exc.strerror}"))
+        result.errors.append(
+            RowError(name, 0, "file", msg("cannot read: %(problem)s", problem=exc.strerror))
+        )
         return result
     try:
         text = raw.decode("utf-8")
@@ -78,7 +81,12 @@ def validate_file(
         result = ValidatedPortfolio(file=name, delimiter=delimiter or ",")
         line = raw[: exc.start].count(b"\n") + 1
         result.errors.append(
-            RowError(name, line, "encoding", f"byte {exc.start} is not UTF-8 ({exc.reason})")
+            RowError(
+                name,
+                line,
+                "encoding",
+                msg("byte %(at)s is not UTF-8 (%(reason)s)", at=exc.start, reason=exc.reason),
+            )
         )
         return result
     return validate_text(text, name, delimiter, workers=workers)

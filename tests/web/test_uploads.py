@@ -232,4 +232,6 @@ def test_a_rejected_file_in_spanish(console: Console) -> None:
     text = shown.text  # type: ignore[attr-defined]
     assert "No se cargó el archivo de cartera cartera.csv (errores: 1)" in text
     assert '<th class="num">línea</th><th>campo</th>' in text
+    # the importer's own message, in Spanish
+    assert "no es un número (use &#39;.&#39; para los decimales" in text
     assert UNTRANSLATED.get("es", set()) == set()
