@@ -13,10 +13,10 @@ from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
-from cadencia.console.i18n import LOCALES, Msg, money, msg
+from cadencia.console.i18n import LOCALES, Msg, money, msg, translations
 from cadencia.console.labels import label_of
 from cadencia.console.report_view import CHART_TITLES, report_sections
-from campaigns.run.report.html import charts
+from campaigns.run.report.html import ChartWords, charts
 
 STATE_NOTES = {
     "planning": msg("The plan is being made (or its making stopped midway: resume it)."),
@@ -54,6 +54,8 @@ LEFT_OUT_REASONS = {
     "no-room": msg("capacity ran out (first in line for any freed room)"),
     "holdout": msg("holdout: kept uncontacted to measure uplift"),
     "contacted": msg("contacted"),
+    "unreachable": msg("no usable contact point (none on file, opted out, a wrong number)"),
+    "callback": msg("asked for a callback: that call is the day's contact"),
 }
 ACTION_BUTTONS = {
     "approve": msg("Approve and launch"),
@@ -79,6 +81,21 @@ def left_out_reason(reason: str | None) -> tuple[Msg | str, str]:
     if kind in LEFT_OUT_REASONS:
         return LEFT_OUT_REASONS[kind], detail.strip()
     return text, ""
+
+
+def chart_words(language: str) -> ChartWords:
+    """The charts' words in ``language``: texts, channels, outcomes and left-out reasons."""
+    catalog = translations(language)
+
+    def say(text: Msg | str) -> str:
+        return text.translate(catalog) if isinstance(text, Msg) else str(text)
+
+    def code(value: str) -> str:
+        if value in LEFT_OUT_REASONS:
+            return say(LEFT_OUT_REASONS[value])
+        return say(label_of(value))
+
+    return ChartWords(say=say, code=code)
 
 
 def number(value: float | None, language: str, decimals: int = 0) -> str:
@@ -109,7 +126,11 @@ def run_review(data: dict[str, Any], language: str) -> dict[str, Any]:
         # The report's sections in the viewer's words (cadencia.console.report_view).
         "sections": report_sections(data, language),
         "glossary": GLOSSARY,
-        "charts": [(CHART_TITLES.get(t, t), png) for t, png in charts(data)] if plan else [],
+        "charts": (
+            [(CHART_TITLES.get(t, t), png) for t, png in charts(data, chart_words(language))]
+            if plan
+            else []
+        ),
         "left_out": [
             (left_out_reason(reason)[0], number(n, language))
             for reason, n in data["left_out"].items()

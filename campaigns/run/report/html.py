@@ -7,6 +7,7 @@ import html
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from campaigns.run.report.summary import (
     optimizer_section,
     plan_section,
 )
+from campaigns.texts import Msg, msg
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,8 +50,20 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def charts(data: dict[str, Any]) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class ChartWords:
+    """The words drawn inside the charts: English here, the viewer's in the console.
+
+    ``say`` renders a text, ``code`` names a channel, an outcome or a left-out reason.
+    """
+
+    say: Callable[[Msg], str] = str
+    code: Callable[[str], str] = str
+
+
+def charts(data: dict[str, Any], words: ChartWords | None = None) -> list[tuple[str, str]]:
     """Each chart the data calls for, as (title, base64 PNG), in page order (the console too)."""
+    w = words or ChartWords()
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers; only file output
@@ -57,7 +71,7 @@ def charts(data: dict[str, Any]) -> list[tuple[str, str]]:
 
     charts: list[tuple[str, str]] = []
     for title, draw in _CHARTS:
-        fig = draw(data)
+        fig = draw(data, w)
         if fig is None:
             continue  # nothing to show (no prices, nobody left out, nothing executed…)
         charts.append((title, _png(fig)))
@@ -65,7 +79,7 @@ def charts(data: dict[str, Any]) -> list[tuple[str, str]]:
     return charts
 
 
-def _planned_per_hour(data: dict[str, Any]) -> Figure:
+def _planned_per_hour(data: dict[str, Any], w: ChartWords) -> Figure:
     """Planned attempts per hour, stacked by channel, against the voice capacity."""
     import matplotlib.pyplot as plt
 
@@ -75,17 +89,18 @@ def _planned_per_hour(data: dict[str, Any]) -> Figure:
     bottom = [0] * len(hours)
     for c in channels:
         counts = data["planned_per_slot"][c]
-        ax.bar(x, counts, bottom=bottom, label=c, color=CHANNEL_COLOURS.get(c))
+        ax.bar(x, counts, bottom=bottom, label=w.code(c), color=CHANNEL_COLOURS.get(c))
         bottom = [b + n for b, n in zip(bottom, counts, strict=True)]
-    ax.plot(x, data["voice_capacity_attempts_per_slot"], "k--", label="voice capacity (attempts)")
+    capacity = w.say(msg("voice capacity (attempts)"))
+    ax.plot(x, data["voice_capacity_attempts_per_slot"], "k--", label=capacity)
     ax.set_xticks(list(x), hours, rotation=45)
-    ax.set_ylabel("planned attempts")
-    ax.set_title("Plan: attempts per hour and channel against voice capacity")
+    ax.set_ylabel(w.say(msg("planned attempts")))
+    ax.set_title(w.say(msg("Plan: attempts per hour and channel against voice capacity")))
     ax.legend(fontsize=8)
     return fig
 
 
-def _shadow_prices(data: dict[str, Any]) -> Figure | None:
+def _shadow_prices(data: dict[str, Any], w: ChartWords) -> Figure | None:
     """The value of one more agent-minute in each hour (none without voice prices)."""
     import matplotlib.pyplot as plt
 
@@ -95,12 +110,12 @@ def _shadow_prices(data: dict[str, Any]) -> Figure | None:
     fig, ax = plt.subplots(figsize=(9, 2.8))
     ax.plot(range(len(prices)), prices, marker="o")
     ax.set_xticks(range(len(prices)), data["hours"][: len(prices)], rotation=45)
-    ax.set_ylabel("value of one more agent-minute")
-    ax.set_title("Shadow price of agent time per hour")
+    ax.set_ylabel(w.say(msg("value of one more agent-minute")))
+    ax.set_title(w.say(msg("Shadow price of agent time per hour")))
     return fig
 
 
-def _left_out(data: dict[str, Any]) -> Figure | None:
+def _left_out(data: dict[str, Any], w: ChartWords) -> Figure | None:
     """Customers left out, per reason (none when everybody was planned)."""
     import matplotlib.pyplot as plt
 
@@ -108,13 +123,13 @@ def _left_out(data: dict[str, Any]) -> Figure | None:
         return None
     fig, ax = plt.subplots(figsize=(9, 2.8))
     reasons = list(data["left_out"].items())
-    ax.barh([r for r, _ in reasons], [n for _, n in reasons], color="#8c564b")
-    ax.set_xlabel("customers")
-    ax.set_title("Who was left out, and why")
+    ax.barh([w.code(r) for r, _ in reasons], [n for _, n in reasons], color="#8c564b")
+    ax.set_xlabel(w.say(msg("customers")))
+    ax.set_title(w.say(msg("Who was left out, and why")))
     return fig
 
 
-def _plan_vs_actual(data: dict[str, Any]) -> Figure | None:
+def _plan_vs_actual(data: dict[str, Any], w: ChartWords) -> Figure | None:
     """Planned and made attempts per hour and channel (none before any attempt)."""
     import matplotlib.pyplot as plt
 
@@ -129,22 +144,22 @@ def _plan_vs_actual(data: dict[str, Any]) -> Figure | None:
             data["planned_per_slot"][c],
             "--",
             color=CHANNEL_COLOURS.get(c),
-            label=f"{c} plan",
+            label=w.say(msg("%(channel)s plan", channel=w.code(c))),
         )
         ax.plot(
             x,
             data["actual_per_slot"][c],
             "-",
             color=CHANNEL_COLOURS.get(c),
-            label=f"{c} actual",
+            label=w.say(msg("%(channel)s actual", channel=w.code(c))),
         )
     ax.set_xticks(list(x), hours, rotation=45)
-    ax.set_title("Plan vs actual attempts per hour")
+    ax.set_title(w.say(msg("Plan vs actual attempts per hour")))
     ax.legend(fontsize=7, ncol=2)
     return fig
 
 
-def _outcomes(data: dict[str, Any]) -> Figure | None:
+def _outcomes(data: dict[str, Any], w: ChartWords) -> Figure | None:
     """Attempts per channel, stacked by outcome (none before any attempt)."""
     import matplotlib.pyplot as plt
 
@@ -154,17 +169,18 @@ def _outcomes(data: dict[str, Any]) -> Figure | None:
     outcomes = sorted({o for v in data["outcomes"].values() for o in v})
     left = [0] * len(data["outcomes"])
     names = list(data["outcomes"])
+    shown = [w.code(c) for c in names]
     for o in outcomes:
         counts = [data["outcomes"][c].get(o, 0) for c in names]
-        ax.barh(names, counts, left=left, label=o)
+        ax.barh(shown, counts, left=left, label=w.code(o))
         left = [a + b for a, b in zip(left, counts, strict=True)]
-    ax.set_title("Outcomes per channel")
+    ax.set_title(w.say(msg("Outcomes per channel")))
     ax.legend(fontsize=7, ncol=4)
     return fig
 
 
 # The report's charts in page order: (title, drawing or None when it has nothing to show).
-_CHARTS: tuple[tuple[str, Callable[[dict[str, Any]], Figure | None]], ...] = (
+_CHARTS: tuple[tuple[str, Callable[[dict[str, Any], ChartWords], Figure | None]], ...] = (
     ("Planned attempts per hour", _planned_per_hour),
     ("Shadow prices", _shadow_prices),
     ("Left out", _left_out),
