@@ -63,7 +63,7 @@ from campaigns.storage.models import ContactPoint, Customer, PlannedContact, Run
 from dialer.session import SessionReport
 from sandbox import asterisk as sandbox
 from tests.support.asterisk import Observer, member_pause, reset_agents
-from tests.web.browser import LiveServer
+from tests.web.browser import LiveServer, log_in
 from tests.web.conftest import NOW, PASSWORD, seed
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
@@ -296,18 +296,6 @@ def shift(
     engine.dispose()
 
 
-def log_in(chromium: Any, base: str, username: str) -> Any:
-    """A fresh browser context logged in as ``username``; returns its page."""
-    context = chromium.new_context(base_url=base, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login")
-    page.wait_for_load_state()
-    return page
-
-
 def go_ready(page: Any, box: sandbox.SandboxState, member: str, queue: str = QUEUE) -> None:
     """The agent presses Ready: unpaused in Asterisk, the event stream open."""
     page.click("#ready")
@@ -497,20 +485,20 @@ def test_a_shift_in_the_browser(
     engine, base, clock, box = shift["engine"], shift["url"], shift["clock"], asterisk_sandbox
 
     # Tuesday. The manager opens the dashboard first, to watch it move.
-    manager = log_in(browser, base, "mara")
+    manager = log_in(browser, base, "mara", PASSWORD)
     assert manager.url.endswith("/dashboard")
     assert "co-tarjetas" in manager.inner_text("#dash")
     assert "None yet." in manager.inner_text("#promises")
 
     # Agent 1 logs in, takes a break, then goes ready: QueuePause in Asterisk each time.
-    agent = log_in(browser, base, "ana")
+    agent = log_in(browser, base, "ana", PASSWORD)
     assert agent.url.endswith("/agent")
     agent.select_option("#pause-reason", "break")
     agent.click("#pause")
     agent.wait_for_selector("#statebar[data-state=paused]")
     until(lambda: member_pause(box, "agent1") == "break", "agent1 paused: break")
     go_ready(agent, box, "agent1")
-    other = log_in(browser, base, "beto")  # agent 2, away from the queue
+    other = log_in(browser, base, "beto", PASSWORD)  # agent 2, away from the queue
     assert other.url.endswith("/agent")
     tuesday_attempt = tuesday_call(shift, agent, other, manager, box)
     ask_for_a_callback(agent)
@@ -520,11 +508,11 @@ def test_a_shift_in_the_browser(
     for page in (manager, agent, other):
         page.context.close()
     run_id = wednesday_plan(engine, clock)
-    manager = log_in(browser, base, "mara")
-    agent = log_in(browser, base, "ana")
+    manager = log_in(browser, base, "mara", PASSWORD)
+    agent = log_in(browser, base, "ana", PASSWORD)
     go_ready(agent, box, "agent1")
     sandbox.cli_command(box, "devstate change Custom:agent2 NOT_INUSE")  # agent 2's phone is on
-    other = log_in(browser, base, "beto")
+    other = log_in(browser, base, "beto", PASSWORD)
     go_ready(other, box, "agent2")
     the_callback(shift, agent, other, run_id, box)
     due = promise(agent, clock, box)
@@ -533,14 +521,14 @@ def test_a_shift_in_the_browser(
 
     # The debtor calls the company back; the owner takes it and hands it to the supervisor.
     sandbox.cli_command(box, "devstate change Custom:agent9 NOT_INUSE")
-    supervisor = log_in(browser, base, "sol")
+    supervisor = log_in(browser, base, "sol", PASSWORD)
     go_ready(supervisor, box, "supervisor1", SUPERVISORS)
     inbound_and_transfer(shift, agent, supervisor, box)
     assert other.locator("#pop").count() == 0  # agent 2 never had C1
     check_the_ledger(engine, tuesday_attempt, due)
 
     # The compliance officer finds C1 and exports the timeline.
-    officer = log_in(browser, base, "cora")
+    officer = log_in(browser, base, "cora", PASSWORD)
     officer.fill("#q", "C1")
     officer.click("#search")
     officer.click("#results a")

@@ -28,7 +28,7 @@ from campaigns.portfolio.validate import validate_file
 from campaigns.run.state import advance, create_run, status
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import RunAction, RunCustomer
-from tests.web.browser import LiveServer
+from tests.web.browser import LiveServer, log_in
 from tests.web.conftest import NOW, PASSWORD
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -73,12 +73,7 @@ def morning(
 
 def test_a_managers_morning_in_the_browser(browser: Any, morning: dict[str, Any]) -> None:
     engine, yesterday, today = morning["engine"], morning["yesterday"], morning["today"]
-    context = browser.new_context(base_url=morning["url"], viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("input[name=username]", "mara")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login")
+    page = log_in(browser, morning["url"], "mara", PASSWORD)
     page.wait_for_url("**/dashboard")
 
     # Yesterday's run, found with the date picker from the navigation.
@@ -132,4 +127,4 @@ def test_a_managers_morning_in_the_browser(browser: Any, morning: dict[str, Any]
         ).scalar_one()
     found = page.inner_text(f".lookup-run[data-run='{yesterday}']")
     assert stored and stored in found and "Left out" in found
-    context.close()
+    page.context.close()

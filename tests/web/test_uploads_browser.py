@@ -23,7 +23,7 @@ from campaigns.portfolio.view import customer_360
 from campaigns.storage.db import make_engine
 from campaigns.storage.models import Customer, Payment
 from tests.support.portfolio import row, to_csv
-from tests.web.browser import LiveServer
+from tests.web.browser import LiveServer, log_in
 from tests.web.conftest import NOW, PASSWORD
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -72,12 +72,7 @@ def test_a_manager_loads_the_days_files_in_the_browser(
         "account_id,amount,currency,paid_at,reference\nA1,50000,COP,2026-11-23,REF-1\n",
         encoding="utf-8",
     )
-    context = browser.new_context(base_url=office["url"], viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("input[name=username]", "mara")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login")
+    page = log_in(browser, office["url"], "mara", PASSWORD)
     page.wait_for_url("**/dashboard")
 
     page.click("nav a[href='/uploads']")
@@ -110,4 +105,4 @@ def test_a_manager_loads_the_days_files_in_the_browser(
     table = page.inner_text("#campaign-files")
     assert "co-tarjetas.toml" in table and "valid" in table
     assert "draft.toml" in table and "not valid" in table and "line 1, name:" in table
-    context.close()
+    page.context.close()
