@@ -189,7 +189,8 @@ def tell_the_day(engine: Engine, run_id: int, why_no_pbx: str) -> dict[str, Any]
     rate = data["plan"].get("voice_attempts_per_agent_hour") or {}
     say(
         f"{data['run']['day']}: voice placed {placed} of {planned} planned "
-        f"({100 * placed / planned if planned else 0:.0f}%), planned at {rate.get('used')} "
+        # one decimal: 563 of 565 is 99.6%, not a rounded-up 100%
+        f"({100 * placed / planned if planned else 0:.1f}%), planned at {rate.get('used')} "
         f"attempts per agent-hour (model {rate.get('model')} on the "
         f"{rate.get('model_basis', 'priors')}, measured {rate.get('measured')})"
     )
