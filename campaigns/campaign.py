@@ -170,6 +170,22 @@ class Collections(_Strict):
     follow_up_days: Annotated[int, Field(ge=0, le=30)] = 7
 
 
+class Preferences(_Strict):
+    """How the plan honours the channel and hours a customer chose (``[preferences]``).
+
+    A customer who chose hours on the portal is contacted only inside them,
+    on every channel: a debt collector may not contact a consumer at a time
+    it knows to be inconvenient (FDCPA §805(a)(1)), and the customer has said
+    which times are not. The preferred channel's value is multiplied by
+    ``preferred_channel_boost`` and the other channels' by ``other_channels``:
+    favoured, not exclusive (a customer stops a channel by opting out).
+    Compliance still decides what may happen at all.
+    """
+
+    preferred_channel_boost: Annotated[float, Field(ge=1.0, le=10.0)] = 1.5
+    other_channels: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
+
+
 class Plan(_Strict):
     """One instalment plan a customer may take (``[[offers.plans]]``).
 
@@ -232,6 +248,24 @@ class Portal(_Strict):
     lock_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 30
 
 
+class Recording(_Strict):
+    """Call recording (``[recording]``, docs/recording.md).
+
+    Asterisk records every call an agent takes from this campaign.
+    ``announce`` plays the recording notice to the debtor before an agent is
+    connected: set it where the campaign's jurisdiction requires every
+    party's consent (the US two-party-consent states, docs/recording.md).
+    The file is kept ``retention_days`` after the call, then deleted by
+    ``cadencia recordings purge``. An agent's PCI pause (a card number read
+    out) ends by itself after ``pause_max_s``.
+    """
+
+    enabled: bool = True
+    announce: bool = False
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    pause_max_s: Annotated[int, Field(ge=5, le=600)] = 60
+
+
 class Campaign(_Strict):
     """A whole campaign file."""
 
@@ -250,8 +284,10 @@ class Campaign(_Strict):
     priors: Priors = Priors()
     experiment: Experiment = Experiment()
     collections: Collections = Collections()
+    preferences: Preferences = Preferences()
     offers: Offers = Offers()
     portal: Portal = Portal()
+    recording: Recording = Recording()
 
     @field_validator("channels")
     @classmethod

@@ -56,6 +56,7 @@ LEFT_OUT_REASONS = {
     "contacted": msg("contacted"),
     "unreachable": msg("no usable contact point (none on file, opted out, a wrong number)"),
     "callback": msg("asked for a callback: that call is the day's contact"),
+    "preference": msg("no slot today falls in the hours the customer chose"),
 }
 ACTION_BUTTONS = {
     "approve": msg("Approve and launch"),

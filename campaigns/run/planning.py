@@ -44,6 +44,13 @@ from campaigns.run.inputs import (
 )
 from campaigns.run.learning import Departed, departed_payers
 from campaigns.run.model import priors_of
+from campaigns.run.preferences import (
+    DayPreferences,
+    channel_weights,
+    hours_reason,
+    inside_hours,
+    load_preferences,
+)
 from campaigns.storage.models import PlannedContact, RunCustomer
 from compliance import Event, allowances
 from compliance.frames import events_frame
@@ -84,6 +91,8 @@ class PlanSummary:
     # One plan per customer a day: customers left to, and taken from, other campaigns' runs.
     one_plan_a_day: dict[str, object] | None = None
     callbacks_today: int = 0  # customers left out: a callback they asked for is today's contact
+    # Customers who chose a channel and hours on the portal, and those whose hours no slot meets.
+    preferences: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -107,6 +116,9 @@ class _PlanningData:
     departed: Departed  # payers who left the slice: learned from, not planned
     dedupe: Dedupe  # customers other campaigns' plans keep today, and those taken from them
     called_back: dict[str, str]  # customers with a callback today: why they are left out
+    preferences: DayPreferences  # the channel and local hours customers chose on the portal
+    slot_hour: np.ndarray  # int64 [T]: the campaign's hour of each slot
+    hour_offset: np.ndarray  # int64 [N]: each customer's local hour minus the campaign's
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -123,6 +135,7 @@ class _Limits:
     total_cap: np.ndarray  # int64 [N] attempts left over all channels together
     reachable: np.ndarray  # bool [N, C] a usable contact point on file
     problems: tuple[str, ...]  # data that made customers fail closed
+    outside_chosen_hours: np.ndarray  # int64: customers whose chosen hours no open slot meets
 
 
 @dataclass(frozen=True)
@@ -192,9 +205,12 @@ def _load_data(conn: Connection, campaign: Campaign, day: dt.date) -> _PlanningD
     shared = dedupe(campaign, ids, other_plans(conn, campaign, day))
     day_end = slots[-1] + dt.timedelta(hours=1)
     called_back = callbacks_in_day(conn, ids, slots[0], day_end, campaign.timezone)
+    preferences = load_preferences(conn, ids, channels)
+    slot_hour = np.arange(campaign.first_hour, campaign.first_hour + campaign.slots)
+    offsets = hour_offsets(list(frame["timezones"]), campaign, day)
     return _PlanningData(
         channels, sliced, ids, slots, events, fates, paid, follow_up, rate, departed, shared,
-        called_back,
+        called_back, preferences, slot_hour, offsets,
     )  # fmt: skip
 
 
@@ -226,12 +242,18 @@ def _limits(conn: Connection, data: _PlanningData, day: dt.date) -> _Limits:
     # Nor a customer who asked for a callback today: that call is their contact.
     if data.called_back:
         total_cap[[g for g, cid in enumerate(ids) if cid in data.called_back]] = 0
+    open_slots = allow.slot_allowed & reachable[:, :, None]
+    # The hours a customer chose bind every channel (campaigns.run.preferences).
+    inside = inside_hours(data.preferences, data.slot_hour, data.hour_offset)
+    chosen = open_slots & inside[:, None, :]
+    outside = np.flatnonzero(open_slots.any(axis=(1, 2)) & ~chosen.any(axis=(1, 2)))
     return _Limits(
-        slot_allowed=allow.slot_allowed & reachable[:, :, None],
+        slot_allowed=chosen,
         remaining=allow.remaining,
         total_cap=total_cap,
         reachable=reachable,
         problems=allow.problems,
+        outside_chosen_hours=outside,
     )
 
 
@@ -247,18 +269,15 @@ def _values(campaign: Campaign, day: dt.date, data: _PlanningData) -> _Values:
         frame["days_past_due"].to_numpy(np.int64),
         AmountModel(),
     )
-    slot_hour = np.arange(campaign.first_hour, campaign.first_hour + campaign.slots)
-    value = value_array(
-        rates,
-        segment_index,
-        amount,
-        slot_hour,
-        hour_offsets(list(frame["timezones"]), campaign, day),
-    )
+    value = value_array(rates, segment_index, amount, data.slot_hour, data.hour_offset)
     # A broken promise calls for a follow-up: the customer is worth more to
     # reach today than the rates alone say (``[collections]`` in the campaign).
     boost = np.where(data.follow_up, campaign.collections.broken_promise_boost, 1.0)
     value *= boost[:, None, None].astype(value.dtype)
+    # A channel the customer chose is worth more, the others less ([preferences]).
+    if data.preferences.count:
+        weights = channel_weights(data.preferences, len(data.channels), campaign.preferences)
+        value *= weights[:, :, None]
     return _Values(value, amount)
 
 
@@ -418,6 +437,9 @@ def _left_out_reasons(
             reasons[ids[int(solved.members[local])]] = (
                 f"{explanation.reason}: {explanation.summary}"
             )
+    for g in limits.outside_chosen_hours:
+        if planned[g] == 0:
+            reasons[ids[int(g)]] = hours_reason(data.preferences, int(g))
     for lost in np.flatnonzero(~limits.reachable.any(axis=1)):
         if arms[lost] != "holdout":
             reasons[ids[int(lost)]] = (
@@ -512,6 +534,10 @@ def _summary(
         voice_attempts_per_agent_hour=data.voice_rate.as_dict(),
         one_plan_a_day=data.dedupe.as_dict(),
         callbacks_today=len(data.called_back),
+        preferences={
+            "chose": data.preferences.count,
+            "outside_chosen_hours": int(limits.outside_chosen_hours.size),
+        },
     )
 
 
