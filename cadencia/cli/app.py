@@ -14,6 +14,7 @@ from cadencia.cli import (
     callbacks,
     compliance,
     db,
+    links,
     messages,
     model,
     ops,
@@ -102,5 +103,6 @@ app.command("up")(ops.up)
 app.command("desk")(ops.desk)
 app.command("web")(web.web_command)
 app.command("portal")(portal.portal_command)
+app.add_typer(links.links_app, name="links")
 app.add_typer(web.users_app, name="users")
 app.add_typer(db.db_app, name="db")

@@ -196,3 +196,54 @@ def revoke_customer(
         query = query.where(LINKS.c.campaign == campaign)
     with engine.begin() as conn:
         return int(conn.execute(query.values(revoked_at=now, revoked_reason=reason[:80])).rowcount)
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """One link as an operator lists it: never its reference (the reference is the key)."""
+
+    id: int
+    campaign: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revoked_reason: str | None
+    last_used_at: dt.datetime | None
+    failures: int
+    locked_until: dt.datetime | None
+
+    def state(self, now: dt.datetime) -> str:
+        """active, locked, expired or revoked, at ``now``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        if self.locked_until is not None and self.locked_until > now:
+            return "locked"
+        return "active"
+
+
+def links_of(conn: Connection, customer_id: str, campaign: str | None = None) -> list[LinkRow]:
+    """Every link issued to ``customer_id`` (of one campaign if given), newest first."""
+    query = sa.select(
+        LINKS.c.id, LINKS.c.campaign, LINKS.c.created_at, LINKS.c.expires_at,
+        LINKS.c.revoked_at, LINKS.c.revoked_reason, LINKS.c.last_used_at,
+        LINKS.c.failures, LINKS.c.locked_until,
+    ).where(LINKS.c.customer_id == customer_id)  # fmt: skip
+    if campaign is not None:
+        query = query.where(LINKS.c.campaign == campaign)
+    rows = conn.execute(query.order_by(LINKS.c.created_at.desc(), LINKS.c.id.desc())).all()
+    return [LinkRow(*row) for row in rows]
+
+
+def revoke_id(engine: Engine, link_id: int, *, now: dt.datetime, reason: str) -> bool:
+    """Revoke the link with id ``link_id`` (as ``links_of`` lists it); False if not active."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            sa.update(LINKS)
+            .where(LINKS.c.id == link_id, LINKS.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason[:80])
+        ).rowcount
+        if done:
+            log_use(conn, link_id, "revoke", "ok", now=now, detail={"reason": reason[:80]})
+    return bool(done)
