@@ -14,7 +14,13 @@ import re
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    format_decimal,
+    get_currency_precision,
+    parse_decimal,
+)
 
 from campaigns.texts import Msg, msg
 
@@ -38,6 +44,20 @@ def locale_of(language: str | None, country: str | None) -> str:
 def written(amount: Decimal, locale: str) -> str:
     """``amount`` with two decimals as ``locale`` writes it (``150.000,50`` in es_CO)."""
     return format_decimal(amount, format="#,##0.00", locale=locale)
+
+
+def written_money(amount: Decimal, currency: str, locale: str, *, always_cents: bool) -> str:
+    """``amount`` in ``currency`` as ``locale`` writes it, with the currency's sign.
+
+    CLDR writes some currencies without decimals (the Colombian and Chilean
+    peso): ``always_cents`` shows two anyway (what a debtor owes, to the
+    centavo, on the portal); otherwise the currency's own decimals, unless the
+    amount has cents (an agent must still see the 50 centavos of a balance).
+    """
+    digits = get_currency_precision(currency)
+    if always_cents or amount != amount.quantize(Decimal(1).scaleb(-digits)):
+        return format_currency(amount, currency, locale=locale, currency_digits=False)
+    return format_currency(amount, currency, locale=locale)
 
 
 class AmountError(ValueError):

@@ -30,10 +30,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date, format_datetime, get_timezone_name
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, get_currency_precision
 from babel.support import Translations
 
-from campaigns.amounts import written
+from campaigns.amounts import written, written_money
 from campaigns.texts import Msg as Msg  # the console's texts are the core's kind
 from campaigns.texts import msg as msg
 
@@ -137,10 +136,7 @@ def money(amount: Any, currency: str | None, language: str) -> str:
     locale = LOCALES.get(language, LOCALES[DEFAULT_LANGUAGE])
     if not currency:
         return written(value, locale)  # no currency known: the number alone
-    digits = get_currency_precision(currency)
-    if value != value.quantize(Decimal(1).scaleb(-digits)):
-        return format_currency(value, currency, locale=locale, currency_digits=False)
-    return format_currency(value, currency, locale=locale)
+    return written_money(value, currency, locale, always_cents=False)
 
 
 def when(value: Any, zone: str | None, language: str, *, seconds: bool = False) -> str:

@@ -21,9 +21,8 @@ from typing import Any
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
 
-from campaigns.amounts import locale_of
+from campaigns.amounts import locale_of, written_money
 
 LANGUAGES = {"es": "Español", "en": "English", "pt": "Português"}
 DEFAULT_LANGUAGE = "es"
@@ -87,7 +86,7 @@ class Speaker:
         Cents always: CLDR writes pesos without decimals, which would round
         away what the customer really owes (1.500.000,50 is not 1.500.000).
         """
-        return format_currency(Decimal(amount), currency, locale=self.locale, currency_digits=False)
+        return written_money(Decimal(amount), currency, self.locale, always_cents=True)
 
     def date(self, day: dt.date | str) -> str:
         """``day`` in the locale's long form (``24 de noviembre de 2026``)."""
