@@ -322,6 +322,7 @@ class _Call:
     progress_done: bool = False  # call progress over (answered, busy, no answer...)
     answered: bool = False
     live: bool = False
+    live_at: float | None = None  # when a person answered (waiting for an agent since)
     agent: str | None = None
     connected_at: float | None = None
     announced: bool = False  # the observer was told of the connect
@@ -424,6 +425,15 @@ class DialSession:
             ringing=ringing,
             waiting_live=waiting,
         )
+
+    def waiting_seconds(self) -> list[float]:
+        """How long each answered call not yet with an agent has waited (the wallboard's)."""
+        now = self.clock()
+        return [
+            now - c.live_at
+            for c in self._calls.values()
+            if c.live and c.live_at is not None and c.agent is None and not c.abandoned
+        ]
 
     async def _pace(self, end: float) -> None:
         decision = self.pacer.decide(self.snapshot())
@@ -692,6 +702,7 @@ class DialSession:
             return
         call.progress_done = True
         call.live = outcome is CallOutcome.LIVE
+        call.live_at = now if call.live else None
         if not call.adopted:
             self.pacer.record_call_resolved(outcome, now - call.started)
 

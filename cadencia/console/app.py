@@ -44,6 +44,7 @@ from cadencia.console.runs_view import number
 from cadencia.console.security import IDLE_TIMEOUT
 from cadencia.console.uploads import MAX_UPLOAD_BYTES
 from cadencia.console.uploads import router as upload_pages
+from cadencia.console.wallboard import router as wallboard_pages
 from campaigns.agents.events import NAMESPACE
 from campaigns.settings import AmiSettings
 
@@ -143,6 +144,7 @@ def create_web_app(
     for router in (login_pages, desktop_pages, dashboard_pages, compliance_pages, admin_pages):
         app.include_router(router)
     app.include_router(profile_pages)
+    app.include_router(wallboard_pages)
     app.include_router(runs_pages)
     app.include_router(agent_work_pages)
     app.include_router(upload_pages)

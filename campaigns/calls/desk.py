@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 from campaigns.agents.events import AgentEvent, publish_agent_event
 from campaigns.agents.owners import owner_of, record_conversation
 from campaigns.calls.caller import Caller, identify
+from campaigns.calls.live import LiveQueue
 from campaigns.dialing.pbx import AmiPbx
 from campaigns.ledger.chain import LedgerEntry, append_now
 from campaigns.ledger.outcomes import UnknownAttempt, record_outcome
@@ -95,6 +96,12 @@ class InboundDesk:
                 await self._hung_up(event)
         except Exception:  # one bad call must not stop the desk
             log.exception("inbound: event %s not handled", type(event).__name__)
+
+    def live(self) -> LiveQueue:
+        """Inbound callers routed and not yet with an agent, for the wallboard."""
+        now = self.now()
+        waits = [(now - c.arrived).total_seconds() for c in self._calls.values() if c.agent is None]
+        return LiveQueue("inbound", self.queue, 0, len(waits), max(waits, default=0.0), None, now)
 
     async def _route(self, event: UserEvent) -> None:
         """Identify the caller and give the dialplan the call's customer and owner."""

@@ -8,8 +8,10 @@ import logging
 from collections.abc import Callable
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from campaigns.calls.desk import InboundDesk
+from campaigns.calls.live import LIVE_EVERY_S, publish_live
 from campaigns.calls.transfer_desk import TransferDesk
 from campaigns.settings import DeskSettings
 from campaigns.storage.db import make_engine
@@ -45,8 +47,24 @@ async def run_desk(
         log.info(
             "call desk: inbound queue %s (caller IDs read in %s)", settings.queue, settings.region
         )
-        await transfers.serve(stop)
+        live = asyncio.create_task(_publish_live(inbound, redis, namespace, stop))
+        try:
+            await transfers.serve(stop)
+        finally:
+            live.cancel()
     finally:
         await client.close()
         redis.close()
         engine.dispose()
+
+
+async def _publish_live(
+    inbound: InboundDesk, redis: Redis, namespace: str, stop: asyncio.Event
+) -> None:
+    """The inbound queue's waiting callers, once a second, for the wallboard."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(publish_live, redis, namespace, inbound.live())
+        except RedisError as exc:  # the wallboard misses a second; the calls go on
+            log.debug("inbound live figures not written: %s", exc)
+        await asyncio.sleep(LIVE_EVERY_S)

@@ -23,7 +23,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from campaigns.calls.live import LIVE_EVERY_S, LiveQueue, publish_live
 from campaigns.campaign import Campaign
 from campaigns.clock import Clock
 from campaigns.dialing.agent_calls import AgentCallPublisher
@@ -436,10 +437,12 @@ async def _dial(wiring: _Wiring, lease: SlotLease) -> SessionReport:
         )
         keeper = asyncio.create_task(keep_lease(lease, session.stop))
         poller = asyncio.create_task(_poll_callbacks(wiring))
+        live = asyncio.create_task(_publish_live(wiring, session))
         try:
             report = await session.run()
         finally:
             poller.cancel()
+            live.cancel()
         if report.stopped is None:  # a stopped session may be resumed: its leads wait
             report.carried_over = _carry_over(wiring)
             _close_callbacks(wiring)
@@ -466,6 +469,34 @@ async def _poll_callbacks(wiring: _Wiring) -> None:
             )
         except (SQLAlchemyError, RedisError) as exc:  # the next look tries again
             log.warning("callbacks of run %s not synced: %s", wiring.window.run_id, exc)
+
+
+async def _publish_live(wiring: _Wiring, session: DialSession) -> None:
+    """The session's calls now, for the wallboard (campaigns.calls.live), until cancelled."""
+    publisher = wiring.agents
+    while True:
+        snapshot = session.snapshot()
+        waits = session.waiting_seconds()
+        live = LiveQueue(
+            source="dial",
+            name=publisher.campaign,
+            ringing=len(snapshot.ringing),
+            waiting=snapshot.waiting_live,
+            longest_wait_s=max(waits, default=0.0),
+            leads_left=None,
+            updated_at=dt.datetime.now(dt.UTC),
+        )
+        try:
+            await asyncio.to_thread(_write_live, wiring, live)
+        except RedisError as exc:  # the wallboard misses a second; the calls go on
+            log.debug("live figures of run %s not written: %s", wiring.window.run_id, exc)
+        await asyncio.sleep(LIVE_EVERY_S)
+
+
+def _write_live(wiring: _Wiring, live: LiveQueue) -> None:
+    """Publish ``live`` with the hopper's leads left (both Redis round trips: in a thread)."""
+    live = replace(live, leads_left=wiring.hopper.remaining())
+    publish_live(wiring.agents.client, wiring.agents.namespace, live)
 
 
 def _carry_over(wiring: _Wiring) -> int:

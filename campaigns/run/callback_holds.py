@@ -23,7 +23,7 @@ from campaigns.storage.accounts import Callback
 from campaigns.storage.models import CallbackDial
 
 # A callback whose dial is over (done, refused, missed) no longer holds the day.
-_OVER = ("done", "refused", "missed")
+CALLBACK_OVER = ("done", "refused", "missed")
 
 
 def callbacks_in_day(
@@ -48,7 +48,7 @@ def callbacks_in_day(
             callbacks.c.status == "scheduled",
             callbacks.c.at >= start,
             callbacks.c.at < end,
-            sa.or_(dials.c.status.is_(None), dials.c.status.not_in(_OVER)),
+            sa.or_(dials.c.status.is_(None), dials.c.status.not_in(CALLBACK_OVER)),
         )
         .order_by(callbacks.c.at)
     ).all()
