@@ -120,7 +120,9 @@ def _check_role(role: str, agent_id: str | None, queue_interface: str | None) ->
                 "(the phone Asterisk rings)."
             )
         )
-    if role != "agent" and (agent_id or queue_interface):
+    # A manager may have a phone (the queue interface field): the one their
+    # supervision rings to listen to an agent's call. Only agents take calls.
+    if role != "agent" and (agent_id or (queue_interface and role != "manager")):
         raise AccountError(
             msg(
                 "Only agents have an agent id and a queue interface: leave them empty for "

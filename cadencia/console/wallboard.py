@@ -14,42 +14,54 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cadencia.console.deps import WebContext, context, language_of, role
-from cadencia.console.i18n import translations
+from cadencia.console.i18n import msg, translations
 from cadencia.console.labels import label_of
 from cadencia.console.security import CurrentUser
-from campaigns.agents.events import agent_board
+from campaigns.agents.events import agent_board, agent_call
 from campaigns.calls.live import LiveQueue, inbound_queues, read_live
+from campaigns.calls.supervision import (
+    MODES,
+    Mode,
+    SupervisionRequest,
+    request_supervision,
+)
+from campaigns.dialing.job import abandon_history
 from campaigns.run.callback_holds import CALLBACK_OVER
-from campaigns.run.report.data import report_data
-from campaigns.storage.accounts import Callback
+from campaigns.run.stored import campaign_of
+from campaigns.storage.accounts import AdminAction, Callback
 from campaigns.storage.models import CallbackDial, Run
 
 router = APIRouter()
 managers = role("manager")
 DUE_SOON = dt.timedelta(hours=1)
+SUPERVISION_WORDS = {"listen": msg("listen"), "whisper": msg("whisper"), "barge": msg("barge in")}
 
 
 def wallboard_data(ctx: WebContext) -> dict[str, Any]:
     """Every figure the wallboard shows, JSON-ready."""
     now = ctx.clock()
+    with Session(ctx.engine) as db:
+        runs = list(
+            db.scalars(sa.select(Run).where(Run.day == now.date()).order_by(Run.campaign, Run.id))
+        )
+        db.expunge_all()
     with ctx.engine.connect() as conn:
-        runs = conn.execute(
-            sa.select(Run.id, Run.campaign, Run.state)
-            .where(Run.day == now.date())
-            .order_by(Run.campaign, Run.id)
-        ).all()
         callbacks = _callbacks_due(conn, now)
-    live = {q.name: q for q in read_live(ctx.redis, ctx.namespace, "dial", [r[1] for r in runs])}
+    live = {
+        q.name: q for q in read_live(ctx.redis, ctx.namespace, "dial", [r.campaign for r in runs])
+    }
     campaigns = [
-        _campaign_figures(ctx, int(run_id), str(name), str(state), live.get(str(name)), callbacks)
-        for run_id, name, state in runs
+        _campaign_figures(ctx, run, live.get(run.campaign), callbacks, now) for run in runs
     ]
     queues = inbound_queues(ctx.redis, ctx.namespace)
     inbound = [_queue_figures(q) for q in read_live(ctx.redis, ctx.namespace, "inbound", queues)]
@@ -93,27 +105,30 @@ def _callbacks_due(conn: sa.Connection, now: dt.datetime) -> dict[str, dict[str,
 
 def _campaign_figures(
     ctx: WebContext,
-    run_id: int,
-    campaign: str,
-    state: str,
+    run: Run,
     live: LiveQueue | None,
     callbacks: dict[str, dict[str, int]],
+    now: dt.datetime,
 ) -> dict[str, Any]:
-    data = report_data(ctx.engine, run_id)
-    abandon = data["abandon_pct"]
+    campaign = campaign_of(run)
+    # The same count the pacer's abandon budget reads: today, in the campaign's time zone.
+    local_today = now.astimezone(ZoneInfo(campaign.timezone)).date()
+    today = abandon_history(ctx.engine, campaign, local_today, 0).get(local_today)
+    abandon = round(100 * today.abandoned / today.live, 2) if today and today.live else None
+    target = 100 * campaign.dialer.abandon_target
     return {
-        "campaign": campaign,
-        "run_id": run_id,
-        "state": state,
+        "campaign": run.campaign,
+        "run_id": run.id,
+        "state": run.state,
         "dialing": live is not None,
         "ringing": live.ringing if live else 0,
         "waiting": live.waiting if live else 0,
         "longest_wait_s": round(live.longest_wait_s) if live else 0,
         "leads_left": live.leads_left if live else None,
         "abandon_pct": abandon,
-        "abandon_target_pct": data["abandon_target_pct"],
-        "over_budget": abandon is not None and abandon > data["abandon_target_pct"],
-        "callbacks": callbacks.get(campaign, {"overdue": 0, "next_hour": 0}),
+        "abandon_target_pct": target,
+        "over_budget": abandon is not None and abandon > target,
+        "callbacks": callbacks.get(run.campaign, {"overdue": 0, "next_hour": 0}),
     }
 
 
@@ -140,10 +155,64 @@ def _seconds_since(at: str | None, now: dt.datetime) -> int | None:
 
 @router.get("/wallboard", response_class=HTMLResponse)
 def wallboard(
-    request: Request, user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
+    request: Request,
+    supervising: str | None = None,
+    mode: str | None = None,
+    user: CurrentUser = Depends(managers),
+    ctx: WebContext = Depends(context),
 ) -> Response:
     """The wallboard page (its script refreshes it from ``/wallboard/data.json``)."""
-    return ctx.render(request, "wallboard.html", user, data=wallboard_data(ctx))
+    data = wallboard_data(ctx)
+    notice = None
+    if supervising and mode in MODES:
+        notice = msg(
+            "Your phone rings: answer it to %(mode)s on %(agent)s's call.",
+            mode=SUPERVISION_WORDS[mode],
+            agent=supervising,
+        )
+    return ctx.render(
+        request, "wallboard.html", user, data=data, notice=notice, modes=SUPERVISION_WORDS
+    )
+
+
+@router.post("/wallboard/supervise")
+async def supervise(
+    request: Request, user: CurrentUser = Depends(managers), ctx: WebContext = Depends(context)
+) -> Response:
+    """Listen to, whisper to or barge into an agent's call from the supervisor's own phone.
+
+    Recorded in the admin log (who, on whom, how) before the call desk is asked.
+    """
+    form = await request.form()
+    agent, mode = str(form.get("agent") or ""), str(form.get("mode") or "")
+    if mode not in MODES:
+        raise HTTPException(400, msg("Choose listen, whisper or barge."))
+    if not user.queue_interface:
+        raise HTTPException(
+            409, msg("No phone is set for your account: an admin sets it, then you can listen.")
+        )
+    call = await run_in_threadpool(agent_call, ctx.redis, agent, namespace=ctx.namespace)
+    if call.state != "talking":
+        raise HTTPException(409, msg("%(agent)s is not on a call now.", agent=agent or "?"))
+    chosen = cast(Mode, mode)
+    asked = SupervisionRequest(user.username, user.queue_interface, agent, chosen, ctx.clock())
+    await run_in_threadpool(_record, ctx, asked)
+    await run_in_threadpool(request_supervision, ctx.redis, asked, namespace=ctx.namespace)
+    return RedirectResponse(f"/wallboard?supervising={agent}&mode={mode}", status_code=303)
+
+
+def _record(ctx: WebContext, asked: SupervisionRequest) -> None:
+    """The admin log's line: compliance sees who listened to whom, and how."""
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            sa.insert(AdminAction).values(
+                at=asked.at,
+                actor=asked.supervisor,
+                action=f"call_{asked.mode}",
+                target=asked.agent,
+                detail=f"from {asked.phone}"[:200],
+            )
+        )
 
 
 @router.get("/wallboard/data.json")

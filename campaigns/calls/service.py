@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from campaigns.calls.desk import InboundDesk
 from campaigns.calls.live import LIVE_EVERY_S, publish_live
+from campaigns.calls.supervision import SupervisionDesk
 from campaigns.calls.transfer_desk import TransferDesk
 from campaigns.settings import DeskSettings
 from campaigns.storage.db import make_engine
@@ -26,7 +27,7 @@ async def run_desk(
     *,
     now: Callable[[], dt.datetime] | None = None,
 ) -> None:
-    """Serve the inbound queue and the transfer requests until ``stop`` is set.
+    """Serve the inbound queue, the transfer and supervision requests until ``stop`` is set.
 
     ``now`` is the instant the ledger records (the real time unless a
     compressed day shares one clock with the console and the dial session).
@@ -38,10 +39,12 @@ async def run_desk(
     namespace = dialer.agent_namespace
     inbound = InboundDesk(engine, client, redis, settings.queue, settings.region, namespace)
     transfers = TransferDesk(engine, client, redis, namespace)
+    supervision = SupervisionDesk(client, redis, namespace)
     if now is not None:
         inbound.now = transfers.now = now
     client.add_event_handler(inbound.on_event)
     client.add_event_handler(transfers.on_event)
+    client.add_event_handler(supervision.on_event)
     try:
         await client.connect()
         log.info(
@@ -49,7 +52,7 @@ async def run_desk(
         )
         live = asyncio.create_task(_publish_live(inbound, redis, namespace, stop))
         try:
-            await transfers.serve(stop)
+            await asyncio.gather(transfers.serve(stop), supervision.serve(stop))
         finally:
             live.cancel()
     finally:
