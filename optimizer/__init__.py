@@ -8,7 +8,7 @@ May import: third-party libraries only. Never ``campaigns``, ``compliance``,
 
 from optimizer.baselines import greedy_baseline, rule_baseline
 from optimizer.check import check_plan, plan_objective
-from optimizer.explain import Explanation, Option, explain
+from optimizer.explain import Explanation, Option, explain, explain_left_out
 from optimizer.problem import MAX_ATTEMPTS_PER_DAY, Params, Plan, Problem, ProblemError
 from optimizer.solve import solve
 from optimizer.staffing import Staffing, staffing
@@ -39,6 +39,7 @@ __all__ = [
     "estimate_rates",
     "expected_amount",
     "explain",
+    "explain_left_out",
     "greedy_baseline",
     "plan_objective",
     "rule_baseline",

@@ -158,3 +158,51 @@ def _not_contacted(problem: Problem, i: int, opts: list[Option], alt: Option | N
         " freed room",
         best_alternative=alt,
     )
+
+
+def explain_left_out(
+    problem: Problem,
+    plan: Plan,
+    customers: np.ndarray,
+    slot_labels: Sequence[str] | None = None,
+) -> list[Explanation]:
+    """``explain`` for many customers the plan gave no attempt, with array arithmetic.
+
+    Equal, customer by customer, to ``explain(problem, plan, i)`` (the tests
+    compare them): the same reason, the same numbers, the same ties broken
+    the same way (the first option in channel, then slot order). ``explain``
+    builds every (channel, slot) option of a customer to pick the best one;
+    here the nets of all customers are computed at once and only the one or
+    two options a reason names are built. A 200,000-debtor day leaves tens of
+    thousands out, and one call each took seconds.
+    """
+    idx = np.asarray(customers, dtype=np.int64)
+    n_sl = problem.n_slots
+    labels = list(slot_labels) if slot_labels is not None else [f"slot {t}" for t in range(n_sl)]
+    if len(labels) != n_sl:
+        raise ValueError(f"explain_left_out: {len(labels)} slot labels for {n_sl} slots")
+    if idx.size and (idx.min() < 0 or idx.max() >= problem.n_customers):
+        raise ValueError("explain_left_out: customer index outside the problem")
+    ok = problem.allowed[idx] & (problem.max_per_channel[idx][:, :, None] > 0)
+    value = problem.value[idx].astype(np.float64)
+    gross = value - problem.cost[None, :, None]
+    # The capacity charge in the operand types ``_option`` multiplies in.
+    budget = (plan.budget_price * problem.budget_per_attempt).astype(np.float64)
+    charge = np.broadcast_to(budget[None, :, None], value.shape).copy()
+    v = problem.voice_channel
+    if v >= 0:
+        minutes = plan.voice_minute_price[None, :] * problem.handle_minutes[idx][:, None]
+        charge[:, v, :] += minutes
+    net = gross - charge
+    flat = ok.reshape(len(idx), -1)
+    best_gross = np.where(flat, gross.reshape(len(idx), -1), -np.inf).argmax(axis=1)
+    best_net = np.where(flat, net.reshape(len(idx), -1), -np.inf).argmax(axis=1)
+    out: list[Explanation] = []
+    for k, i in enumerate(idx.tolist()):
+        if problem.max_attempts[i] == 0 or not flat[k].any():
+            out.append(_not_contacted(problem, i, [], None))
+            continue
+        best = _option(problem, plan, i, *divmod(int(best_gross[k]), n_sl), labels)
+        alt = _option(problem, plan, i, *divmod(int(best_net[k]), n_sl), labels)
+        out.append(_not_contacted(problem, i, [best], alt))
+    return out

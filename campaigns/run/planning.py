@@ -56,7 +56,7 @@ from compliance import Event, allowances
 from compliance.frames import events_frame
 from optimizer import Params, Plan, Problem, solve
 from optimizer.baselines import rule_baseline
-from optimizer.explain import explain
+from optimizer.explain import explain_left_out
 from optimizer.value import (
     AmountModel,
     History,
@@ -432,8 +432,9 @@ def _left_out_reasons(
     ids = data.ids
     reasons: dict[str, str] = {}
     for solved in arm_plans:
-        for local in np.flatnonzero(planned[solved.members] == 0):
-            explanation = explain(solved.problem, solved.plan, int(local))
+        left = np.flatnonzero(planned[solved.members] == 0)
+        explained = explain_left_out(solved.problem, solved.plan, left)
+        for local, explanation in zip(left.tolist(), explained, strict=True):
             reasons[ids[int(solved.members[local])]] = (
                 f"{explanation.reason}: {explanation.summary}"
             )

@@ -122,3 +122,21 @@ def test_staffing_with_minimum_shift_length(day: tuple[o.Problem, o.Plan]) -> No
     assert np.array_equal(covered, result.agents)
     with pytest.raises(ValueError, match="min_shift_slots"):
         o.staffing(problem, plan, 25.0, min_shift_slots=40)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_explaining_the_left_out_at_once_says_what_one_by_one_says(
+    day: tuple[o.Problem, o.Plan], seed: int
+) -> None:
+    """The planner explains every left-out customer at once; each must read as ``explain``'s."""
+    problems = [day] if seed == 3 else []
+    small = random_problem(seed, n=400, agents_per_slot=2.0, sms_budget=40.0)
+    problems.append((small, o.solve(small, o.Params(method="scale"))))
+    for problem, plan in problems:
+        planned = np.bincount(plan.customer, minlength=problem.n_customers)
+        left = np.flatnonzero(planned == 0)
+        labels = LABELS if problem.n_slots == len(LABELS) else None
+        batch = o.explain_left_out(problem, plan, left, labels)
+        one_by_one = [o.explain(problem, plan, int(i), labels) for i in left]
+        assert batch == one_by_one
+        assert {e.reason for e in batch} - {"contacted"} == {e.reason for e in one_by_one}
