@@ -183,6 +183,8 @@ def explain_left_out(
         raise ValueError(f"explain_left_out: {len(labels)} slot labels for {n_sl} slots")
     if idx.size and (idx.min() < 0 or idx.max() >= problem.n_customers):
         raise ValueError("explain_left_out: customer index outside the problem")
+    if not idx.size:
+        return []
     ok = problem.allowed[idx] & (problem.max_per_channel[idx][:, :, None] > 0)
     value = problem.value[idx].astype(np.float64)
     gross = value - problem.cost[None, :, None]

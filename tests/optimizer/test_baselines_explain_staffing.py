@@ -140,3 +140,4 @@ def test_explaining_the_left_out_at_once_says_what_one_by_one_says(
         one_by_one = [o.explain(problem, plan, int(i), labels) for i in left]
         assert batch == one_by_one
         assert {e.reason for e in batch} - {"contacted"} == {e.reason for e in one_by_one}
+    assert o.explain_left_out(problem, plan, np.array([], np.int64)) == []  # nobody left out
