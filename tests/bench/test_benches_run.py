@@ -118,6 +118,17 @@ def test_dialer_sandbox_bench_runs(asterisk_sandbox: object) -> None:
     assert result["session"]["dials"] > 0
 
 
+@pytest.mark.postgres
+def test_plan_bench_runs(tmp_path: Path, postgres_url: str) -> None:
+    args = ("--customers", "400", "--ledger-days", "3", "--db", postgres_url)
+    result = run_bench("plan", *args, "--cache-dir", str(tmp_path), timeout=300)
+    assert result["state"] == "awaiting_approval" and result["planned_attempts"] > 0
+    assert result["customers"] == 400 and result["ledger_events"] > 0
+    assert {"planning_seconds", "cpu_seconds", "peak_rss_mb", "gap_pct"} <= set(result)
+    again = run_bench("plan", *args, "--cache-dir", str(tmp_path), timeout=300)
+    assert again["ledger_events"] == result["ledger_events"]  # the set-up is cached
+
+
 def test_ledger_checkpoint_bench_runs(tmp_path: Path) -> None:
     result = run_bench("ledger_checkpoint", "--rows", "500", "--cache-dir", str(tmp_path))
     assert result["rows"] == 500 and result["verified"] is True
@@ -125,7 +136,7 @@ def test_ledger_checkpoint_bench_runs(tmp_path: Path) -> None:
 
 def test_every_bench_has_a_smoke_test() -> None:
     covered = set(SMALL) | {"import_portfolio", "channels_throughput", "day", "web_pop", "month"}
-    covered |= {"ledger_checkpoint"}
+    covered |= {"ledger_checkpoint", "plan"}
     assert covered | {"dialer_sandbox"} == BENCHES
 
 
