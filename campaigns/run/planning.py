@@ -51,6 +51,7 @@ from campaigns.run.preferences import (
     inside_hours,
     load_preferences,
 )
+from campaigns.storage.bulk import insert_rows
 from campaigns.storage.models import PlannedContact, RunCustomer
 from compliance import Event, allowances
 from compliance.frames import events_frame
@@ -468,8 +469,7 @@ def _store(
     """Persist: replace the run's planned contacts and its customers (with why left out)."""
     conn.execute(sa.delete(PlannedContact).where(PlannedContact.run_id == run_id))
     conn.execute(sa.delete(RunCustomer).where(RunCustomer.run_id == run_id))
-    if planned.rows:
-        conn.execute(sa.insert(PlannedContact), planned.rows)
+    insert_rows(conn, PlannedContact.__table__, planned.rows)  # type: ignore[arg-type]
     segment = data.frame["segment"]
     customer_rows = [
         {
@@ -494,8 +494,7 @@ def _store(
         }
         for cid, why in data.sliced.excluded.items()
     ]
-    if customer_rows:
-        conn.execute(sa.insert(RunCustomer), customer_rows)
+    insert_rows(conn, RunCustomer.__table__, customer_rows)  # type: ignore[arg-type]
 
 
 def _summary(
