@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from cadencia.cli._common import require_current_schema, settings_of
+from cadencia.cli._common import fail, require_current_schema, settings_of
+from campaigns.settings import ConfigError
 
 
 def portal_command(
@@ -40,8 +41,15 @@ def portal_command(
     settings = settings_of(ctx)
     engine = make_engine(settings.database_url)
     require_current_schema(engine)
+    try:
+        stripe = settings.stripe()
+    except ConfigError as exc:
+        fail(str(exc), code=2)
     app = create_portal_app(
-        engine, secret=settings.portal_secret, secure_cookies=not insecure_cookies
+        engine,
+        secret=settings.portal_secret,
+        secure_cookies=not insecure_cookies,
+        stripe=stripe,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = uvicorn.Config(

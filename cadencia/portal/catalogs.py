@@ -1,7 +1,8 @@
 """Keep the portal's catalogs in step with its texts (a developer's tool).
 
 ``python -m cadencia.portal.catalogs`` extracts every text the portal marks
-(``_()`` in its templates; the refusals of ``campaigns.portal.actions``; the
+(``_()`` in its templates; the refusals of ``campaigns.portal.actions`` and
+``campaigns.portal.pay``, and of the app's payment step; the
 names of products and channels in ``NAMES``) with Babel and merges it into
 ``locale/{es,en,pt}/LC_MESSAGES/portal.po``; new texts arrive untranslated
 and ``tests/portal/test_catalogs.py`` fails until Spanish and Portuguese
@@ -31,7 +32,8 @@ def extract() -> Catalog:
     catalog = Catalog(domain=DOMAIN, project=PROJECT)
     sources = (
         (PACKAGE, [("templates/**.html", "jinja2.ext:babel_extract")], {"_": None}),
-        (CORE, [("actions.py", "python")], {"Problem": (2,)}),
+        (CORE, [("actions.py", "python"), ("pay.py", "python")], {"Problem": (2,)}),
+        (PACKAGE, [("app.py", "python")], {"Problem": (2,), "speaker": None}),
     )
     for directory, methods, keywords in sources:
         for filename, lineno, message, _c, context in extract_from_dir(

@@ -1,7 +1,8 @@
 """What a customer does on the portal, each action a ledger event (channel ``self_service``).
 
-* A **promise** (date and amount) and each instalment of an accepted
-  **plan** are tracked exactly like an agent's: a ``promise`` ledger event
+* A **promise** (date and amount), each instalment of an accepted
+  **plan** and an accepted **settlement** (the discounted total by the end
+  of the promise window) are tracked exactly like an agent's: a ``promise`` ledger event
   (which holds further contact, house rule H-1) and a ``promises`` row
   through ``campaigns.payments.taken.insert_promise``, settled kept, partly
   kept or broken by the payments machinery.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,7 @@ from campaigns.agents.events import AgentCall
 from campaigns.amounts import parse_amount
 from campaigns.errors import InputRejected
 from campaigns.ledger.chain import LedgerEntry, append, existing_keys, lock_ledger
+from campaigns.negotiation.plans import PlanTaken, take_plan
 from campaigns.payments.taken import insert_promise
 from campaigns.portal.identity import parse_day
 from campaigns.portal.links import Link, log_use
@@ -50,7 +52,7 @@ from channels import OptOutEvent
 
 CHANNEL = "self_service"
 PREFERRED_CHANNELS = ("voice", "sms", "whatsapp", "email")
-OPT_OUT_CHANNELS = ("sms", "whatsapp", "email")
+OPT_OUT_CHANNELS = ("voice", "sms", "whatsapp", "email")
 
 
 @dataclass(frozen=True)
@@ -224,22 +226,48 @@ def accept_plan(
         lock_ledger(conn)
         if _done_before(conn, f"{key}:1"):
             return []
-        entries = [
-            _entry(ctx, "promise", offers.debt_ids, f"{key}:{i.number}", now, {
-                "until": i.due_on.isoformat(), "amount": str(i.amount),
-                "currency": chosen.currency, "plan": chosen.key, "instalment": i.number,
-                "instalments": len(chosen.instalments)})
-            for i in chosen.instalments
-        ]  # fmt: skip
-        ledger_ids = append(conn, entries, now=now)
-        ids = [
-            _track(conn, ctx, i.amount, chosen.currency, i.due_on, now, ledger_id)
-            for i, ledger_id in zip(chosen.instalments, ledger_ids, strict=True)
-        ]
+        taken = PlanTaken(
+            customer_pk=ctx.who.pk, customer_id=ctx.who.customer_id, campaign=ctx.link.campaign,
+            debt_ids=offers.debt_ids, currency=chosen.currency, instalments=chosen.instalments,
+            channel=CHANNEL, direction="inbound", source=CHANNEL, key=key,
+            extra={"plan": chosen.key, "link": ctx.link.id})  # fmt: skip
+        ids = take_plan(conn, taken, now=now)
         log_use(
             conn, ctx.link.id, "plan", "ok", now=now, detail={"plan": chosen.key, "promises": ids}
         )
     return ids
+
+
+def accept_settlement(
+    engine: Engine, ctx: Context, form: dict[str, str], *, now: dt.datetime
+) -> int | None:
+    """Accept the settlement offered now: one tracked promise of the discounted amount.
+
+    Recomputed by the offer engine at the moment of acceptance (the form
+    only says "yes"): a ``promise`` event with ``extra.settlement`` (the
+    discount and the total it is taken off) and a tracked promise of the
+    discounted amount due by the end of the promise window. The promise id
+    (None if a replay).
+    """
+    offers = offers_for(engine, ctx, now)
+    offer = offers.settlement if offers else None
+    if offers is None or offer is None:
+        raise PortalRefused([Problem("settlement", "This offer is not available to you.")])
+    key = f"portal:{ctx.link.id}:{_nonce(form)}:settlement"
+    with engine.begin() as conn:
+        lock_ledger(conn)
+        if _done_before(conn, key):
+            return None
+        terms = {"discount": str(offer.discount), "total": str(offer.total)}
+        extra = {"until": offer.pay_by.isoformat(), "amount": str(offer.amount),
+                 "currency": offer.currency, "settlement": terms}  # fmt: skip
+        (ledger_id,) = append(
+            conn, [_entry(ctx, "promise", offers.debt_ids, key, now, extra)], now=now
+        )
+        promise_id = _track(conn, ctx, offer.amount, offer.currency, offer.pay_by, now, ledger_id)
+        log_use(conn, ctx.link.id, "settlement", "ok", now=now,
+                detail={"promise": promise_id, "discount": str(offer.discount)})  # fmt: skip
+    return promise_id
 
 
 def set_preference(engine: Engine, ctx: Context, form: dict[str, str], *, now: dt.datetime) -> None:
@@ -278,10 +306,17 @@ def _hours(first: str, second: str) -> tuple[int, int] | None:
 
 
 def opt_out(engine: Engine, ctx: Context, form: dict[str, str], *, now: dt.datetime) -> int:
-    """Opt the customer's points on ``form['channel']`` out, as a STOP would; how many points."""
+    """Opt the customer's points on ``form['channel']`` out, as a STOP would; how many points.
+
+    Calls (``voice``) are opted out for this customer only, not per number: a
+    phone number's opt-out mark stops every channel to it and every customer
+    sharing it, while a debtor who says "no more calls" still reads texts.
+    """
     channel = form.get("channel", "")
     if channel not in OPT_OUT_CHANNELS:
         raise PortalRefused([Problem("channel", "Choose a channel.")])
+    if channel == "voice":
+        return _no_more_calls(engine, ctx, _nonce(form), now)
     kind = "email" if channel == "email" else "phone"
     with engine.connect() as conn:
         points = [str(v) for v in conn.execute(
@@ -302,6 +337,27 @@ def opt_out(engine: Engine, ctx: Context, form: dict[str, str], *, now: dt.datet
         log_use(conn, ctx.link.id, "opt_out", "ok", now=now,
                 detail={"channel": channel, "points": len(points)})  # fmt: skip
     return len(points)
+
+
+def _no_more_calls(engine: Engine, ctx: Context, nonce: str, now: dt.datetime) -> int:
+    """An ``opt_out`` on voice for the customer (every number): the guard refuses calls at once.
+
+    The row names no contact point, so the opt-out rule (Regulation F's
+    1006.14(h), Ley 2300's revocatoria) reads it for every number of the
+    customer; a later consent on voice lifts it. Returns 1 (0 for a replay).
+    """
+    key = f"portal:{ctx.link.id}:{nonce}:opt-out-voice"
+    entry = replace(
+        _entry(ctx, "opt_out", (), key, now, {"provider": "portal", "reason": CHANNEL}),
+        channel="voice",
+    )
+    with engine.begin() as conn:
+        lock_ledger(conn)
+        if _done_before(conn, key):
+            return 0
+        append(conn, [entry], now=now)
+        log_use(conn, ctx.link.id, "opt_out", "ok", now=now, detail={"channel": "voice"})
+    return 1
 
 
 def request_callback(

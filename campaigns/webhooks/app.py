@@ -1,4 +1,4 @@
-"""The webhook receiver: SendGrid and Twilio events, inbound messages, signed payments.
+"""The webhook receiver: SendGrid, Twilio and Stripe events, inbound messages, signed payments.
 
 Every request's body is capped before it is read (413 past the limit), and
 verified before anything in it is interpreted (SendGrid: ECDSA over
@@ -8,7 +8,8 @@ over the public URL and the form). A rejected request gets 401 (unsigned),
 Database work runs in the thread pool, never on the event loop.
 
 This module assembles the app; the routes live one module per provider
-(``sendgrid_routes``, ``twilio_routes``, ``payment_routes``) and share a ``WebhookContext``.
+(``sendgrid_routes``, ``twilio_routes``, ``payment_routes``, ``stripe_routes``: the
+portal's payments confirmed by Stripe) and share a ``WebhookContext``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from campaigns.webhooks.context import REJECT_STATUS, WebhookContext
 from campaigns.webhooks.payment_routes import register as add_payment_routes
 from campaigns.webhooks.sendgrid_routes import register as add_sendgrid_routes
 from campaigns.webhooks.sendgrid_routes import sendgrid_outcome
+from campaigns.webhooks.stripe_routes import register as add_stripe_routes
 from campaigns.webhooks.twilio_routes import EMPTY_TWIML, TWILIO_OUTCOMES
 from campaigns.webhooks.twilio_routes import register as add_twilio_routes
 from channels import load_public_key
@@ -83,4 +85,5 @@ def create_webhook_app(
     add_sendgrid_routes(app)
     add_twilio_routes(app)
     add_payment_routes(app)
+    add_stripe_routes(app)
     return app

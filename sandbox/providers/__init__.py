@@ -5,6 +5,9 @@ returns a handle with its base URL, credentials and webhook public key;
 ``run_forever()`` is the foreground entry behind ``cadencia sandbox providers``.
 The official clients talk to it over real HTTP (see ``channels.settings`` for
 the configuration names, and ``StandinHandle.env()``).
+
+Stripe Checkout has a stand-in of its own, on its own port:
+``sandbox.providers.stripe_standin`` (``start_stripe_standin()``).
 """
 
 from __future__ import annotations
