@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from cadencia.console.charts import histogram_png
 from cadencia.console.deps import WebContext, context, role
 from cadencia.console.i18n import msg, zone_or_default
+from cadencia.console.recordings import customer_recordings, store_of
 from cadencia.console.security import CurrentUser
 from campaigns.ledger import verification
 from campaigns.ledger.audit import violations
@@ -244,7 +245,8 @@ def customer(
 
     The plans say, for each recent run that considered the customer, what was
     planned or why they were left out, with the rules and citations when the
-    contact rules blocked them.
+    contact rules blocked them. The customer's call recordings are listed with
+    the state of their file; compliance officers play them (``recordings``).
     """
     row = _customer_or_404(ctx, customer_id)
     events = customer_timeline(ctx, customer_id)
@@ -258,6 +260,8 @@ def customer(
         events=events,
         plans=plans,
         left_out=left_out,
+        # each recording's file checked against its SHA-256 (missing, altered, deleted)
+        recordings=customer_recordings(ctx, store_of(request), customer_id),
     )
 
 

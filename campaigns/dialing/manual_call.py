@@ -44,6 +44,7 @@ from campaigns.dialing.manual import ManualDial, run_of
 from campaigns.dialing.pbx import dial_fields
 from campaigns.ledger.chain import EVENTS
 from campaigns.ledger.outcomes import record_outcome
+from campaigns.recordings.policy import recording_variables
 from campaigns.run.stored import campaign_of
 from campaigns.settings import DialerSettings, Settings
 from campaigns.storage.db import make_engine
@@ -158,6 +159,7 @@ async def _place(
     client.add_event_handler(call.on_event)
     client.add_connection_handler(call.on_connection)
     variables = {
+        **recording_variables(campaign.recording),
         **dict(settings.dial_variables),
         "CADENCIA_ATTEMPT": str(dial.attempt_id),
         "CADENCIA_DIAL": settings.channel_template.format(**dial_fields(number)),

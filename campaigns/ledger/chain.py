@@ -38,11 +38,15 @@ REQUEST_KINDS = ("preference", "callback")
 # put it back. Channel ``portfolio``; the point is the row's ``contact_point``.
 POINT_KINDS = ("retired", "relisted")
 POINT_EVENT_CHANNEL = "portfolio"
+# A call's recording, kept once the call ended (campaigns.recordings): the file,
+# its size and SHA-256, the attempt it records. Evidence of a contact already
+# counted by its attempt.
+RECORDING_KIND = "recording"
 # Ledger rows that are no contact with the debtor, which the rules never read:
 # money, the second leg of a transferred call (the call itself is counted
-# once, by its attempt), the portal's requests, and the bank's changes to
-# contact points.
-NOT_CONTACTS = (*MONEY_KINDS, "transfer", *REQUEST_KINDS, *POINT_KINDS)
+# once, by its attempt), the portal's requests, the bank's changes to
+# contact points, and calls' recordings.
+NOT_CONTACTS = (*MONEY_KINDS, "transfer", *REQUEST_KINDS, *POINT_KINDS, RECORDING_KIND)
 HASHED_FIELDS = (
     "at",
     "recorded_at",

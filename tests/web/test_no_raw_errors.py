@@ -98,7 +98,12 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
 
 def _get_routes(app: FastAPI, run_id: int) -> list[str]:
     """Every GET route of the app, its path parameters filled with real ids."""
-    values = {"customer_id": "C1", "raw_id": str(run_id), "run_id": str(run_id)}
+    values = {
+        "customer_id": "C1",
+        "raw_id": str(run_id),
+        "run_id": str(run_id),
+        "recording_id": "1",  # none: a page saying so
+    }
     paths = []
     for route in _api_routes(app.routes):
         if "GET" in route.methods and route.path not in SKIPPED:
