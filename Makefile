@@ -16,7 +16,18 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+# The console's browser libraries (SIP.js for the softphone, docs/softphone.md),
+# exactly as package-lock.json pins them; no install scripts run. Debian's
+# nodejs and npm are installed when missing (as root), else the step says so.
+NPM_STAMP := node_modules/.cadencia-installed
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; } \
+		|| { echo "npm is missing: install Node.js and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,13 +42,13 @@ imports: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/python scripts/audit_dependencies.py
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NPM_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck imports audit pytest
 
 # The tests that need neither root nor Asterisk (PostgreSQL and Redis still).
-test-fast: lint typecheck imports
+test-fast: lint typecheck imports $(NPM_STAMP)
 	$(BIN)/pytest -m "not asterisk" $(PYTEST_ARGS)
 
 demo: $(STAMP)
@@ -51,4 +62,4 @@ lock: $(STAMP)
 		--generate-hashes --upgrade -q -o requirements/dev.txt
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache out
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache out node_modules

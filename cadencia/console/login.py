@@ -30,6 +30,7 @@ from cadencia.console.security import (
     set_preferences,
 )
 from cadencia.console.security import session_user as user_of_session
+from cadencia.console.softphone import leave_on_logout
 from campaigns.observability import user_ref
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,8 @@ def logout_submit(
     user: CurrentUser = Depends(role(*HOME)),
     ctx: WebContext = Depends(context),
 ) -> Response:
-    """End the session."""
+    """End the session (a softphone agent also leaves the queues)."""
+    leave_on_logout(request.app, ctx, user)
     logout(ctx.engine, request.cookies.get(COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
