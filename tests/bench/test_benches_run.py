@@ -129,6 +129,15 @@ def test_plan_bench_runs(tmp_path: Path, postgres_url: str) -> None:
     assert again["ledger_events"] == result["ledger_events"]  # the set-up is cached
 
 
+@pytest.mark.asterisk
+@pytest.mark.slow
+def test_amd_bench_runs(asterisk_sandbox: object) -> None:
+    # The fixture builds the sandbox's Debian root once; the bench starts its own
+    # instance in carrier mode (SIPp answering with recorded voices).
+    result = run_bench("amd", "--calls", "4", "--concurrency", "2", "--per-class", "2")
+    assert result["calls"] == 4 and 0.0 <= result["accuracy"] <= 1.0
+
+
 def test_ledger_checkpoint_bench_runs(tmp_path: Path) -> None:
     result = run_bench("ledger_checkpoint", "--rows", "500", "--cache-dir", str(tmp_path))
     assert result["rows"] == 500 and result["verified"] is True
@@ -136,7 +145,7 @@ def test_ledger_checkpoint_bench_runs(tmp_path: Path) -> None:
 
 def test_every_bench_has_a_smoke_test() -> None:
     covered = set(SMALL) | {"import_portfolio", "channels_throughput", "day", "web_pop", "month"}
-    covered |= {"ledger_checkpoint", "plan"}
+    covered |= {"ledger_checkpoint", "plan", "amd"}
     assert covered | {"dialer_sandbox"} == BENCHES
 
 
