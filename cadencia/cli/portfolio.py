@@ -16,7 +16,7 @@ from cadencia.cli._common import err_console, fail, print_json, ready_engine
 
 if TYPE_CHECKING:
     from campaigns.portfolio.load import ImportSummary
-    from campaigns.portfolio.rows import ValidatedPortfolio
+    from campaigns.portfolio.rows import RowError
 
 portfolio_app = typer.Typer(
     help="Load the creditor's daily portfolio file, generate synthetic ones, show a customer.",
@@ -50,53 +50,56 @@ def import_portfolio(
     Any error (a bad phone, an empty balance, a duplicate account…) is listed as
     ``file:line: field: message``, the exit code is 1 and the database is untouched.
     """
-    from campaigns.portfolio.load import load_portfolio
-    from campaigns.portfolio.validate import validate_file
+    from campaigns.portfolio.stream import import_file
 
     if delimiter is not None and len(delimiter) != 1:
         fail(f"--delimiter must be one character, got {delimiter!r}", code=2)
     engine = ready_engine(ctx)
     try:
-        started = time.perf_counter()
-        with err_console.status(f"validating {file}…"):
-            portfolio = validate_file(file, delimiter, workers=workers)
-        validated = time.perf_counter()
-        if portfolio.errors:
-            _reject(file, portfolio, as_json)
-        with err_console.status(f"loading {len(portfolio.accounts)} accounts…"):
-            summary = load_portfolio(
-                engine, portfolio, now=dt.datetime.now(dt.UTC), full_refresh=full_refresh
+        # Validated chunk by chunk straight into staging tables: memory stays
+        # bounded by a few chunks, whatever the file's size (docs/portfolio-format.md).
+        with err_console.status(f"importing {file}…"):
+            outcome = import_file(
+                engine,
+                file,
+                now=dt.datetime.now(dt.UTC),
+                full_refresh=full_refresh,
+                delimiter=delimiter,
+                workers=workers,
+                clock=time.perf_counter,
             )
-        loaded = time.perf_counter()
     finally:
         engine.dispose()
+    if outcome.summary is None:
+        _reject(file, outcome.errors, as_json)
+    summary = outcome.summary
     timings = {
-        "seconds_validate": round(validated - started, 3),
-        "seconds_load": round(loaded - validated, 3),
+        "seconds_validate": round(outcome.timings.get("seconds_validate_stage", 0.0), 3),
+        "seconds_load": round(outcome.timings.get("seconds_merge", 0.0), 3),
     }
     _print_imported(file, summary, timings, as_json)
 
 
-def _reject(file: Path, portfolio: ValidatedPortfolio, as_json: bool) -> NoReturn:
+def _reject(file: Path, errors: list[RowError], as_json: bool) -> NoReturn:
     """List the file's errors (all of them with ``--json``) and exit 1: nothing was imported."""
     if as_json:
         print_json(
             {
                 "ok": False,
                 "file": str(file),
-                "error_count": len(portfolio.errors),
+                "error_count": len(errors),
                 "errors": [
                     {"line": e.line, "field": e.field, "message": str(e.message), "text": str(e)}
-                    for e in portfolio.errors
+                    for e in errors
                 ],
             }
         )
-    for error in portfolio.errors[:MAX_ERRORS_SHOWN]:
+    for error in errors[:MAX_ERRORS_SHOWN]:
         err_console.print(str(error), highlight=False, markup=False)
-    if len(portfolio.errors) > MAX_ERRORS_SHOWN:
-        more = len(portfolio.errors) - MAX_ERRORS_SHOWN
+    if len(errors) > MAX_ERRORS_SHOWN:
+        more = len(errors) - MAX_ERRORS_SHOWN
         err_console.print(f"… and {more} more errors (use --json for all)")
-    fail(f"{file}: {len(portfolio.errors)} errors; nothing was imported")
+    fail(f"{file}: {len(errors)} errors; nothing was imported")
 
 
 def _print_imported(
