@@ -46,6 +46,7 @@ DEFAULT_AMI_PORT = 5038
 DEFAULT_DIAL_CHANNEL = "PJSIP/{e164}@carrier"
 DEFAULT_AGENT_NAMESPACE = AGENT_EVENTS_NAMESPACE
 DEFAULT_CHECKPOINT_DIR = "ledger-checkpoints"
+DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
 # The channels package's variables, handed to ChannelSettings.from_mapping as given.
 CHANNEL_VARIABLES = (
     "SENDGRID_API_KEY",
@@ -192,6 +193,34 @@ class Settings(BaseSettings):
     console_ami_secret: str | None = _variable(
         None, "CADENCIA_CONSOLE_AMI_SECRET", "the console's AMI password"
     )
+    softphone_wss_url: str | None = _variable(
+        None,
+        "CADENCIA_SOFTPHONE_WSS_URL",
+        "the agents' softphones register at this wss:// URL (Asterisk's /ws); unset: no softphone",
+    )
+    softphone_key: str | None = _variable(
+        None, "CADENCIA_SOFTPHONE_KEY", "derives each agent's SIP password (HMAC); a secret"
+    )
+    softphone_realm: str = _variable(
+        "cadencia", "CADENCIA_SOFTPHONE_REALM", "the SIP digest realm of the agents' endpoints"
+    )
+    softphone_queues: str = _variable(
+        "", "CADENCIA_SOFTPHONE_QUEUES", "comma-separated queues a softphone agent joins (QueueAdd)"
+    )
+    softphone_auto_answer: bool = _variable(
+        False, "CADENCIA_SOFTPHONE_AUTO_ANSWER", "softphones answer a queue call without a click"
+    )
+    softphone_config: str | None = _variable(
+        None,
+        "CADENCIA_SOFTPHONE_CONFIG",
+        "the agents' endpoints file `cadencia softphone provision` writes (softphones/agents.conf)",
+    )
+    provision_ami_username: str = _variable(
+        "cadencia-provision", "CADENCIA_PROVISION_AMI_USERNAME", "the provisioner's AMI user"
+    )
+    provision_ami_secret: str | None = _variable(
+        None, "CADENCIA_PROVISION_AMI_SECRET", "the provisioner's AMI password (Reload)"
+    )
     dial_channel: str = _variable(
         DEFAULT_DIAL_CHANNEL, "CADENCIA_DIAL_CHANNEL", "Originate channel, {e164} placeholder"
     )
@@ -258,6 +287,43 @@ class Settings(BaseSettings):
         "CADENCIA_PORTAL_SECRET",
         "signs the debtor portal's session cookies; unset: each `cadencia portal` draws its own",
     )
+    stripe_api_key: str | None = _variable(
+        None,
+        "CADENCIA_STRIPE_API_KEY",
+        "Stripe secret key the portal creates Checkout Sessions with; unset: no Pay button",
+    )
+    stripe_api_base: str = _variable(
+        DEFAULT_STRIPE_API_BASE, "CADENCIA_STRIPE_API_BASE", "Stripe's API (the stand-in's URL)"
+    )
+    stripe_webhook_secret: str | None = _variable(
+        None,
+        "CADENCIA_STRIPE_WEBHOOK_SECRET",
+        "the signing secret (whsec_…) of POST /webhooks/stripe; unset: its events are refused",
+    )
+    stripe_success_url: str | None = _variable(
+        None,
+        "CADENCIA_STRIPE_SUCCESS_URL",
+        "where Checkout returns after paying, {reference} placeholder; unset: the link's URL",
+    )
+    stripe_cancel_url: str | None = _variable(
+        None,
+        "CADENCIA_STRIPE_CANCEL_URL",
+        "where Checkout returns when the customer goes back, {reference} placeholder",
+    )
+
+    recording_spool: str = _variable(
+        "/var/spool/asterisk/monitor",
+        "CADENCIA_RECORDING_SPOOL",
+        "where Asterisk's MixMonitor writes call recordings, as the call desk sees it",
+    )
+    recording_dir: str = _variable(
+        "recordings", "CADENCIA_RECORDING_DIR", "the recording store: kept recordings by attempt"
+    )
+    recording_retention_days: int = _variable(
+        365,
+        "CADENCIA_RECORDING_RETENTION_DAYS",
+        "days a recording without a campaign (an inbound call) is kept",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -309,7 +375,7 @@ class Settings(BaseSettings):
             raise ValueError("expected text or json")
         return value.lower()
 
-    @field_validator("opt_out_url", "webhook_base_url")
+    @field_validator("opt_out_url", "webhook_base_url", "stripe_api_base")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -401,6 +467,34 @@ class Settings(BaseSettings):
             standin_url=self.provider_standin_url,
             queue=self.message_queue,
             payment_keys=_payment_keys(self.payments_keys),
+            stripe_webhook_secret=self.stripe_webhook_secret,
+        )
+
+    def stripe(self) -> StripeSettings | None:
+        """The portal's payments through Stripe Checkout; None without an API key (no Pay).
+
+        The return URLs default to the message link's (``PAYMENT_LINK_URL_PATTERN``)
+        with the portal's reference in it; without either, ``ConfigError``.
+        """
+        if not self.stripe_api_key:
+            return None
+        pattern = self.channel_variables.get("PAYMENT_LINK_URL_PATTERN", "")
+        link = pattern.replace("{token}", "{reference}") if "{token}" in pattern else None
+        success = self.stripe_success_url or (link and f"{link}?payment={{CHECKOUT_SESSION_ID}}")
+        cancel = self.stripe_cancel_url or (link and f"{link}?payment=cancelled")
+        for name, url in (("CADENCIA_STRIPE_SUCCESS_URL", success),
+                          ("CADENCIA_STRIPE_CANCEL_URL", cancel)):  # fmt: skip
+            if not url or "{reference}" not in url or not url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"{name}: an http(s) URL with {{reference}} is required with "
+                    "CADENCIA_STRIPE_API_KEY (or set PAYMENT_LINK_URL_PATTERN, whose {token} "
+                    "URL is the portal page)"
+                )
+        return StripeSettings(
+            api_key=self.stripe_api_key,
+            api_base=self.stripe_api_base,
+            success_url=str(success),
+            cancel_url=str(cancel),
         )
 
     def ami(self) -> AmiSettings | None:
@@ -430,6 +524,35 @@ class Settings(BaseSettings):
             self.ami_host, self.ami_port, self.console_ami_username, self.console_ami_secret
         )
 
+    def softphone(self) -> SoftphoneSettings | None:
+        """The agents' WebRTC softphone; None when CADENCIA_SOFTPHONE_WSS_URL is unset."""
+        url = self.softphone_wss_url
+        if url is None:
+            return None
+        if not url.startswith("wss://"):
+            raise ConfigError(f"CADENCIA_SOFTPHONE_WSS_URL={url!r}: expected a wss:// URL")
+        if not self.softphone_key or len(self.softphone_key) < 32:
+            raise ConfigError(
+                "CADENCIA_SOFTPHONE_KEY (or CADENCIA_SOFTPHONE_KEY_FILE) is not set or shorter "
+                "than 32 characters: it derives every agent's SIP password (docs/softphone.md)"
+            )
+        queues = tuple(q.strip() for q in self.softphone_queues.split(",") if q.strip())
+        return SoftphoneSettings(
+            url, self.softphone_key, self.softphone_realm, queues, self.softphone_auto_answer
+        )
+
+    def provision_ami(self) -> AmiSettings:
+        """The provisioner's AMI user (it may only reload modules); ConfigError when unset."""
+        if self.ami_host is None or self.provision_ami_secret is None:
+            raise ConfigError(
+                "CADENCIA_AMI_HOST and CADENCIA_PROVISION_AMI_SECRET must be set: the "
+                "provisioner reloads res_pjsip as its own AMI user "
+                "(docker/asterisk/manager.conf, cadencia-provision)"
+            )
+        return AmiSettings(
+            self.ami_host, self.ami_port, self.provision_ami_username, self.provision_ami_secret
+        )
+
     def dialer(self) -> DialerSettings:
         """What a dial-session worker needs; the PBX must be configured."""
         ami = self.ami()
@@ -453,7 +576,15 @@ class Settings(BaseSettings):
 
     def desk(self) -> DeskSettings:
         """What the call desk needs: the dialer's PBX and stores, inbound queue and region."""
-        return DeskSettings(self.dialer(), self.inbound_queue, self.inbound_region.upper())
+        return DeskSettings(
+            self.dialer(), self.inbound_queue, self.inbound_region.upper(), self.recordings()
+        )
+
+    def recordings(self) -> RecordingSettings:
+        """Where Asterisk writes recordings, where they are kept, the default retention."""
+        return RecordingSettings(
+            Path(self.recording_spool), Path(self.recording_dir), self.recording_retention_days
+        )
 
     def transfer_targets(self) -> tuple[str, ...]:
         """The queues an agent may transfer a call to."""
@@ -585,6 +716,8 @@ class MessagingSettings:
     queue: str = DEFAULT_MESSAGE_QUEUE
     # Key id → secret of the systems that may post payments (campaigns.payments.signature).
     payment_keys: Mapping[str, str] = field(default_factory=dict)
+    # Verifies POST /webhooks/stripe (the portal's payments); None refuses its events.
+    stripe_webhook_secret: str | None = None
 
     def senders_for(self, campaign: str) -> Senders:
         """The campaign's senders, each falling back to the ``default`` entry."""
@@ -629,6 +762,8 @@ class MessagingSettings:
             )
         if self.payment_keys:
             env["CADENCIA_PAYMENTS_KEYS"] = json.dumps(dict(self.payment_keys))
+        if self.stripe_webhook_secret:
+            env["CADENCIA_STRIPE_WEBHOOK_SECRET"] = self.stripe_webhook_secret
         for name, value in (
             ("CADENCIA_WEBHOOK_BASE_URL", self.webhook_base_url),
             ("CADENCIA_OPT_OUT_URL", self.opt_out_url),
@@ -647,6 +782,24 @@ class MessagingSettings:
 
 
 @dataclass(frozen=True)
+class StripeSettings:
+    """What the portal needs to take payments through Stripe Checkout (docs/portal.md).
+
+    ``success_url`` and ``cancel_url`` hold ``{reference}`` (the portal link's
+    reference); Stripe itself fills ``{CHECKOUT_SESSION_ID}`` in the first.
+    """
+
+    api_key: str
+    api_base: str = DEFAULT_STRIPE_API_BASE
+    success_url: str = ""
+    cancel_url: str = ""
+
+    def __repr__(self) -> str:
+        # The key is a secret: never in a log line or a traceback's locals.
+        return f"StripeSettings(api_base={self.api_base!r}, key=***)"
+
+
+@dataclass(frozen=True)
 class AmiSettings:
     """Where an AMI user logs in."""
 
@@ -654,6 +807,22 @@ class AmiSettings:
     port: int
     username: str
     secret: str
+
+
+@dataclass(frozen=True)
+class SoftphoneSettings:
+    """The agents' WebRTC softphone: where browsers register, the key their SIP
+    passwords derive from, the digest realm, the queues a softphone joins."""
+
+    wss_url: str
+    key: str
+    realm: str = "cadencia"
+    queues: tuple[str, ...] = ()
+    auto_answer: bool = False
+
+    def __repr__(self) -> str:
+        # The key is a secret: never in a log line or a traceback's locals.
+        return f"SoftphoneSettings(wss_url={self.wss_url!r}, queues={self.queues!r}, key=***)"
 
 
 @dataclass(frozen=True)
@@ -709,9 +878,23 @@ class DialerSettings:
 
 
 @dataclass(frozen=True)
+class RecordingSettings:
+    """Call recordings (docs/recording.md): ``spool`` is the directory Asterisk's
+    MixMonitor writes into, as this process sees it (a shared volume); ``store``
+    the local recording store; ``retention_days`` applies to a recording whose
+    call has no campaign (an inbound call)."""
+
+    spool: Path = Path("/var/spool/asterisk/monitor")
+    store: Path = Path("recordings")
+    retention_days: int = 365
+
+
+@dataclass(frozen=True)
 class DeskSettings:
-    """What ``cadencia desk`` needs: PBX and stores, inbound queue, caller-ID region."""
+    """What ``cadencia desk`` needs: PBX and stores, inbound queue, caller-ID region,
+    and where recordings are written and kept."""
 
     dialer: DialerSettings
     queue: str
     region: str
+    recordings: RecordingSettings = field(default_factory=RecordingSettings)

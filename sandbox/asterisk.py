@@ -51,6 +51,9 @@ CONSOLE_USER = "cadencia-console"  # the console's: QueuePause only
 # The harness's own user (CLI commands: devstate, queue add…), with every right;
 # the sandbox's alone, never the product's.
 ADMIN_USER = "cadencia-admin"
+# The softphone provisioner's (docker/asterisk/manager.conf: cadencia-provision):
+# reloads res_pjsip after writing the agents' endpoints.
+PROVISION_USER = "cadencia-provision"
 INSTANCES_IN_ROOT = Path("srv/cadencia")
 
 Log = Callable[[str], None]
@@ -75,6 +78,19 @@ class SandboxState:
     asterisk_version: str
     console_secret: str = ""
     admin_secret: str = ""
+    provision_secret: str = ""
+    # the softphones' secure WebSocket (wss://127.0.0.1:PORT/ws), self-signed
+    wss_port: int = 0
+
+    @property
+    def wss_url(self) -> str:
+        """The URL a browser registers its softphone at."""
+        return f"wss://127.0.0.1:{self.wss_port}/ws"
+
+    @property
+    def softphones_conf(self) -> Path:
+        """Host path of the generated agents' endpoints (pjsip.conf includes it)."""
+        return Path(self.instance_dir) / "etc" / "softphones" / "agents.conf"
 
     @property
     def log_dir(self) -> Path:
@@ -230,7 +246,34 @@ def _asterisk_ids(root: Path) -> tuple[int, int]:
     raise SandboxError(f"no asterisk user in {root}/etc/passwd: the root is broken, delete it")
 
 
-def _write_config(root: Path, name: str, port: int, secrets_: dict[str, str]) -> Path:
+def _write_tls(etc: Path, inside: Path, wss_port: int) -> None:
+    """A self-signed certificate for 127.0.0.1, made at each start, and the HTTP
+    server's TLS listener on ``wss_port`` (plain HTTP on a free loopback port)."""
+    keys = etc / "keys"
+    if shutil.which("openssl") is None:
+        raise SandboxError("the openssl command is missing: the softphones need a certificate")
+    # P-256, valid two days: the sandbox's certificate outlives no test session.
+    cmd = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+           "subjectAltName=IP:127.0.0.1", "-keyout", str(keys / "softphone.key"),
+           "-out", str(keys / "softphone.crt")]  # fmt: skip
+    _run(cmd, _quiet, "making the sandbox's TLS certificate")
+    (etc / "site/http.conf").write_text(
+        f"bindport = {_free_port(socket.SOCK_STREAM)}\n"
+        f"tlsbindaddr = 127.0.0.1:{wss_port}\n"
+        f"tlscertfile = {inside}/etc/keys/softphone.crt\n"
+        f"tlsprivatekey = {inside}/etc/keys/softphone.key\n"
+    )
+
+
+def _write_config(
+    root: Path,
+    name: str,
+    port: int,
+    secrets_: dict[str, str],
+    wss_port: int,
+    carrier_port: int | None = None,
+) -> Path:
     """Lay out a fresh instance directory; returns its path inside the root."""
     if not CONFIG_SOURCE.is_dir():
         raise SandboxError(f"configuration directory {CONFIG_SOURCE} is missing")
@@ -238,7 +281,8 @@ def _write_config(root: Path, name: str, port: int, secrets_: dict[str, str]) ->
     host_dir = root / INSTANCES_IN_ROOT / name
     shutil.rmtree(host_dir, ignore_errors=True)
     etc = host_dir / "etc"
-    for sub in ("etc/site", "etc/overlay", "db", "spool", "run", "log", "cache"):
+    for sub in ("etc/site", "etc/overlay", "etc/keys", "etc/softphones", "db", "spool", "run",
+                "log", "cache"):  # fmt: skip
         (host_dir / sub).mkdir(parents=True, exist_ok=True)
     for conf in sorted(CONFIG_SOURCE.glob("*.conf")):
         shutil.copy(conf, etc / conf.name)
@@ -266,18 +310,22 @@ def _write_config(root: Path, name: str, port: int, secrets_: dict[str, str]) ->
     (etc / "site/manager_users.conf").write_text(
         f"[{AMI_USER}](cadencia-dialer)\nsecret = {secrets_[AMI_USER]}\n\n"
         f"[{CONSOLE_USER}](cadencia-console)\nsecret = {secrets_[CONSOLE_USER]}\n\n"
+        f"[{PROVISION_USER}](cadencia-provision)\nsecret = {secrets_[PROVISION_USER]}\n\n"
         f"[{ADMIN_USER}]\nsecret = {secrets_[ADMIN_USER]}\n"
         "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
         "read = all\nwrite = all\n"
     )
+    _write_tls(etc, inside, wss_port)
     # SIP on a free loopback port: a second sandbox must not fight over 5060.
     sip_port = _free_port(socket.SOCK_DGRAM)
     (etc / "site/pjsip.conf").write_text(
         "[transport-udp]\ntype = transport\nprotocol = udp\n"
         f"bind = 127.0.0.1:{sip_port}\n\n"
         "[carrier](cadencia-trunk)\naors = carrier\n\n"
-        # the discard port: the sandbox's PSTN is dialplan, nothing is sent here
-        "[carrier](cadencia-trunk-aor)\ncontact = sip:127.0.0.1:9\nqualify_frequency = 0\n"
+        # the discard port: the sandbox's PSTN is dialplan, nothing is sent here;
+        # in carrier mode SIPp answers there with recorded audio (sandbox.carrier)
+        "[carrier](cadencia-trunk-aor)\n"
+        f"contact = sip:127.0.0.1:{carrier_port or 9}\nqualify_frequency = 0\n"
     )
     # Asterisk drops to the asterisk user before it opens astdb and its logs:
     # everything it writes must belong to that user inside the root.
@@ -390,10 +438,14 @@ def start(
     base: Path | None = None,
     log: Log = _quiet,
     timeout: float = 60.0,
+    carrier_port: int | None = None,
 ) -> SandboxState:
     """Start instance NAME (building the root first if needed) and wait for AMI.
 
     Idempotent: an instance already running is returned as it is.
+    ``carrier_port``: carrier mode, the ``carrier`` trunk's calls go to a SIP
+    carrier on that 127.0.0.1 port (``sandbox.carrier``: SIPp) instead of
+    nowhere; calls on ``Local/...@pstn`` are unchanged.
     """
     if not name.replace("-", "").replace("_", "").isalnum():
         raise SandboxError(f"instance name {name!r}: use letters, digits, '-' and '_' only")
@@ -404,8 +456,10 @@ def start(
         if running is not None:
             return running
         port = _free_port(socket.SOCK_STREAM)
-        keys = {user: secrets.token_hex(16) for user in (AMI_USER, CONSOLE_USER, ADMIN_USER)}
-        inside = _write_config(root, name, port, keys)
+        users = (AMI_USER, CONSOLE_USER, ADMIN_USER, PROVISION_USER)
+        keys = {user: secrets.token_hex(16) for user in users}
+        wss_port = _free_port(socket.SOCK_STREAM)
+        inside = _write_config(root, name, port, keys, wss_port, carrier_port)
         version = str((_read_marker(root) or {}).get("asterisk_version", "unknown"))
         template = SandboxState(
             name=name,
@@ -419,6 +473,8 @@ def start(
             asterisk_version=version,
             console_secret=keys[CONSOLE_USER],
             admin_secret=keys[ADMIN_USER],
+            provision_secret=keys[PROVISION_USER],
+            wss_port=wss_port,
         )
         return _launch(template, base, timeout)
 

@@ -21,8 +21,10 @@ from cadencia.cli import (
     payments,
     portal,
     portfolio,
+    recordings,
     run,
     sandbox,
+    softphone,
     web,
 )
 from cadencia.cli._common import CliState, err_console, fail, print_json, settings_of
@@ -106,3 +108,5 @@ app.command("portal")(portal.portal_command)
 app.add_typer(links.links_app, name="links")
 app.add_typer(web.users_app, name="users")
 app.add_typer(db.db_app, name="db")
+app.add_typer(recordings.recordings_app, name="recordings")
+app.add_typer(softphone.softphone_app, name="softphone")

@@ -64,6 +64,7 @@ def web_command(
     settings = settings_of(ctx)
     try:
         ami = settings.console_ami()
+        softphone = settings.softphone()
     except ConfigError as exc:
         fail(str(exc), code=2)
     engine = make_engine(settings.database_url)
@@ -79,6 +80,8 @@ def web_command(
         idle_timeout=dt.timedelta(minutes=settings.web_idle_minutes),
         campaign_dir=Path(settings.campaign_dir) if settings.campaign_dir else None,
         max_upload_bytes=settings.web_upload_max_mib * 1024 * 1024,
+        recording_dir=settings.recordings().store,
+        softphone=softphone,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_masking()

@@ -37,16 +37,20 @@ from cadencia.console.desktop import router as desktop_pages
 from cadencia.console.i18n import LANGUAGES, Msg, day, money, msg, translations, when
 from cadencia.console.labels import label_of
 from cadencia.console.login import router as login_pages
+from cadencia.console.offers_pages import router as offer_pages
 from cadencia.console.pbx import PbxUnavailable
 from cadencia.console.profile import router as profile_pages
+from cadencia.console.recordings import router as recording_pages
 from cadencia.console.runs_pages import router as runs_pages
 from cadencia.console.runs_view import number
 from cadencia.console.security import IDLE_TIMEOUT
+from cadencia.console.softphone import install_softphone, wss_origin
 from cadencia.console.uploads import MAX_UPLOAD_BYTES
 from cadencia.console.uploads import router as upload_pages
 from cadencia.console.wallboard import router as wallboard_pages
 from campaigns.agents.events import NAMESPACE
-from campaigns.settings import AmiSettings
+from campaigns.recordings.store import DirectoryStore
+from campaigns.settings import AmiSettings, SoftphoneSettings
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).parent
@@ -107,15 +111,19 @@ def create_web_app(
     idle_timeout: dt.timedelta = IDLE_TIMEOUT,
     campaign_dir: Path | None = None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    recording_dir: Path | None = None,
+    softphone: SoftphoneSettings | None = None,
 ) -> FastAPI:
     """The console. ``namespace`` names the agent-events channel and state keys
     (``campaigns.agents.events``); ``clock`` gives "now" (UTC); agents may
     transfer calls to ``transfer_queues``; a session unused for ``idle_timeout`` ends.
     The campaign files page lists ``campaign_dir``'s files; an upload larger than
-    ``max_upload_bytes`` is refused unread.
+    ``max_upload_bytes`` is refused unread. Call recordings are played from
+    ``recording_dir`` (``CADENCIA_RECORDING_DIR``; default ``recordings``).
 
     ``secure_cookies`` marks cookies Secure (HTTPS only); turn it off only for
-    plain-HTTP development on localhost.
+    plain-HTTP development on localhost. ``softphone`` turns on the agents'
+    WebRTC softphone (docs/softphone.md); its WSS origin joins the CSP's connect-src.
     """
     ctx = WebContext(
         engine=engine,
@@ -138,6 +146,8 @@ def create_web_app(
     app.state.ctx = ctx
     app.state.campaign_dir = campaign_dir
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.recording_store = DirectoryStore(recording_dir or Path("recordings"))
+    app.state.security_headers = _headers_for(softphone)
     app.middleware("http")(_security_headers)
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")
     _install_error_pages(app, ctx)
@@ -149,6 +159,9 @@ def create_web_app(
     app.include_router(agent_work_pages)
     app.include_router(upload_pages)
     app.include_router(campaign_file_pages)
+    app.include_router(recording_pages)
+    app.include_router(offer_pages)
+    install_softphone(app, softphone)
     return app
 
 
@@ -168,9 +181,19 @@ def _lifespan(ctx: WebContext) -> Callable[[FastAPI], contextlib.AbstractAsyncCo
     return lifespan
 
 
+def _headers_for(softphone: SoftphoneSettings | None) -> dict[str, str]:
+    """The security headers; a softphone's pages may also connect to its WSS origin."""
+    origin = wss_origin(softphone)
+    if not origin:
+        return SECURITY_HEADERS
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    return {**SECURITY_HEADERS, "Content-Security-Policy": f"{policy}; connect-src 'self' {origin}"}
+
+
 async def _security_headers(request: Request, call_next: Any) -> Response:
     response: Response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
+    headers: dict[str, str] = getattr(request.app.state, "security_headers", SECURITY_HEADERS)
+    for name, value in headers.items():
         response.headers.setdefault(name, value)
     return response
 

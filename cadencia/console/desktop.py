@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -40,8 +41,10 @@ from campaigns.calls.transfer import consulting
 from campaigns.dialing import preview
 from campaigns.dialing.manual import customer_phones, dial_runs
 from campaigns.ledger.audit import timeline
+from campaigns.negotiation.requests import decided_ids, desk_offers, of_agent
 from campaigns.observability import mask_email, mask_phone, user_ref
 from campaigns.portfolio.view import CustomerNotFound, customer_360
+from campaigns.recordings.pause import paused_until
 from campaigns.storage.accounts import Callback, Disposition
 from campaigns.storage.models import Customer
 
@@ -99,6 +102,11 @@ def panel_data(ctx: WebContext, call: AgentCall, agent: str) -> dict[str, Any] |
         "amount_example": written(EXAMPLE, locale_of(view.get("language"), view.get("country"))),
         # The queue the agent consults in an attended transfer under way (the call desk says).
         "consulting": consulting(ctx.redis, agent, namespace=ctx.namespace),
+        # When the call's paused recording resumes by itself (PCI pause; the call desk says).
+        "recording_paused": paused_until(ctx.redis, agent, namespace=ctx.namespace),
+        # What the customer qualifies for, and the limits (docs/negotiation.md).
+        "offers": desk_offers(ctx.engine, call.customer_id, call.campaign, ctx.clock()),
+        "offer_nonce": uuid.uuid4().hex,  # a double submit of the offer form takes it once
         **_dial_data(ctx, call),
     }
 
@@ -144,6 +152,7 @@ def desktop(
         preview_runs=[]
         if call.customer_id
         else preview.preview_runs(ctx.engine, ctx.clock().date()),
+        my_requests=of_agent(ctx.engine, _agent(user)),
     )
 
 
@@ -174,6 +183,7 @@ async def events(
     async def stream() -> AsyncIterator[bytes]:
         try:
             yield b"retry: 1000\n: connected\n\n"
+            decided = await run_in_threadpool(decided_ids, ctx.engine, agent)
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
@@ -186,6 +196,12 @@ async def events(
                     if not await run_in_threadpool(_still_signed_in, ctx, request):
                         yield b"event: logout\ndata: {}\n\n"
                         return
+                    # A supervisor's decision on the agent's offers, since the last look.
+                    now_decided = await run_in_threadpool(decided_ids, ctx.engine, agent)
+                    for rid in sorted(now_decided.keys() - decided.keys()):
+                        doc = {"request": rid, "status": now_decided[rid]}
+                        yield f"event: offer\ndata: {json.dumps(doc)}\n\n".encode()
+                    decided = now_decided
                     yield b": heartbeat\n\n"
                     continue
                 doc = {"type": event.type, "state": event.state, "at": event.at.isoformat()}
@@ -271,6 +287,7 @@ def customer_page(
         reasons=PAUSE_REASONS,
         notice="",
         errors=[],
+        my_requests=of_agent(ctx.engine, _agent(user)),
     )
 
 

@@ -14,6 +14,8 @@ from campaigns.calls.desk import InboundDesk
 from campaigns.calls.live import LIVE_EVERY_S, publish_live
 from campaigns.calls.supervision import SupervisionDesk
 from campaigns.calls.transfer_desk import TransferDesk
+from campaigns.recordings.desk import RecordingDesk
+from campaigns.recordings.store import DirectoryStore
 from campaigns.settings import DeskSettings
 from campaigns.storage.db import make_engine
 from dialer.ami.client import AmiClient
@@ -27,7 +29,9 @@ async def run_desk(
     *,
     now: Callable[[], dt.datetime] | None = None,
 ) -> None:
-    """Serve the inbound queue, the transfer and supervision requests until ``stop`` is set.
+    """Serve the inbound queue, the transfer and recording requests until ``stop`` is set.
+
+    Calls' recordings are kept as their calls end (``campaigns.recordings``).
 
     ``now`` is the instant the ledger records (the real time unless a
     compressed day shares one clock with the console and the dial session).
@@ -40,11 +44,14 @@ async def run_desk(
     inbound = InboundDesk(engine, client, redis, settings.queue, settings.region, namespace)
     transfers = TransferDesk(engine, client, redis, namespace)
     supervision = SupervisionDesk(client, redis, namespace)
+    store = DirectoryStore(settings.recordings.store)
+    recordings = RecordingDesk(engine, client, redis, settings.recordings, store, namespace)
     if now is not None:
-        inbound.now = transfers.now = now
+        inbound.now = transfers.now = recordings.now = now
     client.add_event_handler(inbound.on_event)
     client.add_event_handler(transfers.on_event)
     client.add_event_handler(supervision.on_event)
+    client.add_event_handler(recordings.on_event)
     try:
         await client.connect()
         log.info(
@@ -52,9 +59,12 @@ async def run_desk(
         )
         live = asyncio.create_task(_publish_live(inbound, redis, namespace, stop))
         try:
-            await asyncio.gather(transfers.serve(stop), supervision.serve(stop))
+            await asyncio.gather(
+                transfers.serve(stop), recordings.serve(stop), supervision.serve(stop)
+            )
         finally:
             live.cancel()
+        await recordings.drain()  # the calls that just ended keep their recordings
     finally:
         await client.close()
         redis.close()

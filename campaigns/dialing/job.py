@@ -54,6 +54,7 @@ from campaigns.dialing.pacer_memory import restore_pacer, save_pacer
 from campaigns.dialing.pbx import AmiPbx, Variables
 from campaigns.ledger.chain import EVENTS
 from campaigns.messaging.queue import reusable_job
+from campaigns.recordings.policy import recording_variables
 from campaigns.run.stored import campaign_of
 from campaigns.settings import DEFAULT_DIAL_QUEUE, DialerSettings, Settings
 from campaigns.storage.db import make_engine
@@ -297,7 +298,7 @@ def _wire_session(
         log.warning("hopper of run %s slot %s rebuilt from the plan", slot.run_id, slot.slot)
     queue_name = settings.dial_queue or campaign.dialer.queue
     board = AgentBoard(queue_name, wrapup_seconds=campaign.agents.wrap_minutes * 60.0 / scale)
-    per_call = _call_variables(settings, variables)
+    per_call = _call_variables(settings, variables, recording_variables(campaign.recording))
     wall_now, duration = _timing(clock or Clock(), slot)
     hopper.now = wall or wall_now  # callbacks fall due by the instant the guard judges
     window = SlotWindow(slot.run_id, slot.slot, campaign.name, slot.slot_start, slot.slot_end)
@@ -395,9 +396,12 @@ def _remember_pacer(engine: Engine, slot: DialSlot, pacer: Pacer, scale: float) 
         log.warning("run %s slot %s: pacer state not saved: %s", slot.run_id, slot.slot, exc)
 
 
-def _call_variables(settings: DialerSettings, variables: Variables | None) -> Variables:
-    """Channel variables per call: the settings' fixed ones, then the caller's."""
-    static = dict(settings.dial_variables)
+def _call_variables(
+    settings: DialerSettings, variables: Variables | None, recording: Mapping[str, str]
+) -> Variables:
+    """Channel variables per call: the campaign's recording ones, the settings' fixed
+    ones, then the caller's."""
+    static = {**recording, **settings.dial_variables}
 
     def per_call(attempt_id: int, number: str) -> Mapping[str, str]:
         return {**static, **(variables(attempt_id, number) if variables else {})}

@@ -105,7 +105,8 @@ class ContactPoint(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    # No index of its own: the unique key above leads with it (migration 0022).
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
     kind: Mapped[str] = mapped_column(sa.String(5))  # phone | email
     value: Mapped[str] = mapped_column(sa.String(254))
     line_type: Mapped[str | None] = mapped_column(sa.String(10))  # mobile|landline|unknown
@@ -410,3 +411,92 @@ class CallbackDial(Base):
     slot: Mapped[int | None] = mapped_column(sa.SmallInteger)
     attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class OfferRequest(Base):
+    """An agent's settlement or plan beyond the campaign's limits, waiting for a supervisor.
+
+    ``ask`` is what the agent agreed with the customer (JSON: the amounts, the
+    dates, the schedule); ``exceeded`` names each limit it goes beyond, with
+    what was asked and what the terms allow. A supervisor approves it (it
+    becomes tracked promises: ``promise_ids``) or rejects it with a reason;
+    ``status`` moves from ``pending`` once, guarded (migration 0019,
+    ``campaigns.negotiation``).
+    """
+
+    __tablename__ = "offer_requests"
+    __table_args__ = (sa.Index("ix_offer_requests_status", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))  # settlement | plan
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    campaign: Mapped[str] = mapped_column(sa.String(80))
+    agent: Mapped[str] = mapped_column(sa.String(80), index=True)  # the queue member's name
+    requested_by: Mapped[str] = mapped_column(sa.String(80))  # the console account
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    attempt_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # the call, if any
+    direction: Mapped[str] = mapped_column(sa.String(8))  # of the call: outbound | inbound
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    total: Mapped[Decimal] = mapped_column(MONEY)  # owed across the debts, when asked
+    debt_ids: Mapped[str] = mapped_column(sa.Text)  # JSON list
+    ask: Mapped[str] = mapped_column(sa.Text)  # JSON
+    exceeded: Mapped[str] = mapped_column(sa.Text)  # JSON list of {limit, unit, asked, allowed}
+    status: Mapped[str] = mapped_column(sa.String(10))  # pending | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(sa.String(80))
+    decided_role: Mapped[str | None] = mapped_column(sa.String(12))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    promise_ids: Mapped[str | None] = mapped_column(sa.Text)  # JSON list, once approved
+
+
+class Recording(Base):
+    """A call's recording, kept in the recording store (``campaigns.recordings``, migration 0021).
+
+    Written by the call desk once the call has ended and Asterisk closed the
+    file: where it is kept (``storage_key``, named by the attempt id), its
+    SHA-256 and size (also in the ledger's ``recording`` row,
+    ``ledger_event_id``), and until when the campaign keeps it
+    (``retain_until``). The retention job deletes the file, never the row:
+    ``deleted_at`` and ``deletion_reason`` say when and why.
+    """
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    campaign: Mapped[str | None] = mapped_column(sa.String(80))
+    storage_key: Mapped[str] = mapped_column(sa.String(200))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    stored_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    retain_until: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    ledger_event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    deletion_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class RecordingEvent(Base):
+    """Who did what to a call's recording, and when (migration 0021).
+
+    ``action``: ``paused`` / ``resumed`` during the call (PCI: ``actor`` is the
+    agent, or ``timer`` for the automatic resume), ``played`` (a compliance
+    officer's playback, ``actor`` their account), ``refused`` (a playback
+    whose file was missing or altered: ``detail`` says which), ``purged`` (the
+    retention job deleted the file). Pauses come before the recording row
+    exists, so rows are keyed by the attempt; ``recording_id`` is set once known.
+    """
+
+    __tablename__ = "recording_events"
+    __table_args__ = (sa.Index("ix_recording_events_attempt", "attempt_id", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    attempt_id: Mapped[int] = mapped_column(sa.BigInteger)
+    recording_id: Mapped[int | None] = mapped_column(sa.Integer)
+    action: Mapped[str] = mapped_column(sa.String(10))
+    actor: Mapped[str] = mapped_column(sa.String(80))
+    detail: Mapped[str | None] = mapped_column(sa.Text)

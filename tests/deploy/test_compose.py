@@ -150,7 +150,8 @@ def test_each_app_service_loads_what_it_needs_with_only_its_own_secrets(
         "web_admin_password",
         "redis_web_password",
     }
-    assert set(services["portal"]["secrets"]) == {"database_url", "portal_secret"}
+    # The portal's only provider secret is Stripe's API key (the customer pays there).
+    assert set(services["portal"]["secrets"]) == {"database_url", "portal_secret", "stripe_api_key"}
     assert "ami_secret" not in services["webhooks"]["secrets"]
 
 

@@ -81,6 +81,7 @@ def _get_pages(console: Console, run_id: int) -> dict[str, list[str]]:
         "ana": ["/agent", "/agent/history", "/agent/search?q=Nunez", "/profile"],
         "mara": [
             "/dashboard",
+            "/wallboard",
             "/runs",
             f"/runs/{run_id}",
             "/runs/abc",

@@ -34,6 +34,16 @@
     if (state) { stateBox.textContent = state; bar.dataset.state = state; }
     if (states[event.type]) { refresh(); }
   });
+  // A supervisor decided one of this agent's offers: the desktop's list of them, afresh.
+  source.addEventListener("offer", function () {
+    fetch("/agent", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("offer-requests");
+        if (fresh) { document.getElementById("offer-requests").innerHTML = fresh.innerHTML; }
+      })
+      .catch(function () { /* a reload shows it */ });
+  });
   // The session ended (revoked by an administrator, or expired): to the login.
   source.addEventListener("logout", function () {
     source.close();
