@@ -26,6 +26,7 @@ from typing import Literal
 import redis
 from redis import Redis
 
+from campaigns.calls.requests import serve_requests
 from dialer.ami.client import AmiClient, AmiError
 from dialer.ami.events import AgentComplete, AgentConnect, typed_event
 from dialer.ami.protocol import AmiEvent
@@ -105,15 +106,12 @@ class SupervisionDesk:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Carry out the console's requests until ``stop`` is set."""
-        key = requests_key(self.namespace)
-        while not stop.is_set():
-            item = await asyncio.to_thread(self.redis.blpop, [key], 1)
-            if item is None:
-                continue
-            try:
-                await self.supervise(SupervisionRequest.from_json(item[1]))
-            except (SupervisionError, AmiError) as exc:
-                log.warning("supervision request not carried out: %s", exc)
+
+        async def handle(raw: bytes | str) -> None:
+            await self.supervise(SupervisionRequest.from_json(raw))
+
+        await serve_requests(self.redis, requests_key(self.namespace), stop, handle,
+                             refused=(SupervisionError, AmiError), what="supervision")  # fmt: skip
 
     async def supervise(self, request: SupervisionRequest) -> None:
         """Ring the supervisor's phone into ChanSpy on the agent's call."""

@@ -23,6 +23,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from campaigns.agents.events import AgentEvent, agent_call, publish_agent_event
+from campaigns.calls.requests import serve_requests
 from campaigns.calls.transfer import (
     TransferError,
     TransferRequest,
@@ -99,15 +100,12 @@ class TransferDesk:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Carry out the console's requests until ``stop`` is set."""
-        key = requests_key(self.namespace)
-        while not stop.is_set():
-            item = await asyncio.to_thread(self.redis.blpop, [key], 1)
-            if item is None:
-                continue
-            try:
-                await self.transfer(TransferRequest.from_json(item[1]))
-            except (TransferError, AmiError) as exc:
-                log.warning("transfer request not carried out: %s", exc)
+
+        async def handle(raw: bytes | str) -> None:
+            await self.transfer(TransferRequest.from_json(raw))
+
+        await serve_requests(self.redis, requests_key(self.namespace), stop, handle,
+                             refused=(TransferError, AmiError), what="transfer")  # fmt: skip
 
     async def transfer(self, request: TransferRequest) -> None:
         """Carry out ``request``; TransferError says why not."""

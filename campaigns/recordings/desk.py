@@ -28,6 +28,7 @@ from typing import Any
 from redis import Redis
 from sqlalchemy.engine import Engine
 
+from campaigns.calls.requests import serve_requests
 from campaigns.campaign import Recording as RecordingPolicy
 from campaigns.recordings import records
 from campaigns.recordings.pause import PauseError, PauseRequest, paused_key, requests_key
@@ -150,15 +151,12 @@ class RecordingDesk:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Carry out the console's pause requests until ``stop`` is set."""
-        key = requests_key(self.namespace)
-        while not stop.is_set():
-            item = await asyncio.to_thread(self.redis.blpop, [key], 1)
-            if item is None:
-                continue
-            try:
-                await self.carry_out(PauseRequest.from_json(item[1]))
-            except (PauseError, AmiError) as exc:
-                log.warning("recording request not carried out: %s", exc)
+
+        async def handle(raw: bytes | str) -> None:
+            await self.carry_out(PauseRequest.from_json(raw))
+
+        await serve_requests(self.redis, requests_key(self.namespace), stop, handle,
+                             refused=(PauseError, AmiError), what="recording")  # fmt: skip
         for call in self._calls.values():
             if call.resume is not None:
                 call.resume.cancel()

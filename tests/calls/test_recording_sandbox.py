@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -40,27 +39,13 @@ from campaigns.settings import AmiSettings, DeskSettings, RecordingSettings
 from campaigns.storage.models import Recording, Run
 from sandbox.asterisk import ADMIN_USER, CONSOLE_USER, SandboxState, cli_command
 from tests.support.asterisk import Observer, reset_agents, run, until
+from tests.support.console_login import PASSWORD, log_in
 from tests.support.dialworld import sandbox_settings
 from tests.support.ownerworld import make_mx_world, plan_slot
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
-PASSWORD = "a long enough password"
 PAUSE_MAX_S = 5
 RETENTION_DAYS = 30
-
-
-def _login(client: TestClient, username: str, home: str) -> str:
-    """Log in as a browser would; returns the CSRF token of ``home``."""
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf": token.group(1)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    page = re.search(r'name="csrf" value="([^"]+)"', client.get(home).text)
-    return page.group(1) if page else ""
 
 
 def _actions(engine: sa.Engine, attempt_id: int) -> list[tuple[str, str]]:
@@ -139,7 +124,7 @@ def test_a_connected_call_is_recorded_paused_kept_played_and_purged(
 
     try:
         with TestClient(console) as agent_client:
-            csrf = _login(agent_client, "ana", "/agent")
+            csrf = log_in(agent_client, "ana", "/agent")
             attempt = run(scenario(agent_client, csrf), limit=150)
             refused = agent_client.get("/compliance/recordings/1/audio")
     finally:
@@ -180,7 +165,7 @@ def test_a_connected_call_is_recorded_paused_kept_played_and_purged(
     assert rec.retain_until == rec.recorded_at + dt.timedelta(days=RETENTION_DAYS)
 
     with TestClient(console) as officer:
-        _login(officer, "olga", "/compliance")
+        log_in(officer, "olga", "/compliance")
         timeline = officer.get("/compliance/customer/D0")
         assert f'data-recording="{rec.id}" data-state="ok"' in timeline.text
         played = officer.get(f"/compliance/recordings/{rec.id}/audio")
@@ -269,7 +254,7 @@ def test_the_recording_follows_a_transfer_on_the_same_file(
 
     try:
         with TestClient(console) as client:
-            csrf = _login(client, "ana", "/agent")
+            csrf = log_in(client, "ana", "/agent")
             connected, handed, ended = run(scenario(client, csrf), limit=150)
     finally:
         redis.close()

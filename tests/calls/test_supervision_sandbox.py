@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
@@ -28,28 +27,12 @@ from campaigns.settings import DeskSettings
 from campaigns.storage.accounts import AdminAction
 from sandbox.asterisk import SandboxState, cli_command
 from tests.support.asterisk import Observer, reset_agents, run, until
+from tests.support.console_login import PASSWORD, log_in
 from tests.support.dialworld import sandbox_settings
 from tests.support.ownerworld import make_mx_world, plan_slot
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
-PASSWORD = "a long enough password"
 SUPERVISOR_PHONE = "Local/agent9@agents/n"
-
-
-def _logged_in(client: TestClient, username: str) -> str:
-    """Log in as a browser would; returns the session's CSRF token (from the wallboard)."""
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token is not None
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf": token.group(1)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    board = re.search(r'name="csrf" value="([^"]+)"', client.get("/wallboard").text)
-    assert board is not None
-    return board.group(1)
 
 
 def test_a_supervisor_listens_to_an_agents_call_from_their_own_phone(
@@ -99,7 +82,7 @@ def test_a_supervisor_listens_to_an_agents_call_from_their_own_phone(
 
     try:
         with TestClient(console) as client:
-            csrf = _logged_in(client, "sol")
+            csrf = log_in(client, "sol", "/wallboard")
             idle = client.post(
                 "/wallboard/supervise", data={"agent": "agent1", "mode": "listen", "csrf": csrf}
             )

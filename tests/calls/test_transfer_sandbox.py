@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -30,28 +29,12 @@ from campaigns.ledger.chain import EVENTS
 from campaigns.settings import AmiSettings, DeskSettings
 from sandbox.asterisk import CONSOLE_USER, SandboxState, cli_command
 from tests.support.asterisk import reset_agents, run, until
+from tests.support.console_login import PASSWORD, log_in
 from tests.support.dialworld import ledger, sandbox_settings
 from tests.support.ownerworld import make_mx_world, plan_slot
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
 SUPERVISORS = "cadencia-supervisors"
-PASSWORD = "a long enough password"
-
-
-def _logged_in(client: TestClient, username: str) -> str:
-    """Log the agent in as a browser would; returns the session's CSRF token."""
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token is not None
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf": token.group(1)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    desk = re.search(r'name="csrf" value="([^"]+)"', client.get("/agent").text)
-    assert desk is not None
-    return desk.group(1)
 
 
 def test_a_call_transferred_from_the_desktop_pops_the_same_customer_on_the_supervisors(
@@ -112,7 +95,7 @@ def test_a_call_transferred_from_the_desktop_pops_the_same_customer_on_the_super
 
     try:
         with TestClient(console) as client:
-            csrf = _logged_in(client, "ana")
+            csrf = log_in(client, "ana", "/agent")
             refused = client.post("/agent/transfer", data={"queue": SUPERVISORS, "csrf": csrf})
             assert refused.status_code == 409  # no call yet
             first, popped, page = run(scenario(client, csrf), limit=150)
@@ -192,7 +175,7 @@ def test_an_attended_transfer_consults_the_supervisor_then_hands_the_customer_ov
 
     try:
         with TestClient(console) as client:
-            csrf = _logged_in(client, "ana")
+            csrf = log_in(client, "ana", "/agent")
             consulting, done = run(scenario(client, csrf), limit=150)
     finally:
         redis.close()
