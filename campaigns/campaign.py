@@ -201,14 +201,27 @@ class Plan(_Strict):
     every_days: Annotated[int, Field(ge=7, le=31)] = 30
 
 
+class SegmentOffers(_Strict):
+    """A segment's own terms (``[offers.segments.<segment>]``): what it sets replaces
+    the campaign's ``[offers]`` value for the customers of that segment."""
+
+    settlement_discount: tuple[Share, Share] | None = None
+    settlement_min_days_past_due: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    plans: tuple[Plan, ...] | None = None
+    promise_window_days: Annotated[int, Field(ge=1, le=90)] | None = None
+    down_payment_days: Annotated[int, Field(ge=0, le=30)] | None = None
+
+
 class Offers(_Strict):
-    """What a customer may be offered (``[offers]``; the portal, docs/portal.md).
+    """What a customer may be offered (``[offers]``; docs/portal.md, docs/negotiation.md).
 
     ``settlement_discount``: the range of discount on the whole balance for a
     payment in full, offered only from ``settlement_min_days_past_due``; the
     portal offers the low end, rising to the high end over the next 180 days
     past due. ``promise_window_days``: how far ahead a promise may be dated.
     ``down_payment_days``: a plan's first instalment is due this many days out.
+    ``segments``: per customer segment (the portfolio's ``segment`` column),
+    the values that differ ("criterios de negociación" by segment).
     """
 
     settlement_discount: tuple[Share, Share] = (0.0, 0.0)
@@ -216,12 +229,36 @@ class Offers(_Strict):
     plans: tuple[Plan, ...] = ()
     promise_window_days: Annotated[int, Field(ge=1, le=90)] = 30
     down_payment_days: Annotated[int, Field(ge=0, le=30)] = 3
+    segments: dict[str, SegmentOffers] = {}
+
+    def for_segment(self, segment: str | None) -> Offers:
+        """The terms of a customer of ``segment``: the campaign's, with the segment's values."""
+        own = self.segments.get(segment or "")
+        if own is None:
+            return self.model_copy(update={"segments": {}})
+        changed = own.model_dump(exclude_none=True)
+        # Validate the merged terms as a whole (a segment's range must be ordered,
+        # its plans distinct) by building them again from plain values.
+        return Offers.model_validate({**self.model_dump(), **changed, "segments": {}})
 
     @field_validator("settlement_discount")
     @classmethod
     def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
         if value[0] > value[1]:
             raise ValueError(f"range [{value[0]}, {value[1]}] is empty: low must be ≤ high")
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_valid(cls, value: dict[str, SegmentOffers]) -> dict[str, SegmentOffers]:
+        for name, own in value.items():
+            low_high = own.settlement_discount
+            if low_high is not None and low_high[0] > low_high[1]:
+                raise ValueError(f"segment {name}: settlement_discount low must be ≤ high")
+            if own.plans is not None:
+                counts = [p.instalments for p in own.plans]
+                if len(counts) != len(set(counts)):
+                    raise ValueError(f"segment {name}: two plans with {counts} instalments")
         return value
 
     @field_validator("plans")

@@ -323,7 +323,7 @@ def _home(
         accounts={a["account_id"]: a for a in view["accounts"]},
         promises=[p for p in view["promises"] if p["status"] == "pending"],
         offers=actions.offers_for(portal.engine, ctx, now), today=ctx.who.today(now),
-        window=ctx.terms.offers.promise_window_days, done=done if done in ACTIONS else None,
+        window=ctx.offers.promise_window_days, done=done if done in ACTIONS else None,
         errors=errors or [], form=form or {}, example=written(EXAMPLE, speaker.locale),
         preferred=actions.PREFERRED_CHANNELS, opt_out_channels=actions.OPT_OUT_CHANNELS,
         can_pay=portal.checkout is not None, payment=payment,

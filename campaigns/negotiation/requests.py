@@ -86,12 +86,11 @@ def desk_offers(
             return None
         debts = open_debts(conn, who.pk)
     today = who.today(now)
-    offer_set = propose(debts, terms.offers, terms.currency, today)
+    offers = terms.offers.for_segment(who.segment)  # the customer's segment's terms
+    offer_set = propose(debts, offers, terms.currency, today)
     if not offer_set.debt_ids:
         return None
-    return DeskOffers(
-        who.pk, customer_id, chosen, offer_set, limits(offer_set, terms.offers, today)
-    )
+    return DeskOffers(who.pk, customer_id, chosen, offer_set, limits(offer_set, offers, today))
 
 
 def _newest_campaign(conn: Connection, customer_id: str) -> str | None:

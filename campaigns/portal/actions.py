@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from campaigns.agents.disposition import check_callback
 from campaigns.agents.events import AgentCall
 from campaigns.amounts import parse_amount
+from campaigns.campaign import Offers
 from campaigns.errors import InputRejected
 from campaigns.ledger.chain import LedgerEntry, append, existing_keys, lock_ledger
 from campaigns.negotiation.plans import PlanTaken, take_plan
@@ -83,6 +84,11 @@ class Context:
     who: Holder
     terms: Terms
 
+    @property
+    def offers(self) -> Offers:
+        """The campaign's offer terms for this customer's segment."""
+        return self.terms.offers.for_segment(self.who.segment)
+
 
 def context_of(engine: Engine, link: Link) -> Context | None:
     """The context of a live, verified ``link``; None if its customer is gone."""
@@ -97,7 +103,7 @@ def offers_for(engine: Engine, ctx: Context, now: dt.datetime) -> OfferSet | Non
         return None
     with engine.connect() as conn:
         debts = open_debts(conn, ctx.who.pk)
-    return propose(debts, ctx.terms.offers, ctx.terms.currency, ctx.who.today(now))
+    return propose(debts, ctx.offers, ctx.terms.currency, ctx.who.today(now))
 
 
 def _entry(ctx: Context, kind: str, debts: tuple[str, ...], key: str, now: dt.datetime,
@@ -193,7 +199,7 @@ def _due(
     text: str, locale: str, ctx: Context, now: dt.datetime, problems: list[Problem]
 ) -> dt.date:
     today = ctx.who.today(now)
-    last = today + dt.timedelta(days=ctx.terms.offers.promise_window_days)
+    last = today + dt.timedelta(days=ctx.offers.promise_window_days)
     try:
         day = parse_day(text, locale)
     except ValueError:

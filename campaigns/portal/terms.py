@@ -67,6 +67,7 @@ class Holder:
     country: str
     language: str
     zones: tuple[str, ...]
+    segment: str | None = None  # the portfolio's segment: which [offers.segments] apply
 
     def today(self, now: dt.datetime) -> dt.date:
         """The customer's date at ``now`` (their first zone; UTC without one)."""
@@ -76,14 +77,14 @@ class Holder:
 def holder(conn: Connection, customer_id: str) -> Holder | None:
     """The customer ``customer_id``, None if the portfolio no longer has them."""
     row = conn.execute(
-        sa.select(Customer.id, Customer.country, Customer.language, Customer.timezones).where(
-            Customer.external_id == customer_id
-        )
+        sa.select(
+            Customer.id, Customer.country, Customer.language, Customer.timezones, Customer.segment
+        ).where(Customer.external_id == customer_id)
     ).first()
     if row is None:
         return None
     zones = tuple(z for z in (row.timezones or "").split(";") if z)
-    return Holder(int(row.id), customer_id, row.country, row.language, zones)
+    return Holder(int(row.id), customer_id, row.country, row.language, zones, row.segment)
 
 
 def open_debts(conn: Connection, customer_pk: int) -> list[Debt]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from campaigns.campaign import Offers, Plan
+import pytest
+from pydantic import ValidationError
+
+from campaigns.campaign import Offers, Plan, SegmentOffers
 from campaigns.portal.offers import Debt, discount_for, propose
 
 TODAY = dt.date(2026, 11, 24)
@@ -88,3 +91,26 @@ def test_no_debt_in_the_currency_means_no_offer() -> None:
     found = propose(debts(("U1", "900", "USD", 200)), OFFERS, "COP", TODAY)
     assert found.plans == () and found.settlement is None and found.total == 0
     assert propose([], Offers(), "COP", TODAY).plans == ()
+
+
+def test_a_segment_has_its_own_terms_where_it_sets_them() -> None:
+    """Negotiation criteria by segment: a late, low-score debtor may get a deeper settlement."""
+    offers = OFFERS.model_copy(
+        update={
+            "segments": {
+                "late-low": SegmentOffers(settlement_discount=(0.2, 0.45), promise_window_days=45)
+            }
+        }
+    )
+    late = offers.for_segment("late-low")
+    assert late.settlement_discount == (0.2, 0.45) and late.promise_window_days == 45
+    assert late.plans == OFFERS.plans and late.segments == {}  # the rest is the campaign's
+    assert offers.for_segment("early-high") == OFFERS  # a segment without terms of its own
+    assert offers.for_segment(None) == OFFERS
+    owed = debts(("A1", "1000000", "COP", 120))
+    assert propose(owed, late, "COP", TODAY).settlement is not None
+    deeper = propose(owed, late, "COP", TODAY).settlement
+    usual = propose(owed, OFFERS, "COP", TODAY).settlement
+    assert deeper is not None and usual is not None and deeper.discount > usual.discount
+    with pytest.raises(ValidationError, match="segment late-low"):
+        Offers(segments={"late-low": SegmentOffers(settlement_discount=(0.5, 0.2))})
