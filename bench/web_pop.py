@@ -132,7 +132,10 @@ def take_calls(page: Any, dial: DialAndWatch, world: DialWorld) -> list[float]:
         page.wait_for_selector("#statebar[data-state=wrap]", timeout=60_000)
         page.select_option("#result", "refusal")
         page.click("#save")
-        page.wait_for_selector("#waiting", timeout=30_000)
+        # Saved: the desktop waits for the next call, or the next call has
+        # already popped (a ready agent can be put through at once).
+        shown_next = f"#waiting, #pop[data-customer]:not([data-customer={json.dumps(customer)}])"
+        page.wait_for_selector(shown_next, timeout=30_000)
 
 
 def measure(state: sandbox.SandboxState, redis_url: str, calls: int, tmp: Path) -> list[float]:
