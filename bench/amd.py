@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             state = sandbox.start(name, timeout=90.0, carrier_port=sipp.port)
             values = apply_overrides(state, parse_sets(args.set))
-            amd_calls.ready_agents(state, args.concurrency)
+            sandbox.ready_agents(state, args.concurrency)
             results = asyncio.run(amd_calls.dial_all(state, plan, args.concurrency))
         finally:
             sandbox.stop(name, keep_files=False)
@@ -116,6 +116,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     return {
         **summary,
+        # What is measured: the production dialplan's AMD step on real audio, the
+        # calls placed by the dialer's own Originate, not by a whole dial session.
+        "path": "AmiPbx.dial Originate -> cadencia-outbound AMD -> SIPp carrier (recorded audio)",
         "amd_conf": values,
         "overrides": parse_sets(args.set),
         "recordings": {"per_class": args.per_class, "voices_seed": args.voices_seed},

@@ -187,19 +187,6 @@ def make_plan(url: str, n: int, campaign_toml: str, slot: DialSlot) -> int:
     return run_id
 
 
-def add_agents(state: sandbox.SandboxState, agents: int) -> None:
-    """Agents 1..N in the test queue (1 and 2 are in queues.conf), all ready."""
-    for n in range(1, agents + 1):
-        if n > 2:
-            sandbox.cli_command(
-                state,
-                f"queue add member Local/agent{n}@agents/n to {QUEUE} penalty 0 "
-                f"as agent{n} state_interface Custom:agent{n}",
-            )
-        sandbox.cli_command(state, f"devstate change Custom:agent{n} NOT_INUSE")
-        sandbox.cli_command(state, f"queue unpause member Local/agent{n}@agents/n queue {QUEUE}")
-
-
 async def agent_desktop(state: sandbox.SandboxState, wrap_s: float, stop: asyncio.Event) -> None:
     """Each agent keys a disposition after every call: paused ``wrapup`` for ``wrap_s``."""
     client = AmiClient(state.host, state.port, state.username, state.secret)
@@ -356,7 +343,7 @@ async def bench(args: argparse.Namespace, state: sandbox.SandboxState, workdir: 
             "__AGENT_TALK": f"{rng.lognormvariate(mu, sigma):.2f}",
         }
 
-    add_agents(state, agents)
+    sandbox.ready_agents(state, agents, QUEUE)
     stop = asyncio.Event()
     desktop = asyncio.create_task(agent_desktop(state, 30.0 / scale, stop))
     await asyncio.sleep(0.5)

@@ -87,19 +87,6 @@ def _on_event(calls: dict[str, CallResult], event: AmiEvent) -> None:
         call.done.set()
 
 
-def ready_agents(state: sandbox.SandboxState, agents: int) -> None:
-    """Agents 1..N members of the test queue (1 and 2 are in its queues.conf), ready."""
-    for n in range(1, agents + 1):
-        if n > 2:
-            sandbox.cli_command(
-                state,
-                f"queue add member Local/agent{n}@agents/n to {QUEUE} penalty 0 "
-                f"as agent{n} state_interface Custom:agent{n}",
-            )
-        sandbox.cli_command(state, f"devstate change Custom:agent{n} NOT_INUSE")
-        sandbox.cli_command(state, f"queue unpause member Local/agent{n}@agents/n queue {QUEUE}")
-
-
 async def dial_all(
     state: sandbox.SandboxState,
     plan: Sequence[Recording],

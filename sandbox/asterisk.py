@@ -590,3 +590,19 @@ def stop(name: str = "default", base: Path | None = None, keep_files: bool = Tru
             shutil.rmtree(root_path(base) / INSTANCES_IN_ROOT / name, ignore_errors=True)
             (base / "instances" / f"{name}.lock").unlink(missing_ok=True)
         return state is not None
+
+
+TEST_QUEUE = "cadencia-test"  # the test overlay's campaign queue (docker/asterisk/test/queues.conf)
+
+
+def ready_agents(state: SandboxState, agents: int, queue: str = TEST_QUEUE) -> None:
+    """Agents 1..N in the test overlay's ``queue`` (1 and 2 are in its queues.conf), ready."""
+    for n in range(1, agents + 1):
+        if n > 2:
+            cli_command(
+                state,
+                f"queue add member Local/agent{n}@agents/n to {queue} penalty 0 "
+                f"as agent{n} state_interface Custom:agent{n}",
+            )
+        cli_command(state, f"devstate change Custom:agent{n} NOT_INUSE")
+        cli_command(state, f"queue unpause member Local/agent{n}@agents/n queue {queue}")

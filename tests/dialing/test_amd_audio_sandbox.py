@@ -44,7 +44,7 @@ def carrier_world() -> Iterator[tuple[sandbox.SandboxState, list[voices.Recordin
         except sandbox.SandboxError as exc:
             component_missing(COMPONENT, str(exc))
         try:
-            amd_calls.ready_agents(state, 2)
+            sandbox.ready_agents(state, 2)
             yield state, recordings
         finally:
             sandbox.stop(name, keep_files=False)
